@@ -1,0 +1,124 @@
+"""Process configuration from the environment (and ``.env``, loaded by bot.py).
+
+A missing or malformed setting raises ConfigError naming it, which bot.py prints
+as one line before exiting. Feature settings that admins tune at runtime live in
+core.params instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.db import DEFAULT_URL
+
+
+class ConfigError(Exception):
+    def __init__(self, name: str, problem: str) -> None:
+        self.name, self.problem = name, problem
+        super().__init__(f"{name}: {problem}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str
+    database_url: str = DEFAULT_URL
+    admin_ids: frozenset[int] = frozenset()
+    telegram_api_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    public_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = ""
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Settings(database={self.database_url.split('@')[-1]!r}, webhook={bool(self.webhook_url)})"
+
+    @property
+    def webhook_path(self) -> str:
+        return urlsplit(self.webhook_url).path or "/" if self.webhook_url else "/webhook"
+
+
+_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}", re.ASCII)
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
+
+
+def _url(env: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        if required:
+            raise ConfigError(name, "is not set")
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(name, f"must be an http(s) URL, got {raw[:60]!r}")
+    return raw.rstrip("/") if name != "WEBHOOK_URL" else raw
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    token = (env.get("BOT_TOKEN") or "").strip()
+    if not token:
+        raise ConfigError("BOT_TOKEN", "is not set (get one from @BotFather and put it in .env)")
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError("BOT_TOKEN", "does not look like a bot token (digits, a colon, then letters)")
+
+    database_url = (env.get("DATABASE_URL") or "").strip() or DEFAULT_URL
+    try:
+        backend = make_url(database_url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL", "is not a database URL") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError("DATABASE_URL", "must be sqlite+aiosqlite:///... or postgresql+asyncpg://...")
+
+    admin_ids: set[int] = set()
+    for part in (env.get("ADMIN_IDS") or "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not (part.isascii() and part.isdigit()):
+            raise ConfigError(
+                "ADMIN_IDS", f"must be numeric Telegram ids separated by commas, got {part[:30]!r}"
+            )
+        admin_ids.add(int(part))
+
+    webhook_url = _url(env, "WEBHOOK_URL")
+    secret = (env.get("WEBHOOK_SECRET") or "").strip() or None
+    if webhook_url and not secret:
+        raise ConfigError("WEBHOOK_SECRET", "is required when WEBHOOK_URL is set")
+    if secret and not _SECRET_TOKEN.fullmatch(secret):
+        raise ConfigError("WEBHOOK_SECRET", "may only contain A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
+
+    port_raw = (env.get("WEB_PORT") or "8080").strip()
+    if not (port_raw.isascii() and port_raw.isdigit()) or not 0 < int(port_raw) < 65536:
+        raise ConfigError("WEB_PORT", f"must be a port number, got {port_raw[:20]!r}")
+
+    secret_key = (env.get("SECRET_KEY") or "").strip()
+    if len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY", "must be at least 32 characters (scripts/start writes a random one)")
+
+    level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+
+    return Settings(
+        bot_token=token,
+        database_url=database_url,
+        admin_ids=frozenset(admin_ids),
+        telegram_api_url=_url(env, "TELEGRAM_API_URL"),
+        webhook_url=webhook_url,
+        webhook_secret=secret,
+        web_host=(env.get("WEB_HOST") or "127.0.0.1").strip(),
+        web_port=int(port_raw),
+        public_url=_url(env, "PUBLIC_URL"),
+        redis_url=(env.get("REDIS_URL") or "").strip() or None,
+        secret_key=secret_key,
+        log_level=level,
+    )

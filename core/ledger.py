@@ -1,0 +1,500 @@
+"""The ledger: the one writer of balances. Double-entry, idempotent, never negative.
+
+Every movement is a transfer of ``amount`` (int, minor units, > 0) of one asset
+from a debit account to a credit account, with a ``code`` (why) and a unique
+idempotency ``key`` derived from the fact that caused it. Posting a key again
+returns the first transfer and moves nothing; the same key with different fields
+raises IdempotencyConflict. Transfers are never updated or deleted: a mistake is
+fixed by a new transfer that points at the one it reverses (``reverse``).
+
+Two-phase: ``reserve`` makes a pending transfer that holds the amount on the debit
+account (it can no longer be spent) without moving it; ``post_pending`` or
+``void_pending`` resolves it, each at most once, never both.
+
+Invariants: per asset all balances sum to zero; each balance equals the sum of its
+entries; no account but ``world`` has ``balance - debits_pending < 0``.
+
+All functions take a SQLAlchemy ``Connection`` inside the caller's transaction
+(see core.db); statements are built once, with bind parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.accounts import WORLD, check_owner
+from core.assets import ASSETS, get_asset
+from core.errors import IdempotencyConflict, InsufficientFunds, TransferRejected
+from core.schema import accounts, entries, transfers, utcnow
+
+POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
+MAX_AMOUNT = 10**18
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: int
+    key: str
+    kind: str
+    debit: str
+    credit: str
+    asset: str
+    amount: int
+    code: str
+    meta: dict[str, Any]
+    pending_id: int | None
+    reverses_id: int | None
+    created_at: datetime
+    replayed: bool = False  # True when the key had already been posted: nothing moved now
+
+    @classmethod
+    def from_row(cls, row, *, replayed: bool = False) -> Transfer:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            key=m["key"],
+            kind=m["kind"],
+            debit=m["debit"],
+            credit=m["credit"],
+            asset=m["asset"],
+            amount=m["amount"],
+            code=m["code"],
+            meta=json.loads(m["meta"] or "{}"),
+            pending_id=m["pending_id"],
+            reverses_id=m["reverses_id"],
+            created_at=m["created_at"],
+            replayed=replayed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transfer to post, for ``transfer_many``."""
+
+    debit: str
+    credit: str
+    asset: str
+    amount: int
+    code: str
+    key: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# --- statements, built once -------------------------------------------------------
+
+_BY_KEY = select(transfers).where(transfers.c.key == bindparam("k"))
+_BY_ID = select(transfers).where(transfers.c.id == bindparam("i"))
+_RESOLVED = select(transfers.c.id).where(transfers.c.pending_id == bindparam("i"))
+
+_avail = accounts.c.balance - accounts.c.debits_pending
+_where = and_(accounts.c.owner == bindparam("o"), accounts.c.asset == bindparam("s"))
+_DEBIT = (
+    update(accounts)
+    .where(_where, _avail >= bindparam("a"))
+    .values(balance=accounts.c.balance - bindparam("a"))
+    .returning(accounts.c.balance)
+)
+_HOLD = (
+    update(accounts)
+    .where(_where, _avail >= bindparam("a"))
+    .values(debits_pending=accounts.c.debits_pending + bindparam("a"))
+    .returning(accounts.c.balance)
+)
+_RELEASE_DEBIT = (  # post: the held amount leaves the account
+    update(accounts)
+    .where(_where)
+    .values(
+        balance=accounts.c.balance - bindparam("a"),
+        debits_pending=accounts.c.debits_pending - bindparam("a"),
+    )
+    .returning(accounts.c.balance)
+)
+_SETTLE_CREDIT = (
+    update(accounts)
+    .where(_where)
+    .values(
+        balance=accounts.c.balance + bindparam("a"),
+        credits_pending=accounts.c.credits_pending - bindparam("a"),
+    )
+    .returning(accounts.c.balance)
+)
+_UNHOLD = (
+    update(accounts)
+    .where(_where)
+    .values(
+        debits_pending=accounts.c.debits_pending - bindparam("a"),
+    )
+)
+_UNCREDIT = (
+    update(accounts)
+    .where(_where)
+    .values(
+        credits_pending=accounts.c.credits_pending - bindparam("a"),
+    )
+)
+_INSERT_ENTRY = entries.insert()
+
+
+def _upserts(dialect):
+    """Credit (or debit world): create the account row if needed, in one statement."""
+    ins = dialect.insert(accounts)
+    row = dict(owner=bindparam("o"), asset=bindparam("s"), created_at=bindparam("now"))
+    add = ins.values(**row, balance=bindparam("a")).on_conflict_do_update(
+        index_elements=[accounts.c.owner, accounts.c.asset],
+        set_={"balance": accounts.c.balance + ins.excluded.balance},
+    )
+    pend = ins.values(**row, credits_pending=bindparam("a")).on_conflict_do_update(
+        index_elements=[accounts.c.owner, accounts.c.asset],
+        set_={"credits_pending": accounts.c.credits_pending + ins.excluded.credits_pending},
+    )
+    hold_world = ins.values(**row, debits_pending=bindparam("a")).on_conflict_do_update(
+        index_elements=[accounts.c.owner, accounts.c.asset],
+        set_={"debits_pending": accounts.c.debits_pending + ins.excluded.debits_pending},
+    )
+    tr = dialect.insert(transfers)
+    insert_transfer = tr.on_conflict_do_nothing(index_elements=[transfers.c.key]).returning(transfers.c.id)
+    return {
+        "add": add.returning(accounts.c.balance),
+        "pend": pend,
+        "hold_world": hold_world,
+        "insert_transfer": insert_transfer,
+    }
+
+
+_DIALECT_STMTS = {"sqlite": _upserts(sqlite), "postgresql": _upserts(postgresql)}
+
+
+def _stmts(conn: Connection) -> dict:
+    return _DIALECT_STMTS[conn.dialect.name]
+
+
+# --- posting ----------------------------------------------------------------------
+
+
+def transfer(
+    conn: Connection,
+    *,
+    debit: str,
+    credit: str,
+    asset: str,
+    amount: int,
+    code: str,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    reverses_id: int | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Move ``amount`` minor units of ``asset`` from ``debit`` to ``credit`` now.
+
+    Idempotent on ``key``. Raises InsufficientFunds if the debit account (any but
+    world) would go below zero, counting amounts held by pending transfers.
+    """
+    return _post(conn, POSTED, debit, credit, asset, amount, code, key, meta, None, reverses_id, now)
+
+
+def transfer_many(conn: Connection, moves: list[Move], *, now: datetime | None = None) -> list[Transfer]:
+    """Post several transfers atomically: in the caller's transaction, all or none."""
+    now = now or utcnow()
+    return [
+        _post(conn, POSTED, m.debit, m.credit, m.asset, m.amount, m.code, m.key, m.meta, None, None, now)
+        for m in moves
+    ]
+
+
+def reserve(
+    conn: Connection,
+    *,
+    debit: str,
+    credit: str,
+    asset: str,
+    amount: int,
+    code: str,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Hold ``amount`` on ``debit`` for a later ``post_pending`` or ``void_pending`` (two-phase)."""
+    return _post(conn, PENDING, debit, credit, asset, amount, code, key, meta, None, None, now)
+
+
+def post_pending(
+    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+) -> Transfer:
+    """Complete a pending transfer: the held amount moves. At most once; never after a void."""
+    p = _pending(conn, pending_id, key)
+    return _post(conn, POST, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+
+
+def void_pending(
+    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+) -> Transfer:
+    """Cancel a pending transfer: the hold is released, nothing moves. At most once; never after a post."""
+    p = _pending(conn, pending_id, key)
+    return _post(conn, VOID, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+
+
+def reverse(
+    conn: Connection,
+    transfer_id: int,
+    *,
+    key: str,
+    code: str = "correction",
+    meta: dict | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Correct a posted transfer with a new one in the opposite direction that points at it."""
+    row = conn.execute(_BY_ID, {"i": transfer_id}).first()
+    if row is None or row.kind not in (POSTED, POST):
+        raise TransferRejected("not_reversible", id=transfer_id)
+    return transfer(
+        conn,
+        debit=row.credit,
+        credit=row.debit,
+        asset=row.asset,
+        amount=row.amount,
+        code=code,
+        key=key,
+        meta=meta,
+        reverses_id=row.id,
+        now=now,
+    )
+
+
+def get_transfer(conn: Connection, *, key: str | None = None, id: int | None = None) -> Transfer | None:
+    row = (
+        conn.execute(_BY_KEY, {"k": key}).first()
+        if key is not None
+        else conn.execute(_BY_ID, {"i": id}).first()
+    )
+    return Transfer.from_row(row) if row is not None else None
+
+
+def _pending(conn: Connection, pending_id: int, key: str) -> Transfer:
+    """The pending transfer to resolve; refuses one already resolved under another key."""
+    row = conn.execute(_BY_ID, {"i": pending_id}).first()
+    if row is None or row.kind != PENDING:
+        raise TransferRejected("not_pending", id=pending_id)
+    resolved_by = conn.execute(_RESOLVED, {"i": pending_id}).scalar()
+    if resolved_by is not None and conn.execute(_BY_KEY, {"k": key}).first() is None:
+        raise TransferRejected("already_resolved", id=pending_id)
+    return Transfer.from_row(row)
+
+
+def _post(
+    conn, kind, debit, credit, asset, amount, code, key, meta, pending_id, reverses_id, now
+) -> Transfer:
+    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
+        raise TransferRejected("bad_amount", amount=repr(amount)[:40])
+    if asset not in ASSETS:
+        get_asset(asset)  # raises UnknownAsset
+    check_owner(debit)
+    check_owner(credit)
+    if debit == credit:
+        raise TransferRejected("same_account", account=debit)
+    if not key or len(key) > 200 or not code or len(code) > 32:
+        raise TransferRejected("bad_key_or_code", key=str(key)[:40])
+    now = now or utcnow()
+    meta_text = json.dumps(meta or {}, sort_keys=True, separators=(",", ":"), default=str)
+    fields = dict(
+        kind=kind,
+        debit=debit,
+        credit=credit,
+        asset=asset,
+        amount=amount,
+        code=code,
+        pending_id=pending_id,
+        reverses_id=reverses_id,
+    )
+    st = _stmts(conn)
+    row = {**fields, "key": key, "meta": meta_text, "created_at": now}
+    new_id = conn.execute(st["insert_transfer"], row).scalar()
+    if new_id is None:  # the key was posted before: return it, or refuse if it differs
+        first = conn.execute(_BY_KEY, {"k": key}).one()
+        if any(getattr(first, name) != value for name, value in fields.items()):
+            raise IdempotencyConflict(key)
+        return Transfer.from_row(first, replayed=True)
+
+    d = {"o": debit, "s": asset, "a": amount, "now": now}
+    c = {"o": credit, "s": asset, "a": amount, "now": now}
+    if kind == POSTED:
+        debit_after = _debit(conn, st, d)
+        credit_after = conn.execute(st["add"], c).scalar_one()
+        _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
+    elif kind == PENDING:
+        if debit == WORLD:
+            conn.execute(st["hold_world"], d)
+        elif conn.execute(_HOLD, d).first() is None:
+            raise InsufficientFunds(debit, asset, amount)
+        conn.execute(st["pend"], c)
+    elif kind == POST:
+        debit_after = conn.execute(_RELEASE_DEBIT, d).scalar_one()
+        credit_after = conn.execute(_SETTLE_CREDIT, c).scalar_one()
+        _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
+    else:  # VOID
+        conn.execute(_UNHOLD, d)
+        conn.execute(_UNCREDIT, c)
+    return Transfer(
+        id=new_id,
+        key=key,
+        meta=json.loads(meta_text),
+        created_at=now,
+        **fields,
+    )
+
+
+def _debit(conn, st, d) -> int:
+    if d["o"] == WORLD:
+        return conn.execute(st["add"], {**d, "a": -d["a"]}).scalar_one()
+    after = conn.execute(_DEBIT, d).scalar()
+    if after is None:
+        raise InsufficientFunds(d["o"], d["s"], d["a"])
+    return after
+
+
+def _entries(conn, transfer_id, debit, credit, asset, amount, debit_after, credit_after) -> None:
+    conn.execute(
+        _INSERT_ENTRY,
+        [
+            dict(
+                transfer_id=transfer_id, owner=debit, asset=asset, amount=-amount, balance_after=debit_after
+            ),
+            dict(
+                transfer_id=transfer_id, owner=credit, asset=asset, amount=amount, balance_after=credit_after
+            ),
+        ],
+    )
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    balance: int  # posted
+    held: int  # held by pending transfers (e.g. a withdrawal on its way)
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+_BALANCES = select(accounts.c.asset, accounts.c.balance, accounts.c.debits_pending).where(
+    accounts.c.owner == bindparam("o")
+)
+_BALANCE = select(accounts.c.balance, accounts.c.debits_pending).where(_where)
+
+
+def balances(conn: Connection, owner: str) -> dict[str, Balance]:
+    """Every asset the owner has an account in, in registry order."""
+    rows = {
+        r.asset: Balance(r.asset, r.balance, r.debits_pending) for r in conn.execute(_BALANCES, {"o": owner})
+    }
+    return {code: rows[code] for code in ASSETS if code in rows}
+
+
+def balance(conn: Connection, owner: str, asset: str) -> Balance:
+    row = conn.execute(_BALANCE, {"o": owner, "s": asset}).first()
+    return Balance(asset, row.balance, row.debits_pending) if row else Balance(asset, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One line of an account's history: a posted entry and the transfer behind it."""
+
+    entry_id: int
+    transfer_id: int
+    asset: str
+    amount: int  # signed: + in, - out
+    balance_after: int
+    code: str
+    meta: dict[str, Any]
+    counterparty: str
+    created_at: datetime
+
+
+_HISTORY = (
+    select(
+        entries.c.id,
+        entries.c.transfer_id,
+        entries.c.asset,
+        entries.c.amount,
+        entries.c.balance_after,
+        transfers.c.code,
+        transfers.c.meta,
+        transfers.c.debit,
+        transfers.c.credit,
+        transfers.c.created_at,
+    )
+    .join(transfers, transfers.c.id == entries.c.transfer_id)
+    .where(entries.c.owner == bindparam("o"))
+    .order_by(entries.c.id.desc())
+    .limit(bindparam("n"))
+    .offset(bindparam("skip"))
+)
+_HISTORY_COUNT = select(func.count()).select_from(entries).where(entries.c.owner == bindparam("o"))
+
+
+def history(conn: Connection, owner: str, *, limit: int = 10, offset: int = 0) -> tuple[list[Movement], int]:
+    """Posted movements of ``owner``, newest first, and how many there are in all."""
+    rows = conn.execute(_HISTORY, {"o": owner, "n": limit, "skip": offset}).all()
+    total = conn.execute(_HISTORY_COUNT, {"o": owner}).scalar_one()
+    return [
+        Movement(
+            entry_id=r.id,
+            transfer_id=r.transfer_id,
+            asset=r.asset,
+            amount=r.amount,
+            balance_after=r.balance_after,
+            code=r.code,
+            meta=json.loads(r.meta or "{}"),
+            counterparty=r.debit if r.amount > 0 else r.credit,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ], total
+
+
+# --- invariants ---------------------------------------------------------------------
+
+
+def check_invariants(conn: Connection) -> list[str]:
+    """Every broken ledger invariant, as readable lines; empty when the books balance."""
+    problems: list[str] = []
+    for asset, total in conn.execute(
+        select(accounts.c.asset, func.sum(accounts.c.balance)).group_by(accounts.c.asset)
+    ):
+        if total != 0:
+            problems.append(f"{asset}: balances sum to {total}, not 0")
+    sums = {
+        (r.owner, r.asset): r.total
+        for r in conn.execute(
+            select(entries.c.owner, entries.c.asset, func.sum(entries.c.amount).label("total")).group_by(
+                entries.c.owner, entries.c.asset
+            )
+        )
+    }
+    pending = {}
+    resolved = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
+    open_pending = select(transfers).where(transfers.c.kind == PENDING, transfers.c.id.not_in(resolved))
+    for t in conn.execute(open_pending):
+        pending.setdefault((t.debit, t.asset), [0, 0])[0] += t.amount
+        pending.setdefault((t.credit, t.asset), [0, 0])[1] += t.amount
+    for a in conn.execute(select(accounts)):
+        k = (a.owner, a.asset)
+        if sums.get(k, 0) != a.balance:
+            problems.append(f"{a.owner}/{a.asset}: balance {a.balance} but entries sum to {sums.get(k, 0)}")
+        if a.owner != WORLD and a.balance - a.debits_pending < 0:
+            problems.append(f"{a.owner}/{a.asset}: negative ({a.balance} - {a.debits_pending} held)")
+        held, incoming = pending.get(k, [0, 0])
+        if (a.debits_pending, a.credits_pending) != (held, incoming):
+            problems.append(
+                f"{a.owner}/{a.asset}: pending {a.debits_pending}/{a.credits_pending}, open transfers {held}/{incoming}"
+            )
+    return problems
