@@ -1,0 +1,152 @@
+"""Dustpan's composition root: .env -> Settings -> database -> dispatcher -> jobs -> polling or webhook.
+
+python bot.py            migrate the database, then run the bot
+python bot.py migrate    only apply database migrations
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from dotenv import load_dotenv
+
+from core.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("dustpan")
+
+
+class Redact(logging.Filter):
+    """Keeps the bot token and other secrets out of every log line."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for s in self.secrets:
+                message = message.replace(s, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(Redact([settings.bot_token, settings.webhook_secret or "", settings.secret_key]))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+async def run(settings: Settings) -> None:
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiohttp import web
+
+    from core.db import Database
+    from core.migrate import upgrade_async
+    from core.params import Params
+    from handlers.commands import register_commands
+    from handlers.dispatcher import build_dispatcher
+    from handlers.i18n import get_i18n
+    from handlers.web import build_web_app
+    from jobs import build_scheduler
+
+    await upgrade_async(settings.database_url)
+    db = Database(settings.database_url)
+    await db.start()
+    params = Params()
+    await params.refresh(db, force=True)
+
+    redis = storage = None
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
+        storage = RedisStorage(redis)
+
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        if settings.telegram_api_url
+        else None
+    )
+    bot = Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    dp = build_dispatcher(settings, db, params=params, storage=storage, redis=redis)
+    app = build_web_app(settings, dp, bot, db)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+    log.info("HTTP server on %s:%s", settings.web_host, settings.web_port)
+
+    me = await bot.get_me()
+    dp["bot_username"] = me.username
+    await register_commands(bot, get_i18n(), settings.admin_ids)
+    scheduler = build_scheduler(settings, db, bot, params)
+    scheduler.start()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    polling = None
+    if settings.webhook_url:
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=dp.resolve_used_update_types(),
+        )
+        log.info("webhook mode: @%s at %s", me.username, settings.webhook_path)
+    else:
+        await bot.delete_webhook(drop_pending_updates=False)
+        polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
+        log.info("polling mode: @%s", me.username)
+
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait(
+        {waiter, *([polling] if polling else [])}, return_when=asyncio.FIRST_COMPLETED
+    )
+    log.info("stopping: no new updates; finishing those in flight")
+    if polling is not None and not polling.done():
+        await dp.stop_polling()
+    scheduler.shutdown(wait=False)
+    await dp["in_flight"].wait_idle(timeout=30)
+    await runner.cleanup()
+    await bot.session.close()
+    if redis is not None:
+        await redis.aclose()
+    await db.close()
+    if polling is not None and polling.done() and polling.exception():
+        raise polling.exception()
+    log.info("stopped")
+
+
+def main(argv: list[str]) -> int:
+    load_dotenv()
+    if argv[1:2] == ["migrate"]:
+        from core.db import DEFAULT_URL
+        from core.migrate import upgrade
+
+        upgrade(os.environ.get("DATABASE_URL") or DEFAULT_URL)
+        print("database is up to date")
+        return 0
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as err:
+        print(f"Configuration error: {err.name} {err.problem}", file=sys.stderr)
+        return 2
+    setup_logging(settings)
+    asyncio.run(run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

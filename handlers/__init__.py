@@ -1,0 +1,24 @@
+"""Inputs -> core. ``get_routers()`` lists the chat routers in precedence order."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    from handlers import admin, errors, fallback, help, language, start, wallet
+
+    # errors first; admin next (its filter lets non-admins fall through); fallback always last.
+    routers = [
+        errors.router,
+        admin.router,
+        start.router,
+        wallet.router,
+        language.router,
+        help.router,
+        fallback.router,
+    ]
+    for router in routers:
+        # Routers are module singletons; tests and benches build many dispatchers in one process.
+        router._parent_router = None
+    return routers

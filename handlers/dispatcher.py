@@ -1,0 +1,41 @@
+"""``build_dispatcher()``: the production Dispatcher, importable by tests. No I/O here."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+
+from core.config import Settings
+from core.db import Database
+from core.params import Params
+from handlers import get_routers
+from handlers.i18n import LocaleMiddleware, get_i18n
+from handlers.middlewares import InFlight, Members, Throttle
+
+
+def build_dispatcher(
+    settings: Settings,
+    db: Database,
+    *,
+    params: Params | None = None,
+    storage: BaseStorage | None = None,
+    redis=None,
+    throttle: Throttle | None = None,
+) -> Dispatcher:
+    """Wire routers, middlewares and shared objects. Handlers receive by name:
+    ``db``, ``params``, ``settings``, ``admin_ids``, ``user``, ``i18n``, ``locale``."""
+    params = params or Params()
+    dp = Dispatcher(storage=storage or MemoryStorage(), name="dustpan")
+    in_flight = InFlight()
+    dp.update.outer_middleware(in_flight)
+    dp.update.outer_middleware(Members(db, params))
+    dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
+    dp.update.outer_middleware(throttle or Throttle(redis=redis))
+    dp.include_routers(*get_routers())
+    dp["db"] = db
+    dp["params"] = params
+    dp["settings"] = settings
+    dp["admin_ids"] = settings.admin_ids
+    dp["in_flight"] = in_flight
+    return dp

@@ -1,0 +1,40 @@
+"""The main menu: inline buttons a phone user taps instead of typing commands."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.i18n import __
+
+
+class MenuCB(CallbackData, prefix="m"):
+    """Open a section of the menu. ``to`` is a section name from MENU (or 'home')."""
+
+    to: str
+
+
+# (section, label) in display order; a feature adds its row here and a handler for MenuCB(to=section).
+MENU: list[tuple[str, object]] = [
+    ("balance", __("💰 Balance")),
+    ("history", __("📜 History")),
+    ("language", __("🌐 Language")),
+    ("help", __("❓ Help")),
+]
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for section, label in MENU:
+        kb.button(text=str(label), callback_data=MenuCB(to=section))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def back_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=str(__("⬅️ Menu")), callback_data=MenuCB(to="home").pack())
+
+
+def back_to_menu() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[back_button()]])

@@ -1,0 +1,26 @@
+"""Hourly: check the books balance, and tell the admins at once if they do not."""
+
+from __future__ import annotations
+
+import logging
+
+from core.db import Database
+from core.ledger import check_invariants
+from handlers.i18n import _, get_i18n
+
+log = logging.getLogger(__name__)
+
+
+async def run(db: Database, bot, admin_ids: frozenset[int]) -> list[str]:
+    problems = await db.read(check_invariants)
+    if problems:
+        log.error("ledger invariants broken: %s", problems[:20])
+        i18n = get_i18n()
+        with i18n.context(), i18n.use_locale("en"):
+            text = _("⚠️ Ledger check failed:") + "\n" + "\n".join(problems[:20])
+        for admin_id in admin_ids:
+            try:
+                await bot.send_message(admin_id, text, parse_mode=None)
+            except Exception:
+                log.warning("could not alert admin %s", admin_id, exc_info=True)
+    return problems

@@ -1,0 +1,212 @@
+"""Drive the production dispatcher (``build_dispatcher``) with real Updates.
+
+``RecordingSession`` is an aiogram session that serialises every request the way
+the real one does (so a malformed keyboard fails here too) and answers like the
+Bot API would, but sends nothing. ``Chat`` plays one Telegram user.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+)
+from aiogram.types import Chat as TgChat
+from aiogram.types import User as TgUser
+
+BOT_ID = 123456
+BOT_TOKEN = f"{BOT_ID}:TEST-TOKEN"
+BOT_USER = TgUser(id=BOT_ID, is_bot=True, first_name="Dustpan", username="dustpan_test_bot")
+
+
+@dataclass
+class Sent:
+    method: str
+    chat_id: int | None
+    text: str | None
+    markup: InlineKeyboardMarkup | None
+    params: dict[str, Any]
+    message_id: int | None = None
+
+    def buttons(self) -> list[tuple[str, str | None]]:
+        if self.markup is None:
+            return []
+        return [(b.text, b.callback_data or b.url) for row in self.markup.inline_keyboard for b in row]
+
+
+class RecordingSession(BaseSession):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Sent] = []
+        self._ids = itertools.count(1000)
+        self.messages: dict[tuple[int, int], Message] = {}
+
+    async def close(self) -> None:
+        pass
+
+    async def stream_content(self, *args, **kwargs):  # pragma: no cover - no files in these tests
+        raise NotImplementedError
+        yield b""
+
+    async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
+        files: dict[str, Any] = {}
+        form = {  # the real encoding, so a malformed keyboard fails here too
+            key: self.prepare_value(value, bot=bot, files=files)
+            for key, value in method.model_dump(warnings=False).items()
+        }
+        name = method.__api_method__
+        params = {k: v for k, v in method.model_dump().items() if v is not None}
+        chat_id = params.get("chat_id")
+        text = params.get("text") or params.get("caption")
+        markup = getattr(method, "reply_markup", None)
+        record = Sent(
+            name, chat_id, text, markup if isinstance(markup, InlineKeyboardMarkup) else None, params
+        )
+        record.params["_form"] = {k: v for k, v in form.items() if v is not None}
+        record.params["_files"] = files
+        self.sent.append(record)
+        if isinstance(method, SendMessage | SendPhoto | SendDocument):
+            msg = Message(
+                message_id=next(self._ids),
+                date=datetime.now(UTC),
+                chat=TgChat(id=chat_id, type="private"),
+                from_user=BOT_USER,
+                text=text if isinstance(method, SendMessage) else None,
+                caption=text if not isinstance(method, SendMessage) else None,
+                reply_markup=record.markup,
+            )
+            record.message_id = msg.message_id
+            self.messages[(chat_id, msg.message_id)] = msg
+            return msg
+        if isinstance(method, EditMessageText | EditMessageReplyMarkup):
+            key = (chat_id, params.get("message_id"))
+            old = self.messages.get(key)
+            record.message_id = params.get("message_id")
+            msg = Message(
+                message_id=params.get("message_id"),
+                date=datetime.now(UTC),
+                chat=TgChat(id=chat_id, type="private"),
+                from_user=BOT_USER,
+                text=text if isinstance(method, EditMessageText) else (old.text if old else None),
+                reply_markup=record.markup,
+            )
+            self.messages[key] = msg
+            return msg
+        if isinstance(method, AnswerCallbackQuery | DeleteMessage):
+            return True
+        return True
+
+
+@dataclass
+class Person:
+    """One Telegram user talking to the bot through the real dispatcher."""
+
+    tg: Any
+    user_id: int
+    first_name: str = "Alice"
+    username: str | None = "alice"
+    language_code: str | None = "en"
+    _msg_ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def user(self) -> TgUser:
+        return TgUser(
+            id=self.user_id,
+            is_bot=False,
+            first_name=self.first_name,
+            username=self.username,
+            language_code=self.language_code,
+        )
+
+    async def send(self, text: str) -> list[Sent]:
+        """Send a message; returns what the bot sent in reply."""
+        entities = None
+        if text.startswith("/"):
+            entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
+        msg = Message(
+            message_id=next(self._msg_ids),
+            date=datetime.now(UTC),
+            chat=TgChat(id=self.user_id, type="private"),
+            from_user=self.user,
+            text=text,
+            entities=entities,
+        )
+        return await self.tg.feed(Update(update_id=self.tg.next_update_id(), message=msg))
+
+    async def tap(self, callback_data: str, message: Sent | None = None) -> list[Sent]:
+        """Tap an inline button (by its callback data) on a bot message (the last one by default)."""
+        message = message or self.tg.last_with_buttons(self.user_id)
+        shown = self.tg.session.messages.get((self.user_id, message.message_id))
+        cq = CallbackQuery(
+            id=str(self.tg.next_update_id()),
+            from_user=self.user,
+            chat_instance="ci",
+            data=callback_data,
+            message=shown,
+        )
+        return await self.tg.feed(Update(update_id=self.tg.next_update_id(), callback_query=cq))
+
+    async def tap_button(self, text_part: str) -> list[Sent]:
+        message = self.tg.last_with_buttons(self.user_id)
+        for text, data in message.buttons():
+            if text_part in text:
+                return await self.tap(data, message)
+        raise AssertionError(f"no button with {text_part!r} in {message.buttons()}")
+
+
+class Telegram:
+    """The dispatcher, a bot on a RecordingSession, and helpers to read what was sent."""
+
+    def __init__(self, dp, bot: Bot, session: RecordingSession) -> None:
+        self.dp, self.bot, self.session = dp, bot, session
+        self._update_ids = itertools.count(1)
+
+    def next_update_id(self) -> int:
+        return next(self._update_ids)
+
+    async def feed(self, update: Update) -> list[Sent]:
+        before = len(self.session.sent)
+        await self.dp.feed_update(self.bot, update)
+        return self.session.sent[before:]
+
+    def person(self, user_id: int, **kw) -> Person:
+        return Person(self, user_id, **kw)
+
+    def last_with_buttons(self, chat_id: int) -> Sent:
+        for s in reversed(self.session.sent):
+            if (
+                s.chat_id == chat_id
+                and s.markup is not None
+                and s.method in ("sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto")
+            ):
+                return s
+        raise AssertionError("no message with buttons")
+
+
+def texts(sent: list[Sent]) -> str:
+    return "\n".join(s.text or "" for s in sent if s.text)
+
+
+def dump(sent: list[Sent]) -> str:
+    return json.dumps([(s.method, s.text) for s in sent], ensure_ascii=False, indent=1)

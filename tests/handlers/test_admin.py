@@ -1,0 +1,118 @@
+"""Admin commands: ledger transfers with audit lines; invisible to everyone else."""
+
+import asyncio
+
+import pytest
+
+from core import audit, ledger
+from core.accounts import FAUCET_POOL, TREASURY, WORLD, user_account
+from tests.handlers.conftest import ADMIN
+from tests.handlers.harness import texts
+
+ALICE = 111
+
+
+async def available(db, owner, asset="BTC"):
+    return (await db.read(ledger.balance, owner, asset)).available
+
+
+@pytest.fixture
+async def admin(tg):
+    person = tg.person(ADMIN, first_name="Root", username="root")
+    await person.send("/start")
+    return person
+
+
+async def test_deposit_fund_credit_debit_move_money_and_are_audited(tg, db, admin):
+    await tg.person(ALICE, username="alice").send("/start")
+    assert "Recorded a deposit of 1.00000000 BTC" in texts(await admin.send("/deposit 1 BTC cold wallet"))
+    assert await available(db, TREASURY) == 100_000_000
+    assert (await db.read(ledger.balance, WORLD, "BTC")).balance == -100_000_000
+
+    assert "to faucet_pool" in texts(await admin.send("/fund faucet_pool 0.25 BTC"))
+    assert await available(db, FAUCET_POOL) == 25_000_000
+
+    assert "Credited 0.00010000 BTC to user 111" in texts(
+        await admin.send("/credit @alice 0.0001 BTC welcome gift")
+    )
+    assert "Debited 0.00005000 BTC from user 111" in texts(await admin.send("/debit 111 0,00005 BTC abuse"))
+    assert await available(db, user_account(ALICE)) == 5_000
+
+    lines = await db.read(audit.recent, 10)
+    assert [a.action for a in lines] == ["debit", "credit", "fund", "deposit"]
+    assert all(a.actor == ADMIN for a in lines)
+    assert lines[1].details["reason"] == "welcome gift"
+
+
+async def test_admin_sees_stats(tg, db, admin):
+    await admin.send("/deposit 2 DOGE test")
+    await tg.person(ALICE).send("/start")
+    await admin.send("/credit 111 0.5 DOGE hello")
+    out = texts(await admin.send("/admin"))
+    assert "Users: 2" in out
+    assert "0.50000000 DOGE" in out  # owed to users
+    assert "treasury: 1.50000000 DOGE" in out and "world: -2.00000000 DOGE" in out
+
+
+async def test_non_admin_gets_the_unknown_command_reply(tg, db):
+    alice = tg.person(ALICE)
+    unknown = texts(await alice.send("/definitely_not_a_command"))
+    for cmd in (
+        "/admin",
+        "/deposit 1 BTC x",
+        "/fund house 1 BTC",
+        "/credit 111 1 BTC x",
+        "/debit 111 1 BTC x",
+        "/set a b",
+    ):
+        assert texts(await alice.send(cmd)) == unknown
+    assert await available(db, TREASURY) == 0
+    assert await db.read(audit.recent, 10) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/deposit", "Usage: /deposit"),
+        ("/deposit 1 BTC", "Usage: /deposit"),
+        ("/deposit -1 BTC x", "must be positive"),
+        ("/deposit 0 BTC x", "greater than zero"),
+        ("/deposit 1e-8 BTC x", "not with an exponent"),
+        ("/deposit NaN BTC x", "not an amount"),
+        ("/deposit 0x10 BTC x", "not an amount"),
+        ("/deposit 0.000000001 BTC x", "at most 8 decimal places"),
+        ("/deposit 1 XRP x", "Unknown coin"),
+        ("/fund casino 1 BTC", "Unknown account"),
+        ("/fund world 1 BTC", "Unknown account"),
+        ("/fund house 1 BTC", "Not enough BTC"),
+        ("/credit @nobody 1 BTC x", "No user"),
+        ("/credit 111 1 BTC x", "Not enough BTC"),
+        ("/debit 111 1 BTC x", "Not enough BTC"),
+        ("/set nope 1", "no setting called"),
+    ],
+)
+async def test_bad_admin_input_changes_nothing(tg, db, admin, command, expected):
+    await tg.person(ALICE).send("/start")
+    assert expected in texts(await admin.send(command))
+    assert await db.read(ledger.check_invariants) == []
+    assert await available(db, TREASURY) == 0
+    assert await db.read(audit.recent, 10) == []
+
+
+async def test_retried_admin_update_moves_money_once(tg, db, admin):
+    """Telegram redelivers the same update (same message id) twice at once: one deposit."""
+    from datetime import UTC, datetime
+
+    from aiogram.types import Chat, Message, MessageEntity, Update
+
+    msg = Message(
+        message_id=77,
+        date=datetime.now(UTC),
+        chat=Chat(id=ADMIN, type="private"),
+        from_user=admin.user,
+        text="/deposit 1 BTC retry",
+        entities=[MessageEntity(type="bot_command", offset=0, length=8)],
+    )
+    await asyncio.gather(*(tg.feed(Update(update_id=500, message=msg)) for _ in range(5)))
+    assert await available(db, TREASURY) == 100_000_000
+    assert len([a for a in await db.read(audit.recent, 10) if a.action == "deposit"]) == 1
