@@ -42,8 +42,11 @@ def exclusive(db: Database, name: str, ttl_seconds: int = 300):
 
 def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
     from jobs import ledger_check
+    from jobs.notify import NoticeSender
 
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    sender = NoticeSender(db, bot, params)
+    scheduler.add_job(exclusive(db, "notify", ttl_seconds=120)(sender.run_once), "interval", seconds=1)
     scheduler.add_job(
         exclusive(db, "ledger_check")(ledger_check.run),
         "interval",
