@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from core.users import LANGUAGES
 from handlers.i18n import I18n, __
+
+log = logging.getLogger(__name__)
 
 # (command, description) for everyone, in menu order; a feature adds its line.
 PUBLIC: list[tuple[str, object]] = [
@@ -42,8 +47,14 @@ async def register_commands(bot: Bot, i18n: I18n, admin_ids: frozenset[int]) -> 
                 await bot.set_my_commands(
                     commands(PUBLIC), scope=BotCommandScopeDefault(), language_code=lang
                 )
-        with i18n.use_locale("en"):
-            for admin_id in admin_ids:
-                await bot.set_my_commands(
-                    commands(PUBLIC + ADMIN), scope=BotCommandScopeChat(chat_id=admin_id)
-                )
+    for admin_id in admin_ids:
+        await register_admin_commands(bot, i18n, admin_id)
+
+
+async def register_admin_commands(bot: Bot, i18n: I18n, admin_id: int) -> None:
+    """Admins see their commands in their own chat; needs a chat, so it is retried at their /start."""
+    with i18n.context(), i18n.use_locale("en"):
+        try:
+            await bot.set_my_commands(commands(PUBLIC + ADMIN), scope=BotCommandScopeChat(chat_id=admin_id))
+        except TelegramBadRequest:
+            log.info("admin %s has no chat with the bot yet; their command list waits for /start", admin_id)

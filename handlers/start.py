@@ -11,7 +11,8 @@ from aiogram.types import CallbackQuery, Message
 from core import users
 from core.db import Database
 from core.users import User
-from handlers.i18n import _
+from handlers.commands import register_admin_commands
+from handlers.i18n import I18n, _
 from handlers.menu import MenuCB, main_menu
 
 router = Router(name=__name__)
@@ -26,7 +27,9 @@ def welcome(user: User) -> str:
 
 
 @router.message(CommandStart())
-async def cmd_start(message: Message, command: CommandObject, user: User, db: Database) -> None:
+async def cmd_start(
+    message: Message, command: CommandObject, user: User, db: Database, admin_ids: frozenset[int], i18n: I18n
+) -> None:
     payload = (command.args or "").strip()
     valid = (
         payload
@@ -35,6 +38,8 @@ async def cmd_start(message: Message, command: CommandObject, user: User, db: Da
     )
     await db.write(users.record_start, user.id, valid if valid and valid.isascii() else None)
     await message.answer(welcome(user), reply_markup=main_menu())
+    if user.id in admin_ids:
+        await register_admin_commands(message.bot, i18n, user.id)
 
 
 @router.callback_query(MenuCB.filter(F.to == "home"))

@@ -1,0 +1,72 @@
+"""Configuration: a missing or malformed setting names itself in one clear line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from core.config import ConfigError, load_settings
+from tests.conftest import repo_root
+
+GOOD = {"BOT_TOKEN": "123456:ABC-def_123", "SECRET_KEY": "s" * 32}
+
+
+def test_defaults():
+    s = load_settings(GOOD)
+    assert s.database_url == "sqlite+aiosqlite:///data/dustpan.db"
+    assert s.admin_ids == frozenset() and s.webhook_url is None and s.web_port == 8080
+    assert "ABC-def" not in repr(s)
+
+
+def test_full():
+    s = load_settings(
+        {
+            **GOOD,
+            "ADMIN_IDS": "1, 22;333",
+            "WEBHOOK_URL": "https://bot.example.com/tg/hook",
+            "WEBHOOK_SECRET": "abc_DEF-1",
+            "WEB_PORT": "9000",
+            "DATABASE_URL": "postgresql+asyncpg://u:p@db/dustpan",
+            "TELEGRAM_API_URL": "http://127.0.0.1:8081/",
+        }
+    )
+    assert s.admin_ids == {1, 22, 333}
+    assert s.webhook_path == "/tg/hook" and s.web_port == 9000
+    assert s.telegram_api_url == "http://127.0.0.1:8081"
+    assert "u:p" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"SECRET_KEY": "s" * 32}, "BOT_TOKEN"),
+        ({**GOOD, "BOT_TOKEN": "not a token"}, "BOT_TOKEN"),
+        ({**GOOD, "SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({**GOOD, "ADMIN_IDS": "@alice"}, "ADMIN_IDS"),
+        ({**GOOD, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
+        ({**GOOD, "WEBHOOK_URL": "https://x.example/hook"}, "WEBHOOK_SECRET"),
+        ({**GOOD, "WEBHOOK_URL": "ftp://x", "WEBHOOK_SECRET": "a"}, "WEBHOOK_URL"),
+        ({**GOOD, "WEBHOOK_SECRET": "has space"}, "WEBHOOK_SECRET"),
+        ({**GOOD, "WEB_PORT": "99999"}, "WEB_PORT"),
+        ({**GOOD, "WEB_PORT": "http"}, "WEB_PORT"),
+        ({**GOOD, "DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({**GOOD, "DATABASE_URL": "::::"}, "DATABASE_URL"),
+        ({**GOOD, "TELEGRAM_API_URL": "localhost:8081"}, "TELEGRAM_API_URL"),
+        ({**GOOD, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_settings_name_themselves(env, name):
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert err.value.name == name
+
+
+def test_bot_stops_with_one_clear_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "BOT_TOKEN": "123:abc", "SECRET_KEY": "x", "HOME": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, str(repo_root() / "bot.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "Configuration error: SECRET_KEY must be at least 32 characters (scripts/start writes a random one)"
+    ]
