@@ -12,8 +12,11 @@ resolves every caller. A caller is answered only after its commit is durable
 (WAL, ``synchronous=FULL``). One thread hop in and one out per group, instead of
 a dozen per statement through aiosqlite. Reads go through aiosqlite.
 
-PostgreSQL: each write runs in its own transaction through asyncpg (greenlet, no
-threads) and is retried on serialization failures, deadlocks and unique races.
+PostgreSQL: the same grouping, done by a few writer tasks that each own an asyncpg
+connection (greenlets, no threads). Grouping matters most on a hot account (the
+house): its row lock is then taken once per group commit, not once per transfer.
+A use case that hits a deadlock, a serialization failure or a unique race (several
+instances write at once) is simply run again.
 """
 
 from __future__ import annotations
@@ -44,12 +47,15 @@ RETRYABLE = {"40001", "40P01", "23505"}
 class Database:
     """The process's handle on the database. Create with the URL, then ``await start()``."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, pool_size: int = 8, echo: bool = False) -> None:
+    def __init__(
+        self, url: str = DEFAULT_URL, *, pool_size: int = 8, writers: int = 2, echo: bool = False
+    ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database: {self.dialect}")
-        self._writer: _SQLiteWriter | None = None
+        self._writer: _SQLiteWriter | _PostgresWriter | None = None
+        self.writers = writers
         if self.dialect == "sqlite":
             path = self.url.database
             if not path or path == ":memory:":
@@ -73,31 +79,25 @@ class Database:
         return self.dialect == "sqlite"
 
     async def start(self) -> None:
-        if self.is_sqlite and self._writer is None:
+        if self._writer is not None:
+            return
+        if self.is_sqlite:
             self._writer = _SQLiteWriter(self.url.set(drivername="sqlite+pysqlite"))
-            self._writer.start()
+        else:
+            self._writer = _PostgresWriter(self.engine, self.writers)
+        self._writer.start()
 
     async def close(self) -> None:
         if self._writer is not None:
-            await asyncio.to_thread(self._writer.stop)
+            await self._writer.stop()
             self._writer = None
         await self.engine.dispose()
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(conn, *args, **kwargs)`` in a write transaction and commit it durably."""
-        if self._writer is not None:
-            return await self._writer.submit(fn, args, kwargs)
-        if self.is_sqlite:
+        """Run ``fn(conn, *args, **kwargs)`` in a write transaction; return once it is durably committed."""
+        if self._writer is None:
             raise RuntimeError("Database.start() was not awaited")
-        for attempt in range(8):
-            try:
-                async with self.engine.begin() as conn:
-                    return await conn.run_sync(lambda c: fn(c, *args, **kwargs))
-            except DBAPIError as exc:
-                if _sqlstate(exc) not in RETRYABLE or attempt == 7:
-                    raise
-                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
-        raise AssertionError("unreachable")
+        return await self._writer.submit(fn, args, kwargs)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, ...)`` on a consistent snapshot; nothing it does is committed."""
@@ -136,10 +136,41 @@ def _sqlite_pragmas(sync_engine, *, begin: str) -> None:
 
 
 class _Job:
-    __slots__ = ("fn", "args", "kwargs", "future", "loop")
+    __slots__ = ("fn", "args", "kwargs", "future", "loop", "attempts")
 
     def __init__(self, fn, args, kwargs, future, loop):
         self.fn, self.args, self.kwargs, self.future, self.loop = fn, args, kwargs, future, loop
+        self.attempts = 0
+
+
+def run_group(conn: Connection, group: list[_Job]) -> list[tuple[bool, Any]]:
+    """Run a group of use cases in one transaction, each in its own savepoint, and commit once.
+
+    Returns (ok, result or exception) per job. If the commit itself fails, every job
+    gets that error: nothing of any of them was kept.
+    """
+    outcomes: list[tuple[bool, Any]] = []
+    try:
+        with conn.begin():
+            if len(group) == 1:
+                job = group[0]
+                outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
+            else:
+                for job in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = job.fn(conn, *job.args, **job.kwargs)
+                    except Exception as exc:  # one use case's refusal must not sink the group
+                        savepoint.rollback()
+                        outcomes.append((False, exc))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((True, result))
+    except Exception as exc:
+        if len(group) > 1 and not isinstance(exc, DBAPIError):
+            log.exception("group commit failed")
+        outcomes = [(False, exc)] * len(group)
+    return outcomes
 
 
 def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:
@@ -163,7 +194,10 @@ class _SQLiteWriter:
     def start(self) -> None:
         self.thread.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        await asyncio.to_thread(self._stop)
+
+    def _stop(self) -> None:
         self.queue.put(None)
         self.thread.join()
         self.engine.dispose()
@@ -199,31 +233,57 @@ class _SQLiteWriter:
             conn.close()
 
     def _commit_group(self, conn: Connection, group: list[_Job]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with conn.begin():
-                if len(group) == 1:
-                    job = group[0]
-                    outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
-                else:
-                    for job in group:
-                        savepoint = conn.begin_nested()
-                        try:
-                            result = job.fn(conn, *job.args, **job.kwargs)
-                        except Exception as exc:  # one use case's refusal must not sink the group
-                            savepoint.rollback()
-                            outcomes.append((False, exc))
-                        else:
-                            savepoint.commit()
-                            outcomes.append((True, result))
-        except Exception as exc:
-            # The group's transaction rolled back: every caller gets the error,
-            # including those whose own step had succeeded (nothing of theirs was kept).
-            if len(group) > 1 and not isinstance(exc, DBAPIError):
-                log.exception("SQLite group commit failed")
-            outcomes = [(False, exc)] * len(group)
-        for job, (ok, value) in zip(group, outcomes, strict=True):
+        for job, (ok, value) in zip(group, run_group(conn, group), strict=True):
             job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+
+
+class _PostgresWriter:
+    """A few tasks, each with its own connection, committing queued use cases in groups."""
+
+    def __init__(self, engine: AsyncEngine, count: int) -> None:
+        self.engine = engine
+        self.count = max(1, count)
+        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(self._run(), name=f"pg-writer-{i}") for i in range(self.count)]
+
+    async def stop(self) -> None:
+        await self.queue.join()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def submit(self, fn, args, kwargs) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.queue.put_nowait(_Job(fn, args, kwargs, future, loop))
+        return future
+
+    async def _run(self) -> None:
+        while True:
+            group = [await self.queue.get()]
+            while len(group) < MAX_GROUP and not self.queue.empty():
+                group.append(self.queue.get_nowait())
+            try:
+                async with self.engine.connect() as conn:
+                    outcomes = await conn.run_sync(run_group, group)
+            except Exception as exc:  # could not even connect: every job learns why
+                outcomes = [(False, exc)] * len(group)
+            for job, (ok, value) in zip(group, outcomes, strict=True):
+                if (
+                    not ok
+                    and isinstance(value, DBAPIError)
+                    and _sqlstate(value) in RETRYABLE
+                    and job.attempts < 8
+                ):
+                    job.attempts += 1  # a race with another writer or instance: run it again, a bit later
+                    delay = random.uniform(0, 0.001 * 2**job.attempts)  # float ok: seconds
+                    asyncio.get_running_loop().call_later(delay, self.queue.put_nowait, job)
+                else:
+                    _settle(job.future, ok, value)
+                self.queue.task_done()
 
 
 def _single_pool():
