@@ -14,7 +14,7 @@ import sys
 
 from dotenv import load_dotenv
 
-from core.config import ConfigError, Settings, load_settings
+from core.config import ConfigError, Settings, load_settings, with_local_secret_key
 
 log = logging.getLogger("dustpan")
 
@@ -83,8 +83,19 @@ async def run(settings: Settings) -> None:
     app = build_web_app(settings, dp, bot, db)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, settings.web_host, settings.web_port).start()
-    log.info("HTTP server on %s:%s", settings.web_host, settings.web_port)
+    try:
+        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+        log.info("HTTP server on %s:%s", settings.web_host, settings.web_port)
+    except OSError as err:
+        if settings.webhook_url:
+            raise  # no way to receive updates
+        # Polling still works; only the HTTP inputs (faucet API, postbacks) are missing.
+        log.error(
+            "HTTP server could not listen on %s:%s (%s); set WEB_PORT",
+            settings.web_host,
+            settings.web_port,
+            err,
+        )
 
     me = await bot.get_me()
     dp["bot_username"] = me.username
@@ -139,7 +150,7 @@ def main(argv: list[str]) -> int:
         print("database is up to date")
         return 0
     try:
-        settings = load_settings(os.environ)
+        settings = with_local_secret_key(load_settings(os.environ))
     except ConfigError as err:
         print(f"Configuration error: {err.name} {err.problem}", file=sys.stderr)
         return 2

@@ -36,7 +36,7 @@ class Settings:
     web_port: int = 8080
     public_url: str | None = None
     redis_url: str | None = None
-    secret_key: str = ""
+    secret_key: str = ""  # empty only on SQLite: bot.py then keeps a generated one in the data folder
     log_level: str = "INFO"
 
     def __repr__(self) -> str:  # never print secrets
@@ -101,8 +101,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigError("WEB_PORT", f"must be a port number, got {port_raw[:20]!r}")
 
     secret_key = (env.get("SECRET_KEY") or "").strip()
-    if len(secret_key) < 32:
+    if secret_key and len(secret_key) < 32:
         raise ConfigError("SECRET_KEY", "must be at least 32 characters (scripts/start writes a random one)")
+    if not secret_key and backend != "sqlite":
+        raise ConfigError("SECRET_KEY", "is required with PostgreSQL: every instance must share the same one")
 
     level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -122,3 +124,22 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         secret_key=secret_key,
         log_level=level,
     )
+
+
+def with_local_secret_key(settings: Settings) -> Settings:
+    """On SQLite (one instance), a missing SECRET_KEY is generated once and kept beside the database."""
+    if settings.secret_key:
+        return settings
+    import os
+    import secrets
+    from dataclasses import replace
+    from pathlib import Path
+
+    db_path = make_url(settings.database_url).database or "data/dustpan.db"
+    key_file = Path(db_path).resolve().parent / "secret.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fp:
+            fp.write(secrets.token_urlsafe(48))
+    return replace(settings, secret_key=key_file.read_text().strip())

@@ -40,6 +40,7 @@ def test_full():
     ("env", "name"),
     [
         ({"SECRET_KEY": "s" * 32}, "BOT_TOKEN"),
+        ({**GOOD, "BOT_TOKEN": ""}, "BOT_TOKEN"),
         ({**GOOD, "BOT_TOKEN": "not a token"}, "BOT_TOKEN"),
         ({**GOOD, "SECRET_KEY": "short"}, "SECRET_KEY"),
         ({**GOOD, "ADMIN_IDS": "@alice"}, "ADMIN_IDS"),
@@ -61,10 +62,27 @@ def test_bad_settings_name_themselves(env, name):
     assert err.value.name == name
 
 
+def test_missing_secret_key_on_sqlite_is_generated_once_and_kept(tmp_path):
+    from core.config import with_local_secret_key
+
+    s = load_settings({"BOT_TOKEN": "1:a", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/d/x.db"})
+    first = with_local_secret_key(s).secret_key
+    assert len(first) >= 32 and with_local_secret_key(s).secret_key == first
+    assert (tmp_path / "d" / "secret.key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError) as err:
+        load_settings({"BOT_TOKEN": "1:a", "DATABASE_URL": "postgresql+asyncpg://x@h/db"})
+    assert err.value.name == "SECRET_KEY"
+
+
 def test_bot_stops_with_one_clear_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "BOT_TOKEN": "123:abc", "SECRET_KEY": "x", "HOME": str(tmp_path)}
     run = subprocess.run(
-        [sys.executable, str(repo_root() / "bot.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, str(repo_root() / "bot.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
