@@ -14,7 +14,7 @@ from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 
 from core import admin, audit
-from core.accounts import FUNDABLE
+from core.accounts import FUNDABLE, SYSTEM_ACCOUNTS
 from core.assets import ASSET_CODES, get_asset
 from core.db import Database
 from core.money import parse_amount
@@ -32,9 +32,14 @@ class IsAdmin(Filter):
 router.message.filter(IsAdmin())
 
 
-def args_of(command: CommandObject, count: int) -> list[str] | None:
-    """Split the arguments: the first ``count - 1`` words, then the rest as one (a note or reason)."""
+def args_of(command: CommandObject, count: int, *, note: bool = False) -> list[str] | None:
+    """Split the arguments: the first ``count - 1`` words, then the rest as one.
+
+    With ``note``, the last one (a note or reason) may be left out and is then empty.
+    """
     parts = (command.args or "").split(maxsplit=count - 1)
+    if note and len(parts) == count - 1:
+        parts.append("")
     return parts if len(parts) == count else None
 
 
@@ -53,16 +58,18 @@ async def cmd_admin(message: Message, db: Database) -> None:
     ]
     lines += [amount(s.liabilities.get(code, 0), code) for code in ASSET_CODES]
     lines += ["", _("<b>System accounts</b>")]
-    lines += [
-        f"{name}: {amount(bal, asset)}" + (f" (−{amount(held, asset)})" if held else "")
-        for name, asset, bal, held in s.system
-    ]
+    for name in SYSTEM_ACCOUNTS:
+        held = [(asset, bal, hold) for owner, asset, bal, hold in s.system if owner.split(":", 1)[0] == name]
+        parts = [
+            amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "") for asset, bal, hold in held
+        ]
+        lines.append(f"{name}: " + (", ".join(parts) if parts else "0"))
     await message.answer("\n".join(lines))
 
 
 @router.message(Command("deposit"))
 async def cmd_deposit(message: Message, command: CommandObject, db: Database) -> None:
-    args = args_of(command, 3)
+    args = args_of(command, 3, note=True)
     if args is None:
         await message.answer(
             _("Usage: /deposit AMOUNT ASSET NOTE\nExample: /deposit 0.5 BTC cold wallet top-up")
@@ -109,7 +116,7 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
 
 
 async def _user_money(message: Message, command: CommandObject, db: Database, action: str) -> None:
-    args = args_of(command, 4)
+    args = args_of(command, 4, note=True)
     if args is None:
         await message.answer(
             _(

@@ -36,12 +36,16 @@ async def test_deposit_fund_credit_debit_move_money_and_are_audited(tg, db, admi
         await admin.send("/credit @alice 0.0001 BTC welcome gift")
     )
     assert "Debited 0.00005000 BTC from user 111" in texts(await admin.send("/debit 111 0,00005 BTC abuse"))
+    assert "Credited 0.00000001 BTC" in texts(
+        await admin.send("/credit 111 0.00000001 BTC")
+    )  # reason optional
+    await admin.send("/debit 111 0.00000001 BTC")
     assert await available(db, user_account(ALICE)) == 5_000
 
     lines = await db.read(audit.recent, 10)
-    assert [a.action for a in lines] == ["debit", "credit", "fund", "deposit"]
+    assert [a.action for a in lines] == ["debit", "credit", "debit", "credit", "fund", "deposit"]
     assert all(a.actor == ADMIN for a in lines)
-    assert lines[1].details["reason"] == "welcome gift"
+    assert lines[3].details["reason"] == "welcome gift"
 
 
 async def test_admin_sees_stats(tg, db, admin):
@@ -52,6 +56,7 @@ async def test_admin_sees_stats(tg, db, admin):
     assert "Users: 2" in out
     assert "0.50000000 DOGE" in out  # owed to users
     assert "treasury: 1.50000000 DOGE" in out and "world: -2.00000000 DOGE" in out
+    assert "house: 0" in out and "withdrawals_pending: 0" in out  # every system account is listed
 
 
 async def test_non_admin_gets_the_unknown_command_reply(tg, db):
@@ -74,7 +79,7 @@ async def test_non_admin_gets_the_unknown_command_reply(tg, db):
     ("command", "expected"),
     [
         ("/deposit", "Usage: /deposit"),
-        ("/deposit 1 BTC", "Usage: /deposit"),
+        ("/deposit 1", "Usage: /deposit"),
         ("/deposit -1 BTC x", "must be positive"),
         ("/deposit 0 BTC x", "greater than zero"),
         ("/deposit 1e-8 BTC x", "not with an exponent"),
