@@ -37,3 +37,23 @@ def test_empty_postgresql_upgrades_to_head(migrated_template):
     reset_pg_schema(PG_URL)
     upgrade(PG_URL)
     assert _diff(PG_URL) == []
+
+
+def test_migrate_command_applies_migrations_by_hand(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import repo_root
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/by_hand.db"
+    run = subprocess.run(
+        [sys.executable, str(repo_root() / "bot.py"), "migrate"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "database is up to date" in run.stdout
+    assert _diff(url) == []

@@ -38,6 +38,7 @@ async def test_polling_start_then_balance(fake_api, bot_process, bot_env, db):
 
     assert await proc.stop() == 0
     assert "stopped" in proc.output()
+    assert fake_api.token not in proc.output() and "TEST-TOKEN" not in proc.output()  # no secrets in logs
 
 
 async def test_admin_credit_reaches_the_users_balance(fake_api, bot_process, bot_env, db):

@@ -33,7 +33,9 @@ async def test_two_instances_share_one_limit(settings, db, redis):
     instances = []
     for _ in range(2):
         session = RecordingSession()
-        dp = build_dispatcher(settings, db, params=Params(env={}), throttle=Throttle(limit=6, window=60, redis=redis))
+        dp = build_dispatcher(
+            settings, db, params=Params(env={}), throttle=Throttle(limit=6, window=60, redis=redis)
+        )
         instances.append(Telegram(dp, Bot(BOT_TOKEN, session=session), session))
     people = [t.person(user_id) for t in instances]
     for i in range(20):
