@@ -12,8 +12,9 @@ resolves every caller. A caller is answered only after its commit is durable
 (WAL, ``synchronous=FULL``). One thread hop in and one out per group, instead of
 a dozen per statement through aiosqlite. Reads go through aiosqlite.
 
-PostgreSQL: the same grouping, done by a few writer tasks that each own an asyncpg
-connection (greenlets, no threads). Grouping matters most on a hot account (the
+PostgreSQL: the same grouping, done by writer tasks that each own an asyncpg
+connection (greenlets, no threads); one by default, since two writers mostly wait
+on each other's lock of the hot account. Grouping matters most on a hot account (the
 house): its row lock is then taken once per group commit, not once per transfer.
 A use case that hits a deadlock, a serialization failure or a unique race (several
 instances write at once) is simply run again.
@@ -48,7 +49,7 @@ class Database:
     """The process's handle on the database. Create with the URL, then ``await start()``."""
 
     def __init__(
-        self, url: str = DEFAULT_URL, *, pool_size: int = 8, writers: int = 2, echo: bool = False
+        self, url: str = DEFAULT_URL, *, pool_size: int = 8, writers: int = 1, echo: bool = False
     ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
