@@ -121,3 +121,8 @@ async def test_retried_admin_update_moves_money_once(tg, db, admin):
     await asyncio.gather(*(tg.feed(Update(update_id=500, message=msg)) for _ in range(5)))
     assert await available(db, TREASURY) == 100_000_000
     assert len([a for a in await db.read(audit.recent, 10) if a.action == "deposit"]) == 1
+
+
+async def test_help_lists_admin_commands_only_for_admins(tg, admin):
+    assert "/deposit" in texts(await admin.send("/help"))
+    assert "/deposit" not in texts(await tg.person(ALICE).send("/help"))
