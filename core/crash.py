@@ -25,11 +25,16 @@ from datetime import datetime, timedelta
 from cryptography.fernet import Fernet
 from sqlalchemy import Connection, bindparam, select, update
 
-from core import audit, crash_chain, ledger
+from core import audit, crash_chain, ledger, params
 from core.accounts import HOUSE, user_account
 from core.games_schema import crash_bets, crash_chains, crash_rounds
 from core.schema import utcnow
 from core.stakes import GameRefused, Rules, check_stake, max_profit
+
+params.define("crash.betting_seconds", "10s", "duration", minimum=1, maximum=600)
+params.define("crash.edits_per_second", "25", "int", minimum=1, maximum=30)
+params.define("crash.chain_length", "100000", "int", minimum=10, maximum=10_000_000)
+params.define("crash.channel", "", "text")
 
 BETTING, RUNNING, CRASHED = "betting", "running", "crashed"
 OPEN, WON, LOST = "open", "won", "lost"

@@ -161,7 +161,10 @@ def rotate_seed(
     None keeps it. Refused while the user has an unsettled bet (a crash bet in a round).
     """
     now = now or utcnow()
-    new_client = fair.normalize_client_seed(client_seed) if client_seed is not None else None
+    try:
+        new_client = fair.normalize_client_seed(client_seed) if client_seed is not None else None
+    except fair.InvalidClientSeed as e:  # "empty"/"too_long" also name amount errors: keep them apart
+        raise fair.InvalidClientSeed("seed_" + e.reason, **e.params) from None
     old = _ensure(conn, user_id, now)
     if conn.execute(_OPEN_CRASH, {"u": user_id}).first() is not None:
         raise GameRefused("bet_open")
@@ -291,6 +294,17 @@ def place_bet(
 def _bet_from(bet_id: int, row: dict, stored: dict) -> Bet:
     fields = {k: v for k, v in row.items() if k != "idem"}
     return Bet(id=bet_id, **{**fields, "params": stored})
+
+
+def parse_hundredths(text: str) -> int:
+    """'50.5' -> 5050, '2' -> 200, '2,5x' -> 250 (targets and multipliers as players type them)."""
+    t = (text or "").strip().lower().removesuffix("x").replace(",", ".")
+    whole, _, frac = t.partition(".")
+    if not (whole.isascii() and whole.isdigit()) or len(whole) > 9 or len(frac) > 2:
+        raise fair.InvalidBet("bad_number")
+    if frac and not (frac.isascii() and frac.isdigit()):
+        raise fair.InvalidBet("bad_number")
+    return int(whole) * 100 + int(frac.ljust(2, "0") or "0")
 
 
 # --- reading and verifying -----------------------------------------------------------------

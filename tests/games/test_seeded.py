@@ -89,13 +89,19 @@ async def test_rotation_commits_next_seed_before_client_seed_is_chosen(db):
 
 @pytest.mark.parametrize(
     "seed,reason",
-    [("", "empty"), ("x" * 65, "too_long"), ("a\x07b", "control_chars"), ("a\u200bb", "unprintable")],
+    [
+        ("", "empty"),
+        ("x" * 65, "too_long"),
+        ("a\x07b", "control_chars"),
+        ("a\u200bb", "unprintable"),
+        ("  ", "empty"),
+    ],
 )
 async def test_malformed_client_seed_refused(db, seed, reason):
     before = await db.write(games.seed_state, U)
     with pytest.raises(fair.InvalidClientSeed) as e:
         await db.write(games.rotate_seed, U, seed)
-    assert e.value.reason == reason
+    assert e.value.reason == "seed_" + reason
     assert await db.write(games.seed_state, U) == before
 
 
