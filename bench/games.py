@@ -21,7 +21,7 @@ from sqlalchemy import text
 from core import crash, games, ledger
 from core.accounts import HOUSE, TREASURY, WORLD, user_account
 from core.db import Database
-from core.migrate import upgrade, upgrade_async
+from core.migrate import upgrade_async
 from core.schema import load_all, utcnow
 from core.stakes import Rules
 

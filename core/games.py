@@ -242,11 +242,31 @@ def place_bet(
     now = now or utcnow()
     stored, max_mult = bet_params(game, params, rules)
     check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now)
-    _ensure(conn, user_id, now)
-    seed_id, server_seed, client_seed, next_nonce = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
+    taken = conn.execute(_TAKE_NONCE, {"u": user_id}).first()
+    if taken is None:  # first bet ever: make the seeds, then take nonce 0
+        _ensure(conn, user_id, now)
+        taken = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
+    seed_id, server_seed, client_seed, next_nonce = taken
     nonce = next_nonce - 1
     v = fair.verify_bet(game, stored, server_seed, client_seed, nonce)
     win = fair.payout_x10k(amount, v.multiplier_x10k)
+    row = dict(
+        user_id=user_id,
+        game=game,
+        asset=asset,
+        amount=amount,
+        payout=win,
+        seed_id=seed_id,
+        nonce=nonce,
+        client_seed=client_seed,
+        params=json.dumps(stored, sort_keys=True),
+        result=v.result,
+        multiplier_x10k=v.multiplier_x10k,
+        idem=idem,
+        created_at=now,
+    )
+    bet_id = conn.execute(_INSERT_BET, row).scalar_one()
+    # The house row is the hot lock on PostgreSQL: touch it last, just before the commit.
     player, ref = user_account(user_id), f"{user_id}:{seed_id}:{nonce}"
     meta = {"game": game}
     ledger.transfer(
@@ -272,22 +292,6 @@ def place_bet(
             meta=meta,
             now=now,
         )
-    row = dict(
-        user_id=user_id,
-        game=game,
-        asset=asset,
-        amount=amount,
-        payout=win,
-        seed_id=seed_id,
-        nonce=nonce,
-        client_seed=client_seed,
-        params=json.dumps(stored, sort_keys=True),
-        result=v.result,
-        multiplier_x10k=v.multiplier_x10k,
-        idem=idem,
-        created_at=now,
-    )
-    bet_id = conn.execute(_INSERT_BET, row).scalar_one()
     return _bet_from(bet_id, row, stored)
 
 

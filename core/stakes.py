@@ -69,6 +69,13 @@ _EXCLUDED = select(play_limits.c.excluded_until).where(play_limits.c.user_id == 
 _LIMIT = select(loss_limits.c.daily, loss_limits.c.changed_at).where(
     loss_limits.c.user_id == bindparam("u"), loss_limits.c.asset == bindparam("s")
 )
+# Both limits in one round trip (most players have neither: two NULLs).
+_PLAYER_LIMITS = select(
+    _EXCLUDED.scalar_subquery(),
+    select(loss_limits.c.daily)
+    .where(loss_limits.c.user_id == bindparam("u"), loss_limits.c.asset == bindparam("s"))
+    .scalar_subquery(),
+)
 _SEEDED_LOSS = select(func.coalesce(func.sum(bets.c.amount - bets.c.payout), 0)).where(
     bets.c.user_id == bindparam("u"), bets.c.asset == bindparam("s"), bets.c.created_at >= bindparam("t")
 )
@@ -100,11 +107,11 @@ def check_stake(
         raise GameRefused("below_min", min=rules.min_bet, asset=asset)
     if amount > rules.max_bet:
         raise GameRefused("above_max", max=rules.max_bet, asset=asset)
-    until = conn.execute(_EXCLUDED, {"u": user_id}).scalar()
+    until, daily = conn.execute(_PLAYER_LIMITS, {"u": user_id, "s": asset}).one()
     if until is not None and until > now:
         raise GameRefused("self_excluded", until=until)
-    limit = conn.execute(_LIMIT, {"u": user_id, "s": asset}).first()
-    if limit is not None:
+    if daily is not None:
+        limit = conn.execute(_LIMIT, {"u": user_id, "s": asset}).one()
         lost = loss_today(conn, user_id, asset, now)
         if lost + amount > limit.daily:
             raise GameRefused("loss_limit", limit=limit.daily, left=max(0, limit.daily - lost), asset=asset)
