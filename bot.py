@@ -58,6 +58,7 @@ async def run(settings: Settings) -> None:
     from handlers.i18n import get_i18n
     from handlers.web import build_web_app
     from jobs import build_scheduler
+    from jobs.crash import CrashRunner
 
     await upgrade_async(settings.database_url)
     db = Database(settings.database_url)
@@ -102,6 +103,8 @@ async def run(settings: Settings) -> None:
     await register_commands(bot, get_i18n(), settings.admin_ids)
     scheduler = build_scheduler(settings, db, bot, params)
     scheduler.start()
+    crash_runner = CrashRunner(db, bot, params, settings.secret_key)  # plays rounds only while it holds the lease
+    crash_runner.start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,6 +132,7 @@ async def run(settings: Settings) -> None:
     if polling is not None and not polling.done():
         await dp.stop_polling()
     scheduler.shutdown(wait=False)
+    await crash_runner.stop()
     await dp["in_flight"].wait_idle(timeout=30)
     await runner.cleanup()
     await bot.session.close()

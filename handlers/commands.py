@@ -18,6 +18,15 @@ PUBLIC: list[tuple[str, object]] = [
     ("start", __("Main menu")),
     ("balance", __("Your balance in every coin")),
     ("history", __("Recent movements")),
+    ("games", __("Dice, limbo, plinko and crash")),
+    ("dice", __("Roll dice: /dice AMOUNT ASSET over|under TARGET")),
+    ("limbo", __("Limbo: /limbo AMOUNT ASSET TARGET")),
+    ("plinko", __("Plinko: /plinko AMOUNT ASSET ROWS RISK")),
+    ("crash", __("Join the next crash round")),
+    ("fair", __("Your seeds: check that games are fair")),
+    ("verify", __("Show how a bet's result was computed")),
+    ("bets", __("Your recent bets")),
+    ("limits", __("Loss limits and pausing games")),
     ("language", __("Change language")),
     ("help", __("What each command does")),
 ]
@@ -30,6 +39,8 @@ ADMIN: list[tuple[str, object]] = [
     ("params", __("Show runtime settings")),
     ("set", __("Change a runtime setting")),
     ("audit", __("Recent admin actions")),
+    ("crashnew", __("Create a crash hash chain")),
+    ("crashsalt", __("Set the public salt of the crash chain")),
 ]
 
 

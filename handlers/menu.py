@@ -19,6 +19,7 @@ class MenuCB(CallbackData, prefix="m"):
 MENU: list[tuple[str, object]] = [
     ("balance", __("💰 Balance")),
     ("history", __("📜 History")),
+    ("games", __("🎮 Games")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
 ]

@@ -1,0 +1,150 @@
+"""Games throughput: seeded bets settled through core, and a crash round of 1,000 players.
+
+    PYTHONPATH=. python bench/games.py [BENCH_PG_URL]
+
+Prints bets per second (dice, plinko 16 rows) under 32 concurrent players on SQLite and, when
+reachable, PostgreSQL (default: the wt_games test database, which it empties first), and the
+time to settle a crash round with 1,000 joined players (target: within one second of the bust).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import tempfile
+import time
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from core import crash, games, ledger
+from core.accounts import HOUSE, TREASURY, WORLD, user_account
+from core.db import Database
+from core.migrate import upgrade_async
+from core.schema import load_all, utcnow
+from core.stakes import Rules
+
+PLAYERS = 32
+BETS_PER_PLAYER = 60
+CRASH_PLAYERS = 1000
+RULES = Rules(edge_bp=100, min_bet=1, max_bet=10**12, max_profit_bp=100, limbo_max=100_000)
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/wt_games"
+_ids = itertools.count(1)
+
+
+async def fund(db: Database, users: range, each: int) -> None:
+    def go(conn):
+        n = next(_ids)
+        ledger.transfer(
+            conn, debit=WORLD, credit=TREASURY, asset="DOGE", amount=10**17, code="deposit", key=f"b:{n}"
+        )
+        ledger.transfer(
+            conn, debit=TREASURY, credit=HOUSE, asset="DOGE", amount=10**16, code="fund", key=f"b:h:{n}"
+        )
+        for u in users:
+            ledger.transfer(
+                conn,
+                debit=TREASURY,
+                credit=user_account(u),
+                asset="DOGE",
+                amount=each,
+                code="fund",
+                key=f"b:{n}:{u}",
+            )
+
+    await db.write(go)
+
+
+async def seeded(db: Database, game: str, params: dict, base: int) -> float:  # float ok: rate
+    users = range(base, base + PLAYERS)
+    await fund(db, users, 10**12)
+    for u in users:  # seeds exist before timing, as for returning players
+        await db.write(games.seed_state, u)
+
+    async def player(u: int) -> None:
+        for i in range(BETS_PER_PLAYER):
+            await db.write(
+                games.place_bet,
+                user_id=u,
+                game=game,
+                asset="DOGE",
+                amount=1000,
+                params=params,
+                rules=RULES,
+                idem=f"bench:{game}:{u}:{i}",
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(player(u) for u in users))
+    return PLAYERS * BETS_PER_PLAYER / (time.perf_counter() - started)
+
+
+async def crash_round(db: Database, base: int) -> tuple[float, float]:  # float ok: seconds
+    users = range(base, base + CRASH_PLAYERS)
+    await fund(db, users, 10**9)
+    key = "bench-secret-key-" * 3
+    chains = crash.ChainCache(key)
+    now = utcnow()
+    await db.write(crash.create_chain, length=1000, secret_key=key, admin_id=1, now=now)
+    await db.write(crash.set_salt, "ab" * 32, admin_id=1, now=now)
+    rnd = await db.write(crash.open_round, chains, betting_seconds=10, now=now)
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(
+            db.write(
+                crash.join,
+                user_id=u,
+                asset="DOGE",
+                amount=1000,
+                auto_cashout=110 + (u % 300),
+                rules=RULES,
+                idem=f"bench:crash:{u}",
+                chat_id=u,
+                now=now,
+            )
+            for u in users
+        )
+    )
+    joined = time.perf_counter() - started
+    await db.write(crash.start_round, rnd.id, now=now)
+    h = (await db.read(chains.game_hash, rnd.chain_id, rnd.game)).hex()
+    started = time.perf_counter()
+    await db.write(crash.crash_round, rnd.id, h, now=now + timedelta(minutes=5))
+    return joined, time.perf_counter() - started
+
+
+async def run(url: str, label: str) -> None:
+    db = Database(url)
+    if not db.is_sqlite:
+        async with db.engine.begin() as conn:
+            names = ", ".join(t.name for t in load_all().sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await db.start()
+    try:
+        dice = await seeded(db, "dice", {"target": 5050, "direction": "over"}, 1_000)
+        plinko = await seeded(db, "plinko", {"rows": 16, "risk": "high"}, 2_000)
+        joined, settle = await crash_round(db, 10_000)
+        print(f"{label}: dice {dice:,.0f} bets/s, plinko-16 {plinko:,.0f} bets/s ({PLAYERS} players)")
+        print(f"{label}: crash, {CRASH_PLAYERS} players: joins {joined:.2f} s, settlement {settle:.3f} s")
+        problems = await db.read(ledger.check_invariants)
+        print(f"{label}: ledger invariants {'OK' if not problems else problems[:3]}")
+    finally:
+        await db.close()
+
+
+async def main(pg_url: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        await upgrade_async(url)
+        await run(url, "SQLite")
+    try:
+        await upgrade_async(pg_url)
+    except Exception as exc:  # no PostgreSQL here: SQLite numbers only
+        print(f"PostgreSQL not reachable ({type(exc).__name__}); skipped")
+        return
+    await run(pg_url, "PostgreSQL")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else PG_DEFAULT))

@@ -1,0 +1,426 @@
+"""Crash: shared live rounds on a published hash chain (maths in core.crash_chain).
+
+Life of a chain: an admin creates it (``create_chain``: its terminating hash is the public
+commitment; the 32-byte seed is stored Fernet-encrypted with SECRET_KEY and never shown), then
+sets the salt (``set_salt``, e.g. a Bitcoin block hash mined after the commitment was
+published). Only a salted chain plays rounds.
+
+Life of a round: ``open_round`` (betting for N seconds; the crash point is computed and kept
+secret) -> ``join`` (the stake is reserved user -> house, key ``crash:{round}:{user}``) ->
+``start_round`` (the server clock starts the curve) -> ``cash_out`` (the server's clock at the
+moment the transaction runs decides the multiplier; posts the reserve and pays the win in one
+transaction; a conditional status update makes it happen at most once) -> ``crash_round``
+(settles every open bet in one transaction: auto cash-outs at or below the crash point win at
+their target, the rest lose; the game hash is revealed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.fernet import Fernet
+from sqlalchemy import Connection, bindparam, select, update
+
+from core import audit, crash_chain, ledger, params
+from core.accounts import HOUSE, user_account
+from core.games_schema import crash_bets, crash_chains, crash_rounds
+from core.schema import utcnow
+from core.stakes import GameRefused, Rules, check_stake, max_profit
+
+params.define("crash.betting_seconds", "10s", "duration", minimum=1, maximum=600)
+params.define("crash.edits_per_second", "25", "int", minimum=1, maximum=30)
+params.define("crash.chain_length", "100000", "int", minimum=10, maximum=10_000_000)
+params.define("crash.channel", "", "text")
+
+BETTING, RUNNING, CRASHED = "betting", "running", "crashed"
+OPEN, WON, LOST = "open", "won", "lost"
+AUTO_MIN, AUTO_MAX = 101, 100_000_000  # hundredths
+_SALT = re.compile(r"[0-9a-f]{16,128}", re.ASCII)
+
+
+class CrashRefused(GameRefused):
+    """reason: no_round | betting_closed | crashed | already_cashed | not_found | no_chain |
+    salt_set | bad_salt | bad_auto | chain_exists."""
+
+
+def _fernet(secret_key: str) -> Fernet:
+    digest = hashlib.sha256(b"dustpan-crash-chain:" + secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    id: int
+    commitment: str
+    length: int
+    next_game: int
+    salt: str | None
+
+
+def _chain(row) -> Chain:
+    return Chain(row.id, row.commitment, row.length, row.next_game, row.salt)
+
+
+def create_chain(
+    conn: Connection, *, length: int, secret_key: str, admin_id: int, now: datetime | None = None
+) -> Chain:
+    """A new chain of ``length`` games; refused while a chain still has games to play."""
+    current = latest_chain(conn)
+    if current is not None and current.next_game <= current.length:
+        raise CrashRefused("chain_exists", commitment=current.commitment)
+    now = now or utcnow()
+    seed = crash_chain.new_chain_seed()
+    chain = crash_chain.make_chain(seed, length)
+    row = conn.execute(
+        crash_chains.insert()
+        .values(
+            commitment=chain.terminating_hash.hex(),
+            length=length,
+            next_game=1,
+            seed_enc=_fernet(secret_key).encrypt(seed).decode(),
+            created_at=now,
+        )
+        .returning(*crash_chains.c)
+    ).one()
+    conn.execute(update(crash_chains).where(crash_chains.c.id != row.id).values(active=False))
+    audit.record(conn, "crash_chain", actor=admin_id, target=str(row.id), commitment=row.commitment, now=now)
+    return _chain(row)
+
+
+def latest_chain(conn: Connection) -> Chain | None:
+    row = conn.execute(select(crash_chains).order_by(crash_chains.c.id.desc()).limit(1)).first()
+    return _chain(row) if row else None
+
+
+def set_salt(conn: Connection, salt: str, *, admin_id: int, now: datetime | None = None) -> Chain:
+    """Fix the public salt of the newest chain, once. Rounds start only after this."""
+    salt = (salt or "").strip().lower()
+    if not _SALT.fullmatch(salt):
+        raise CrashRefused("bad_salt")
+    chain = latest_chain(conn)
+    if chain is None:
+        raise CrashRefused("no_chain")
+    if chain.salt is not None:
+        raise CrashRefused("salt_set", salt=chain.salt)
+    now = now or utcnow()
+    conn.execute(
+        update(crash_chains)
+        .where(crash_chains.c.id == chain.id)
+        .values(salt=salt, salt_set_at=now, active=True)
+    )
+    audit.record(conn, "crash_salt", actor=admin_id, target=str(chain.id), salt=salt, now=now)
+    return Chain(chain.id, chain.commitment, chain.length, chain.next_game, salt)
+
+
+class ChainCache:
+    """The runner's in-memory chains (decrypted once, checkpoints only): game hash lookups."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._fernet = _fernet(secret_key)
+        self._chains: dict[int, crash_chain.HashChain] = {}
+
+    def game_hash(self, conn: Connection, chain_id: int, game: int) -> bytes:
+        chain = self._chains.get(chain_id)
+        if chain is None:
+            row = conn.execute(select(crash_chains).where(crash_chains.c.id == chain_id)).one()
+            seed = self._fernet.decrypt(row.seed_enc.encode())
+            chain = crash_chain.make_chain(seed, row.length)
+            if chain.terminating_hash.hex() != row.commitment:
+                raise RuntimeError("crash chain does not match its commitment (wrong SECRET_KEY?)")
+            self._chains = {chain_id: chain}
+        return chain.game_hash(game)
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    id: int
+    chain_id: int
+    game: int
+    status: str
+    crash_point: int  # secret until status == crashed
+    betting_ends_at: datetime
+    started_at: datetime | None
+    hash: str | None
+
+    def bust_at(self) -> datetime | None:
+        if self.started_at is None:
+            return None
+        return self.started_at + timedelta(milliseconds=crash_chain.time_to_reach(self.crash_point))
+
+
+def _round(row) -> Round:
+    return Round(
+        row.id,
+        row.chain_id,
+        row.game,
+        row.status,
+        row.crash_point,
+        row.betting_ends_at,
+        row.started_at,
+        row.hash,
+    )
+
+
+_UNFINISHED = (
+    select(crash_rounds).where(crash_rounds.c.status != CRASHED).order_by(crash_rounds.c.id.desc()).limit(1)
+)
+_ROUND = select(crash_rounds).where(crash_rounds.c.id == bindparam("r"))
+
+
+def current_round(conn: Connection) -> Round | None:
+    row = conn.execute(_UNFINISHED).first()
+    return _round(row) if row else None
+
+
+def open_round(
+    conn: Connection, chains: ChainCache, *, betting_seconds: int, now: datetime | None = None
+) -> Round | None:
+    """The unfinished round if there is one (after a restart), else a new one taking bets.
+    None when no salted chain has games left."""
+    unfinished = current_round(conn)
+    if unfinished is not None:
+        return unfinished
+    row = conn.execute(
+        select(crash_chains)
+        .where(crash_chains.c.active.is_(True))
+        .order_by(crash_chains.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.salt is None or row.next_game > row.length:
+        return None
+    now = now or utcnow()
+    game = row.next_game
+    point = crash_chain.crash_point(chains.game_hash(conn, row.id, game), row.salt)
+    conn.execute(update(crash_chains).where(crash_chains.c.id == row.id).values(next_game=game + 1))
+    new = conn.execute(
+        crash_rounds.insert()
+        .values(
+            chain_id=row.id,
+            game=game,
+            status=BETTING,
+            crash_point=point,
+            betting_ends_at=now + timedelta(seconds=betting_seconds),
+            created_at=now,
+        )
+        .returning(*crash_rounds.c)
+    ).one()
+    return _round(new)
+
+
+def start_round(conn: Connection, round_id: int, now: datetime | None = None) -> Round:
+    now = now or utcnow()
+    conn.execute(
+        update(crash_rounds)
+        .where(crash_rounds.c.id == round_id, crash_rounds.c.status == BETTING)
+        .values(status=RUNNING, started_at=now)
+    )
+    return _round(conn.execute(_ROUND, {"r": round_id}).one())
+
+
+@dataclass(frozen=True, slots=True)
+class CrashBet:
+    id: int
+    round_id: int
+    user_id: int
+    asset: str
+    amount: int
+    auto_cashout: int | None
+    status: str
+    cashout: int | None
+    payout: int
+    chat_id: int
+    message_id: int | None
+    locale: str
+    replayed: bool = False
+
+
+def _bet(row, replayed: bool = False) -> CrashBet:
+    m = row._mapping
+    return CrashBet(**{k: m[k] for k in CrashBet.__slots__ if k != "replayed"}, replayed=replayed)
+
+
+_JOINED = select(crash_bets.c.id).where(
+    crash_bets.c.round_id == bindparam("r"), crash_bets.c.user_id == bindparam("u")
+)
+_BET_BY_IDEM = select(crash_bets).where(crash_bets.c.idem == bindparam("k"))
+
+
+def join(
+    conn: Connection,
+    *,
+    user_id: int,
+    asset: str,
+    amount: int,
+    auto_cashout: int | None,
+    rules: Rules,
+    idem: str,
+    chat_id: int,
+    locale: str = "en",
+    now: datetime | None = None,
+) -> tuple[CrashBet, Round]:
+    """Join the round taking bets: reserve the stake. ``auto_cashout`` in hundredths (or None).
+
+    The most a bet may win is capped (``games.max_profit``): the stored auto cash-out is the
+    lower of the player's and the cap's multiplier, so the cap pays out instead of refusing.
+    """
+    prior = conn.execute(_BET_BY_IDEM, {"k": idem}).first()
+    if prior is not None:
+        return _bet(prior, replayed=True), _round(conn.execute(_ROUND, {"r": prior.round_id}).one())
+    if auto_cashout is not None and not AUTO_MIN <= auto_cashout <= AUTO_MAX:
+        raise CrashRefused("bad_auto")
+    now = now or utcnow()
+    rnd = current_round(conn)
+    if rnd is None:
+        raise CrashRefused("no_round")
+    if rnd.status != BETTING or now >= rnd.betting_ends_at:
+        raise CrashRefused("betting_closed")
+    if amount > 0:
+        cap_mult = (amount + max_profit(conn, asset, rules)) * 100 // amount
+        auto = min(auto_cashout or AUTO_MAX, cap_mult, AUTO_MAX)
+        if auto < AUTO_MIN:
+            raise GameRefused("max_profit", limit=max_profit(conn, asset, rules), asset=asset)
+    else:
+        auto = auto_cashout
+    check_stake(conn, user_id, asset, amount, amount * (auto or 100) // 100, rules, now)
+    if conn.execute(_JOINED, {"r": rnd.id, "u": user_id}).first() is not None:
+        raise CrashRefused("already_joined")
+    t = ledger.reserve(
+        conn,
+        debit=user_account(user_id),
+        credit=HOUSE,
+        asset=asset,
+        amount=amount,
+        code="crash_bet",
+        key=f"crash:{rnd.id}:{user_id}",
+        meta={"round": rnd.id},
+        now=now,
+    )
+    row = conn.execute(
+        crash_bets.insert()
+        .values(
+            round_id=rnd.id,
+            user_id=user_id,
+            asset=asset,
+            amount=amount,
+            auto_cashout=auto if auto != AUTO_MAX else None,
+            status=OPEN,
+            payout=0,
+            reserve_id=t.id,
+            idem=idem,
+            chat_id=chat_id,
+            locale=locale,
+            created_at=now,
+        )
+        .returning(*crash_bets.c)
+    ).one()
+    return _bet(row), rnd
+
+
+def set_message(conn: Connection, bet_id: int, message_id: int) -> None:
+    conn.execute(update(crash_bets).where(crash_bets.c.id == bet_id).values(message_id=message_id))
+
+
+_BET = select(crash_bets).where(crash_bets.c.id == bindparam("b"))
+_CLAIM = (
+    update(crash_bets)
+    .where(crash_bets.c.id == bindparam("b"), crash_bets.c.status == OPEN)
+    .values(
+        status=bindparam("st"), cashout=bindparam("m"), payout=bindparam("p"), settled_at=bindparam("now")
+    )
+)
+
+
+def _settle(conn: Connection, bet, status: str, mult: int | None, now: datetime) -> int:
+    """Post the reserve and pay a win: once (the conditional update claims the bet first)."""
+    win = bet.amount * mult // 100 if mult else 0
+    if conn.execute(_CLAIM, {"b": bet.id, "st": status, "m": mult, "p": win, "now": now}).rowcount != 1:
+        return -1
+    ref = f"crash:{bet.round_id}:{bet.user_id}"
+    ledger.post_pending(conn, bet.reserve_id, key=f"{ref}:post", now=now)
+    if win > 0:
+        ledger.transfer(
+            conn,
+            debit=HOUSE,
+            credit=user_account(bet.user_id),
+            asset=bet.asset,
+            amount=win,
+            code="crash_win",
+            key=f"{ref}:win",
+            meta={"round": bet.round_id, "x": mult},
+            now=now,
+        )
+    return win
+
+
+def cash_out(conn: Connection, *, user_id: int, bet_id: int, now: datetime | None = None) -> CrashBet:
+    """Cash out at the multiplier the server's clock gives now (or at the auto target if that
+    came first). Refused once the round has crashed, and for a second cash-out."""
+    now = now or utcnow()
+    bet = conn.execute(_BET, {"b": bet_id}).first()
+    if bet is None or bet.user_id != user_id:
+        raise CrashRefused("not_found")
+    if bet.status == WON:
+        raise CrashRefused("already_cashed", x=bet.cashout)
+    if bet.status == LOST:
+        raise CrashRefused("crashed")
+    rnd = _round(conn.execute(_ROUND, {"r": bet.round_id}).one())
+    if rnd.status == BETTING or rnd.started_at is None:
+        raise CrashRefused("not_started")
+    elapsed = int((now - rnd.started_at).total_seconds() * 1000)
+    # The round is over the moment the curve reaches the bust, so a press never pays the bust
+    # itself (only an auto cash-out set exactly there does, as bustabit).
+    over = elapsed >= crash_chain.time_to_reach(rnd.crash_point)
+    mult = None if over else crash_chain.cash_out_at(elapsed, rnd.crash_point)
+    if mult is None:
+        raise CrashRefused("crashed", x=rnd.crash_point if rnd.status == CRASHED else None)
+    if bet.auto_cashout is not None and bet.auto_cashout <= mult:
+        mult = bet.auto_cashout
+    if _settle(conn, bet, WON, mult, now) < 0:
+        raise CrashRefused("already_cashed", x=mult)
+    return _bet(conn.execute(_BET, {"b": bet_id}).one())
+
+
+def crash_round(
+    conn: Connection, round_id: int, game_hash_hex: str, now: datetime | None = None
+) -> list[CrashBet]:
+    """Settle every open bet of a round that has busted and reveal its hash. Idempotent."""
+    now = now or utcnow()
+    rnd = _round(conn.execute(_ROUND, {"r": round_id}).one())
+    for bet in conn.execute(
+        select(crash_bets).where(crash_bets.c.round_id == round_id, crash_bets.c.status == OPEN)
+    ).all():
+        auto = bet.auto_cashout
+        won = auto is not None and auto <= rnd.crash_point
+        _settle(conn, bet, WON if won else LOST, auto if won else None, now)
+    conn.execute(
+        update(crash_rounds)
+        .where(crash_rounds.c.id == round_id)
+        .values(status=CRASHED, hash=game_hash_hex, crashed_at=now)
+    )
+    return round_bets(conn, round_id)
+
+
+def round_bets(conn: Connection, round_id: int) -> list[CrashBet]:
+    q = select(crash_bets).where(crash_bets.c.round_id == round_id).order_by(crash_bets.c.id)
+    return [_bet(r) for r in conn.execute(q)]
+
+
+def get_round(conn: Connection, round_id: int) -> Round:
+    row = conn.execute(_ROUND, {"r": round_id}).first()
+    if row is None:
+        raise CrashRefused("not_found")
+    return _round(row)
+
+
+def recent_rounds(conn: Connection, limit: int = 10) -> list[Round]:
+    q = (
+        select(crash_rounds)
+        .where(crash_rounds.c.status == CRASHED)
+        .order_by(crash_rounds.c.id.desc())
+        .limit(limit)
+    )
+    return [_round(r) for r in conn.execute(q)]

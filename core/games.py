@@ -1,0 +1,344 @@
+"""Seeded games (dice, limbo, plinko): seeds per user, placing a bet, rotation, verification.
+
+One transaction per bet: the nonce is fixed (``UPDATE fair_seeds SET nonce = nonce + 1``,
+which also serialises one user's bets on PostgreSQL), the result is computed with
+``core.fair.verify_bet`` (the same function that later verifies it), the stake moves
+user -> house and the payout house -> user, and the bet row is written. The bet row's ``idem``
+(unique) comes from the Telegram update, so a retried update returns the first bet. Ledger keys:
+``bet:{user}:{seed}:{nonce}`` and ``win:{user}:{seed}:{nonce}`` (the nonce restarts at 0 with
+each server seed, so the seed id is part of the key).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from core import fair, ledger
+from core.accounts import HOUSE, user_account
+from core.games_schema import bets, crash_bets, fair_seeds, game_seeds
+from core.schema import utcnow
+from core.stakes import GameRefused, Rules, check_stake
+
+GAMES = ("dice", "limbo", "plinko")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedState:
+    """What /fair shows. The active server seed itself is never part of it."""
+
+    seed_id: int
+    commitment: str
+    next_commitment: str
+    client_seed: str
+    nonce: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    revealed_seed: str  # the old server seed, now public
+    revealed_commitment: str
+    old_client_seed: str
+    bets_made: int  # the old seed's last nonce + 1
+    state: SeedState
+
+
+@dataclass(frozen=True, slots=True)
+class Bet:
+    id: int
+    user_id: int
+    game: str
+    asset: str
+    amount: int
+    payout: int
+    seed_id: int
+    nonce: int
+    client_seed: str
+    params: dict[str, Any]
+    result: int
+    multiplier_x10k: int
+    created_at: datetime
+    replayed: bool = False
+
+    @property
+    def won(self) -> bool:
+        return self.payout > self.amount
+
+
+def _bet(row, replayed: bool = False) -> Bet:
+    m = row._mapping
+    return Bet(
+        id=m["id"],
+        user_id=m["user_id"],
+        game=m["game"],
+        asset=m["asset"],
+        amount=m["amount"],
+        payout=m["payout"],
+        seed_id=m["seed_id"],
+        nonce=m["nonce"],
+        client_seed=m["client_seed"],
+        params=json.loads(m["params"]),
+        result=m["result"],
+        multiplier_x10k=m["multiplier_x10k"],
+        created_at=m["created_at"],
+        replayed=replayed,
+    )
+
+
+# --- seeds ---------------------------------------------------------------------------------
+
+_STATE = select(fair_seeds).where(fair_seeds.c.user_id == bindparam("u"))
+_TAKE_NONCE = (
+    update(fair_seeds)
+    .where(fair_seeds.c.user_id == bindparam("u"))
+    .values(nonce=fair_seeds.c.nonce + 1)
+    .returning(fair_seeds.c.seed_id, fair_seeds.c.server_seed, fair_seeds.c.client_seed, fair_seeds.c.nonce)
+)
+_OPEN_CRASH = select(crash_bets.c.id).where(
+    crash_bets.c.user_id == bindparam("u"), crash_bets.c.status == "open"
+)
+
+
+def _new_seed_row(conn: Connection, user_id: int, server_seed: str, client_seed: str, now: datetime) -> int:
+    return conn.execute(
+        game_seeds.insert()
+        .values(
+            user_id=user_id,
+            server_seed=server_seed,
+            commitment=fair.commitment(server_seed),
+            client_seed=client_seed,
+            created_at=now,
+        )
+        .returning(game_seeds.c.id)
+    ).scalar_one()
+
+
+def _ensure(conn: Connection, user_id: int, now: datetime):
+    row = conn.execute(_STATE, {"u": user_id}).first()
+    if row is not None:
+        return row
+    server, client = fair.new_server_seed(), fair.new_client_seed()
+    seed_id = _new_seed_row(conn, user_id, server, client, now)
+    # A concurrent first bet inserts the same key: PostgreSQL raises 23505 and db.write retries.
+    conn.execute(
+        fair_seeds.insert().values(
+            user_id=user_id,
+            seed_id=seed_id,
+            server_seed=server,
+            client_seed=client,
+            nonce=0,
+            next_server_seed=fair.new_server_seed(),
+        )
+    )
+    return conn.execute(_STATE, {"u": user_id}).one()
+
+
+def _state(row) -> SeedState:
+    return SeedState(
+        seed_id=row.seed_id,
+        commitment=fair.commitment(row.server_seed),
+        next_commitment=fair.commitment(row.next_server_seed),
+        client_seed=row.client_seed,
+        nonce=row.nonce,
+    )
+
+
+def seed_state(conn: Connection, user_id: int, now: datetime | None = None) -> SeedState:
+    """The user's commitments, client seed and next nonce (creates the seeds on first use)."""
+    return _state(_ensure(conn, user_id, now or utcnow()))
+
+
+def rotate_seed(
+    conn: Connection, user_id: int, client_seed: str | None = None, now: datetime | None = None
+) -> Rotation:
+    """Reveal the active server seed and switch to the committed next one, nonce 0.
+
+    ``client_seed`` (validated by ``fair.normalize_client_seed``) replaces the client seed;
+    None keeps it. Refused while the user has an unsettled bet (a crash bet in a round).
+    """
+    now = now or utcnow()
+    try:
+        new_client = fair.normalize_client_seed(client_seed) if client_seed is not None else None
+    except fair.InvalidClientSeed as e:  # "empty"/"too_long" also name amount errors: keep them apart
+        raise fair.InvalidClientSeed("seed_" + e.reason, **e.params) from None
+    old = _ensure(conn, user_id, now)
+    if conn.execute(_OPEN_CRASH, {"u": user_id}).first() is not None:
+        raise GameRefused("bet_open")
+    client = new_client if new_client is not None else old.client_seed
+    new_id = _new_seed_row(conn, user_id, old.next_server_seed, client, now)
+    done = conn.execute(
+        update(fair_seeds)
+        .where(fair_seeds.c.user_id == user_id, fair_seeds.c.seed_id == old.seed_id)
+        .values(
+            seed_id=new_id,
+            server_seed=old.next_server_seed,
+            client_seed=client,
+            nonce=0,
+            next_server_seed=fair.new_server_seed(),
+        )
+    ).rowcount
+    if done != 1:  # a concurrent rotation won (SQLite cannot get here: one writer)
+        raise GameRefused("bet_open")
+    conn.execute(update(game_seeds).where(game_seeds.c.id == old.seed_id).values(revealed_at=now))
+    state = _state(conn.execute(_STATE, {"u": user_id}).one())
+    return Rotation(old.server_seed, fair.commitment(old.server_seed), old.client_seed, old.nonce, state)
+
+
+# --- placing a bet -------------------------------------------------------------------------
+
+
+def bet_params(game: str, raw: dict[str, Any], rules: Rules) -> tuple[dict[str, Any], int]:
+    """Validated params to store (with the edge in force) and the most the bet can multiply by
+    (ten-thousandths). Raises ``fair.InvalidBet`` for anything a bet cannot have."""
+    if game == "dice":
+        target, direction = int(raw["target"]), str(raw["direction"])
+        chance = fair.dice_chance(target, direction)
+        return {"target": target, "direction": direction, "edge_bp": rules.edge_bp}, fair.dice_multiplier(
+            chance, rules.edge_bp
+        )
+    if game == "limbo":
+        target = int(raw["target"])
+        if not fair.LIMBO_MIN_TARGET <= target <= min(rules.limbo_max, fair.LIMBO_MAX_TARGET):
+            raise fair.InvalidBet("target_out_of_range")
+        return {"target": target, "edge_bp": rules.edge_bp}, target * 100
+    if game == "plinko":
+        rows, risk = int(raw["rows"]), str(raw["risk"])
+        if rows not in fair.PLINKO_ROWS:
+            raise fair.InvalidBet("bad_rows")
+        if risk not in fair.PLINKO_RISKS:
+            raise fair.InvalidBet("bad_risk")
+        return {"rows": rows, "risk": risk}, max(fair.PLINKO_TABLES[risk, rows]) * 100
+    raise fair.InvalidBet("bad_game")
+
+
+_BY_IDEM = select(bets).where(bets.c.idem == bindparam("k"))
+_INSERT_BET = bets.insert().returning(bets.c.id)
+
+
+def place_bet(
+    conn: Connection,
+    *,
+    user_id: int,
+    game: str,
+    asset: str,
+    amount: int,
+    params: dict[str, Any],
+    rules: Rules,
+    idem: str,
+    now: datetime | None = None,
+) -> Bet:
+    """Place and settle one seeded bet in this transaction; see the module docstring.
+
+    ``amount`` in minor units; ``idem`` identifies the Telegram update (a retry returns the
+    first bet with ``replayed=True`` and moves nothing).
+    """
+    prior = conn.execute(_BY_IDEM, {"k": idem}).first()
+    if prior is not None:
+        return _bet(prior, replayed=True)
+    now = now or utcnow()
+    stored, max_mult = bet_params(game, params, rules)
+    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now)
+    taken = conn.execute(_TAKE_NONCE, {"u": user_id}).first()
+    if taken is None:  # first bet ever: make the seeds, then take nonce 0
+        _ensure(conn, user_id, now)
+        taken = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
+    seed_id, server_seed, client_seed, next_nonce = taken
+    nonce = next_nonce - 1
+    v = fair.verify_bet(game, stored, server_seed, client_seed, nonce)
+    win = fair.payout_x10k(amount, v.multiplier_x10k)
+    row = dict(
+        user_id=user_id,
+        game=game,
+        asset=asset,
+        amount=amount,
+        payout=win,
+        seed_id=seed_id,
+        nonce=nonce,
+        client_seed=client_seed,
+        params=json.dumps(stored, sort_keys=True),
+        result=v.result,
+        multiplier_x10k=v.multiplier_x10k,
+        idem=idem,
+        created_at=now,
+    )
+    bet_id = conn.execute(_INSERT_BET, row).scalar_one()
+    # The house row is the hot lock on PostgreSQL: touch it last, just before the commit.
+    player, ref = user_account(user_id), f"{user_id}:{seed_id}:{nonce}"
+    meta = {"game": game}
+    ledger.transfer(
+        conn,
+        debit=player,
+        credit=HOUSE,
+        asset=asset,
+        amount=amount,
+        code="bet",
+        key=f"bet:{ref}",
+        meta=meta,
+        now=now,
+    )
+    if win > 0:
+        ledger.transfer(
+            conn,
+            debit=HOUSE,
+            credit=player,
+            asset=asset,
+            amount=win,
+            code="win",
+            key=f"win:{ref}",
+            meta=meta,
+            now=now,
+        )
+    return _bet_from(bet_id, row, stored)
+
+
+def _bet_from(bet_id: int, row: dict, stored: dict) -> Bet:
+    fields = {k: v for k, v in row.items() if k != "idem"}
+    return Bet(id=bet_id, **{**fields, "params": stored})
+
+
+def parse_hundredths(text: str) -> int:
+    """'50.5' -> 5050, '2' -> 200, '2,5x' -> 250 (targets and multipliers as players type them)."""
+    t = (text or "").strip().lower().removesuffix("x").replace(",", ".")
+    whole, _, frac = t.partition(".")
+    if not (whole.isascii() and whole.isdigit()) or len(whole) > 9 or len(frac) > 2:
+        raise fair.InvalidBet("bad_number")
+    if frac and not (frac.isascii() and frac.isdigit()):
+        raise fair.InvalidBet("bad_number")
+    return int(whole) * 100 + int(frac.ljust(2, "0") or "0")
+
+
+# --- reading and verifying -----------------------------------------------------------------
+
+
+def recent_bets(conn: Connection, user_id: int, limit: int = 10) -> list[Bet]:
+    q = select(bets).where(bets.c.user_id == user_id).order_by(bets.c.id.desc()).limit(limit)
+    return [_bet(r) for r in conn.execute(q)]
+
+
+def last_bet(conn: Connection, user_id: int) -> Bet | None:
+    found = recent_bets(conn, user_id, 1)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class BetCheck:
+    bet: Bet
+    commitment: str
+    verification: fair.Verification | None  # None until the seed is revealed by a rotation
+
+
+def check_bet(conn: Connection, user_id: int, bet_id: int) -> BetCheck:
+    """A user's own bet with its proof; the server seed only once it has been revealed."""
+    row = conn.execute(select(bets).where(bets.c.id == bet_id, bets.c.user_id == user_id)).first()
+    if row is None:
+        raise GameRefused("not_found")
+    bet = _bet(row)
+    seed = conn.execute(select(game_seeds).where(game_seeds.c.id == bet.seed_id)).one()
+    if seed.revealed_at is None:
+        return BetCheck(bet, seed.commitment, None)
+    v = fair.verify_bet(bet.game, bet.params, seed.server_seed, bet.client_seed, bet.nonce)
+    return BetCheck(bet, seed.commitment, v)

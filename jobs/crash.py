@@ -1,0 +1,263 @@
+"""The crash round runner: one asyncio task that opens, runs and settles rounds, forever.
+
+Wire it in bot.py after the dispatcher (see docs/games.md)::
+
+    runner = CrashRunner(db, bot, params, settings.secret_key)
+    runner.start()
+    ...
+    await runner.stop()
+
+Only the instance holding the "crash" lease (core.leases) runs rounds; others wait. Time comes
+from an injected clock, so tests run rounds without waiting. Views (the players' round
+messages) are edited within a budget: at most one edit a second per chat and
+``crash.edits_per_second`` in all, shared round-robin, so with many players each view updates
+less often, while the game itself (cash-outs, the bust, settlement) never waits for an edit.
+"""
+# i18n-domain: games
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiogram.types import InlineKeyboardMarkup
+
+from core import crash, leases
+from core.crash_chain import multiplier_at
+from core.db import Database
+from core.params import Params
+from core.schema import utcnow
+from handlers.crash import cash_button, post_to_channel, x
+from handlers.i18n import _, amount, get_i18n
+from jobs import INSTANCE
+
+log = logging.getLogger(__name__)
+LEASE = "crash"
+LEASE_TTL = 30
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utcnow()
+
+    async def sleep(self, seconds: float) -> None:  # float ok: seconds
+        await asyncio.sleep(seconds)
+
+
+class EditBudget:
+    """Which chats may get an edit now: a token bucket of ``rate`` a second shared round-robin,
+    and at least ``per_chat`` seconds between two edits of one chat (Telegram's limits)."""
+
+    def __init__(self, rate: int, per_chat: float = 1.0) -> None:  # float ok: seconds
+        self.rate, self.per_chat = rate, per_chat
+        self.tokens = float(rate)  # float ok: a token bucket
+        self.last_refill: float | None = None  # float ok
+        self.last_edit: dict[int, float] = {}  # float ok
+        self.cursor = 0
+        self.sent: list[tuple[float, int]] = []  # float ok: (time, chat), for tests and the bench
+
+    def pick(self, now: float, chats: list[int]) -> list[int]:  # float ok
+        if self.last_refill is not None:
+            self.tokens = min(float(self.rate), self.tokens + (now - self.last_refill) * self.rate)
+        self.last_refill = now
+        chosen: list[int] = []
+        n = len(chats)
+        for i in range(n):
+            if self.tokens < 1:
+                break
+            chat = chats[(self.cursor + i) % n]
+            if now - self.last_edit.get(chat, -1e9) >= self.per_chat:
+                chosen.append(chat)
+                self.last_edit[chat] = now
+                self.tokens -= 1
+                self.sent.append((now, chat))
+        if n:
+            self.cursor = (self.cursor + len(chosen)) % n if chosen else self.cursor
+        return chosen
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    round: crash.Round
+    bets: list[crash.CrashBet]
+    settle_seconds: float  # float ok: wall time of the settlement write
+    settled_late_by: timedelta  # settlement time minus the bust, on the injected clock
+
+
+class CrashRunner:
+    def __init__(
+        self,
+        db: Database,
+        bot,
+        params: Params,
+        secret_key: str,
+        *,
+        clock=None,
+        tick: float = 0.2,  # float ok: seconds
+        idle: float = 5.0,  # float ok: seconds between looks for a salted chain
+    ) -> None:
+        self.db, self.bot, self.params = db, bot, params
+        self.chains = crash.ChainCache(secret_key)
+        self.clock = clock or SystemClock()
+        self.tick, self.idle = tick, idle
+        self._task: asyncio.Task | None = None
+        self._edits: set[asyncio.Task] = set()
+        self.budget: EditBudget | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="crash-runner")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.flush()
+        try:
+            await self.db.write(leases.release, LEASE, INSTANCE)
+        except Exception:
+            log.warning("could not release the crash lease", exc_info=True)
+
+    async def flush(self) -> None:
+        """Wait for the view edits in flight."""
+        if self._edits:
+            await asyncio.gather(*self._edits, return_exceptions=True)
+
+    async def _lease(self) -> bool:
+        return await self.db.write(leases.acquire, LEASE, INSTANCE, LEASE_TTL, now=self.clock.now())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if not await self._lease() or await self.run_round() is None:
+                    await self.clock.sleep(self.idle)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("crash round failed; retrying")
+                await self.clock.sleep(1)
+
+    async def _sleep_until(self, at: datetime) -> None:
+        while (left := (at - self.clock.now()).total_seconds()) > 0:
+            await self.clock.sleep(min(left, self.tick))
+
+    async def run_round(self) -> RoundReport | None:
+        """Open (or resume) a round, take bets, run the curve, settle, reveal. None: no chain."""
+        betting = self.params.get("crash.betting_seconds")
+        rnd = await self.db.write(
+            crash.open_round, self.chains, betting_seconds=betting, now=self.clock.now()
+        )
+        if rnd is None:
+            return None
+        if rnd.status == crash.BETTING:
+            await self._sleep_until(rnd.betting_ends_at)
+            rnd = await self.db.write(crash.start_round, rnd.id, now=self.clock.now())
+        bust = rnd.bust_at()
+        self.budget = EditBudget(self.params.get("crash.edits_per_second"))
+        bets = await self.db.read(crash.round_bets, rnd.id)
+        reloaded = renewed = self.clock.now()
+        while (now := self.clock.now()) < bust:
+            if (now - reloaded).total_seconds() >= 1:  # learn about cash-outs once a second
+                bets, reloaded = await self.db.read(crash.round_bets, rnd.id), now
+            if (now - renewed).total_seconds() >= LEASE_TTL / 3:
+                await self._lease()
+                renewed = now
+            self._views(rnd, bets, now)
+            await self.clock.sleep(min(self.tick, (bust - now).total_seconds()))
+        game_hash = (await self.db.read(self.chains.game_hash, rnd.chain_id, rnd.game)).hex()
+        started = time.perf_counter()
+        settled = await self.db.write(crash.crash_round, rnd.id, game_hash, now=self.clock.now())
+        took = time.perf_counter() - started
+        late = self.clock.now() - bust
+        self._finals(rnd, settled, game_hash)
+        with get_i18n().context(), get_i18n().use_locale("en"):
+            await post_to_channel(
+                self.bot,
+                self.params,
+                _("Crash round #{game}: {x}. Hash: {hash}").format(
+                    game=rnd.game, x=x(rnd.crash_point), hash=game_hash
+                ),
+            )
+        return RoundReport(rnd, settled, took, late)
+
+    def _edit(self, bet: crash.CrashBet, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        async def go():
+            try:
+                await self.bot.edit_message_text(
+                    text=text, chat_id=bet.chat_id, message_id=bet.message_id, reply_markup=markup
+                )
+            except Exception:  # "not modified", blocked bot, deleted message: the game goes on
+                log.debug("crash view edit failed", exc_info=True)
+
+        task = asyncio.create_task(go())
+        self._edits.add(task)
+        task.add_done_callback(self._edits.discard)
+
+    def _views(self, rnd: crash.Round, bets: list[crash.CrashBet], now: datetime) -> None:
+        viewers = {b.chat_id: b for b in bets if b.message_id is not None}
+        if not viewers:
+            return
+        elapsed_ms = int((now - rnd.started_at).total_seconds() * 1000)
+        m = multiplier_at(elapsed_ms)
+        i18n = get_i18n()
+        for chat in self.budget.pick(elapsed_ms / 1000, list(viewers)):
+            bet = viewers[chat]
+            with i18n.context(), i18n.use_locale(bet.locale):
+                head = _("📈 Round #{game}: <b>{x}</b>").format(game=rnd.game, x=x(m))
+                if bet.status == crash.WON:
+                    text = (
+                        head
+                        + "\n"
+                        + _("You cashed out at {x}: {payout}").format(
+                            x=x(bet.cashout), payout=amount(bet.payout, bet.asset)
+                        )
+                    )
+                    markup = None
+                else:
+                    text = head + "\n" + _("Your bet: {amount}").format(amount=amount(bet.amount, bet.asset))
+                    markup = cash_button(bet.id)
+            self._edit(bet, text, markup)
+
+    def _finals(self, rnd: crash.Round, bets: list[crash.CrashBet], game_hash: str) -> None:
+        """The last edit of each view, spread over time by the same budget (in the background)."""
+        viewers = [b for b in bets if b.message_id is not None]
+        if not viewers:
+            return
+
+        async def go():
+            i18n = get_i18n()
+            budget = EditBudget(self.params.get("crash.edits_per_second"))
+            pending = {b.chat_id: b for b in viewers}
+            t0 = time.monotonic()
+            while pending:
+                for chat in budget.pick(time.monotonic() - t0, list(pending)):
+                    bet = pending.pop(chat)
+                    with i18n.context(), i18n.use_locale(bet.locale):
+                        lines = [
+                            _("💥 Round #{game} crashed at <b>{x}</b>.").format(
+                                game=rnd.game, x=x(rnd.crash_point)
+                            )
+                        ]
+                        if bet.status == crash.WON:
+                            lines.append(
+                                _("You cashed out at {x}: {payout}").format(
+                                    x=x(bet.cashout), payout=amount(bet.payout, bet.asset)
+                                )
+                            )
+                        else:
+                            lines.append(_("You lost {amount}.").format(amount=amount(bet.amount, bet.asset)))
+                        lines.append(_("Game hash: <code>{hash}</code>").format(hash=game_hash))
+                    self._edit(bet, "\n".join(lines), None)
+                if pending:
+                    await asyncio.sleep(0.05)
+
+        task = asyncio.create_task(go())
+        self._edits.add(task)
+        task.add_done_callback(self._edits.discard)

@@ -1,0 +1,36 @@
+"""Money for game tests: fund the house and players through the ledger, as an operator would."""
+
+from __future__ import annotations
+
+import itertools
+
+from core import ledger
+from core.accounts import HOUSE, TREASURY, WORLD, user_account
+from core.stakes import Rules
+
+_keys = itertools.count()
+RULES = Rules(edge_bp=100, min_bet=100, max_bet=10**12, max_profit_bp=100, limbo_max=100_000)
+
+
+def fund(conn, owner: str, amount: int, asset: str = "DOGE") -> None:
+    n = next(_keys)
+    ledger.transfer(
+        conn, debit=WORLD, credit=TREASURY, asset=asset, amount=amount, code="deposit", key=f"t:d:{n}"
+    )
+    ledger.transfer(
+        conn, debit=TREASURY, credit=owner, asset=asset, amount=amount, code="fund", key=f"t:f:{n}"
+    )
+
+
+async def setup_money(db, players: dict[int, int], house: int = 10**14, asset: str = "DOGE") -> None:
+    def go(conn):
+        fund(conn, HOUSE, house, asset)
+        for uid, amount in players.items():
+            if amount:
+                fund(conn, user_account(uid), amount, asset)
+
+    await db.write(go)
+
+
+async def balance(db, owner: str, asset: str = "DOGE") -> int:
+    return (await db.read(ledger.balance, owner, asset)).available

@@ -1,0 +1,152 @@
+"""Crash rounds through core: chain and salt, joining, cash-out by the server clock, settlement."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from core import crash, crash_chain
+from core.accounts import HOUSE, user_account
+from core.schema import utcnow
+from tests.games.helpers import RULES, balance, setup_money
+
+KEY = "s" * 40
+SALT = "00000000000000000002a0d9b1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0"
+
+
+async def salted_round(db, chains, now):
+    await db.write(crash.create_chain, length=50, secret_key=KEY, admin_id=1, now=now)
+    assert await db.write(crash.open_round, chains, betting_seconds=10, now=now) is None  # no salt yet
+    await db.write(crash.set_salt, SALT, admin_id=1, now=now)
+    return await db.write(crash.open_round, chains, betting_seconds=10, now=now)
+
+
+async def find_round(db, chains, now, want):
+    """Play empty rounds until one whose crash point satisfies ``want``."""
+    rnd = await salted_round(db, chains, now)
+    while not want(rnd.crash_point):
+        await db.write(crash.start_round, rnd.id, now=now)
+        await db.write(crash.crash_round, rnd.id, "00" * 32, now=now)
+        rnd = await db.write(crash.open_round, chains, betting_seconds=10, now=now)
+    return rnd
+
+
+async def test_round_hash_chains_to_commitment_and_gives_crash_point(db):
+    chains, now = crash.ChainCache(KEY), utcnow()
+    rnd = await salted_round(db, chains, now)
+    chain = await db.read(crash.latest_chain)
+    h = await db.read(chains.game_hash, chain.id, rnd.game)
+    assert crash_chain.verifies_to_terminating(h, bytes.fromhex(chain.commitment), 100) == 1
+    assert crash_chain.crash_point(h, SALT) == rnd.crash_point
+
+
+@pytest.mark.parametrize("salt", ["", "zz" * 16, "ab", "a" * 200])
+async def test_bad_salt_refused(db, salt):
+    await db.write(crash.create_chain, length=5, secret_key=KEY, admin_id=1)
+    with pytest.raises(crash.CrashRefused) as e:
+        await db.write(crash.set_salt, salt, admin_id=1)
+    assert e.value.reason == "bad_salt"
+
+
+async def test_salt_is_set_once(db):
+    await db.write(crash.create_chain, length=5, secret_key=KEY, admin_id=1)
+    await db.write(crash.set_salt, SALT, admin_id=1)
+    with pytest.raises(crash.CrashRefused) as e:
+        await db.write(crash.set_salt, "ab" * 32, admin_id=1)
+    assert e.value.reason == "salt_set"
+
+
+async def join(db, user, now, amount=10_000, auto=None, idem=None):
+    return await db.write(
+        crash.join,
+        user_id=user,
+        asset="DOGE",
+        amount=amount,
+        auto_cashout=auto,
+        rules=RULES,
+        idem=idem or f"j:{user}",
+        chat_id=user,
+        now=now,
+    )
+
+
+async def test_cash_out_pays_by_server_clock_once_and_not_after_crash(db):
+    chains, now = crash.ChainCache(KEY), utcnow()
+    await setup_money(db, {1: 100_000, 2: 100_000, 3: 100_000})
+    rnd = await find_round(db, chains, now, lambda cp: cp >= 150)
+    b1, _ = await join(db, 1, now)
+    b2, _ = await join(db, 2, now)
+    b3, _ = await join(db, 3, now, auto=120)
+    again, _ = await join(db, 1, now)  # the same update again
+    assert again.replayed and again.id == b1.id
+    with pytest.raises(crash.CrashRefused) as e:
+        await join(db, 1, now, idem="other message")
+    assert e.value.reason == "already_joined"
+    assert await balance(db, user_account(1)) == 90_000  # reserved
+    with pytest.raises(crash.CrashRefused):
+        await db.write(crash.cash_out, user_id=1, bet_id=b1.id, now=now)  # not started
+    start = now + timedelta(seconds=10)
+    with pytest.raises(crash.CrashRefused) as e:
+        await join(db, 4, start)
+    assert e.value.reason == "betting_closed"
+    rnd = await db.write(crash.start_round, rnd.id, now=start)
+    at = start + timedelta(milliseconds=crash_chain.time_to_reach(140))
+    out = await db.write(crash.cash_out, user_id=1, bet_id=b1.id, now=at)
+    assert out.status == "won" and out.cashout == 140 and out.payout == 14_000
+    with pytest.raises(crash.CrashRefused) as e:
+        await db.write(crash.cash_out, user_id=1, bet_id=b1.id, now=at)
+    assert e.value.reason == "already_cashed"
+    with pytest.raises(crash.CrashRefused) as e:
+        await db.write(crash.cash_out, user_id=2, bet_id=b1.id, now=at)  # not theirs
+    assert e.value.reason == "not_found"
+    late = rnd.bust_at() + timedelta(milliseconds=1)
+    with pytest.raises(crash.CrashRefused) as e:
+        await db.write(crash.cash_out, user_id=2, bet_id=b2.id, now=late)
+    assert e.value.reason == "crashed"
+    settled = await db.write(crash.crash_round, rnd.id, "ab" * 32, now=late)
+    by_user = {b.user_id: b for b in settled}
+    assert by_user[2].status == "lost" and by_user[3].status == "won" and by_user[3].payout == 12_000
+    assert await balance(db, user_account(1)) == 104_000
+    assert await balance(db, user_account(2)) == 90_000
+    assert await balance(db, user_account(3)) == 102_000
+    with pytest.raises(crash.CrashRefused) as e:
+        await db.write(crash.cash_out, user_id=2, bet_id=b2.id, now=late)
+    assert e.value.reason == "crashed"
+    assert (await db.read(crash.get_round, rnd.id)).hash == "ab" * 32
+
+
+async def test_instant_bust_cannot_be_escaped(db):
+    chains, now = crash.ChainCache(KEY), utcnow()
+    await setup_money(db, {1: 100_000})
+    rnd = await find_round(db, chains, now, lambda cp: cp >= 200)
+    b, _ = await join(db, 1, now)
+    rnd = await db.write(crash.start_round, rnd.id, now=now)
+    with pytest.raises(crash.CrashRefused):
+        await db.write(crash.cash_out, user_id=1, bet_id=b.id, now=now)  # 1.00x never pays
+
+
+async def test_20_concurrent_cash_outs_pay_once(db):
+    chains, now = crash.ChainCache(KEY), utcnow()
+    await setup_money(db, {1: 100_000})
+    rnd = await find_round(db, chains, now, lambda cp: cp >= 150)
+    b, _ = await join(db, 1, now)
+    await db.write(crash.start_round, rnd.id, now=now)
+    at = now + timedelta(milliseconds=crash_chain.time_to_reach(130))
+    results = await asyncio.gather(
+        *(db.write(crash.cash_out, user_id=1, bet_id=b.id, now=at) for _ in range(20)), return_exceptions=True
+    )
+    paid = [r for r in results if isinstance(r, crash.CrashBet)]
+    refused = [r for r in results if isinstance(r, crash.CrashRefused) and r.reason == "already_cashed"]
+    assert len(paid) == 1 and len(refused) == 19, results[:3]
+    assert await balance(db, user_account(1)) == 100_000 - 10_000 + 13_000
+    assert await balance(db, HOUSE) == 10**14 - 3_000
+
+
+async def test_max_profit_caps_the_auto_cash_out(db):
+    chains, now = crash.ChainCache(KEY), utcnow()
+    await setup_money(db, {1: 10**9}, house=10**7)  # cap: 1e5 profit
+    await salted_round(db, chains, now)
+    b, _ = await join(db, 1, now, amount=100_000, auto=500)
+    assert b.auto_cashout == 200  # (1e5 + 1e5) / 1e5 = 2.00x

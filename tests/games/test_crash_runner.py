@@ -1,0 +1,115 @@
+"""The crash runner on an injected clock: rounds run, settle at the bust, views stay in budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+from aiogram import Bot
+
+from core import crash
+from core.accounts import user_account
+from core.params import Params
+from core.schema import utcnow
+from jobs.crash import CrashRunner, EditBudget
+from tests.games.helpers import RULES, balance, setup_money
+from tests.games.test_crash_core import KEY, SALT
+from tests.handlers.harness import BOT_TOKEN, RecordingSession
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = utcnow()
+
+    def now(self):
+        return self.t
+
+    async def sleep(self, seconds):
+        self.t += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+
+def test_edit_budget_is_fair_and_bounded():
+    budget = EditBudget(rate=25)
+    chats = list(range(100))
+    t = 0.0
+    while t < 10:
+        budget.pick(t, chats)
+        t += 0.1
+    per_second = Counter(int(at) for at, _ in budget.sent)
+    assert max(per_second.values()) <= 25 + 25  # the bucket starts full: one burst at most
+    assert sum(per_second.values()) <= 25 * 10 + 25
+    per_chat = Counter(chat for _, chat in budget.sent)
+    assert max(per_chat.values()) - min(per_chat.values()) <= 1  # round-robin: everyone gets a turn
+    by_chat: dict[int, list[float]] = {}
+    for at, chat in budget.sent:
+        by_chat.setdefault(chat, []).append(at)
+    assert all(
+        b - a >= 1 - 1e-9 for times in by_chat.values() for a, b in zip(times, times[1:], strict=False)
+    )
+
+
+async def test_runner_plays_a_round_and_settles_at_the_bust(db):
+    clock = FakeClock()
+    params = Params(env={"CRASH_BETTING_SECONDS": "5"})
+    session = RecordingSession()
+    bot = Bot(BOT_TOKEN, session=session)
+    runner = CrashRunner(db, bot, params, KEY, clock=clock, tick=0.1)
+    assert await runner.run_round() is None  # no chain yet
+    await db.write(crash.create_chain, length=100, secret_key=KEY, admin_id=1)
+    assert await runner.run_round() is None  # no salt yet
+    await db.write(crash.set_salt, SALT, admin_id=1)
+    await setup_money(db, {u: 100_000 for u in range(1, 31)})
+    while True:
+        rnd = await db.write(crash.open_round, runner.chains, betting_seconds=5, now=clock.now())
+        if rnd.crash_point >= 150:
+            break
+        await db.write(crash.start_round, rnd.id, now=clock.now())
+        await db.write(crash.crash_round, rnd.id, "00" * 32, now=clock.now())
+    for u in range(1, 31):
+        bet, _ = await db.write(
+            crash.join,
+            user_id=u,
+            asset="DOGE",
+            amount=10_000,
+            auto_cashout=120 if u % 2 else None,
+            rules=RULES,
+            idem=f"j{u}",
+            chat_id=u,
+            now=clock.now(),
+        )
+        await db.write(crash.set_message, bet.id, 5000 + u)
+    report = await runner.run_round()
+    await runner.flush()
+    assert report.round.id == rnd.id and report.settled_late_by < timedelta(seconds=1)
+    assert all(b.status in ("won", "lost") for b in report.bets)
+    for u in range(1, 31):
+        want = 102_000 if u % 2 else 90_000
+        assert await balance(db, user_account(u)) == want
+    edits = [s for s in session.sent if s.method == "editMessageText"]
+    assert edits and any("crashed at" in (s.text or "") for s in edits)
+    by_chat: dict[int, int] = Counter(s.chat_id for s in edits)
+    seconds = (report.round.bust_at() - report.round.started_at).total_seconds()
+    assert max(by_chat.values()) <= int(seconds) + 2  # ≤ 1 a second while running, plus the final one
+    from core import crash_chain
+
+    revealed = (await db.read(crash.get_round, rnd.id)).hash
+    chain = await db.read(crash.latest_chain)
+    assert crash_chain.verifies_to_terminating(bytes.fromhex(revealed), bytes.fromhex(chain.commitment), 200)
+    assert crash_chain.crash_point(bytes.fromhex(revealed), SALT) == rnd.crash_point
+
+
+async def test_only_one_runner_holds_the_lease(db):
+    from core import leases
+
+    clock = FakeClock()
+    params = Params(env={})
+    bot = Bot(BOT_TOKEN, session=RecordingSession())
+    first = CrashRunner(db, bot, params, KEY, clock=clock)
+    assert await first._lease()
+    assert not await db.write(leases.acquire, "crash", "someone-else", 30, now=clock.now())
+    first.start()
+    await asyncio.sleep(0.05)
+    await first.stop()
+    assert await db.write(leases.acquire, "crash", "someone-else", 30, now=clock.now())
