@@ -3,7 +3,7 @@
     PYTHONPATH=. python bench/games.py [BENCH_PG_URL]
 
 Prints bets per second (dice, plinko 16 rows) under 32 concurrent players on SQLite and, when
-reachable, PostgreSQL (default: the wt_games test database, which it empties first), and the
+reachable, PostgreSQL (default: BENCH_PG_URL or the local test database, which it empties first), and the
 time to settle a crash round with 1,000 joined players (target: within one second of the bust).
 """
 
@@ -16,20 +16,18 @@ import tempfile
 import time
 from datetime import timedelta
 
-from sqlalchemy import text
-
+from bench.common import PG_URL, fresh_pg, fresh_sqlite
 from core import crash, games, ledger
 from core.accounts import HOUSE, TREASURY, WORLD, user_account
 from core.db import Database
-from core.migrate import upgrade_async
-from core.schema import load_all, utcnow
+from core.schema import utcnow
 from core.stakes import Rules
 
 PLAYERS = 32
 BETS_PER_PLAYER = 60
 CRASH_PLAYERS = 1000
 RULES = Rules(edge_bp=100, min_bet=1, max_bet=10**12, max_profit_bp=100, limbo_max=100_000)
-PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/wt_games"
+PG_DEFAULT = PG_URL
 _ids = itertools.count(1)
 
 
@@ -116,10 +114,6 @@ async def crash_round(db: Database, base: int) -> tuple[float, float]:  # float 
 
 async def run(url: str, label: str) -> None:
     db = Database(url)
-    if not db.is_sqlite:
-        async with db.engine.begin() as conn:
-            names = ", ".join(t.name for t in load_all().sorted_tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     await db.start()
     try:
         dice = await seeded(db, "dice", {"target": 5050, "direction": "over"}, 1_000)
@@ -135,15 +129,9 @@ async def run(url: str, label: str) -> None:
 
 async def main(pg_url: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        await upgrade_async(url)
-        await run(url, "SQLite")
-    try:
-        await upgrade_async(pg_url)
-    except Exception as exc:  # no PostgreSQL here: SQLite numbers only
-        print(f"PostgreSQL not reachable ({type(exc).__name__}); skipped")
-        return
-    await run(pg_url, "PostgreSQL")
+        await run(await fresh_sqlite(tmp), "SQLite")
+    if await fresh_pg(pg_url):
+        await run(pg_url, "PostgreSQL")
 
 
 if __name__ == "__main__":
