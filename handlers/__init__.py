@@ -6,7 +6,7 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import admin, errors, fallback, help, language, start, wallet
+    from handlers import admin, errors, fallback, faucet, help, language, referral, start, wallet
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     routers = [
@@ -16,6 +16,8 @@ def get_routers() -> list[Router]:
         wallet.router,
         language.router,
         help.router,
+        faucet.router,
+        referral.router,
         fallback.router,
     ]
     for router in routers:

@@ -13,6 +13,8 @@ PUBLIC: list[tuple[str, object]] = [
     ("start", __("Main menu")),
     ("balance", __("Your balance in every coin")),
     ("history", __("Recent movements")),
+    ("faucet", __("Claim free coins after a small puzzle")),
+    ("refer", __("Your invite link and referral earnings")),
     ("language", __("Change language")),
     ("help", __("What each command does")),
 ]

@@ -19,6 +19,8 @@ class MenuCB(CallbackData, prefix="m"):
 MENU: list[tuple[str, object]] = [
     ("balance", __("💰 Balance")),
     ("history", __("📜 History")),
+    ("faucet", __("🚰 Faucet")),
+    ("refer", __("🤝 Invite friends")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
 ]

@@ -8,7 +8,7 @@ from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from core import users
+from core import referrals
 from core.db import Database
 from core.users import User
 from handlers.i18n import _
@@ -33,7 +33,7 @@ async def cmd_start(message: Message, command: CommandObject, user: User, db: Da
         if payload and len(payload) <= PAYLOAD_MAX and payload.replace("-", "").replace("_", "").isalnum()
         else None
     )
-    await db.write(users.record_start, user.id, valid if valid and valid.isascii() else None)
+    await db.write(referrals.record_start, user.id, valid if valid and valid.isascii() else None)
     await message.answer(welcome(user), reply_markup=main_menu())
 
 
