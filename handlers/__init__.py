@@ -6,7 +6,19 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import admin, errors, fallback, faucet, help, language, referral, start, wallet
+    from handlers import (
+        admin,
+        errors,
+        fallback,
+        faucet,
+        faucets,
+        help,
+        language,
+        owner,
+        referral,
+        start,
+        wallet,
+    )
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     routers = [
@@ -18,6 +30,8 @@ def get_routers() -> list[Router]:
         help.router,
         faucet.router,
         referral.router,
+        faucets.router,
+        owner.router,
         fallback.router,
     ]
     for router in routers:

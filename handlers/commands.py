@@ -15,6 +15,9 @@ PUBLIC: list[tuple[str, object]] = [
     ("history", __("Recent movements")),
     ("faucet", __("Claim free coins after a small puzzle")),
     ("refer", __("Your invite link and referral earnings")),
+    ("faucets", __("Faucet sites that pay into your wallet")),
+    ("address", __("Link payout addresses for faucet sites")),
+    ("owner", __("Run a faucet site: API keys, escrow, payouts")),
     ("language", __("Change language")),
     ("help", __("What each command does")),
 ]

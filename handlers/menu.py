@@ -20,6 +20,7 @@ MENU: list[tuple[str, object]] = [
     ("balance", __("💰 Balance")),
     ("history", __("📜 History")),
     ("faucet", __("🚰 Faucet")),
+    ("faucets", __("🌐 Faucet sites")),
     ("refer", __("🤝 Invite friends")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
