@@ -154,6 +154,8 @@ async def handle(request: web.Request) -> web.Response:
         return reply(err.status, err.message)
     except DomainError as err:
         status, message = _ERRORS.get(err.reason, (400, "Request refused."))
+        if status == 400:
+            log.info("faucet API %s refused: %s %s", method, err.reason, err.params)
         return reply(status, message)
 
 
