@@ -6,7 +6,23 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import admin, crash, errors, fair, fallback, games, help, language, limits, start, wallet
+    from handlers import (
+        admin,
+        crash,
+        errors,
+        fair,
+        fallback,
+        faucet,
+        faucets,
+        games,
+        help,
+        language,
+        limits,
+        owner,
+        referral,
+        start,
+        wallet,
+    )
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     routers = [
@@ -16,6 +32,10 @@ def get_routers() -> list[Router]:
         wallet.router,
         language.router,
         help.router,
+        faucet.router,
+        referral.router,
+        faucets.router,
+        owner.router,
         games.router,
         fair.router,
         crash.router,

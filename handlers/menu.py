@@ -19,6 +19,9 @@ class MenuCB(CallbackData, prefix="m"):
 MENU: list[tuple[str, object]] = [
     ("balance", __("💰 Balance")),
     ("history", __("📜 History")),
+    ("faucet", __("🚰 Faucet")),
+    ("faucets", __("🌐 Faucet sites")),
+    ("refer", __("🤝 Invite friends")),
     ("games", __("🎮 Games")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),

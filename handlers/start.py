@@ -8,7 +8,7 @@ from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from core import users
+from core import referrals
 from core.db import Database
 from core.users import User
 from handlers.commands import register_admin_commands
@@ -36,7 +36,7 @@ async def cmd_start(
         if payload and len(payload) <= PAYLOAD_MAX and payload.replace("-", "").replace("_", "").isalnum()
         else None
     )
-    await db.write(users.record_start, user.id, valid if valid and valid.isascii() else None)
+    await db.write(referrals.record_start, user.id, valid if valid and valid.isascii() else None)
     await message.answer(welcome(user), reply_markup=main_menu())
     if user.id in admin_ids:
         await register_admin_commands(message.bot, i18n, user.id)

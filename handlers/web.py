@@ -41,3 +41,13 @@ def build_web_app(settings: Settings, dp: Dispatcher, bot: Bot, db: Database) ->
     for setup in ROUTES:
         setup(app)
     return app
+
+
+def _feature_routes() -> None:
+    # Imported here, not at the top: feature modules import DB_KEY etc. from this module.
+    from handlers import faucet_api
+
+    ROUTES.append(faucet_api.setup)
+
+
+_feature_routes()

@@ -1,7 +1,7 @@
 """games
 
 Revision ID: 0004_games
-Revises: 0002
+Revises: 0003_faucet
 Create Date: 2026-11-30 11:51:03.732152
 """
 
@@ -11,7 +11,7 @@ import core.schema
 
 
 revision = '0004_games'
-down_revision = '0002'
+down_revision = '0003_faucet'
 branch_labels = None
 depends_on = None
 

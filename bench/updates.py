@@ -1,0 +1,158 @@
+"""Faucet claims (captcha answer -> payment -> reply) through the production dispatcher.
+
+    PYTHONPATH=. python bench/updates.py                      # SQLite (temp file)
+    BENCH_PG_URL=postgresql+asyncpg://... PYTHONPATH=. python bench/updates.py   # also PostgreSQL
+
+Each of USERS users answers one stored challenge correctly: the update goes through
+build_dispatcher() (middlewares, routers, filters, the claim use case) and a bot
+session that serialises every request like the real one but sends nothing
+(tests/handlers/harness.py RecordingSession). A bare aiogram handler that only
+replies is measured on the same updates in the same run, as the reference.
+The PostgreSQL database is wiped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+
+sys.path.insert(0, os.getcwd())
+
+USERS = int(os.environ.get("USERS", "4000"))
+CONCURRENCY = int(os.environ.get("CONCURRENCY", "64"))
+
+
+def migrate(url: str) -> None:
+    from core.migrate import upgrade
+
+    if url.startswith("postgresql"):
+        from tests.conftest import reset_pg_schema
+
+        reset_pg_schema(url)
+    upgrade(url)
+
+
+def updates_for(pairs, bot_user):
+    from aiogram.types import CallbackQuery, Chat, Message, Update, User
+
+    from handlers.faucet import CaptchaCB
+
+    out = []
+    for n, (uid, cid, opt) in enumerate(pairs):
+        user = User(id=uid, is_bot=False, first_name="U", language_code="en")
+        msg = Message(
+            message_id=1,
+            date=datetime.now(UTC),
+            chat=Chat(id=uid, type="private"),
+            from_user=bot_user,
+            text="🧩",
+        )
+        cq = CallbackQuery(
+            id=str(n), from_user=user, chat_instance="c", data=CaptchaCB(c=cid, o=opt).pack(), message=msg
+        )
+        out.append(Update(update_id=n + 1, callback_query=cq))
+    return out
+
+
+async def feed(dp, bot, updates) -> tuple[float, list[float]]:  # float ok: seconds
+    latencies: list[float] = []  # float ok: seconds
+    it = iter(updates)
+
+    async def worker():
+        for u in it:
+            t = time.perf_counter()
+            await dp.feed_update(bot, u)
+            latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - start, latencies
+
+
+def report(name: str, elapsed: float, lat: list[float]) -> None:  # float ok: seconds
+    lat.sort()
+    print(
+        f"{name:28s} {len(lat) / elapsed:7.0f} updates/s   p50 {statistics.median(lat) * 1000:6.1f} ms"
+        f"   p99 {lat[int(len(lat) * 0.99) - 1] * 1000:6.1f} ms"
+    )
+
+
+async def run(name: str, url: str) -> None:
+    from aiogram import Bot, Dispatcher, Router
+    from aiogram.types import CallbackQuery
+
+    from core import faucet, ledger
+    from core.accounts import FAUCET_POOL, TREASURY, WORLD
+    from core.config import load_settings
+    from core.db import Database
+    from core.params import Params
+    from core.users import upsert_user
+    from handlers.dispatcher import build_dispatcher
+    from handlers.middlewares import Throttle
+    from tests.handlers.harness import BOT_TOKEN, BOT_USER, RecordingSession
+
+    await asyncio.to_thread(migrate, url)
+    db = Database(url)
+    await db.start()
+    big = 10**15
+    await db.write(
+        ledger.transfer, debit=WORLD, credit=TREASURY, asset="BTC", amount=big, code="deposit", key="d"
+    )
+    await db.write(
+        ledger.transfer, debit=TREASURY, credit=FAUCET_POOL, asset="BTC", amount=big, code="fund", key="f"
+    )
+    params = Params(env={})
+    s = faucet.settings_for(params, "BTC")
+
+    def challenges(conn):
+        out = []
+        for i in range(USERS):
+            uid = 10_000 + i
+            upsert_user(conn, id=uid, username=None, first_name="U", language_code="en")
+            ch = faucet.new_challenge(conn, uid, "BTC", s)
+            out.append((uid, ch.id, ch.options.index(ch.target)))
+        return out
+
+    pairs = await db.write(challenges)
+    settings = load_settings({"BOT_TOKEN": BOT_TOKEN, "DATABASE_URL": url, "SECRET_KEY": "s" * 40})
+    session = RecordingSession()
+    bot = Bot(BOT_TOKEN, session=session)
+    dp = build_dispatcher(settings, db, params=params, throttle=Throttle(limit=10**9))
+    dp["bot_username"] = "bench_bot"
+    updates = updates_for(pairs, BOT_USER)
+    # Warm the members cache (one user write each, as on any first contact) with stale buttons.
+    warm = [
+        u.model_copy(update={"callback_query": u.callback_query.model_copy(update={"data": "zz"})})
+        for u in updates
+    ]
+    await feed(dp, bot, warm)
+
+    bare = Dispatcher()
+    router = Router()
+
+    @router.callback_query()
+    async def reply(query: CallbackQuery) -> None:
+        await query.message.edit_text("✅ paid")
+        await query.answer()
+
+    bare.include_router(router)
+    report(f"{name}: bare aiogram handler", *await feed(bare, bot, updates))
+    before = len(session.sent)
+    report(f"{name}: faucet claims", *await feed(dp, bot, updates))
+    paid = await db.read(ledger.balance, FAUCET_POOL, "BTC")
+    assert big - paid.balance == USERS * s.reward, "every claim must pay exactly once"
+    assert len(session.sent) - before == 2 * USERS
+    report(f"{name}: bare aiogram handler", *await feed(bare, bot, updates))
+    await db.close()
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db"))
+    if os.environ.get("BENCH_PG_URL"):
+        asyncio.run(run("postgresql", os.environ["BENCH_PG_URL"]))

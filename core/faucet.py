@@ -1,0 +1,274 @@
+"""The faucet: a small reward per asset, once per interval, for solving a captcha.
+
+A challenge (six emoji, "tap the 🍋") is generated and stored here with its answer;
+callback data only carries the challenge id and the chosen option, so the answer is
+never trusted from the client. Each challenge takes one answer.
+
+A correct answer pays ``faucet.reward.<ASSET>`` from the faucet pool to the user with
+the idempotency key ``faucet:{user}:{asset}:{window}`` (window = unix time // interval),
+so two taps, two devices or a retried update pay once. The referrer's commission
+(core.referrals) is paid in the same transaction. When the pool cannot pay, nothing
+moves, the user is told the faucet is dry, and admins get one notice per dry spell
+(a spell ends when the pool is funded again).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    update,
+)
+
+from core import ledger, notices, referrals
+from core.accounts import FAUCET_POOL, user_account
+from core.assets import ASSETS, get_asset
+from core.errors import DomainError
+from core.params import define
+from core.schema import UTCDateTime, entries, metadata, utcnow
+
+challenges = Table(
+    "faucet_challenges",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("asset", String(8), nullable=False),
+    Column("options", String(200), nullable=False, comment="JSON list of the emoji shown"),
+    Column("answer", Integer, nullable=False, comment="index of the right option; never sent to the client"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=True),
+    Column("outcome", String(8), nullable=True, comment="paid | wrong | dry | already"),
+)
+Index("ix_faucet_challenges_user_id", challenges.c.user_id, challenges.c.id)
+
+_DEFAULT_REWARDS = {"BTC": "0.00000100", "LTC": "0.00001000", "DOGE": "0.01", "TRX": "0.01", "DUST": "1"}
+for _code in ASSETS:
+    define(f"faucet.reward.{_code}", _DEFAULT_REWARDS.get(_code, "0"), "amount", asset=_code)
+    define(f"faucet.interval.{_code}", "1h", "duration", minimum=60, maximum=30 * 86400)
+define("faucet.retry_wait", "5s", "duration", minimum=0, maximum=3600)
+define("faucet.challenge_ttl", "10m", "duration", minimum=30, maximum=86400)
+
+CODE = "faucet"
+OPTIONS = 6
+EMOJI = ("🍋", "🍎", "🍇", "🍌", "🍒", "🥝", "🍉", "🍍", "🥥", "🍑", "🍓", "🥕")
+_rng = secrets.SystemRandom()
+
+
+class FaucetError(DomainError):
+    """reasons: faucet_off, faucet_cooldown, captcha_wait, challenge_unknown, challenge_used,
+    challenge_expired."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The faucet settings in force for one asset (read from core.params by the caller)."""
+
+    reward: int
+    interval: int
+    retry_wait: int = 5
+    challenge_ttl: int = 600
+    commission_bp: int = 1000
+    notice_every: int = 3600
+
+
+def settings_for(params, asset: str) -> Settings:
+    return Settings(
+        reward=params.get(f"faucet.reward.{asset}"),
+        interval=params.get(f"faucet.interval.{asset}"),
+        retry_wait=params.get("faucet.retry_wait"),
+        challenge_ttl=params.get("faucet.challenge_ttl"),
+        commission_bp=params.get("referral.commission"),
+        notice_every=params.get("referral.notice_every"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    id: int
+    asset: str
+    options: list[str]
+    target: str  # the emoji to tap: shown to the user, it is the question, not the answer's index
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # paid | wrong | dry | already
+    asset: str
+    amount: int = 0
+    commission: int = 0
+    wait_seconds: int = 0  # until the next claim (paid/already) or the next challenge (wrong)
+
+
+def window_of(now: datetime, interval: int) -> int:
+    return int(now.timestamp()) // interval
+
+
+def claim_key(user_id: int, asset: str, window: int) -> str:
+    return f"faucet:{user_id}:{asset}:{window}"
+
+
+def seconds_left(now: datetime, interval: int) -> int:
+    return (window_of(now, interval) + 1) * interval - int(now.timestamp())
+
+
+_LAST = (
+    select(challenges.c.answered_at, challenges.c.outcome)
+    .where(challenges.c.user_id == bindparam("u"))
+    .order_by(challenges.c.id.desc())
+    .limit(1)
+)
+_BY_ID = select(challenges).where(challenges.c.id == bindparam("i"))
+_ANSWER = (
+    update(challenges)
+    .where(challenges.c.id == bindparam("i"), challenges.c.answered_at.is_(None))
+    .values(answered_at=bindparam("now"), outcome=bindparam("outcome"))
+)
+
+
+def _check_open(conn: Connection, user_id: int, asset: str, s: Settings, now: datetime) -> None:
+    if s.reward <= 0:
+        raise FaucetError("faucet_off", asset=asset)
+    if ledger.get_transfer(conn, key=claim_key(user_id, asset, window_of(now, s.interval))) is not None:
+        raise FaucetError("faucet_cooldown", asset=asset, seconds=seconds_left(now, s.interval))
+
+
+def new_challenge(
+    conn: Connection, user_id: int, asset: str, s: Settings, *, admin_ids=(), now: datetime | None = None
+) -> Challenge | Outcome:
+    """A fresh captcha for claiming ``asset``, or Outcome('dry') when the pool cannot pay.
+
+    Refuses (FaucetError) an asset without a faucet, a claim before the interval is
+    over (with the seconds left) and a new challenge too soon after a wrong answer.
+    """
+    now = now or utcnow()
+    asset = get_asset(asset).code
+    _check_open(conn, user_id, asset, s, now)
+    last = conn.execute(_LAST, {"u": user_id}).first()
+    if last is not None and last.outcome == "wrong":
+        waited = int((now - last.answered_at).total_seconds())
+        if waited < s.retry_wait:
+            raise FaucetError("captcha_wait", seconds=s.retry_wait - waited)
+    if ledger.balance(conn, FAUCET_POOL, asset).available < s.reward:
+        _dry(conn, asset, admin_ids, now)
+        return Outcome("dry", asset)
+    options = _rng.sample(EMOJI, OPTIONS)
+    answer = _rng.randrange(OPTIONS)
+    new_id = conn.execute(
+        challenges.insert().returning(challenges.c.id),
+        dict(
+            user_id=user_id,
+            asset=asset,
+            options=json.dumps(options, ensure_ascii=False),
+            answer=answer,
+            created_at=now,
+        ),
+    ).scalar_one()
+    return Challenge(new_id, asset, options, options[answer])
+
+
+def answer_challenge(
+    conn: Connection,
+    user_id: int,
+    challenge_id: int,
+    option: int,
+    s_for,
+    *,
+    admin_ids=(),
+    now: datetime | None = None,
+) -> Outcome:
+    """Check one answer; pay the reward (and the referrer's commission) when it is right.
+
+    ``s_for(asset) -> Settings``. A challenge of another user, an unknown one, one answered
+    before or one older than its TTL is refused and changes nothing. A wrong answer uses
+    the challenge up. Claim key: ``faucet:{user}:{asset}:{window}``.
+    """
+    now = now or utcnow()
+    ch = conn.execute(_BY_ID, {"i": challenge_id}).first()
+    if ch is None or ch.user_id != user_id:
+        raise FaucetError("challenge_unknown")
+    if ch.answered_at is not None:
+        raise FaucetError("challenge_used")
+    s: Settings = s_for(ch.asset)
+    if (now - ch.created_at).total_seconds() > s.challenge_ttl:
+        raise FaucetError("challenge_expired")
+    asset = ch.asset
+    if option != ch.answer:
+        _mark(conn, challenge_id, "wrong", now)
+        return Outcome("wrong", asset, wait_seconds=s.retry_wait)
+    referrals.activate(conn, user_id, now)
+    window = window_of(now, s.interval)
+    key = claim_key(user_id, asset, window)
+    done = ledger.get_transfer(conn, key=key)
+    if done is not None:
+        _mark(conn, challenge_id, "already", now)
+        return Outcome("already", asset, done.amount, wait_seconds=seconds_left(now, s.interval))
+    if s.reward <= 0:
+        raise FaucetError("faucet_off", asset=asset)
+    if ledger.balance(conn, FAUCET_POOL, asset).available < s.reward:
+        _mark(conn, challenge_id, "dry", now)
+        _dry(conn, asset, admin_ids, now)
+        return Outcome("dry", asset)
+    # If the pool empties between the check and here (PostgreSQL), InsufficientFunds
+    # rolls the whole claim back: nothing is half-paid.
+    t = ledger.transfer(
+        conn,
+        debit=FAUCET_POOL,
+        credit=user_account(user_id),
+        asset=asset,
+        amount=s.reward,
+        code=CODE,
+        key=key,
+        meta={"challenge": challenge_id},
+        now=now,
+    )
+    if t.replayed:  # a concurrent claim (another device) committed first
+        _mark(conn, challenge_id, "already", now)
+        return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+    commission = referrals.pay_commission(
+        conn,
+        user_id=user_id,
+        asset=asset,
+        earned=t.amount,
+        source_key=key,
+        share_bp=s.commission_bp,
+        notice_every=s.notice_every,
+        now=now,
+    )
+    _mark(conn, challenge_id, "paid", now)
+    return Outcome("paid", asset, t.amount, commission, seconds_left(now, s.interval))
+
+
+def _mark(conn: Connection, challenge_id: int, outcome: str, now: datetime) -> None:
+    if conn.execute(_ANSWER, {"i": challenge_id, "now": now, "outcome": outcome}).rowcount != 1:
+        raise FaucetError("challenge_used")  # a concurrent answer won: roll this one back
+
+
+def _dry(conn: Connection, asset: str, admin_ids, now: datetime) -> None:
+    """Tell admins once per dry spell: the spell is named by the pool's last funding entry."""
+    spell = conn.execute(
+        select(func.max(entries.c.id)).where(
+            entries.c.owner == FAUCET_POOL, entries.c.asset == asset, entries.c.amount > 0
+        )
+    ).scalar()
+    for admin_id in admin_ids:
+        notices.enqueue(
+            conn,
+            admin_id,
+            "faucet_dry",
+            {"asset": asset},
+            key=f"faucet_dry:{asset}:{spell or 0}:{admin_id}",
+            now=now,
+        )

@@ -1,0 +1,119 @@
+"""Payout links: the addresses a user links to their account so faucet sites can pay them.
+
+Faucet scripts written for FaucetPay pay "an address"; here such an address finds the
+Dustpan user who linked it (or a Telegram @username does). One address of an asset
+belongs to one user. Not to be confused with the withdrawal address book (cash-out).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.addresses import InvalidAddress, Reason, validate_address
+from core.assets import get_asset
+from core.errors import DomainError
+from core.schema import UTCDateTime, metadata, users, utcnow
+
+payout_links = Table(
+    "payout_links",
+    metadata,
+    Column("asset", String(8), primary_key=True),
+    Column("address", String(128), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_payout_links_user_id", payout_links.c.user_id)
+
+MAX_LINKS = 20
+_USERNAME = re.compile(r"@?([A-Za-z0-9_]{4,32})", re.ASCII)
+_LENIENT = re.compile(r"[A-Za-z0-9:_.-]{4,128}", re.ASCII)
+
+
+def normalise(asset: str, address: str, *, strict: bool) -> str:
+    """The stored form of ``address``: checked and normalised by core.addresses where the
+    asset has a chain; otherwise (DUST, or lenient lookups) the trimmed text."""
+    try:
+        return validate_address(asset, address).text
+    except InvalidAddress as err:
+        if strict and err.reason != Reason.UNSUPPORTED_ASSET:
+            raise
+    text = (address or "").strip()
+    if not _LENIENT.fullmatch(text):
+        raise InvalidAddress(Reason.BAD_CHARS)
+    return text
+
+
+def _insert(dialect):
+    return dialect.insert(payout_links).on_conflict_do_nothing()
+
+
+_INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
+_OWNER = select(payout_links.c.user_id).where(
+    payout_links.c.asset == bindparam("s"), payout_links.c.address == bindparam("a")
+)
+_BY_USERNAME = select(users.c.id).where(func.lower(users.c.username) == bindparam("n")).limit(1)
+
+
+def link(conn: Connection, user_id: int, asset: str, address: str, now: datetime | None = None) -> str:
+    """Link ``address`` of ``asset`` to ``user_id``; returns the stored form. Linking again is harmless."""
+    asset = get_asset(asset).code
+    text = normalise(asset, address, strict=True)
+    owner = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
+    if owner is not None and owner != user_id:
+        raise DomainError("address_taken")
+    if owner is None:
+        count = conn.execute(
+            select(func.count()).select_from(payout_links).where(payout_links.c.user_id == user_id)
+        ).scalar_one()
+        if count >= MAX_LINKS:
+            raise DomainError("too_many_links", limit=MAX_LINKS)
+        conn.execute(
+            _INSERT[conn.dialect.name],
+            dict(asset=asset, address=text, user_id=user_id, created_at=now or utcnow()),
+        )
+        if conn.execute(_OWNER, {"s": asset, "a": text}).scalar() != user_id:
+            raise DomainError("address_taken")  # someone linked it a moment before
+    return text
+
+
+def unlink(conn: Connection, user_id: int, asset: str, address: str) -> bool:
+    asset = get_asset(asset).code
+    text = normalise(asset, address, strict=False)
+    result = conn.execute(
+        delete(payout_links).where(
+            payout_links.c.asset == asset, payout_links.c.address == text, payout_links.c.user_id == user_id
+        )
+    )
+    return result.rowcount == 1
+
+
+def links_of(conn: Connection, user_id: int) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        select(payout_links.c.asset, payout_links.c.address)
+        .where(payout_links.c.user_id == user_id)
+        .order_by(payout_links.c.asset, payout_links.c.created_at)
+    )
+    return [(r.asset, r.address) for r in rows]
+
+
+def find_user(conn: Connection, asset: str, to: str) -> int | None:
+    """The user an API ``to`` names: a linked address of ``asset`` or a Telegram username."""
+    to = (to or "").strip()
+    if not to or len(to) > 128:
+        return None
+    try:
+        text = normalise(asset, to, strict=False)
+    except InvalidAddress:
+        text = None
+    if text is not None:
+        found = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
+        if found is not None:
+            return found
+    m = _USERNAME.fullmatch(to)
+    if m is None:
+        return None
+    return conn.execute(_BY_USERNAME, {"n": m[1].lower()}).scalar()

@@ -1,0 +1,29 @@
+"""Shared helpers for the faucet, referral and faucet-site tests."""
+
+from core import ledger
+from core.accounts import TREASURY, WORLD
+
+
+async def fund(db, account: str, amount: int, asset: str = "BTC", key: str = "x") -> None:
+    await db.write(
+        ledger.transfer,
+        debit=WORLD,
+        credit=TREASURY,
+        asset=asset,
+        amount=amount,
+        code="deposit",
+        key=f"dep:{key}",
+    )
+    await db.write(
+        ledger.transfer,
+        debit=TREASURY,
+        credit=account,
+        asset=asset,
+        amount=amount,
+        code="fund",
+        key=f"fund:{key}",
+    )
+
+
+async def available(db, owner: str, asset: str = "BTC") -> int:
+    return (await db.read(ledger.balance, owner, asset)).available

@@ -1,0 +1,79 @@
+"""/owner, /address and /faucets through the real dispatcher."""
+
+import re
+
+from core import faucet_sites, payout_links
+from core.accounts import user_account
+from tests.earning_helpers import available, fund
+from tests.handlers.harness import texts
+
+OWNER, ALICE = 500, 111
+ADDR = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+
+
+async def register(tg, db):
+    owner = tg.person(OWNER, first_name="Olga", username="olga")
+    await owner.send("/start")
+    await fund(db, user_account(OWNER), 100_000)
+    out = texts(await owner.send("/owner add Drip https://drip.example BTC 0.0000001 5m"))
+    assert "Site #1 registered" in out
+    key = re.search(r"<code>([0-9a-f]{40})</code>", out)[1]
+    return owner, key
+
+
+async def test_owner_registers_funds_caps_and_rotates(tg, db):
+    owner, key = await register(tg, db)
+    site = await db.read(faucet_sites.site_by_key, key)
+    assert site.id == 1 and site.reward == 10 and site.timer == 300
+    assert "Moved 0.00050000 BTC to the escrow of site #1" in texts(await owner.send("/owner fund 1 0.0005"))
+    assert await available(db, faucet_sites.escrow(1)) == 50_000
+    assert await available(db, user_account(OWNER)) == 50_000
+    assert "at most 0.00001000 BTC a day" in texts(await owner.send("/owner cap 1 0.00001"))
+    assert "1.2.3.4" in texts(await owner.send("/owner ips 1 1.2.3.4,::1"))
+    assert "not an IP address" in texts(await owner.send("/owner ips 1 1.2.3.999"))
+    out = texts(await owner.send("/owner key 1"))
+    new_key = re.search(r"<code>([0-9a-f]{40})</code>", out)[1]
+    assert await db.read(faucet_sites.site_by_key, key) is None
+    assert (await db.read(faucet_sites.site_by_key, new_key)).id == 1
+    listing = await owner.send("/owner")
+    assert "#1 Drip: escrow 0.00050000 BTC" in texts(listing)
+    assert "No payouts yet" in texts(await owner.tap_button("#1 payouts"))
+
+
+async def test_owner_bad_input(tg, db):
+    owner, _key = await register(tg, db)
+    assert "/owner add NAME URL" in texts(await owner.send("/owner frobnicate"))
+    assert "http:// or https://" in texts(await owner.send("/owner add X ftp://x BTC 0.0000001 5m"))
+    assert "Unknown coin" in texts(await owner.send("/owner add X https://x.example XYZ 1 5m"))
+    assert "no faucet site #9" in texts(await owner.send("/owner fund 9 0.1"))
+    assert "Not enough BTC" in texts(await owner.send("/owner fund 1 5"))
+    stranger = tg.person(ALICE)
+    assert "no faucet site #1" in texts(await stranger.send("/owner key 1"))
+
+
+async def test_address_links_and_lists(tg, db):
+    alice = tg.person(ALICE)
+    assert "Linked BTC address" in texts(await alice.send(f"/address btc {ADDR}"))
+    assert await db.read(payout_links.find_user, "BTC", ADDR) == ALICE
+    assert ADDR in texts(await alice.send("/address"))
+    assert "not a valid address" in texts(await alice.send("/address BTC 1BoatSLRHtKNngkdXEeobR76b53LETtpyX"))
+    bob = tg.person(222, username="bob")
+    assert "already linked" in texts(await bob.send(f"/address BTC {ADDR}"))
+    assert "Address removed" in texts(await alice.send(f"/address remove BTC {ADDR}"))
+
+
+async def test_directory_lists_funded_sites_and_rating(tg, db):
+    owner, _key = await register(tg, db)
+    alice = tg.person(ALICE)
+    assert "No faucet sites" in texts(await alice.send("/faucets"))
+    await owner.send("/owner fund 1 0.0005")
+    sent = await alice.send("/faucets")
+    assert "Drip: 0.00000010 BTC every 5 min" in texts(sent)
+    assert ("🔗 Drip", "https://drip.example") in sent[0].buttons()
+    await alice.tap_button("Rate")
+    assert "Thanks for rating" in texts(await alice.tap_button("⭐⭐⭐⭐"))
+    assert "⭐4.0" in texts(await alice.send("/faucets"))
+    await alice.send("/faucets")
+    await alice.tap_button("Rate")
+    sent = await alice.tap_button("⭐⭐")
+    assert "already rated" in [s for s in sent if s.method == "answerCallbackQuery"][0].text
