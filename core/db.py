@@ -183,6 +183,11 @@ def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+def _settle_all(items) -> None:
+    for future, ok, value in items:
+        _settle(future, ok, value)
+
+
 class _SQLiteWriter:
     """The one thread that writes to the SQLite file, committing queued use cases in groups."""
 
@@ -234,8 +239,12 @@ class _SQLiteWriter:
             conn.close()
 
     def _commit_group(self, conn: Connection, group: list[_Job]) -> None:
+        # One wake-up of the event loop per group, not one per job.
+        settled: dict[asyncio.AbstractEventLoop, list] = {}
         for job, (ok, value) in zip(group, run_group(conn, group), strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+            settled.setdefault(job.loop, []).append((job.future, ok, value))
+        for loop, items in settled.items():
+            loop.call_soon_threadsafe(_settle_all, items)
 
 
 class _PostgresWriter:

@@ -175,6 +175,8 @@ class Params:
 
     async def refresh(self, db, *, force: bool = False) -> None:
         if force or self.stale:
+            # Claim the refresh before awaiting, so a burst of updates makes one read, not one each.
+            self._loaded_at = time.monotonic()
             await db.read(self.load)
 
     def set(self, conn: Connection, key: str, raw: str, *, admin_id: int, now: datetime | None = None):

@@ -245,3 +245,28 @@ def test_no_money_column_is_a_float():
             assert not isinstance(column.type, Float | Numeric), (
                 f"{table.name}.{column.name} is {column.type}"
             )
+
+
+async def test_a_refused_debit_leaves_no_trace_even_when_caught(db):
+    """A use case may catch InsufficientFunds and go on; the refused key must stay unused."""
+    from core.errors import InsufficientFunds as Refused
+
+    def try_then_go_on(conn):
+        try:
+            ledger.transfer(conn, debit=ALICE, credit=BOB, asset="BTC", amount=5, code="tip", key="maybe")
+        except Refused:
+            pass
+        try:
+            ledger.reserve(
+                conn, debit=ALICE, credit=BOB, asset="BTC", amount=5, code="hold", key="maybe-hold"
+            )
+        except Refused:
+            pass
+        return ledger.get_transfer(conn, key="maybe"), ledger.get_transfer(conn, key="maybe-hold")
+
+    assert await db.write(try_then_go_on) == (None, None)
+    await fund(db, ALICE, 5)
+    t = await db.write(
+        ledger.transfer, debit=ALICE, credit=BOB, asset="BTC", amount=5, code="tip", key="maybe"
+    )
+    assert not t.replayed and await bal(db, BOB) == 5

@@ -51,17 +51,32 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize()
     def seed(self):
         for a in ASSETS:
-            self.run(ledger.transfer, debit="world", credit="treasury", asset=a, amount=1000, code="seed", key=f"seed:{a}")
+            self.run(
+                ledger.transfer,
+                debit="world",
+                credit="treasury",
+                asset=a,
+                amount=1000,
+                code="seed",
+                key=f"seed:{a}",
+            )
             self.balance[("world", a)] -= 1000
             self.balance[("treasury", a)] += 1000
 
-    @rule(debit=st.sampled_from(OWNERS), credit=st.sampled_from(OWNERS), asset=st.sampled_from(ASSETS), amount=st.integers(1, 400))
+    @rule(
+        debit=st.sampled_from(OWNERS),
+        credit=st.sampled_from(OWNERS),
+        asset=st.sampled_from(ASSETS),
+        amount=st.integers(1, 400),
+    )
     def transfer(self, debit, credit, asset, amount):
         self.n += 1
         key = f"t:{self.n}"
         should_fail = debit == credit or (debit != "world" and self.available(debit, asset) < amount)
         try:
-            t = self.run(ledger.transfer, debit=debit, credit=credit, asset=asset, amount=amount, code="t", key=key)
+            t = self.run(
+                ledger.transfer, debit=debit, credit=credit, asset=asset, amount=amount, code="t", key=key
+            )
         except InsufficientFunds:
             assert should_fail
             return
@@ -80,16 +95,31 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         key = data.draw(st.sampled_from(sorted(self.posted)))
         debit, credit, asset, amount = self.posted[key]
-        t = self.run(ledger.transfer, debit=debit, credit=credit, asset=asset, amount=amount, code="t", key=key)
+        t = self.run(
+            ledger.transfer, debit=debit, credit=credit, asset=asset, amount=amount, code="t", key=key
+        )
         assert t.replayed  # and the model does not change
 
-    @rule(debit=st.sampled_from(OWNERS[1:]), credit=st.sampled_from(OWNERS), asset=st.sampled_from(ASSETS), amount=st.integers(1, 400))
+    @rule(
+        debit=st.sampled_from(OWNERS[1:]),
+        credit=st.sampled_from(OWNERS),
+        asset=st.sampled_from(ASSETS),
+        amount=st.integers(1, 400),
+    )
     def reserve(self, debit, credit, asset, amount):
         if debit == credit:
             return
         self.n += 1
         try:
-            p = self.run(ledger.reserve, debit=debit, credit=credit, asset=asset, amount=amount, code="r", key=f"r:{self.n}")
+            p = self.run(
+                ledger.reserve,
+                debit=debit,
+                credit=credit,
+                asset=asset,
+                amount=amount,
+                code="r",
+                key=f"r:{self.n}",
+            )
         except InsufficientFunds:
             assert self.available(debit, asset) < amount
             return
@@ -128,7 +158,10 @@ class LedgerMachine(RuleBasedStateMachine):
         try:
             self.run(ledger.reverse, tid, key=f"fix:{self.n}")
         except DomainError:
-            assert original.credit != "world" and self.available(original.credit, original.asset) < original.amount
+            assert (
+                original.credit != "world"
+                and self.available(original.credit, original.asset) < original.amount
+            )
             return
         self.balance[(original.credit, original.asset)] -= original.amount
         self.balance[(original.debit, original.asset)] += original.amount
@@ -139,7 +172,10 @@ class LedgerMachine(RuleBasedStateMachine):
             got = self.loop.run_until_complete(self.db.read(ledger.balances, owner))
             for asset in ASSETS:
                 b = got.get(asset)
-                assert (b.balance if b else 0, b.held if b else 0) == (self.balance[(owner, asset)], self.held[(owner, asset)])
+                assert (b.balance if b else 0, b.held if b else 0) == (
+                    self.balance[(owner, asset)],
+                    self.held[(owner, asset)],
+                )
 
 
 def test_ledger_matches_model(migrated_template):
