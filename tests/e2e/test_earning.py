@@ -1,0 +1,77 @@
+"""Earning end to end: a user claims the faucet through the captcha buttons of the running
+bot, and a faucet site pays a user through the HTTP API served by the same process."""
+
+import re
+
+import aiohttp
+import pytest
+
+from core import ledger
+from core.accounts import user_account
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def say(user, text):
+    await user.send(text)
+    await user.wait_for("sendMessage")
+    return user.last_message().text
+
+
+async def tap(fake_api, user, button):
+    await user.tap_button(button)
+    await fake_api.wait_for("answerCallbackQuery", chat_id=user.id)
+    return user.last_message()
+
+
+async def test_faucet_claim_through_captcha_buttons_and_api_payment(fake_api, bot_process, bot_env, db):
+    proc = bot_process(env=bot_env)
+    await proc.start(ready=fake_api.ready_when("getUpdates"), timeout=60)
+    admin = fake_api.user(9001, "Root", username="root")
+    await say(admin, "/start")
+    await say(admin, "/deposit 1 BTC float")
+    assert "faucet_pool" in await say(admin, "/fund faucet_pool 0.5 BTC")
+
+    # Alice claims: pick BTC, tap the emoji the puzzle names.
+    alice = fake_api.user(1001, "Alice", username="alice")
+    await say(alice, "/start")
+    await say(alice, "/faucet")
+    puzzle = await tap(fake_api, alice, "BTC")
+    wanted = re.search(r"Tap the (\S+) to claim ([0-9.]+ BTC)", puzzle.text)
+    assert wanted, puzzle.text
+    paid = await tap(fake_api, alice, wanted.group(1))
+    assert "Correct!" in paid.text and wanted.group(2) in paid.text
+    assert wanted.group(2) in await say(alice, "/balance")
+
+    # A second claim in the same window is refused with the time left.
+    await say(alice, "/faucet")
+    await alice.tap_button("BTC")
+    answer = await fake_api.wait_for("answerCallbackQuery", chat_id=alice.id)
+    assert "Next claim in" in answer.params.get("text", "")
+
+    # Bob runs a faucet site and pays Alice (by username) through the HTTP API.
+    bob = fake_api.user(1002, "Bob", username="bob")
+    await say(bob, "/start")
+    await say(admin, "/credit @bob 0.01 BTC site budget")
+    registered = await say(bob, "/owner add Dripper https://dripper.example BTC 0.00000100 60")
+    api_key = re.search(r"API key.*?\n(\S+)", registered, re.S).group(1)
+    site_id = re.search(r"#(\d+)", registered).group(1)
+    await say(bob, f"/owner fund {site_id} 0.001")
+
+    base = f"http://127.0.0.1:{bot_env['WEB_PORT']}/api/v1"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/send", data={"api_key": api_key, "to": "alice", "amount": "250", "currency": "BTC"}) as r:
+            sent = await r.json()
+        async with http.post(f"{base}/send", data={"api_key": "wrong", "to": "alice", "amount": "250", "currency": "BTC"}) as r:
+            refused = await r.json()
+        async with http.post(f"{base}/getbalance", data={"api_key": api_key, "currency": "BTC"}) as r:
+            balance = await r.json()
+    assert sent["status"] == 200 and sent["payout_id"] and sent["payout_user_hash"]
+    assert refused["status"] == 403
+    assert balance["status"] == 200 and int(balance["balance"]) == 100_000 - 250
+
+    history = await say(alice, "/history")
+    assert "0.00000250 BTC" in history
+    assert await proc.stop() == 0
+    got = (await db.read(ledger.balance, user_account(1001), "BTC")).available
+    assert got == 250 + int(float(wanted.group(2).split()[0]) * 10**8 + 0.5)
