@@ -141,9 +141,18 @@ class Params:
         self.env = os.environ if env is None else env
         self.ttl = ttl
         self._stored: dict[str, str] = {}
+        self._parsed: dict[str, object] = {}
         self._loaded_at = -1e9  # float ok: monotonic clock
 
     def get(self, key: str):
+        """The value in force, parsed (memoised until the next load or set)."""
+        try:
+            return self._parsed[key]
+        except KeyError:
+            value = self._parsed[key] = self._resolve(key)
+            return value
+
+    def _resolve(self, key: str):
         p = REGISTRY.get(key)
         if p is None:
             raise InvalidParam("unknown_key", key=key)
@@ -171,6 +180,7 @@ class Params:
         self._stored = {
             r.key: r.value for r in conn.execute(select(params_table.c.key, params_table.c.value))
         }
+        self._parsed = {}
         self._loaded_at = time.monotonic()
 
     async def refresh(self, db, *, force: bool = False) -> None:
@@ -198,4 +208,5 @@ class Params:
         )
         audit.record(conn, "set_param", actor=admin_id, target=key, value=raw.strip(), now=now)
         self._stored[key] = raw.strip()
+        self._parsed.pop(key, None)
         return value

@@ -31,7 +31,7 @@ def build_dispatcher(
     dp.update.outer_middleware(in_flight)
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
-    dp.update.outer_middleware(throttle or Throttle(redis=redis))
+    dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
     dp.include_routers(*get_routers())
     dp["db"] = db
     dp["params"] = params

@@ -16,11 +16,15 @@ from aiogram.types import Update
 
 from core import users
 from core.db import Database
-from core.params import Params
+from core.params import Params, define
 from core.users import User
 from handlers.i18n import _
 
 log = logging.getLogger(__name__)
+
+# Generous enough for quick thumbs and scripted clients; a real flood still gets noticed.
+define("throttle.limit", "30", "int", minimum=1, maximum=100_000)
+define("throttle.window", "10s", "duration", minimum=1, maximum=3600)
 
 
 class InFlight(BaseMiddleware):
@@ -100,9 +104,22 @@ class Throttle(BaseMiddleware):
     Counts live in memory, or in Redis (shared by every instance) when given.
     """
 
-    def __init__(self, limit: int = 8, window: int = 2, redis=None) -> None:
-        self.limit, self.window, self.redis = limit, window, redis
+    def __init__(
+        self, limit: int | None = None, window: int | None = None, redis=None, params: Params | None = None
+    ) -> None:
+        # Fixed numbers (tests, benches) or the runtime settings throttle.limit / throttle.window.
+        self._limit, self._window, self.redis, self.params = limit, window, redis, params
         self._counts: dict[int, tuple[int, int]] = {}
+
+    @property
+    def limit(self) -> int:
+        return self._limit if self._limit is not None else self.params.get("throttle.limit")
+
+    @property
+    def window(self) -> int:
+        if self._window is not None or self.params is None:
+            return self._window or 10
+        return self.params.get("throttle.window")
 
     async def _hit(self, user_id: int) -> int:
         slot = int(time.monotonic() // self.window) if self.redis is None else int(time.time() // self.window)

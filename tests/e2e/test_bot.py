@@ -33,7 +33,11 @@ async def test_polling_start_then_balance(fake_api, bot_process, bot_env, db):
     assert "Your balance" in alice.last_message().text
 
     # the command menu was registered per language
-    assert [c["command"] for c in fake_api.commands(language_code="es")][:3] == ["start", "balance", "history"]
+    assert [c["command"] for c in fake_api.commands(language_code="es")][:3] == [
+        "start",
+        "balance",
+        "history",
+    ]
     assert fake_api.commands(language_code="ru")[1]["description"] == "Ваш баланс по каждой монете"
 
     assert await proc.stop() == 0

@@ -60,9 +60,13 @@ async def test_faucet_claim_through_captcha_buttons_and_api_payment(fake_api, bo
 
     base = f"http://127.0.0.1:{bot_env['WEB_PORT']}/api/v1"
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base}/send", data={"api_key": api_key, "to": "alice", "amount": "250", "currency": "BTC"}) as r:
+        async with http.post(
+            f"{base}/send", data={"api_key": api_key, "to": "alice", "amount": "250", "currency": "BTC"}
+        ) as r:
             sent = await r.json()
-        async with http.post(f"{base}/send", data={"api_key": "wrong", "to": "alice", "amount": "250", "currency": "BTC"}) as r:
+        async with http.post(
+            f"{base}/send", data={"api_key": "wrong", "to": "alice", "amount": "250", "currency": "BTC"}
+        ) as r:
             refused = await r.json()
         async with http.post(f"{base}/getbalance", data={"api_key": api_key, "currency": "BTC"}) as r:
             balance = await r.json()
