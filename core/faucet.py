@@ -36,7 +36,7 @@ from sqlalchemy import (
 from core import ledger, notices, referrals
 from core.accounts import FAUCET_POOL, user_account
 from core.assets import ASSETS, get_asset
-from core.errors import DomainError
+from core.errors import DomainError, IdempotencyConflict, InsufficientFunds
 from core.params import define
 from core.schema import UTCDateTime, entries, metadata, utcnow
 
@@ -211,30 +211,31 @@ def answer_challenge(
     referrals.activate(conn, user_id, now)
     window = window_of(now, s.interval)
     key = claim_key(user_id, asset, window)
-    done = ledger.get_transfer(conn, key=key)
-    if done is not None:
-        _mark(conn, challenge_id, "already", now)
-        return Outcome("already", asset, done.amount, wait_seconds=seconds_left(now, s.interval))
     if s.reward <= 0:
         raise FaucetError("faucet_off", asset=asset)
-    if ledger.balance(conn, FAUCET_POOL, asset).available < s.reward:
+    # The claim key makes a second claim in the window a replay; an empty pool refuses the
+    # debit (and the ledger leaves no trace of it), so nothing is ever half-paid.
+    try:
+        t = ledger.transfer(
+            conn,
+            debit=FAUCET_POOL,
+            credit=user_account(user_id),
+            asset=asset,
+            amount=s.reward,
+            code=CODE,
+            key=key,
+            meta={"challenge": challenge_id},
+            now=now,
+        )
+    except InsufficientFunds:
         _mark(conn, challenge_id, "dry", now)
         _dry(conn, asset, admin_ids, now)
         return Outcome("dry", asset)
-    # If the pool empties between the check and here (PostgreSQL), InsufficientFunds
-    # rolls the whole claim back: nothing is half-paid.
-    t = ledger.transfer(
-        conn,
-        debit=FAUCET_POOL,
-        credit=user_account(user_id),
-        asset=asset,
-        amount=s.reward,
-        code=CODE,
-        key=key,
-        meta={"challenge": challenge_id},
-        now=now,
-    )
-    if t.replayed:  # a concurrent claim (another device) committed first
+    except IdempotencyConflict:  # claimed earlier in this window, at another reward
+        t = ledger.get_transfer(conn, key=key)
+        _mark(conn, challenge_id, "already", now)
+        return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+    if t.replayed:  # claimed earlier in this window (another device, a retried update)
         _mark(conn, challenge_id, "already", now)
         return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     commission = referrals.pay_commission(

@@ -145,19 +145,18 @@ def pay_commission(
         return 0
     now = now or utcnow()
     referrer = row.referrer_id
-    try:
-        with conn.begin_nested():  # a refusal here rolls back only the commission
-            t = ledger.transfer(
-                conn,
-                debit=MARKETING,
-                credit=user_account(referrer),
-                asset=asset,
-                amount=commission,
-                code=CODE,
-                key=f"ref:{source_key}",
-                meta={"from": user_id},
-                now=now,
-            )
+    try:  # a refused debit leaves nothing behind (core.ledger takes back its own row)
+        t = ledger.transfer(
+            conn,
+            debit=MARKETING,
+            credit=user_account(referrer),
+            asset=asset,
+            amount=commission,
+            code=CODE,
+            key=f"ref:{source_key}",
+            meta={"from": user_id},
+            now=now,
+        )
     except InsufficientFunds:
         audit.record(
             conn,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core import faucet
@@ -154,8 +154,13 @@ def outcome_text(o: faucet.Outcome) -> str:
 
 
 def again_markup(asset: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("🔄 New puzzle"), callback_data=FaucetCB(asset=asset))
-    kb.button(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet"))
-    kb.row(back_button())
-    return kb.as_markup()
+    # Built directly: aiogram's keyboard builder deep-copies, and this is on every claim.
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=_("🔄 New puzzle"), callback_data=FaucetCB(asset=asset).pack()),
+                InlineKeyboardButton(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet").pack()),
+            ],
+            [back_button()],
+        ]
+    )
