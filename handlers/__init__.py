@@ -6,7 +6,7 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import admin, errors, fallback, help, language, start, wallet
+    from handlers import admin, errors, fallback, help, language, start, twofa, wallet
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     routers = [
@@ -16,6 +16,7 @@ def get_routers() -> list[Router]:
         wallet.router,
         language.router,
         help.router,
+        twofa.router,
         fallback.router,
     ]
     for router in routers:

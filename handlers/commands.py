@@ -15,6 +15,7 @@ PUBLIC: list[tuple[str, object]] = [
     ("history", __("Recent movements")),
     ("language", __("Change language")),
     ("help", __("What each command does")),
+    ("2fa", __("Two-factor authentication")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),

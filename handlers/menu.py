@@ -21,6 +21,7 @@ MENU: list[tuple[str, object]] = [
     ("history", __("📜 History")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
+    ("twofa", __("🔐 2FA")),
 ]
 
 
