@@ -1,0 +1,274 @@
+"""Payout batches: approved withdrawals grouped per asset and handed to a payout backend.
+
+Exactly once: a batch and its items are written (state ``open``, key ``payout:{asset}:{id}``)
+before any outside call; ``start_sending`` flips it to ``sending`` in its own committed
+transaction right before the call, so after a crash a ``sending`` batch is never sent
+again: its items are reconciled with the backend (which finds a payment by the batch key
+or the item's spend id). ``settle`` applies one outcome per item, only to items still
+``batched`` or ``unknown`` (conditional UPDATE), so a replayed outcome moves nothing.
+
+Outcomes: sent (post the reserve, pay world and fees), failed (void), unknown (kept for
+reconciliation), manual (an admin settles with /paid or /failed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    update,
+)
+
+from core import ledger
+from core.accounts import FEES, WITHDRAWALS_PENDING, WORLD
+from core.assets import ASSET_CODES
+from core.errors import DomainError
+from core.params import define
+from core.schema import UTCDateTime, metadata, utcnow
+from core.withdrawals import tell, withdrawals
+
+payout_batches = Table(
+    "payout_batches",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("asset", String(8), nullable=False),
+    Column("backend", String(16), nullable=False),
+    Column("state", String(12), nullable=False, comment="open | sending | manual | unknown | done"),
+    Column("txid", String(128), nullable=True),
+    Column("error", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+BACKENDS = ("manual", "rpc", "cryptopay")
+for _code in ASSET_CODES:
+    define(f"payout.backend.{_code}", "manual", "text")
+define("payout.batch_size", "500", "int", minimum=1, maximum=100_000)
+
+
+class PayoutError(DomainError):
+    """no_such_batch, batch_not_manual."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    withdrawal_id: int
+    user_id: int
+    address: str
+    amount: int  # what arrives: the withdrawal's amount minus its fee
+    asset: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    id: int
+    key: str
+    asset: str
+    backend: str
+    state: str
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    withdrawal_id: int
+    result: str  # sent | failed | unknown | manual
+    txid: str | None = None
+    reason: str | None = None
+
+
+_ITEMS = select(withdrawals).where(
+    withdrawals.c.batch_id == bindparam("b"), withdrawals.c.state.in_(("batched", "unknown"))
+)
+
+
+def _batch(conn, row) -> Batch:
+    items = [
+        Item(r.id, r.user_id, r.address, r.amount - r.fee, r.asset)
+        for r in conn.execute(_ITEMS, {"b": row.id})
+    ]
+    return Batch(row.id, row.key, row.asset, row.backend, row.state, items)
+
+
+def form_batches(
+    conn: Connection, backend_of: dict[str, str], size: int, now: datetime | None = None
+) -> list[int]:
+    """Group approved withdrawals per asset into new ``open`` batches (up to ``size`` items each)."""
+    now = now or utcnow()
+    made = []
+    assets = [
+        r.asset
+        for r in conn.execute(
+            select(withdrawals.c.asset).where(withdrawals.c.state == "approved").group_by(withdrawals.c.asset)
+        )
+    ]
+    for asset in assets:
+        ids = (
+            conn.execute(
+                select(withdrawals.c.id)
+                .where(withdrawals.c.state == "approved", withdrawals.c.asset == asset)
+                .order_by(withdrawals.c.id)
+                .limit(size)
+            )
+            .scalars()
+            .all()
+        )
+        bid = conn.execute(
+            payout_batches.insert()
+            .values(
+                key=f"tmp:{asset}:{now.timestamp()}:{ids[0]}",
+                asset=asset,
+                backend=backend_of[asset],
+                state="open",
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(payout_batches.c.id)
+        ).scalar_one()
+        conn.execute(
+            update(payout_batches).where(payout_batches.c.id == bid).values(key=f"payout:{asset}:{bid}")
+        )
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            conn.execute(
+                update(withdrawals)
+                .where(withdrawals.c.id.in_(chunk), withdrawals.c.state == "approved")
+                .values(state="batched", batch_id=bid, updated_at=now)
+            )
+        made.append(bid)
+    return made
+
+
+def batches_in(conn: Connection, states: tuple[str, ...]) -> list[Batch]:
+    rows = conn.execute(
+        select(payout_batches).where(payout_batches.c.state.in_(states)).order_by(payout_batches.c.id)
+    )
+    return [_batch(conn, r) for r in rows]
+
+
+def get_batch(conn: Connection, batch_id: int) -> Batch:
+    row = conn.execute(select(payout_batches).where(payout_batches.c.id == batch_id)).first()
+    if row is None:
+        raise PayoutError("no_such_batch", id=batch_id)
+    return _batch(conn, row)
+
+
+def start_sending(conn: Connection, batch_id: int, now: datetime | None = None) -> Batch | None:
+    """Mark an open batch as being sent (committed before the outside call). None if not open."""
+    now = now or utcnow()
+    done = conn.execute(
+        update(payout_batches)
+        .where(payout_batches.c.id == batch_id, payout_batches.c.state == "open")
+        .values(state="sending", updated_at=now)
+    ).rowcount
+    return get_batch(conn, batch_id) if done else None
+
+
+def settle(
+    conn: Connection, batch_id: int, outcomes: list[Outcome], now: datetime | None = None
+) -> dict[str, int]:
+    """Apply each item's outcome once; then set the batch's state from what is left."""
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    rows = {r.id: r for r in conn.execute(_ITEMS, {"b": batch_id})}
+    for o in outcomes:
+        row = rows.get(o.withdrawal_id)
+        if row is None or o.result == "manual" or (o.result == "unknown" and row.state == "unknown"):
+            continue
+        if o.result == "unknown":
+            upd = update(withdrawals).where(withdrawals.c.id == row.id, withdrawals.c.state == "batched")
+            if conn.execute(upd.values(state="unknown", updated_at=now)).rowcount:
+                tell(conn, row, "unknown", now)
+        elif o.result == "sent":
+            upd = update(withdrawals).where(
+                withdrawals.c.id == row.id, withdrawals.c.state.in_(("batched", "unknown"))
+            )
+            if conn.execute(upd.values(state="sent", txid=(o.txid or "")[:128], updated_at=now)).rowcount:
+                _pay(conn, row, now)
+                tell(conn, row, "sent", now, txid=o.txid)
+        else:
+            upd = update(withdrawals).where(
+                withdrawals.c.id == row.id, withdrawals.c.state.in_(("batched", "unknown"))
+            )
+            if conn.execute(
+                upd.values(state="failed", reason=(o.reason or "")[:200], updated_at=now)
+            ).rowcount:
+                ledger.void_pending(conn, row.reserve_id, key=f"withdrawal:{row.id}:void", now=now)
+                tell(conn, row, "failed", now, reason=o.reason)
+        counts[o.result] = counts.get(o.result, 0) + 1
+    left = conn.execute(
+        select(withdrawals.c.state, func.count())
+        .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_(("batched", "unknown")))
+        .group_by(withdrawals.c.state)
+    ).all()
+    states = {s for s, _n in left}
+    batch_state = "done" if not states else ("unknown" if "unknown" in states else None)
+    values = {"updated_at": now}
+    if batch_state:
+        values["state"] = batch_state
+    elif any(o.result == "manual" for o in outcomes):
+        values["state"] = "manual"
+    txids = {o.txid for o in outcomes if o.txid}
+    if len(txids) == 1:
+        values["txid"] = txids.pop()[:128]
+    conn.execute(update(payout_batches).where(payout_batches.c.id == batch_id).values(**values))
+    return counts
+
+
+def _pay(conn, row, now) -> None:
+    key = f"withdrawal:{row.id}"
+    ledger.post_pending(conn, row.reserve_id, key=f"{key}:post", now=now)
+    ledger.transfer(
+        conn,
+        debit=WITHDRAWALS_PENDING,
+        credit=WORLD,
+        asset=row.asset,
+        amount=row.amount - row.fee,
+        code="withdrawal_out",
+        key=f"{key}:out",
+        meta={"address": row.address},
+        now=now,
+    )
+    if row.fee:
+        ledger.transfer(
+            conn,
+            debit=WITHDRAWALS_PENDING,
+            credit=FEES,
+            asset=row.asset,
+            amount=row.fee,
+            code="withdrawal_fee",
+            key=f"{key}:fee",
+            now=now,
+        )
+
+
+def settle_manual(
+    conn: Connection,
+    admin_id: int,
+    batch_id: int,
+    *,
+    txid: str | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """/paid BATCH TXID or /failed BATCH REASON for a batch waiting on an admin."""
+    from core import audit
+
+    batch = get_batch(conn, batch_id)
+    if batch.backend != "manual" or batch.state not in ("manual", "sending"):
+        raise PayoutError("batch_not_manual", id=batch_id)
+    result = "sent" if txid else "failed"
+    outcomes = [Outcome(i.withdrawal_id, result, txid, reason) for i in batch.items]
+    audit.record(conn, f"batch_{result}", actor=admin_id, target=str(batch_id), txid=txid, reason=reason)
+    return settle(conn, batch_id, outcomes, now)
