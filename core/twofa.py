@@ -248,3 +248,9 @@ def disable(conn: Connection, user_id: int, code: str | None, secret_key: str, n
     conn.execute(delete(twofa).where(twofa.c.user_id == user_id))
     conn.execute(delete(twofa_backup_codes).where(twofa_backup_codes.c.user_id == user_id))
     audit.record(conn, "twofa_off", actor=user_id, now=now)
+
+
+def guarded_call(conn: Connection, user_id: int, code: str | None, secret_key: str, fn, /, **kwargs):
+    """Check ``user_id``'s code (when 2FA is on), then run the use case ``fn`` in the same transaction."""
+    require(conn, user_id, code, secret_key)
+    return fn(conn, **kwargs)

@@ -276,3 +276,8 @@ def list_for_user(conn: Connection, user_id: int, limit: int = 10) -> list[Withd
 def awaiting_approval(conn: Connection, limit: int = 20) -> list[Withdrawal]:
     q = select(withdrawals).where(withdrawals.c.state == "requested").order_by(withdrawals.c.id).limit(limit)
     return [_w(r) for r in conn.execute(q)]
+
+
+def get_withdrawal(conn: Connection, user_id: int, wid: int) -> Withdrawal:
+    """One of the user's withdrawals; WithdrawalError(withdrawal_not_found) for anyone else's."""
+    return _w(_get(conn, user_id, wid))

@@ -6,17 +6,32 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import admin, errors, fallback, help, language, start, twofa, wallet
+    from handlers import (
+        addresses,
+        admin,
+        errors,
+        fallback,
+        help,
+        language,
+        payouts,
+        start,
+        twofa,
+        wallet,
+        withdraw,
+    )
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     routers = [
         errors.router,
         admin.router,
+        payouts.router,
         start.router,
         wallet.router,
         language.router,
         help.router,
         twofa.router,
+        withdraw.router,
+        addresses.router,
         fallback.router,
     ]
     for router in routers:

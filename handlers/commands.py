@@ -15,6 +15,9 @@ PUBLIC: list[tuple[str, object]] = [
     ("history", __("Recent movements")),
     ("language", __("Change language")),
     ("help", __("What each command does")),
+    ("withdraw", __("Send coins to your wallet")),
+    ("withdrawals", __("Your withdrawals and their state")),
+    ("addresses", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
 ]
 ADMIN: list[tuple[str, object]] = [
@@ -26,6 +29,9 @@ ADMIN: list[tuple[str, object]] = [
     ("params", __("Show runtime settings")),
     ("set", __("Change a runtime setting")),
     ("audit", __("Recent admin actions")),
+    ("payouts", __("Withdrawals waiting for approval")),
+    ("paid", __("Mark a manual payout batch sent")),
+    ("failed", __("Mark a manual payout batch failed")),
 ]
 
 

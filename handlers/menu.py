@@ -21,6 +21,8 @@ MENU: list[tuple[str, object]] = [
     ("history", __("📜 History")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
+    ("withdraw", __("📤 Withdraw")),
+    ("addresses", __("📒 Addresses")),
     ("twofa", __("🔐 2FA")),
 ]
 

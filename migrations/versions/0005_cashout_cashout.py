@@ -2,7 +2,7 @@
 
 Revision ID: 0005_cashout
 Revises: 0002
-Create Date: 2026-11-30 11:54:16.538301
+Create Date: 2026-11-30 11:59:28.127557
 """
 
 from alembic import op
