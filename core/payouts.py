@@ -102,51 +102,49 @@ def _batch(conn, row) -> Batch:
 
 
 def form_batches(
-    conn: Connection, backend_of: dict[str, str], size: int, now: datetime | None = None
+    conn: Connection,
+    backend_of: dict[str, str],
+    size: int,
+    now: datetime | None = None,
+    max_items: int = 200_000,
 ) -> list[int]:
-    """Group approved withdrawals per asset into new ``open`` batches (up to ``size`` items each)."""
+    """Group approved withdrawals per asset into new ``open`` batches of up to ``size`` items each."""
     now = now or utcnow()
     made = []
-    assets = [
-        r.asset
-        for r in conn.execute(
-            select(withdrawals.c.asset).where(withdrawals.c.state == "approved").group_by(withdrawals.c.asset)
-        )
-    ]
-    for asset in assets:
-        ids = (
+    rows = conn.execute(
+        select(withdrawals.c.id, withdrawals.c.asset)
+        .where(withdrawals.c.state == "approved")
+        .order_by(withdrawals.c.asset, withdrawals.c.id)
+        .limit(max_items)
+    ).all()
+    per_asset: dict[str, list[int]] = {}
+    for r in rows:
+        per_asset.setdefault(r.asset, []).append(r.id)
+    for asset, ids in per_asset.items():
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            bid = conn.execute(
+                payout_batches.insert()
+                .values(
+                    key=f"new:{asset}:{chunk[0]}",
+                    asset=asset,
+                    backend=backend_of[asset],
+                    state="open",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(payout_batches.c.id)
+            ).scalar_one()
             conn.execute(
-                select(withdrawals.c.id)
-                .where(withdrawals.c.state == "approved", withdrawals.c.asset == asset)
-                .order_by(withdrawals.c.id)
-                .limit(size)
+                update(payout_batches).where(payout_batches.c.id == bid).values(key=f"payout:{asset}:{bid}")
             )
-            .scalars()
-            .all()
-        )
-        bid = conn.execute(
-            payout_batches.insert()
-            .values(
-                key=f"tmp:{asset}:{now.timestamp()}:{ids[0]}",
-                asset=asset,
-                backend=backend_of[asset],
-                state="open",
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(payout_batches.c.id)
-        ).scalar_one()
-        conn.execute(
-            update(payout_batches).where(payout_batches.c.id == bid).values(key=f"payout:{asset}:{bid}")
-        )
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            conn.execute(
-                update(withdrawals)
-                .where(withdrawals.c.id.in_(chunk), withdrawals.c.state == "approved")
-                .values(state="batched", batch_id=bid, updated_at=now)
-            )
-        made.append(bid)
+            for part in range(0, len(chunk), 5000):
+                conn.execute(
+                    update(withdrawals)
+                    .where(withdrawals.c.id.in_(chunk[part : part + 5000]), withdrawals.c.state == "approved")
+                    .values(state="batched", batch_id=bid, updated_at=now)
+                )
+            made.append(bid)
     return made
 
 
