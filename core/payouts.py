@@ -173,38 +173,61 @@ def start_sending(conn: Connection, batch_id: int, now: datetime | None = None) 
     return get_batch(conn, batch_id) if done else None
 
 
+def _claim(conn, ids: list[int], frm: tuple[str, ...], **values) -> list[int]:
+    """Move the items in ``ids`` still in one of ``frm`` to new values; the ids this call moved."""
+    moved: list[int] = []
+    for part in range(0, len(ids), 1000):
+        stmt = (
+            update(withdrawals)
+            .where(withdrawals.c.id.in_(ids[part : part + 1000]), withdrawals.c.state.in_(frm))
+            .values(**values)
+            .returning(withdrawals.c.id)
+        )
+        moved += conn.execute(stmt).scalars().all()
+    return sorted(moved)
+
+
 def settle(
     conn: Connection, batch_id: int, outcomes: list[Outcome], now: datetime | None = None
 ) -> dict[str, int]:
-    """Apply each item's outcome once; then set the batch's state from what is left."""
+    """Apply each item's outcome once; then set the batch's state from what is left.
+
+    Items that share an outcome are moved by one conditional UPDATE (only those still
+    batched/unknown move), then each moved item's reserve is posted or voided. What a
+    group of sent items pays out leaves withdrawals_pending in one transfer to world and
+    one to fees, keyed ``payout:{batch}:{first withdrawal id}:out|fee`` (a group's ids are
+    its own: an item moves once).
+    """
     now = now or utcnow()
     counts: dict[str, int] = {}
     rows = {r.id: r for r in conn.execute(_ITEMS, {"b": batch_id})}
+    groups: dict[tuple, list[int]] = {}
     for o in outcomes:
         row = rows.get(o.withdrawal_id)
         if row is None or o.result == "manual" or (o.result == "unknown" and row.state == "unknown"):
             continue
-        if o.result == "unknown":
-            upd = update(withdrawals).where(withdrawals.c.id == row.id, withdrawals.c.state == "batched")
-            if conn.execute(upd.values(state="unknown", updated_at=now)).rowcount:
-                tell(conn, row, "unknown", now)
-        elif o.result == "sent":
-            upd = update(withdrawals).where(
-                withdrawals.c.id == row.id, withdrawals.c.state.in_(("batched", "unknown"))
-            )
-            if conn.execute(upd.values(state="sent", txid=(o.txid or "")[:128], updated_at=now)).rowcount:
-                _pay(conn, row, now)
-                tell(conn, row, "sent", now, txid=o.txid)
-        else:
-            upd = update(withdrawals).where(
-                withdrawals.c.id == row.id, withdrawals.c.state.in_(("batched", "unknown"))
-            )
-            if conn.execute(
-                upd.values(state="failed", reason=(o.reason or "")[:200], updated_at=now)
-            ).rowcount:
-                ledger.void_pending(conn, row.reserve_id, key=f"withdrawal:{row.id}:void", now=now)
-                tell(conn, row, "failed", now, reason=o.reason)
+        groups.setdefault((o.result, o.txid, o.reason), []).append(o.withdrawal_id)
         counts[o.result] = counts.get(o.result, 0) + 1
+    for (result, txid, reason), ids in groups.items():
+        if result == "unknown":
+            for wid in _claim(conn, ids, ("batched",), state="unknown", updated_at=now):
+                tell(conn, rows[wid], "unknown", now)
+        elif result == "failed":
+            moved = _claim(
+                conn, ids, ("batched", "unknown"), state="failed", reason=(reason or "")[:200], updated_at=now
+            )
+            for wid in moved:
+                ledger.void_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:void", now=now)
+                tell(conn, rows[wid], "failed", now, reason=reason)
+        else:
+            moved = _claim(
+                conn, ids, ("batched", "unknown"), state="sent", txid=(txid or "")[:128], updated_at=now
+            )
+            for wid in moved:
+                ledger.post_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:post", now=now)
+                tell(conn, rows[wid], "sent", now, txid=txid)
+            if moved:
+                _pay_out(conn, batch_id, [rows[w] for w in moved], now)
     left = conn.execute(
         select(withdrawals.c.state, func.count())
         .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_(("batched", "unknown")))
@@ -224,29 +247,33 @@ def settle(
     return counts
 
 
-def _pay(conn, row, now) -> None:
-    key = f"withdrawal:{row.id}"
-    ledger.post_pending(conn, row.reserve_id, key=f"{key}:post", now=now)
+def _pay_out(conn, batch_id: int, rows: list, now) -> None:
+    asset = rows[0].asset
+    key = f"payout:{batch_id}:{rows[0].id}"
+    out = sum(r.amount - r.fee for r in rows)
+    fee = sum(r.fee for r in rows)
+    meta = {"batch": batch_id, "withdrawals": len(rows)}
     ledger.transfer(
         conn,
         debit=WITHDRAWALS_PENDING,
         credit=WORLD,
-        asset=row.asset,
-        amount=row.amount - row.fee,
+        asset=asset,
+        amount=out,
         code="withdrawal_out",
         key=f"{key}:out",
-        meta={"address": row.address},
+        meta=meta,
         now=now,
     )
-    if row.fee:
+    if fee:
         ledger.transfer(
             conn,
             debit=WITHDRAWALS_PENDING,
             credit=FEES,
-            asset=row.asset,
-            amount=row.fee,
+            asset=asset,
+            amount=fee,
             code="withdrawal_fee",
             key=f"{key}:fee",
+            meta=meta,
             now=now,
         )
 
