@@ -10,8 +10,8 @@ until they are batched.
 Money: ``amount`` is what leaves the user's balance; ``fee`` (``withdraw.fee.<ASSET>``)
 is part of it, and ``amount - fee`` arrives. Confirming reserves ``amount`` from the user
 to withdrawals_pending (key ``withdrawal:{id}``). When sent, the reserve is posted
-(``withdrawal:{id}:post``), ``amount - fee`` goes to world (``withdrawal:{id}:out``) and
-the fee to fees (``withdrawal:{id}:fee``). Failed or cancelled: voided
+(``withdrawal:{id}:post``) and core.payouts pays what arrives to world and the fees to
+fees, one transfer each per settled group of a batch. Failed or cancelled: voided
 (``withdrawal:{id}:void``), the whole amount, fee included, is the user's again.
 Every state change queues a notice keyed ``withdrawal:{id}:{state}``.
 """

@@ -152,10 +152,10 @@ async def approved(db, n, asset="BTC", address=BTC_ADDR):
     return out
 
 
-def job(db, backend):
+def job(db, backend, name="rpc"):
     from core.params import Params
 
-    env = {f"PAYOUT_BACKEND_{a}": "rpc" for a in ("BTC",)}
+    env = {"PAYOUT_BACKEND_BTC": name}
     return Payouts(db, Params(env=env), lambda name, asset: backend)
 
 
@@ -241,15 +241,12 @@ async def test_manual_batch_paid_and_failed_by_admin(db):
         lookup = send
 
     rec = Rec()
-    await job(db, rec).run_once()
+    await job(db, rec, "manual").run_once()
     batch = rec.sent[0]
     assert len(batch.items) == 2
     with pytest.raises(payouts.PayoutError):
         await db.write(payouts.settle_manual, 1, batch.id + 99, txid="x")
     b = await db.read(payouts.get_batch, batch.id)
     assert b.state == "manual"
-    from core.schema import metadata  # noqa: F401
-
-    await db.write(lambda c: c.execute(payouts.payout_batches.update().values(backend="manual")))
     assert await db.write(payouts.settle_manual, 1, batch.id, txid="abc") == {"sent": 2}
     await check_paid_once(db, [], ws)
