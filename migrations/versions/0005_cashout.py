@@ -1,4 +1,4 @@
-"""cashout
+"""cash-out: 2FA, address book, withdrawals, payout batches
 
 Revision ID: 0005_cashout
 Revises: 0002
