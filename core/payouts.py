@@ -35,7 +35,7 @@ from core.assets import ASSET_CODES
 from core.errors import DomainError
 from core.params import define
 from core.schema import UTCDateTime, metadata, utcnow
-from core.withdrawals import tell, withdrawals
+from core.withdrawals import tell_many, withdrawals
 
 payout_batches = Table(
     "payout_batches",
@@ -138,12 +138,9 @@ def form_batches(
             conn.execute(
                 update(payout_batches).where(payout_batches.c.id == bid).values(key=f"payout:{asset}:{bid}")
             )
-            for part in range(0, len(chunk), 5000):
-                conn.execute(
-                    update(withdrawals)
-                    .where(withdrawals.c.id.in_(chunk[part : part + 5000]), withdrawals.c.state == "approved")
-                    .values(state="batched", batch_id=bid, updated_at=now)
-                )
+            _claim(conn, chunk, ("approved",), state="batched", batch_id=bid, updated_at=now)
+            batched = conn.execute(select(withdrawals).where(withdrawals.c.batch_id == bid)).all()
+            tell_many(conn, [(r, "batched", {}) for r in batched], now)
             made.append(bid)
     return made
 
@@ -210,22 +207,22 @@ def settle(
         counts[o.result] = counts.get(o.result, 0) + 1
     for (result, txid, reason), ids in groups.items():
         if result == "unknown":
-            for wid in _claim(conn, ids, ("batched",), state="unknown", updated_at=now):
-                tell(conn, rows[wid], "unknown", now)
+            moved = _claim(conn, ids, ("batched",), state="unknown", updated_at=now)
+            tell_many(conn, [(rows[w], "unknown", {}) for w in moved], now)
         elif result == "failed":
             moved = _claim(
                 conn, ids, ("batched", "unknown"), state="failed", reason=(reason or "")[:200], updated_at=now
             )
             for wid in moved:
                 ledger.void_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:void", now=now)
-                tell(conn, rows[wid], "failed", now, reason=reason)
+            tell_many(conn, [(rows[w], "failed", {"reason": reason}) for w in moved], now)
         else:
             moved = _claim(
                 conn, ids, ("batched", "unknown"), state="sent", txid=(txid or "")[:128], updated_at=now
             )
             for wid in moved:
                 ledger.post_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:post", now=now)
-                tell(conn, rows[wid], "sent", now, txid=txid)
+            tell_many(conn, [(rows[w], "sent", {"txid": txid}) for w in moved], now)
             if moved:
                 _pay_out(conn, batch_id, [rows[w] for w in moved], now)
     left = conn.execute(

@@ -18,6 +18,7 @@ Every state change queues a notice keyed ``withdrawal:{id}:{state}``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,12 +33,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
-from core import audit, ledger, notices, twofa
+from core import audit, ledger, twofa
 from core.accounts import WITHDRAWALS_PENDING, user_account
 from core.addressbook import resolve
 from core.assets import ASSET_CODES, get_asset
 from core.errors import DomainError, InsufficientFunds
+from core.notices import notices as notices_table
 from core.params import define
 from core.schema import UTCDateTime, metadata, users, utcnow
 
@@ -73,6 +76,10 @@ for _code in ASSET_CODES:
     define(f"withdraw.auto_approve.{_code}", _AUTO[_code], "amount", asset=_code)
 define("withdraw.good_standing_age", "0s", "duration")
 DRAFT_TTL = timedelta(minutes=15)
+_NOTICE_INSERT = {
+    name: d.insert(notices_table).on_conflict_do_nothing(index_elements=[notices_table.c.key])
+    for name, d in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 CANCELLABLE = ("draft", "requested", "approved")
 
 
@@ -126,11 +133,28 @@ def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values
     return conn.execute(stmt).rowcount == 1
 
 
-def tell(conn, row, state: str, now: datetime, **extra) -> None:
+def _notice(row, state: str, now: datetime, extra: dict) -> dict:
     params = {"id": row.id, "state": state, "amount": row.amount - row.fee, "asset": row.asset, **extra}
-    notices.enqueue(
-        conn, row.user_id, "withdrawal_state", params, key=f"withdrawal:{row.id}:{state}", now=now
+    return dict(
+        chat_id=row.user_id,
+        template="withdrawal_state",
+        params=json.dumps(params, sort_keys=True, default=str),
+        key=f"withdrawal:{row.id}:{state}",
+        created_at=now,
+        due_at=now,
     )
+
+
+def tell(conn, row, state: str, now: datetime, **extra) -> None:
+    """Queue the user's notice of a state change (key ``withdrawal:{id}:{state}``)."""
+    tell_many(conn, [(row, state, extra)], now)
+
+
+def tell_many(conn, changes: list[tuple], now: datetime) -> None:
+    """``tell`` for many (row, state, extra) at once: one multi-row insert (a batch settles thousands)."""
+    if changes:
+        stmt = _NOTICE_INSERT[conn.dialect.name]
+        conn.execute(stmt, [_notice(row, state, now, extra) for row, state, extra in changes])
 
 
 def request_withdrawal(

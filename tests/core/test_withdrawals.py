@@ -183,6 +183,11 @@ async def test_rpc_batch_sends_once_and_settles(db):
         await check_paid_once(db, fake.paid, ws)
         rows = await db.read(list_for_user, U)
         assert all(r.txid == fake.paid[0]["txid"] for r in rows)
+        from core.notices import notices
+
+        keys = {r.key for r in await db.read(lambda c: c.execute(notices.select()).all())}
+        for w in ws:
+            assert {f"withdrawal:{w.id}:{s}" for s in ("approved", "batched", "sent")} <= keys
         assert (await db.read(ledger.balance, WORLD, "BTC")).balance == -1_000_000 + 57_000
         fake.fail_next = "Insufficient funds"
         ws2 = await approved(db, 1)
