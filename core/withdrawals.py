@@ -81,6 +81,7 @@ _NOTICE_INSERT = {
     for name, d in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 CANCELLABLE = ("draft", "requested", "approved")
+TELEGRAM_WALLET = "@CryptoBot"
 
 
 class WithdrawalError(DomainError):
@@ -162,17 +163,26 @@ def request_withdrawal(
     user_id: int,
     asset: str,
     amount: int,
-    destination: str,
+    destination: str | None,
     *,
     network: str,
     fee: int,
     minimum: int,
+    to_telegram_wallet: bool = False,
     now: datetime | None = None,
 ) -> Withdrawal:
-    """Quote a withdrawal as a draft (nothing held yet): validates the address and the amount."""
+    """Quote a withdrawal as a draft (nothing held yet): validates the address and the amount.
+
+    With ``to_telegram_wallet`` (the asset pays out through Crypto Pay) the coins go to the
+    user's @CryptoBot wallet by Telegram id, and ``destination`` is not needed.
+    """
     now = now or utcnow()
     code = get_asset(asset).code
-    address = resolve(conn, user_id, code, destination, network)
+    if to_telegram_wallet:
+        address_text, chain = TELEGRAM_WALLET, "cryptopay"
+    else:
+        address = resolve(conn, user_id, code, destination or "", network)
+        address_text, chain = address.text, address.chain
     if amount < max(minimum, fee + 1):
         raise WithdrawalError("below_minimum", minimum=max(minimum, fee + 1), asset=code)
     if ledger.balance(conn, user_account(user_id), code).available < amount:
@@ -184,8 +194,8 @@ def request_withdrawal(
             asset=code,
             amount=amount,
             fee=fee,
-            address=address.text,
-            chain=address.chain,
+            address=address_text,
+            chain=chain,
             state="draft",
             created_at=now,
             updated_at=now,

@@ -110,7 +110,8 @@ async def make_draft(message: Message, user: User, db: Database, params: Params,
         user.id,
         asset.code,
         value,
-        args[2],
+        args[2] if len(args) > 2 else None,
+        to_telegram_wallet=params.get(f"payout.backend.{asset.code}") == "cryptopay",
         network=str(params.get("cashout.network")),
         fee=params.get(f"withdraw.fee.{asset.code}"),
         minimum=params.get(f"withdraw.min.{asset.code}"),
@@ -138,7 +139,7 @@ async def cmd_withdraw(message: Message, command: CommandObject, user: User, db:
     if not args:
         await message.answer(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
         return
-    if len(args) != 3:
+    if len(args) not in (2, 3):
         await message.answer(usage())
         return
     await make_draft(message, user, db, params, args)
@@ -165,10 +166,10 @@ async def on_details_input(message: Message, state: FSMContext, user: User, db: 
     data = await state.get_data()
     await state.clear()
     parts = message.text.split()
-    if len(parts) != 2:
+    if len(parts) not in (1, 2):
         await message.answer(usage())
         return
-    await make_draft(message, user, db, params, [parts[0], data["asset"], parts[1]])
+    await make_draft(message, user, db, params, [parts[0], data["asset"], *parts[1:]])
 
 
 async def confirm(

@@ -255,3 +255,31 @@ async def test_manual_batch_paid_and_failed_by_admin(db):
     assert b.state == "manual"
     assert await db.write(payouts.settle_manual, 1, batch.id, txid="abc") == {"sent": 2}
     await check_paid_once(db, [], ws)
+
+
+async def test_unreachable_node_fails_the_batch_and_returns_the_money(db):
+    import socket
+
+    await fund(db)
+    await approved(db, 2)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    backend = RpcBackend(f"http://rpc:secret@127.0.0.1:{port}/", timeout=1)
+    assert await job(db, backend).run_once() == {"failed": 2}
+    assert await avail(db, user_account(U)) == 1_000_000
+    assert {r.reason for r in await db.read(list_for_user, U)} == {"payout node unreachable"}
+
+
+async def test_rpc_wrong_credentials_fail_without_paying(db):
+    await fund(db)
+    await approved(db, 1)
+    fake = FakeRpc()
+    runner, port = await serve(fake.app())
+    try:
+        backend = RpcBackend(f"http://rpc:wrong@127.0.0.1:{port}/", timeout=1)
+        assert await job(db, backend).run_once() == {"failed": 1}
+        assert fake.paid == [] and "secret" not in repr(backend)
+    finally:
+        await runner.cleanup()

@@ -71,7 +71,8 @@ async def test_withdraw_with_buttons(tg, db, alice):
         (f"/withdraw 1 BTC {ADDR}", "Not enough BTC"),
         (f"/withdraw 0.00001 BTC {ADDR}", "minimum withdrawal"),
         (f"/withdraw 0.001 XRP {ADDR}", "Unknown coin"),
-        ("/withdraw 0.001 BTC", "Usage: /withdraw"),
+        ("/withdraw 0.001 BTC", "Please enter an address"),
+        ("/withdraw 0.001", "Usage: /withdraw"),
         ("/withdraw 0.001 BTC nolabel", "characters an address cannot have"),
     ],
 )
@@ -175,3 +176,39 @@ async def test_admin_credit_needs_code_when_admin_has_2fa(tg, db, alice):
         "gift",
     ]
     assert await available(db, TREASURY) > 0
+
+
+async def test_crypto_pay_assets_go_to_the_telegram_wallet_without_an_address(tg, db, alice):
+    params = tg.dp["params"]
+    await db.write(params.set, "payout.backend.USDT", "cryptopay", admin_id=ADMIN)
+    await pay(db, ALICE, 10_000_000, asset="USDT", key="usdt")
+    out = texts(await alice.send("/withdraw 6 USDT"))
+    assert "@CryptoBot" in out and "You will receive: <b>5.000000 USDT</b>" in out
+    assert "Please enter an address" in texts(await alice.send("/withdraw 0.001 BTC"))
+
+
+async def test_locked_2fa_tells_when(tg, db, alice):
+    await enable_2fa(db, ALICE)
+    for _ in range(10):
+        await db.write(twofa.record_failure, ALICE)
+    await alice.send(f"/withdraw 0.001 BTC {ADDR}")
+    await alice.tap_button("Confirm")
+    out = texts(await alice.send("123456"))
+    assert "locked until" in out and "UTC" in out
+    assert await available(db) == 1_000_000
+
+
+async def test_no_secret_or_code_in_logs(tg, db, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    p = tg.person(333)
+    await p.send("/start")
+    await p.send("/2fa")
+    sent = await p.tap_button("Turn 2FA on")
+    secret = [s for s in sent if s.method == "sendPhoto"][0].text.split("<code>")[1].split("</code>")[0]
+    code = pyotp.TOTP(secret).now()
+    out = texts(await p.send(code))
+    backup = out.split("<code>")[1].split("</code>")[0]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert secret not in logged and code not in logged and backup not in logged
