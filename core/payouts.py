@@ -55,6 +55,9 @@ BACKENDS = ("manual", "rpc", "cryptopay")
 for _code in ASSET_CODES:
     define(f"payout.backend.{_code}", "manual", "text")
 define("payout.batch_size", "500", "int", minimum=1, maximum=100_000)
+# A batch cut off mid-call is looked up only this long after, so a call still running
+# on the node (our side crashed or timed out) has landed before we decide it never did.
+define("payout.reconcile_after", "2m", "duration")
 
 
 class PayoutError(DomainError):
@@ -78,6 +81,7 @@ class Batch:
     backend: str
     state: str
     items: list[Item] = field(default_factory=list)
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,7 @@ def _batch(conn, row) -> Batch:
         Item(r.id, r.user_id, r.address, r.amount - r.fee, r.asset)
         for r in conn.execute(_ITEMS, {"b": row.id})
     ]
-    return Batch(row.id, row.key, row.asset, row.backend, row.state, items)
+    return Batch(row.id, row.key, row.asset, row.backend, row.state, items, row.updated_at)
 
 
 def form_batches(

@@ -33,6 +33,7 @@ from core.payouts import Batch, Outcome
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30
+LOOKUP_PAGES = 200
 
 
 def coins(amount: int, asset: str) -> str:
@@ -44,7 +45,9 @@ def _all(batch: Batch, result: str, txid=None, reason=None) -> list[Outcome]:
 
 
 class RpcBackend:
-    def __init__(self, url: str, *, timeout: float = TIMEOUT, conf_target: int = 6):  # float ok: seconds
+    def __init__(
+        self, url: str, *, timeout: float = TIMEOUT, conf_target: int = 6, fee_options: bool = True
+    ):  # float ok: seconds
         u = URL(url)
         creds = base64.b64encode(f"{u.user or ''}:{u.password or ''}".encode()).decode()
         self.headers = {"Content-Type": "application/json"}
@@ -53,6 +56,7 @@ class RpcBackend:
         self.url = str(u.with_user(None))
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.conf_target = conf_target
+        self.fee_options = fee_options  # False for Dogecoin Core, whose sendmany stops at the comment
 
     def __repr__(self) -> str:  # the URL holds credentials
         return "RpcBackend(<redacted>)"
@@ -74,9 +78,10 @@ class RpcBackend:
             amounts[i.address] = amounts.get(i.address, Decimal(0)) + to_decimal(i.amount, get_asset(i.asset))
         outputs = {a: format(v, "f") for a, v in amounts.items()}
         try:
-            txid = await self._call(
-                "sendmany", ["", outputs, 1, batch.key, [], True, self.conf_target, "economical"]
-            )
+            params = ["", outputs, 1, batch.key]
+            if self.fee_options:
+                params += [[], True, self.conf_target, "economical"]
+            txid = await self._call("sendmany", params)
         except RpcError as e:
             return _all(batch, "failed", reason=str(e))
         except aiohttp.ClientConnectorError:
@@ -87,14 +92,23 @@ class RpcBackend:
         return _all(batch, "sent", txid=str(txid))
 
     async def lookup(self, batch: Batch) -> list[Outcome]:
-        try:
-            txs = await self._call("listtransactions", ["*", 1000, 0, True])
-        except (RpcError, TimeoutError, aiohttp.ClientError, ValueError):
-            return _all(batch, "unknown")
-        for tx in txs:
-            if tx.get("comment") == batch.key and tx.get("category") == "send":
-                return _all(batch, "sent", txid=tx["txid"])
-        return _all(batch, "failed", reason="not sent")
+        """Find the batch's transaction by its comment, newest first, page by page.
+
+        Not in the wallet's whole history: it was never sent (failed). Cannot tell (an
+        error, or more history than we page through): still unknown.
+        """
+        page = 1000
+        for skip in range(0, page * LOOKUP_PAGES, page):
+            try:
+                txs = await self._call("listtransactions", ["*", page, skip, True])
+            except (RpcError, TimeoutError, aiohttp.ClientError, ValueError):
+                return _all(batch, "unknown")
+            for tx in txs:
+                if tx.get("comment") == batch.key and tx.get("category") == "send":
+                    return _all(batch, "sent", txid=tx["txid"])
+            if len(txs) < page:
+                return _all(batch, "failed", reason="not sent")
+        return _all(batch, "unknown")
 
 
 class RpcError(Exception):
@@ -197,7 +211,8 @@ def from_env(name: str, asset: str, *, bot=None, admin_ids=frozenset(), env=None
     env = os.environ if env is None else env
     if name == "rpc":
         url = env.get(f"RPC_URL_{asset}")
-        return RpcBackend(url) if url else None
+        target = int(env.get("RPC_CONF_TARGET") or 6)
+        return RpcBackend(url, conf_target=target, fee_options=asset != "DOGE") if url else None
     if name == "cryptopay":
         token = env.get("CRYPTOPAY_TOKEN")
         testnet = (env.get("CRYPTOPAY_NETWORK") or "mainnet").lower() == "testnet"

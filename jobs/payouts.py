@@ -9,11 +9,13 @@ only looked up, never sent again.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from core import payouts
 from core.assets import ASSET_CODES
 from core.db import Database
 from core.params import Params
+from core.schema import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,10 @@ class Payouts:
             for k, v in counts.items():
                 totals[k] = totals.get(k, 0) + v
 
+        settled_before = utcnow() - timedelta(seconds=self.params.get("payout.reconcile_after"))
         for batch in await self.db.read(payouts.batches_in, ("sending", "unknown")):
             backend = self._backend(batch.backend, batch.asset)
-            if backend is None or not batch.items:
+            if backend is None or not batch.items or batch.updated_at > settled_before:
                 continue
             add(await self.db.write(payouts.settle, batch.id, await backend.lookup(batch)))
         backend_of = {a: str(self.params.get(f"payout.backend.{a}")) for a in ASSET_CODES}

@@ -56,6 +56,8 @@ class FakeRpc:
             return web.json_response({"result": txid, "error": None, "id": body["id"]})
         if method == "listtransactions":
             txs = [{"txid": p["txid"], "comment": p["comment"], "category": "send"} for p in self.paid]
+            count, skip = params[1], params[2]  # the newest ``count`` after skipping ``skip``, oldest first
+            txs = txs[max(0, len(txs) - skip - count) : max(0, len(txs) - skip)]
             return web.json_response({"result": txs, "error": None, "id": body["id"]})
         return web.json_response(
             {"result": None, "error": {"code": -32601, "message": "Method not found"}, "id": body["id"]},

@@ -155,7 +155,7 @@ async def approved(db, n, asset="BTC", address=BTC_ADDR):
 def job(db, backend, name="rpc"):
     from core.params import Params
 
-    env = {"PAYOUT_BACKEND_BTC": name}
+    env = {"PAYOUT_BACKEND_BTC": name, "PAYOUT_RECONCILE_AFTER": "0s"}
     return Payouts(db, Params(env=env), lambda name, asset: backend)
 
 
@@ -281,5 +281,26 @@ async def test_rpc_wrong_credentials_fail_without_paying(db):
         backend = RpcBackend(f"http://rpc:wrong@127.0.0.1:{port}/", timeout=1)
         assert await job(db, backend).run_once() == {"failed": 1}
         assert fake.paid == [] and "secret" not in repr(backend)
+    finally:
+        await runner.cleanup()
+
+
+async def test_lookup_pages_through_a_long_wallet_history(db):
+    from core.payouts import Batch, Item
+
+    fake = FakeRpc()
+    fake.paid = [{"txid": f"{i:064x}", "comment": f"other:{i}", "outputs": {}} for i in range(2500)]
+    fake.paid.insert(100, {"txid": "ab" * 32, "comment": "payout:BTC:7", "outputs": {}})
+    runner, port = await serve(fake.app())
+    try:
+        backend = RpcBackend(f"http://rpc:secret@127.0.0.1:{port}/", timeout=2)
+        found = await backend.lookup(
+            Batch(7, "payout:BTC:7", "BTC", "rpc", "sending", [Item(1, 1, "a", 1, "BTC")])
+        )
+        assert found[0].result == "sent" and found[0].txid == "ab" * 32
+        missing = await backend.lookup(
+            Batch(8, "payout:BTC:8", "BTC", "rpc", "sending", [Item(2, 1, "a", 1, "BTC")])
+        )
+        assert missing[0].result == "failed"
     finally:
         await runner.cleanup()
