@@ -132,8 +132,9 @@ async def cb_on(
         "Scan this QR code with an authenticator app, or enter this key by hand:\n<code>{secret}</code>\n\n"
         "Then send me the 6-digit code the app shows."
     ).format(secret=setup.secret)
-    await bot.send_photo(query.from_user.id, photo, caption=caption)
+    shown = await bot.send_photo(query.from_user.id, photo, caption=caption)
     await state.set_state(TwoFA.confirm)
+    await state.set_data({"qr_message": shown.message_id})
     await query.answer()
 
 
@@ -151,7 +152,13 @@ async def on_confirm_input(
         settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
     )
+    qr_message = (await state.get_data()).get("qr_message")
     await state.clear()
+    if qr_message:  # the secret is in the app now: take it out of the chat history
+        try:
+            await message.bot.delete_message(message.chat.id, qr_message)
+        except Exception:
+            log.debug("could not delete the QR message")
     listing = "\n".join(f"<code>{html.escape(c)}</code>" for c in codes)
     await message.answer(
         _(

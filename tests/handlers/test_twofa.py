@@ -29,7 +29,8 @@ async def test_setup_with_qr_then_code_then_backup_codes(tg, db):
     photo = [s for s in tg.session.sent if s.method == "sendPhoto"][-1]
     secret = re.search(r"<code>([A-Z2-7]+)</code>", photo.text)[1]
     sent = await p.send(pyotp.TOTP(secret).now())
-    assert any(s.method == "deleteMessage" for s in sent)  # the code's message is removed
+    deleted = [s.params["message_id"] for s in sent if s.method == "deleteMessage"]
+    assert len(deleted) == 2 and photo.message_id in deleted  # the code's message and the QR code
     out = texts(sent)
     assert "Two-factor authentication is on" in out
     assert len(re.findall(r"<code>[a-z2-9]{5}-[a-z2-9]{5}</code>", out)) == 10
