@@ -15,7 +15,6 @@ never sent again).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import csv
 import io
@@ -220,4 +219,4 @@ def from_env(name: str, asset: str, *, bot=None, admin_ids=frozenset(), env=None
     return ManualBackend(bot, admin_ids)
 
 
-__all__ = ["RpcBackend", "CryptoPayBackend", "ManualBackend", "from_env", "asyncio"]
+__all__ = ["RpcBackend", "CryptoPayBackend", "ManualBackend", "from_env"]
