@@ -7,6 +7,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        addresses,
         admin,
         crash,
         errors,
@@ -19,15 +20,19 @@ def get_routers() -> list[Router]:
         language,
         limits,
         owner,
+        payouts,
         referral,
         start,
+        twofa,
         wallet,
+        withdraw,
     )
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     routers = [
         errors.router,
         admin.router,
+        payouts.router,
         start.router,
         wallet.router,
         language.router,
@@ -40,6 +45,9 @@ def get_routers() -> list[Router]:
         fair.router,
         crash.router,
         limits.router,
+        twofa.router,
+        withdraw.router,
+        addresses.router,
         fallback.router,
     ]
     for router in routers:

@@ -11,15 +11,17 @@ import html
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject, Filter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
-from core import admin, audit
+from core import admin, audit, twofa
 from core.accounts import FUNDABLE, SYSTEM_ACCOUNTS
 from core.assets import ASSET_CODES, get_asset
 from core.db import Database
 from core.money import parse_amount
 from core.params import REGISTRY, Params
 from handlers.i18n import _, amount
+from handlers.twofa import ask_code, delete_quietly, guarded, on_code
 
 router = Router(name=__name__)
 
@@ -115,7 +117,17 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
     )
 
 
-async def _user_money(message: Message, command: CommandObject, db: Database, action: str) -> None:
+def split_code(reason: str) -> tuple[str, str | None]:
+    """'welcome gift code 123456' -> ('welcome gift', '123456'): an optional trailing 2FA code."""
+    words = reason.split()
+    if len(words) >= 3 and words[-2].lower() == "code":
+        return " ".join(words[:-2]), words[-1]
+    return reason, None
+
+
+async def _user_money(
+    message: Message, command: CommandObject, db: Database, action: str, settings, state: FSMContext
+) -> None:
     args = args_of(command, 4, note=True)
     if args is None:
         await message.answer(
@@ -124,17 +136,34 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
             ).format(action=action)
         )
         return
+    reason, code = split_code(args[3])
+    if code is None and await db.read(twofa.is_enabled, message.from_user.id):
+        args[3] = reason
+        await ask_code(message, state, "admin_money", action=action, args=args, key=key_of(message, action))
+        return
+    if code:
+        await delete_quietly(message)
+    await move_user_money(message, action, args[:3] + [reason], code, key_of(message, action), db, settings)
+
+
+async def move_user_money(message, action, args, code, key, db: Database, settings) -> None:
     asset = get_asset(args[2])
     value = parse_amount(args[1], asset)
     use_case = admin.credit_user if action == "credit" else admin.debit_user
-    user_id, t = await db.write(
+    user_id, t = await guarded(
+        db,
+        message.chat.id,
+        twofa.guarded_call,
+        message.chat.id,
+        code,
+        settings.secret_key,
         use_case,
-        admin_id=message.from_user.id,
+        admin_id=message.chat.id,
         user_ref=args[0],
         asset=asset.code,
         amount=value,
         reason=args[3],
-        key=key_of(message, action),
+        key=key,
     )
     done = (
         _("Credited {amount} to user {user}.")
@@ -144,14 +173,19 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
     await message.answer(done.format(amount=amount(t.amount, t.asset), user=user_id))
 
 
+@on_code("admin_money")
+async def user_money_with_code(message: Message, code: str, data: dict, *, db, settings, **_deps) -> None:
+    await move_user_money(message, data["action"], data["args"], code, data["key"], db, settings)
+
+
 @router.message(Command("credit"))
-async def cmd_credit(message: Message, command: CommandObject, db: Database) -> None:
-    await _user_money(message, command, db, "credit")
+async def cmd_credit(message: Message, command: CommandObject, db: Database, settings, state: FSMContext):
+    await _user_money(message, command, db, "credit", settings, state)
 
 
 @router.message(Command("debit"))
-async def cmd_debit(message: Message, command: CommandObject, db: Database) -> None:
-    await _user_money(message, command, db, "debit")
+async def cmd_debit(message: Message, command: CommandObject, db: Database, settings, state: FSMContext):
+    await _user_money(message, command, db, "debit", settings, state)
 
 
 @router.message(Command("params"))

@@ -34,6 +34,10 @@ PUBLIC: list[tuple[str, object]] = [
     ("limits", __("Loss limits and pausing games")),
     ("language", __("Change language")),
     ("help", __("What each command does")),
+    ("withdraw", __("Send coins to your wallet")),
+    ("withdrawals", __("Your withdrawals and their state")),
+    ("addresses", __("Your withdrawal addresses")),
+    ("2fa", __("Two-factor authentication")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),
@@ -46,6 +50,9 @@ ADMIN: list[tuple[str, object]] = [
     ("audit", __("Recent admin actions")),
     ("crashnew", __("Create a crash hash chain")),
     ("crashsalt", __("Set the public salt of the crash chain")),
+    ("payouts", __("Withdrawals waiting for approval")),
+    ("paid", __("Mark a manual payout batch sent")),
+    ("failed", __("Mark a manual payout batch failed")),
 ]
 
 

@@ -22,17 +22,30 @@ log = logging.getLogger(__name__)
 router = Router(name=__name__)
 
 Text = Callable[[DomainError], str]
-_REASONS: dict[str, Text] = {}
+_REASONS: dict[object, Text] = {}
 
 
-def register(reason: str, text) -> None:
-    """Map a DomainError reason to a lazy string or to a function of the error."""
-    _REASONS[reason] = (lambda e, t=text: str(t)) if isinstance(text, LazyProxy | str) else text
+def register(reason: str, text, *, kind: type[DomainError] | None = None) -> None:
+    """Map a DomainError reason to a lazy string or to a function of the error.
+
+    With ``kind``, the text applies only to that error class (and its subclasses), so two
+    features can use the same reason word (an empty amount, an empty address) apart.
+    """
+    render = (lambda e, t=text: str(t)) if isinstance(text, LazyProxy | str) else text
+    _REASONS[(kind, reason) if kind else reason] = render
+
+
+def _render_for(error: DomainError):
+    for cls in type(error).__mro__:
+        render = _REASONS.get((cls, error.reason))
+        if render is not None:
+            return render
+    return _REASONS.get(error.reason)
 
 
 def explain(error: DomainError) -> str:
     """The translated sentence for a refusal (in the current locale)."""
-    render = _REASONS.get(error.reason)
+    render = _render_for(error)
     if render is None:
         return _("That cannot be done right now. Nothing was changed.")
     try:

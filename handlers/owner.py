@@ -47,19 +47,6 @@ errors.register("site_bad_ip", __("“{ip}” is not an IP address."))
 errors.register("site_limit", __("You can register at most {limit} sites."))
 errors.register("address_taken", __("That address is already linked to another account."))
 errors.register("too_many_links", __("You can link at most {limit} addresses."))
-for _reason in (
-    "bad_chars",
-    "bad_format",
-    "bad_length",
-    "mixed_case",
-    "bad_checksum",
-    "bad_witness_version",
-    "wrong_network",
-    "testnet",
-    "unsupported_chain",
-    "unsupported_kind",
-):
-    errors.register(_reason, __("That is not a valid address for this coin. Check it and try again."))
 
 USAGE = __(
     "<b>Faucet owner</b>\n"

@@ -43,6 +43,8 @@ def exclusive(db: Database, name: str, ttl_seconds: int = 300):
 def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
     from jobs import ledger_check
     from jobs.notify import NoticeSender
+    from jobs.payout_backends import from_env
+    from jobs.payouts import Payouts
 
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     sender = NoticeSender(db, bot, params)
@@ -53,4 +55,8 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         hours=1,
         args=[db, bot, settings.admin_ids],
     )
+    payout_job = Payouts(
+        db, params, lambda name, asset: from_env(name, asset, bot=bot, admin_ids=settings.admin_ids)
+    )
+    scheduler.add_job(exclusive(db, "payouts", ttl_seconds=600)(payout_job.run_once), "interval", seconds=60)
     return scheduler

@@ -1,0 +1,141 @@
+"""The withdrawal address book: per user and asset, labelled, validated, normalised addresses.
+
+Adding or changing an address needs the 2FA code when 2FA is on (core.twofa.require,
+in the same transaction). Addresses are checked by core.addresses against the network
+in force (param ``cashout.network``: mainnet refuses testnet addresses).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
+
+from core import audit, twofa
+from core.addresses import Address, validate_address
+from core.assets import get_asset
+from core.errors import DomainError
+from core.params import define
+from core.schema import UTCDateTime, metadata, utcnow
+
+withdrawal_addresses = Table(
+    "withdrawal_addresses",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("asset", String(8), nullable=False),
+    Column("label", String(24), nullable=False),
+    Column("address", String(128), nullable=False, comment="normal form from core.addresses"),
+    Column("chain", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "label", name="uq_withdrawal_addresses_user_label"),
+)
+
+define("cashout.network", "mainnet", "text")
+MAX_ENTRIES = 20
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,24}", re.ASCII)
+
+
+class AddressBookError(DomainError):
+    """bad_label, label_taken_other_asset, too_many_addresses, no_such_label."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    label: str
+    asset: str
+    address: str
+    chain: str
+
+
+def _entry(r) -> Entry:
+    return Entry(r.label, r.asset, r.address, r.chain)
+
+
+def list_addresses(conn: Connection, user_id: int) -> list[Entry]:
+    q = select(withdrawal_addresses).where(withdrawal_addresses.c.user_id == user_id)
+    return [
+        _entry(r)
+        for r in conn.execute(q.order_by(withdrawal_addresses.c.asset, withdrawal_addresses.c.label))
+    ]
+
+
+def check_label(label: str) -> str:
+    if not isinstance(label, str) or not _LABEL.fullmatch(label):
+        raise AddressBookError("bad_label")
+    return label.lower()
+
+
+def save_address(
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    address: str,
+    label: str,
+    *,
+    network: str,
+    code: str | None,
+    secret_key: str,
+    now: datetime | None = None,
+) -> Entry:
+    """Add (or change, when ``label`` exists) an address. Needs the 2FA code when 2FA is on."""
+    now = now or utcnow()
+    code_asset = get_asset(asset).code
+    label = check_label(label)
+    checked: Address = validate_address(code_asset, address, network)
+    twofa.require(conn, user_id, code, secret_key, now)
+    mine = withdrawal_addresses.c.user_id == user_id
+    old = conn.execute(
+        select(withdrawal_addresses).where(mine, withdrawal_addresses.c.label == label)
+    ).first()
+    values = dict(asset=code_asset, address=checked.text, chain=checked.chain)
+    if old is not None:
+        conn.execute(update(withdrawal_addresses).where(withdrawal_addresses.c.id == old.id).values(**values))
+    else:
+        if conn.execute(select(func.count()).where(mine)).scalar_one() >= MAX_ENTRIES:
+            raise AddressBookError("too_many_addresses", limit=MAX_ENTRIES)
+        conn.execute(
+            withdrawal_addresses.insert().values(user_id=user_id, label=label, created_at=now, **values)
+        )
+    audit.record(conn, "address_saved", actor=user_id, target=label, asset=code_asset, address=checked.text)
+    return Entry(label, code_asset, checked.text, checked.chain)
+
+
+def remove_address(conn: Connection, user_id: int, label: str) -> None:
+    gone = conn.execute(
+        delete(withdrawal_addresses).where(
+            withdrawal_addresses.c.user_id == user_id, withdrawal_addresses.c.label == check_label(label)
+        )
+    ).rowcount
+    if not gone:
+        raise AddressBookError("no_such_label", label=label[:24])
+
+
+def resolve(conn: Connection, user_id: int, asset: str, text: str, network: str) -> Address:
+    """A label from the user's book for ``asset``, or else a typed address, validated."""
+    if isinstance(text, str) and _LABEL.fullmatch(text.strip()):
+        row = conn.execute(
+            select(withdrawal_addresses).where(
+                withdrawal_addresses.c.user_id == user_id,
+                withdrawal_addresses.c.label == text.strip().lower(),
+            )
+        ).first()
+        if row is not None:
+            if row.asset != asset:
+                raise AddressBookError("label_other_asset", label=row.label, asset=row.asset)
+            return validate_address(asset, row.address, network, row.chain)
+    return validate_address(asset, text, network)

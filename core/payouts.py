@@ -1,0 +1,300 @@
+"""Payout batches: approved withdrawals grouped per asset and handed to a payout backend.
+
+Exactly once: a batch and its items are written (state ``open``, key ``payout:{asset}:{id}``)
+before any outside call; ``start_sending`` flips it to ``sending`` in its own committed
+transaction right before the call, so after a crash a ``sending`` batch is never sent
+again: its items are reconciled with the backend (which finds a payment by the batch key
+or the item's spend id). ``settle`` applies one outcome per item, only to items still
+``batched`` or ``unknown`` (conditional UPDATE), so a replayed outcome moves nothing.
+
+Outcomes: sent (post the reserve, pay world and fees), failed (void), unknown (kept for
+reconciliation), manual (an admin settles with /paid or /failed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    update,
+)
+
+from core import ledger
+from core.accounts import FEES, WITHDRAWALS_PENDING, WORLD
+from core.assets import ASSET_CODES
+from core.errors import DomainError
+from core.params import define
+from core.schema import UTCDateTime, metadata, utcnow
+from core.withdrawals import tell_many, withdrawals
+
+payout_batches = Table(
+    "payout_batches",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("asset", String(8), nullable=False),
+    Column("backend", String(16), nullable=False),
+    Column("state", String(12), nullable=False, comment="open | sending | manual | unknown | done"),
+    Column("txid", String(128), nullable=True),
+    Column("error", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+BACKENDS = ("manual", "rpc", "cryptopay")
+for _code in ASSET_CODES:
+    define(f"payout.backend.{_code}", "manual", "text")
+define("payout.batch_size", "500", "int", minimum=1, maximum=100_000)
+# A batch cut off mid-call is looked up only this long after, so a call still running
+# on the node (our side crashed or timed out) has landed before we decide it never did.
+define("payout.reconcile_after", "2m", "duration")
+
+
+class PayoutError(DomainError):
+    """no_such_batch, batch_not_manual."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    withdrawal_id: int
+    user_id: int
+    address: str
+    amount: int  # what arrives: the withdrawal's amount minus its fee
+    asset: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    id: int
+    key: str
+    asset: str
+    backend: str
+    state: str
+    items: list[Item] = field(default_factory=list)
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    withdrawal_id: int
+    result: str  # sent | failed | unknown | manual
+    txid: str | None = None
+    reason: str | None = None
+
+
+_ITEMS = select(withdrawals).where(
+    withdrawals.c.batch_id == bindparam("b"), withdrawals.c.state.in_(("batched", "unknown"))
+)
+
+
+def _batch(conn, row) -> Batch:
+    items = [
+        Item(r.id, r.user_id, r.address, r.amount - r.fee, r.asset)
+        for r in conn.execute(_ITEMS, {"b": row.id})
+    ]
+    return Batch(row.id, row.key, row.asset, row.backend, row.state, items, row.updated_at)
+
+
+def form_batches(
+    conn: Connection,
+    backend_of: dict[str, str],
+    size: int,
+    now: datetime | None = None,
+    max_items: int = 200_000,
+) -> list[int]:
+    """Group approved withdrawals per asset into new ``open`` batches of up to ``size`` items each."""
+    now = now or utcnow()
+    made = []
+    rows = conn.execute(
+        select(withdrawals.c.id, withdrawals.c.asset)
+        .where(withdrawals.c.state == "approved")
+        .order_by(withdrawals.c.asset, withdrawals.c.id)
+        .limit(max_items)
+    ).all()
+    per_asset: dict[str, list[int]] = {}
+    for r in rows:
+        per_asset.setdefault(r.asset, []).append(r.id)
+    for asset, ids in per_asset.items():
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            bid = conn.execute(
+                payout_batches.insert()
+                .values(
+                    key=f"new:{asset}:{chunk[0]}",
+                    asset=asset,
+                    backend=backend_of[asset],
+                    state="open",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(payout_batches.c.id)
+            ).scalar_one()
+            conn.execute(
+                update(payout_batches).where(payout_batches.c.id == bid).values(key=f"payout:{asset}:{bid}")
+            )
+            _claim(conn, chunk, ("approved",), state="batched", batch_id=bid, updated_at=now)
+            batched = conn.execute(select(withdrawals).where(withdrawals.c.batch_id == bid)).all()
+            tell_many(conn, [(r, "batched", {}) for r in batched], now)
+            made.append(bid)
+    return made
+
+
+def batches_in(conn: Connection, states: tuple[str, ...]) -> list[Batch]:
+    rows = conn.execute(
+        select(payout_batches).where(payout_batches.c.state.in_(states)).order_by(payout_batches.c.id)
+    )
+    return [_batch(conn, r) for r in rows]
+
+
+def get_batch(conn: Connection, batch_id: int) -> Batch:
+    row = conn.execute(select(payout_batches).where(payout_batches.c.id == batch_id)).first()
+    if row is None:
+        raise PayoutError("no_such_batch", id=batch_id)
+    return _batch(conn, row)
+
+
+def start_sending(conn: Connection, batch_id: int, now: datetime | None = None) -> Batch | None:
+    """Mark an open batch as being sent (committed before the outside call). None if not open."""
+    now = now or utcnow()
+    done = conn.execute(
+        update(payout_batches)
+        .where(payout_batches.c.id == batch_id, payout_batches.c.state == "open")
+        .values(state="sending", updated_at=now)
+    ).rowcount
+    return get_batch(conn, batch_id) if done else None
+
+
+def _claim(conn, ids: list[int], frm: tuple[str, ...], **values) -> list[int]:
+    """Move the items in ``ids`` still in one of ``frm`` to new values; the ids this call moved."""
+    moved: list[int] = []
+    for part in range(0, len(ids), 1000):
+        stmt = (
+            update(withdrawals)
+            .where(withdrawals.c.id.in_(ids[part : part + 1000]), withdrawals.c.state.in_(frm))
+            .values(**values)
+            .returning(withdrawals.c.id)
+        )
+        moved += conn.execute(stmt).scalars().all()
+    return sorted(moved)
+
+
+def settle(
+    conn: Connection, batch_id: int, outcomes: list[Outcome], now: datetime | None = None
+) -> dict[str, int]:
+    """Apply each item's outcome once; then set the batch's state from what is left.
+
+    Items that share an outcome are moved by one conditional UPDATE (only those still
+    batched/unknown move), then each moved item's reserve is posted or voided. What a
+    group of sent items pays out leaves withdrawals_pending in one transfer to world and
+    one to fees, keyed ``payout:{batch}:{first withdrawal id}:out|fee`` (a group's ids are
+    its own: an item moves once).
+    """
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    rows = {r.id: r for r in conn.execute(_ITEMS, {"b": batch_id})}
+    groups: dict[tuple, list[int]] = {}
+    for o in outcomes:
+        row = rows.get(o.withdrawal_id)
+        if row is None or o.result == "manual" or (o.result == "unknown" and row.state == "unknown"):
+            continue
+        groups.setdefault((o.result, o.txid, o.reason), []).append(o.withdrawal_id)
+        counts[o.result] = counts.get(o.result, 0) + 1
+    for (result, txid, reason), ids in groups.items():
+        if result == "unknown":
+            moved = _claim(conn, ids, ("batched",), state="unknown", updated_at=now)
+            tell_many(conn, [(rows[w], "unknown", {}) for w in moved], now)
+        elif result == "failed":
+            moved = _claim(
+                conn, ids, ("batched", "unknown"), state="failed", reason=(reason or "")[:200], updated_at=now
+            )
+            for wid in moved:
+                ledger.void_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:void", now=now)
+            tell_many(conn, [(rows[w], "failed", {"reason": reason}) for w in moved], now)
+        else:
+            moved = _claim(
+                conn, ids, ("batched", "unknown"), state="sent", txid=(txid or "")[:128], updated_at=now
+            )
+            for wid in moved:
+                ledger.post_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:post", now=now)
+            tell_many(conn, [(rows[w], "sent", {"txid": txid}) for w in moved], now)
+            if moved:
+                _pay_out(conn, batch_id, [rows[w] for w in moved], now)
+    left = conn.execute(
+        select(withdrawals.c.state, func.count())
+        .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_(("batched", "unknown")))
+        .group_by(withdrawals.c.state)
+    ).all()
+    states = {s for s, _n in left}
+    batch_state = "done" if not states else ("unknown" if "unknown" in states else None)
+    values = {"updated_at": now}
+    if batch_state:
+        values["state"] = batch_state
+    elif any(o.result == "manual" for o in outcomes):
+        values["state"] = "manual"
+    txids = {o.txid for o in outcomes if o.txid}
+    if len(txids) == 1:
+        values["txid"] = txids.pop()[:128]
+    conn.execute(update(payout_batches).where(payout_batches.c.id == batch_id).values(**values))
+    return counts
+
+
+def _pay_out(conn, batch_id: int, rows: list, now) -> None:
+    asset = rows[0].asset
+    key = f"payout:{batch_id}:{rows[0].id}"
+    out = sum(r.amount - r.fee for r in rows)
+    fee = sum(r.fee for r in rows)
+    meta = {"batch": batch_id, "withdrawals": len(rows)}
+    ledger.transfer(
+        conn,
+        debit=WITHDRAWALS_PENDING,
+        credit=WORLD,
+        asset=asset,
+        amount=out,
+        code="withdrawal_out",
+        key=f"{key}:out",
+        meta=meta,
+        now=now,
+    )
+    if fee:
+        ledger.transfer(
+            conn,
+            debit=WITHDRAWALS_PENDING,
+            credit=FEES,
+            asset=asset,
+            amount=fee,
+            code="withdrawal_fee",
+            key=f"{key}:fee",
+            meta=meta,
+            now=now,
+        )
+
+
+def settle_manual(
+    conn: Connection,
+    admin_id: int,
+    batch_id: int,
+    *,
+    txid: str | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """/paid BATCH TXID or /failed BATCH REASON for a batch waiting on an admin."""
+    from core import audit
+
+    batch = get_batch(conn, batch_id)
+    if batch.backend != "manual" or batch.state not in ("manual", "sending"):
+        raise PayoutError("batch_not_manual", id=batch_id)
+    result = "sent" if txid else "failed"
+    outcomes = [Outcome(i.withdrawal_id, result, txid, reason) for i in batch.items]
+    audit.record(conn, f"batch_{result}", actor=admin_id, target=str(batch_id), txid=txid, reason=reason)
+    return settle(conn, batch_id, outcomes, now)

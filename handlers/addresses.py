@@ -1,0 +1,123 @@
+"""/addresses: the withdrawal address book (labels for /withdraw). Adding or changing an
+address needs the 2FA code when 2FA is on."""
+
+# i18n-domain: cashout
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from core import addressbook, twofa
+from core.addresses import InvalidAddress, Reason
+from core.db import Database
+from core.params import Params
+from core.users import User
+from handlers import errors
+from handlers.i18n import _, __
+from handlers.menu import MenuCB, back_to_menu
+from handlers.twofa import ask_code, guarded, on_code
+
+router = Router(name=__name__)
+
+_ADDRESS_REASONS = {
+    Reason.BAD_CHARS: __("That address contains characters an address cannot have."),
+    Reason.BAD_FORMAT: __("That does not look like an address."),
+    Reason.BAD_LENGTH: __("That address has the wrong length."),
+    Reason.MIXED_CASE: __("That address mixes upper and lower case; please paste it exactly."),
+    Reason.BAD_CHECKSUM: __("That address has a typo: its checksum does not match."),
+    Reason.BAD_WITNESS_VERSION: __("That address uses an unsupported format."),
+    Reason.WRONG_NETWORK: __("That address belongs to another coin or network."),
+    Reason.TESTNET: __("That is a testnet address; only real (mainnet) addresses are accepted."),
+    Reason.UNSUPPORTED_ASSET: __("{asset} cannot be withdrawn to an address."),
+    Reason.UNSUPPORTED_CHAIN: __("That network is not supported for this coin."),
+    Reason.UNSUPPORTED_KIND: __("That kind of address is not supported."),
+}
+for _reason, _text in _ADDRESS_REASONS.items():
+    errors.register(str(_reason), _text, kind=InvalidAddress)
+errors.register("empty", __("Please enter an address."), kind=InvalidAddress)
+errors.register("too_long", __("That address is too long."), kind=InvalidAddress)
+errors.register("bad_label", __("A label is 1 to 24 letters, digits, - or _."))
+errors.register("too_many_addresses", __("Your address book is full ({limit} addresses)."))
+errors.register("no_such_label", __("No address labelled {label}."))
+errors.register("label_other_asset", __("The label {label} is an address for {asset}."))
+
+
+def usage() -> str:
+    return _(
+        "Add or change: /addresses add ASSET LABEL ADDRESS\nRemove: /addresses remove LABEL\n"
+        "Then withdraw with /withdraw AMOUNT ASSET LABEL"
+    )
+
+
+async def book_text(db: Database, user: User) -> str:
+    rows = await db.read(addressbook.list_addresses, user.id)
+    lines = [_("<b>Your withdrawal addresses</b>")]
+    lines += [
+        f"{e.asset} · <b>{html.escape(e.label)}</b> · <code>{html.escape(e.address)}</code>" for e in rows
+    ]
+    if not rows:
+        lines.append(_("None yet."))
+    return "\n".join(lines) + "\n\n" + usage()
+
+
+@router.callback_query(MenuCB.filter(F.to == "addresses"))
+async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    await query.message.edit_text(await book_text(db, user), reply_markup=back_to_menu())
+    await query.answer()
+
+
+@router.message(Command("addresses"))
+async def cmd_addresses(
+    message: Message,
+    command: CommandObject,
+    user: User,
+    db: Database,
+    settings,
+    params: Params,
+    state: FSMContext,
+) -> None:
+    args = (command.args or "").split()
+    if not args:
+        await message.answer(await book_text(db, user))
+    elif args[0] == "add" and len(args) == 4:
+        if await db.read(twofa.is_enabled, user.id):
+            await ask_code(message, state, "address_add", asset=args[1], label=args[2], address=args[3])
+            return
+        await save(message, user, args[1], args[2], args[3], None, db, settings, params)
+    elif args[0] == "remove" and len(args) == 2:
+        await db.write(addressbook.remove_address, user.id, args[1])
+        await message.answer(_("Address {label} removed.").format(label=html.escape(args[1])))
+    else:
+        await message.answer(usage())
+
+
+async def save(message, user, asset, label, address, code, db, settings, params) -> None:
+    e = await guarded(
+        db,
+        user.id,
+        addressbook.save_address,
+        user.id,
+        asset,
+        address,
+        label,
+        network=str(params.get("cashout.network")),
+        code=code,
+        secret_key=settings.secret_key,
+    )
+    await message.answer(
+        _("Saved {label}: {asset} <code>{address}</code>").format(
+            label=html.escape(e.label), asset=e.asset, address=html.escape(e.address)
+        )
+    )
+
+
+@on_code("address_add")
+async def save_with_code(
+    message: Message, code: str, data: dict, *, user, db, settings, params, **_deps
+) -> None:
+    await save(message, user, data["asset"], data["label"], data["address"], code, db, settings, params)

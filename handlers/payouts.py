@@ -1,0 +1,123 @@
+"""Admin side of cash-out: /payouts (approve or reject requests), /paid and /failed for manual batches.
+
+Approval needs the admin's 2FA code when the admin has 2FA on.
+"""
+
+# i18n-domain: cashout
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core import payouts, twofa, withdrawals
+from core.db import Database
+from handlers import errors
+from handlers.admin import IsAdmin, args_of
+from handlers.i18n import _, __, amount
+from handlers.twofa import ask_code, guarded, on_code
+
+router = Router(name=__name__)
+router.message.filter(IsAdmin())
+
+errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
+errors.register("no_such_batch", __("There is no batch {id}."))
+errors.register("batch_not_manual", __("Batch {id} is not waiting to be settled by hand."))
+
+
+class PayCB(CallbackData, prefix="po"):
+    action: str  # yes | no
+    id: int
+
+
+class IsAdminQuery(Filter):
+    async def __call__(self, query: CallbackQuery, admin_ids: frozenset[int]) -> bool:
+        return query.from_user.id in admin_ids
+
+
+@router.message(Command("payouts"))
+async def cmd_payouts(message: Message, db: Database) -> None:
+    rows = await db.read(withdrawals.awaiting_approval)
+    if not rows:
+        await message.answer(_("No withdrawals are waiting for approval."))
+        return
+    kb = InlineKeyboardBuilder()
+    lines = [_("<b>Waiting for approval</b>")]
+    for w in rows:
+        lines.append(
+            f"#{w.id} · user {w.user_id} · {amount(w.amount, w.asset)} → <code>{html.escape(w.address)}</code>"
+        )
+        kb.button(text=_("Approve #{id}").format(id=w.id), callback_data=PayCB(action="yes", id=w.id))
+        kb.button(text=_("Reject #{id}").format(id=w.id), callback_data=PayCB(action="no", id=w.id))
+    kb.adjust(2)
+    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+
+
+async def approve(message: Message, admin_id: int, wid: int, code, db: Database, settings) -> None:
+    w = await guarded(
+        db, admin_id, withdrawals.approve, admin_id, wid, code=code, secret_key=settings.secret_key
+    )
+    await message.answer(_("Withdrawal #{id} approved.").format(id=w.id))
+
+
+@router.callback_query(PayCB.filter((F.action == "yes") & (F.id > 0)), IsAdminQuery())
+async def cb_approve(query: CallbackQuery, callback_data: PayCB, db: Database, settings, state: FSMContext):
+    if await db.read(twofa.is_enabled, query.from_user.id):
+        await ask_code(query.message, state, "approve", id=callback_data.id)
+    else:
+        await approve(query.message, query.from_user.id, callback_data.id, None, db, settings)
+    await query.answer()
+
+
+@on_code("approve")
+async def approve_with_code(message: Message, code: str, data: dict, *, db, settings, user, **_deps) -> None:
+    await approve(message, user.id, int(data["id"]), code, db, settings)
+
+
+@router.callback_query(PayCB.filter((F.action == "no") & (F.id > 0)), IsAdminQuery())
+async def cb_reject(query: CallbackQuery, callback_data: PayCB, db: Database) -> None:
+    w = await db.write(withdrawals.reject, query.from_user.id, callback_data.id, "rejected by an admin")
+    await query.answer()
+    await query.message.answer(
+        _("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id)
+    )
+
+
+def _batch_id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+
+@router.message(Command("paid"))
+async def cmd_paid(message: Message, command: CommandObject, db: Database) -> None:
+    args = args_of(command, 2)
+    if args is None or _batch_id(args[0]) is None:
+        await message.answer(_("Usage: /paid BATCH TXID"))
+        return
+    counts = await db.write(
+        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), txid=args[1][:128]
+    )
+    await message.answer(
+        _("Batch {id}: {count} withdrawals marked sent.").format(id=args[0], count=counts.get("sent", 0))
+    )
+
+
+@router.message(Command("failed"))
+async def cmd_failed(message: Message, command: CommandObject, db: Database) -> None:
+    args = args_of(command, 2)
+    if args is None or _batch_id(args[0]) is None:
+        await message.answer(_("Usage: /failed BATCH REASON"))
+        return
+    counts = await db.write(
+        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), reason=args[1][:200]
+    )
+    await message.answer(
+        _("Batch {id}: {count} withdrawals marked failed; their amounts are back with the users.").format(
+            id=args[0], count=counts.get("failed", 0)
+        )
+    )

@@ -1,0 +1,191 @@
+"""/2fa: turn TOTP two-factor authentication on or off, and ask for a code before guarded actions.
+
+Other features call ``ask_code(message_or_query, state, purpose, **data)`` and register
+what to do with the code under ``purpose`` (``on_code(purpose)``). The message with the
+code is deleted where Telegram allows. A wrong code is counted in its own transaction.
+"""
+
+# i18n-domain: twofa
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core import totp, twofa
+from core.config import Settings
+from core.db import Database
+from core.params import Params
+from core.users import User
+from handlers import errors
+from handlers.i18n import _, __
+from handlers.menu import MenuCB, back_button
+
+log = logging.getLogger(__name__)
+router = Router(name=__name__)
+
+errors.register("twofa_required", __("This needs your 2FA code. Please start again and send the code."))
+errors.register("twofa_wrong_code", __("That code is wrong, expired or already used. Nothing was changed."))
+errors.register(
+    "twofa_locked", __("Too many wrong codes. 2FA actions are locked until {until}. Nothing was changed.")
+)
+errors.register("twofa_already_on", __("Two-factor authentication is already on."))
+errors.register("twofa_not_on", __("Two-factor authentication is off."))
+errors.register("twofa_not_started", __("Send /2fa first to set up two-factor authentication."))
+errors.register("undecryptable_secret", __("Your 2FA secret cannot be read. Please contact support."))
+
+
+class TwoFA(StatesGroup):
+    confirm = State()  # setup: waiting for the first code
+    code = State()  # a guarded action waits for a code
+
+
+class TwoFaCB(CallbackData, prefix="2fa"):
+    action: str
+
+
+CodeHandler = Callable[..., Awaitable[None]]
+_PURPOSES: dict[str, CodeHandler] = {}
+
+
+def on_code(purpose: str):
+    """Register ``async fn(message, code, data, **deps)`` to run when a code for ``purpose`` arrives."""
+
+    def wrap(fn: CodeHandler) -> CodeHandler:
+        _PURPOSES[purpose] = fn
+        return fn
+
+    return wrap
+
+
+async def guarded(db: Database, user_id: int, fn, *args, **kwargs):
+    """``db.write(fn, ...)``; a wrong code is then counted (the action's transaction rolled back)."""
+    try:
+        return await db.write(fn, *args, **kwargs)
+    except twofa.TwoFactorFailed:
+        await db.write(twofa.record_failure, user_id)
+        raise
+
+
+async def ask_code(message: Message, state: FSMContext, purpose: str, **data) -> None:
+    await state.set_state(TwoFA.code)
+    await state.set_data({"purpose": purpose, **data})
+    await message.answer(_("Send the 6-digit code from your authenticator app (or a backup code)."))
+
+
+async def delete_quietly(message: Message) -> None:
+    try:
+        await message.delete()
+    except Exception:  # too old, or in a chat where we may not: the code is single-use anyway
+        log.debug("could not delete a message with a code")
+
+
+class NotCommand(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return bool(message.text) and not message.text.startswith("/")
+
+
+def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
+    kb = InlineKeyboardBuilder()
+    if enabled:
+        text = _(
+            "Two-factor authentication is <b>on</b>. Withdrawals, address changes and disabling it need a code."
+        )
+        kb.button(text=_("Turn 2FA off"), callback_data=TwoFaCB(action="off"))
+    else:
+        text = _("Two-factor authentication is <b>off</b>. Turn it on to protect withdrawals.")
+        kb.button(text=_("Turn 2FA on"), callback_data=TwoFaCB(action="on"))
+    kb.row(back_button())
+    return text, kb.as_markup()
+
+
+@router.message(Command("2fa"))
+async def cmd_2fa(message: Message, user: User, db: Database) -> None:
+    text, kb = status_view(await db.read(twofa.is_enabled, user.id))
+    await message.answer(text, reply_markup=kb)
+
+
+@router.callback_query(MenuCB.filter(F.to == "twofa"))
+async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    text, kb = status_view(await db.read(twofa.is_enabled, user.id))
+    await query.message.edit_text(text, reply_markup=kb)
+    await query.answer()
+
+
+@router.callback_query(TwoFaCB.filter(F.action == "on"))
+async def cb_on(
+    query: CallbackQuery, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
+):
+    name = f"@{user.username}" if user.username else str(user.id)
+    setup = await db.write(twofa.begin_setup, user.id, settings.secret_key, name)
+    photo = BufferedInputFile(totp.qr_png(setup.uri), filename="2fa.png")
+    caption = _(
+        "Scan this QR code with an authenticator app, or enter this key by hand:\n<code>{secret}</code>\n\n"
+        "Then send me the 6-digit code the app shows."
+    ).format(secret=setup.secret)
+    shown = await bot.send_photo(query.from_user.id, photo, caption=caption)
+    await state.set_state(TwoFA.confirm)
+    await state.set_data({"qr_message": shown.message_id})
+    await query.answer()
+
+
+@router.message(TwoFA.confirm, NotCommand())
+async def on_confirm_input(
+    message: Message, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
+):
+    await delete_quietly(message)
+    codes = await guarded(
+        db,
+        user.id,
+        twofa.confirm_setup,
+        user.id,
+        message.text,
+        settings.secret_key,
+        max_failures=params.get("twofa.max_failures"),
+    )
+    qr_message = (await state.get_data()).get("qr_message")
+    await state.clear()
+    if qr_message:  # the secret is in the app now: take it out of the chat history
+        try:
+            await message.bot.delete_message(message.chat.id, qr_message)
+        except Exception:
+            log.debug("could not delete the QR message")
+    listing = "\n".join(f"<code>{html.escape(c)}</code>" for c in codes)
+    await message.answer(
+        _(
+            "Two-factor authentication is on. Keep these one-time backup codes somewhere safe; "
+            "each works once instead of a code, and they will not be shown again:\n{codes}"
+        ).format(codes=listing)
+    )
+
+
+@router.callback_query(TwoFaCB.filter(F.action == "off"))
+async def cb_off(query: CallbackQuery, state: FSMContext) -> None:
+    await ask_code(query.message, state, "twofa_off")
+    await query.answer()
+
+
+@on_code("twofa_off")
+async def off_with_code(message: Message, code: str, data: dict, *, db, user, settings, **_deps) -> None:
+    await guarded(db, user.id, twofa.disable, user.id, code, settings.secret_key)
+    await message.answer(_("Two-factor authentication is off."))
+
+
+@router.message(TwoFA.code, NotCommand())
+async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
+    await delete_quietly(message)
+    data = await state.get_data()
+    await state.clear()
+    handler = _PURPOSES.get(data.pop("purpose", ""))
+    if handler is None:
+        return
+    await handler(message, message.text, data, state=state, **deps)

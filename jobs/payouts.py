@@ -1,0 +1,56 @@
+"""The payout job: reconcile batches in doubt, form new batches, send them.
+
+Runs under the ``payouts`` lease (jobs.exclusive), so one instance at a time. Every step
+is recorded before the next outside call (see core.payouts), so a restart at any point
+resumes from the database: ``open`` batches are sent, ``sending``/``unknown`` ones are
+only looked up, never sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from core import payouts
+from core.assets import ASSET_CODES
+from core.db import Database
+from core.params import Params
+from core.schema import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Payouts:
+    def __init__(self, db: Database, params: Params, backends) -> None:
+        """``backends``: a function (backend name, asset) -> backend object or None."""
+        self.db, self.params, self.backends = db, params, backends
+
+    def _backend(self, name: str, asset: str):
+        return self.backends(name, asset)
+
+    async def run_once(self) -> dict[str, int]:
+        await self.params.refresh(self.db)
+        totals: dict[str, int] = {}
+
+        def add(counts):
+            for k, v in counts.items():
+                totals[k] = totals.get(k, 0) + v
+
+        settled_before = utcnow() - timedelta(seconds=self.params.get("payout.reconcile_after"))
+        for batch in await self.db.read(payouts.batches_in, ("sending", "unknown")):
+            backend = self._backend(batch.backend, batch.asset)
+            if backend is None or not batch.items or batch.updated_at > settled_before:
+                continue
+            add(await self.db.write(payouts.settle, batch.id, await backend.lookup(batch)))
+        backend_of = {a: str(self.params.get(f"payout.backend.{a}")) for a in ASSET_CODES}
+        await self.db.write(payouts.form_batches, backend_of, self.params.get("payout.batch_size"))
+        for open_batch in await self.db.read(payouts.batches_in, ("open",)):
+            backend = self._backend(open_batch.backend, open_batch.asset)
+            if backend is None:
+                log.warning("payouts: no %s backend configured for %s", open_batch.backend, open_batch.asset)
+                continue
+            batch = await self.db.write(payouts.start_sending, open_batch.id)
+            if batch is None:
+                continue
+            add(await self.db.write(payouts.settle, batch.id, await backend.send(batch)))
+        return totals

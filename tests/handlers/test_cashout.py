@@ -1,0 +1,214 @@
+"""/withdraw, /withdrawals, /addresses, /payouts, /paid, /failed and admin 2FA through the real dispatcher."""
+
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+
+from core import audit, ledger, payouts, twofa
+from core.accounts import TREASURY, user_account
+from tests.handlers.conftest import ADMIN
+from tests.handlers.harness import texts
+from tests.handlers.test_wallet import pay
+
+ALICE = 111
+ADDR = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+KEY = "k" * 40
+
+
+async def available(db, owner=user_account(ALICE), asset="BTC"):
+    return (await db.read(ledger.balance, owner, asset)).available
+
+
+@pytest.fixture
+async def alice(tg, db):
+    p = tg.person(ALICE)
+    await p.send("/start")
+    await pay(db, ALICE, 1_000_000)
+    return p
+
+
+async def enable_2fa(db, user_id):
+    setup = await db.write(twofa.begin_setup, user_id, KEY, "x")
+    t = pyotp.TOTP(setup.secret)
+    await db.write(twofa.confirm_setup, user_id, t.at(datetime.now(UTC) - timedelta(seconds=30)), KEY)
+    return t
+
+
+async def test_withdraw_quote_confirm_twice_then_cancel(tg, db, alice):
+    out = texts(await alice.send(f"/withdraw 0.001 BTC {ADDR}"))
+    assert "Network fee: 0.00001000 BTC" in out and "You will receive: <b>0.00099000 BTC</b>" in out
+    assert await available(db) == 1_000_000
+    confirm = alice.tg.last_with_buttons(ALICE)
+    assert "confirmed: approved" in texts(await alice.tap_button("Confirm"))
+    assert "already confirmed" in texts(await alice.tap(confirm.buttons()[0][1], confirm))
+    assert await available(db) == 900_000
+    listing = texts(await alice.send("/withdrawals"))
+    assert "approved" in listing and ADDR in listing
+    assert "cancelled" in texts(await alice.tap_button("Cancel #"))
+    assert await available(db) == 1_000_000
+    assert "was cancelled" in texts(await alice.tap(confirm.buttons()[0][1], confirm))
+    assert await available(db) == 1_000_000
+
+
+async def test_withdraw_with_buttons(tg, db, alice):
+    await alice.send("/withdraw")
+    await alice.tap_button("BTC")
+    out = texts(await alice.send(f"0.0005 {ADDR}"))
+    assert "You will receive: <b>0.00049000 BTC</b>" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (f"/withdraw 0.001 BTC {ADDR[:-1]}5", "typo"),
+        ("/withdraw 0.001 BTC tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "testnet"),
+        ("/withdraw 0.001 BTC LTVdcw8fdTTK4TcebTZ4jiiCbvTXaRxZNh", "another coin"),
+        ("/withdraw 0.001 BTC hello!!", "characters an address cannot have"),
+        (f"/withdraw 0.000000001 BTC {ADDR}", "at most 8 decimal places"),
+        (f"/withdraw 0 BTC {ADDR}", "greater than zero"),
+        (f"/withdraw -1 BTC {ADDR}", "must be positive"),
+        (f"/withdraw 1 BTC {ADDR}", "Not enough BTC"),
+        (f"/withdraw 0.00001 BTC {ADDR}", "minimum withdrawal"),
+        (f"/withdraw 0.001 XRP {ADDR}", "Unknown coin"),
+        ("/withdraw 0.001 BTC", "Please enter an address"),
+        ("/withdraw 0.001", "Usage: /withdraw"),
+        ("/withdraw 0.001 BTC nolabel", "characters an address cannot have"),
+    ],
+)
+async def test_bad_withdrawals_move_nothing(tg, db, alice, command, expected):
+    assert expected in texts(await alice.send(command))
+    assert await available(db) == 1_000_000
+
+
+async def test_tampered_and_foreign_callbacks(tg, db, alice):
+    await alice.send(f"/withdraw 0.001 BTC {ADDR}")
+    bob = tg.person(222)
+    await bob.send("/start")
+    quote = alice.tg.last_with_buttons(ALICE)
+    assert "does not exist" in texts(await bob.tap(quote.buttons()[0][1], quote))
+    for forged in ("wd:ok:-1", "wd:zz:1", "wd:ok:abc", "po:yes:1"):
+        answer = [s for s in await alice.tap(forged) if s.method == "answerCallbackQuery"]
+        assert answer and "no longer valid" in answer[0].text, forged
+    assert await available(db) == 1_000_000
+
+
+async def test_withdraw_needs_2fa_code_when_on(tg, db, alice):
+    t = await enable_2fa(db, ALICE)
+    await alice.send(f"/withdraw 0.001 BTC {ADDR}")
+    assert "6-digit code" in texts(await alice.tap_button("Confirm"))
+    assert "wrong" in texts(await alice.send("123456"))
+    assert await available(db) == 1_000_000
+    await alice.tap_button("Confirm")
+    sent = await alice.send(t.now())
+    assert any(s.method == "deleteMessage" for s in sent) and "confirmed" in texts(sent)
+    assert await available(db) == 900_000
+
+
+async def test_address_book_and_2fa(tg, db, alice):
+    assert "Saved cold" in texts(await alice.send(f"/addresses add BTC cold {ADDR}"))
+    assert "typo" in texts(await alice.send(f"/addresses add BTC warm {ADDR[:-1]}5"))
+    assert "cold" in texts(await alice.send("/addresses"))
+    assert "You will receive" in texts(await alice.send("/withdraw 0.001 BTC cold"))
+    t = await enable_2fa(db, ALICE)
+    assert "6-digit code" in texts(
+        await alice.send("/addresses add BTC warm 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa")
+    )
+    assert "Saved warm" in texts(await alice.send(t.now()))
+    assert "removed" in texts(await alice.send("/addresses remove warm"))
+    assert "No address labelled" in texts(await alice.send("/addresses remove warm"))
+
+
+async def test_big_withdrawal_needs_admin_approval_then_manual_batch(tg, db, alice):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    await alice.send(f"/withdraw 0.005 BTC {ADDR}")
+    assert "waiting for approval" in texts(await alice.tap_button("Confirm"))
+    out = texts(await admin.send("/payouts"))
+    assert "0.00500000 BTC" in out
+    assert "approved" in texts(await admin.tap_button("Approve"))
+    assert "not waiting for approval" in texts(await admin.tap_button("Approve"))
+    from core.params import Params
+    from jobs.payout_backends import ManualBackend
+    from jobs.payouts import Payouts
+
+    manual = ManualBackend(tg.bot, frozenset({ADMIN}))
+    await Payouts(db, Params(env={}), lambda name, asset: manual).run_once()
+    doc = [s for s in tg.session.sent if s.method == "sendDocument"][-1]
+    assert doc.chat_id == ADMIN and "/paid 1" in doc.text
+    assert "Usage: /paid" in texts(await admin.send("/paid x"))
+    assert "1 withdrawals marked sent" in texts(await admin.send("/paid 1 deadbeef"))
+    assert "not waiting" in texts(await admin.send("/failed 1 oops"))
+    assert "deadbeef" in texts(await alice.send("/withdrawals"))
+    assert await available(db) == 500_000
+    assert (await db.read(payouts.get_batch, 1)).state == "done"
+
+
+async def test_admin_reject_returns_the_amount(tg, db, alice):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    await alice.send(f"/withdraw 0.005 BTC {ADDR}")
+    await alice.tap_button("Confirm")
+    await admin.send("/payouts")
+    assert "rejected" in texts(await admin.tap_button("Reject"))
+    assert await available(db) == 1_000_000
+
+
+async def test_admin_credit_needs_code_when_admin_has_2fa(tg, db, alice):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    await pay(db, ADMIN, 1, key="x")  # registers accounts
+    await admin.send("/deposit 1 BTC float")
+    t = await enable_2fa(db, ADMIN)
+    assert "6-digit code" in texts(await admin.send("/credit 111 0.0001 BTC gift"))
+    assert "wrong" in texts(await admin.send("000000"))
+    assert await available(db) == 1_000_000
+    await admin.send("/credit 111 0.0001 BTC gift")
+    assert "Credited 0.00010000 BTC" in texts(await admin.send(t.now()))
+    assert "Credited 0.00010000 BTC" in texts(
+        await admin.send(
+            f"/credit 111 0.0001 BTC gift two code {t.at(datetime.now(UTC) + timedelta(seconds=30))}"
+        )
+    )
+    assert await available(db) == 1_020_000
+    assert [a.details["reason"] for a in await db.read(audit.recent, 5) if a.action == "credit"] == [
+        "gift two",
+        "gift",
+    ]
+    assert await available(db, TREASURY) > 0
+
+
+async def test_crypto_pay_assets_go_to_the_telegram_wallet_without_an_address(tg, db, alice):
+    params = tg.dp["params"]
+    await db.write(params.set, "payout.backend.USDT", "cryptopay", admin_id=ADMIN)
+    await pay(db, ALICE, 10_000_000, asset="USDT", key="usdt")
+    out = texts(await alice.send("/withdraw 6 USDT"))
+    assert "@CryptoBot" in out and "You will receive: <b>5.000000 USDT</b>" in out
+    assert "Please enter an address" in texts(await alice.send("/withdraw 0.001 BTC"))
+
+
+async def test_locked_2fa_tells_when(tg, db, alice):
+    await enable_2fa(db, ALICE)
+    for _ in range(10):
+        await db.write(twofa.record_failure, ALICE)
+    await alice.send(f"/withdraw 0.001 BTC {ADDR}")
+    await alice.tap_button("Confirm")
+    out = texts(await alice.send("123456"))
+    assert "locked until" in out and "UTC" in out
+    assert await available(db) == 1_000_000
+
+
+async def test_no_secret_or_code_in_logs(tg, db, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    p = tg.person(333)
+    await p.send("/start")
+    await p.send("/2fa")
+    sent = await p.tap_button("Turn 2FA on")
+    secret = [s for s in sent if s.method == "sendPhoto"][0].text.split("<code>")[1].split("</code>")[0]
+    code = pyotp.TOTP(secret).now()
+    out = texts(await p.send(code))
+    backup = out.split("<code>")[1].split("</code>")[0]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert secret not in logged and code not in logged and backup not in logged

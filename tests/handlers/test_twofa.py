@@ -1,0 +1,54 @@
+"""/2fa through the real dispatcher: QR and secret, confirm with a code, backup codes, disable."""
+
+import re
+
+import pyotp
+
+from core import twofa
+from tests.handlers.harness import texts
+
+ALICE = 111
+
+
+async def turn_on(tg, db, user_id=ALICE):
+    p = tg.person(user_id)
+    await p.send("/start")
+    assert "is <b>off</b>" in texts(await p.send("/2fa"))
+    sent = await p.tap_button("Turn 2FA on")
+    photo = [s for s in sent if s.method == "sendPhoto"][0]
+    assert photo.params["_files"]  # the QR code PNG is uploaded
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", photo.text)[1]
+    return p, secret
+
+
+async def test_setup_with_qr_then_code_then_backup_codes(tg, db):
+    p, secret = await turn_on(tg, db)
+    assert "wrong" in texts(await p.send("123456"))
+    assert not await db.read(twofa.is_enabled, ALICE)
+    await p.tap_button("Turn 2FA on")  # start again with a new secret
+    photo = [s for s in tg.session.sent if s.method == "sendPhoto"][-1]
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", photo.text)[1]
+    sent = await p.send(pyotp.TOTP(secret).now())
+    deleted = [s.params["message_id"] for s in sent if s.method == "deleteMessage"]
+    assert len(deleted) == 2 and photo.message_id in deleted  # the code's message and the QR code
+    out = texts(sent)
+    assert "Two-factor authentication is on" in out
+    assert len(re.findall(r"<code>[a-z2-9]{5}-[a-z2-9]{5}</code>", out)) == 10
+    assert await db.read(twofa.is_enabled, ALICE)
+    assert "is <b>on</b>" in texts(await p.send("/2fa"))
+
+
+async def test_disable_with_wrong_then_right_code(tg, db):
+    p, secret = await turn_on(tg, db)
+    t = pyotp.TOTP(secret)
+    from datetime import UTC, datetime, timedelta
+
+    await p.send(t.at(datetime.now(UTC) - timedelta(seconds=30)))
+    await p.send("/2fa")
+    await p.tap_button("Turn 2FA off")
+    assert "wrong" in texts(await p.send("999999"))
+    assert await db.read(twofa.is_enabled, ALICE)
+    await p.send("/2fa")
+    await p.tap_button("Turn 2FA off")
+    assert "is off" in texts(await p.send(t.now()))
+    assert not await db.read(twofa.is_enabled, ALICE)

@@ -1,0 +1,45 @@
+"""A payout worker for the crash test: runs the payout job until nothing is left, in its own process.
+
+python -m tests.jobs.payout_worker DATABASE_URL RPC_URL
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from sqlalchemy import func, select
+
+from core.db import Database
+from core.params import Params
+from core.payouts import payout_batches
+from jobs.payout_backends import RpcBackend
+from jobs.payouts import Payouts
+
+
+def unfinished(conn) -> int:
+    return conn.execute(
+        select(func.count()).where(payout_batches.c.state.in_(("open", "sending", "unknown")))
+    ).scalar_one()
+
+
+async def main(url: str, rpc_url: str) -> None:
+    db = Database(url)
+    await db.start()
+    params = Params(
+        env={"PAYOUT_BACKEND_BTC": "rpc", "PAYOUT_BATCH_SIZE": "3", "PAYOUT_RECONCILE_AFTER": "1s"}
+    )
+    backend = RpcBackend(rpc_url, timeout=5)
+    job = Payouts(db, params, lambda name, asset: backend)
+    print("ready", flush=True)
+    while True:
+        await job.run_once()
+        if not await db.read(unfinished):
+            break
+        await asyncio.sleep(0.05)  # a batch in doubt waits payout.reconcile_after before its lookup
+    print("done", flush=True)
+    await db.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
