@@ -41,6 +41,7 @@ def setup_logging(settings: Settings) -> None:
     handler.addFilter(Redact([settings.bot_token, settings.webhook_secret or "", settings.secret_key]))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
 
 
 async def run(settings: Settings) -> None:
@@ -103,7 +104,9 @@ async def run(settings: Settings) -> None:
     await register_commands(bot, get_i18n(), settings.admin_ids)
     scheduler = build_scheduler(settings, db, bot, params)
     scheduler.start()
-    crash_runner = CrashRunner(db, bot, params, settings.secret_key)  # plays rounds only while it holds the lease
+    crash_runner = CrashRunner(
+        db, bot, params, settings.secret_key
+    )  # plays rounds only while it holds the lease
     crash_runner.start()
 
     stop = asyncio.Event()

@@ -55,6 +55,9 @@ BACKENDS = ("manual", "rpc", "cryptopay")
 for _code in ASSET_CODES:
     define(f"payout.backend.{_code}", "manual", "text")
 define("payout.batch_size", "500", "int", minimum=1, maximum=100_000)
+define(
+    "payout.every", "60s", "duration", minimum=1, maximum=86400
+)  # how often the batch job runs (read at start)
 # A batch cut off mid-call is looked up only this long after, so a call still running
 # on the node (our side crashed or timed out) has landed before we decide it never did.
 define("payout.reconcile_after", "2m", "duration")

@@ -58,5 +58,9 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
     payout_job = Payouts(
         db, params, lambda name, asset: from_env(name, asset, bot=bot, admin_ids=settings.admin_ids)
     )
-    scheduler.add_job(exclusive(db, "payouts", ttl_seconds=600)(payout_job.run_once), "interval", seconds=60)
+    scheduler.add_job(
+        exclusive(db, "payouts", ttl_seconds=600)(payout_job.run_once),
+        "interval",
+        seconds=params.get("payout.every"),
+    )
     return scheduler

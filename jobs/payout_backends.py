@@ -195,7 +195,13 @@ class ManualBackend:
         from aiogram.types import BufferedInputFile
 
         doc = BufferedInputFile(self.csv_bytes(batch), filename=f"batch-{batch.id}-{batch.asset}.csv")
-        caption = f"Payout batch {batch.id} ({batch.asset}, {len(batch.items)} items): /paid {batch.id} TXID or /failed {batch.id} REASON"
+        from handlers.i18n import _, get_i18n
+
+        i18n = get_i18n()
+        with i18n.context(), i18n.use_locale("en"):  # admins' working language
+            caption = _(
+                "Payout batch {id} ({asset}, {count} items): /paid {id} TXID or /failed {id} REASON"
+            ).format(id=batch.id, asset=batch.asset, count=len(batch.items))
         for admin in self.admin_ids:
             try:
                 await self.bot.send_document(admin, doc, caption=caption, parse_mode=None)
