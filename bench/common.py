@@ -9,8 +9,9 @@ from sqlalchemy import text
 from core.db import Database
 from core.migrate import upgrade_async
 
-# The benches empty this database; point BENCH_PG_URL elsewhere to keep one you care about.
-PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# The benches empty this database (created on the local server when missing), so by default
+# it is one of their own, never the test suite's.
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/dustpan_bench")
 
 
 async def fresh_sqlite(tmp_dir: str) -> str:
@@ -21,6 +22,7 @@ async def fresh_sqlite(tmp_dir: str) -> str:
 
 async def fresh_pg(url: str = PG_URL) -> str | None:
     """Drop and re-migrate the schema; None (with a line saying why) when PostgreSQL is not reachable."""
+    await _create_database(url)
     db = Database(url)
     try:
         async with db.engine.begin() as conn:
@@ -33,3 +35,21 @@ async def fresh_pg(url: str = PG_URL) -> str | None:
         await db.close()
     await upgrade_async(url)
     return url
+
+
+async def _create_database(url: str) -> None:
+    """CREATE DATABASE for the bench's own database if the server lacks it (best effort)."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = Database(target.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        async with admin.engine.connect() as conn:
+            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database})
+            if not exists:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    except Exception:  # noqa: BLE001 - fresh_pg reports an unreachable server
+        pass
+    finally:
+        await admin.close()

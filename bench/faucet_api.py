@@ -23,6 +23,8 @@ os.environ["FAUCET_API_RATE"] = "1000000"
 
 CLIENTS = int(os.environ.get("CLIENTS", "16"))
 REQUESTS = int(os.environ.get("REQUESTS", "6000"))
+from bench.common import fresh_pg  # noqa: E402
+
 USERS = 1000
 PORT = 18931
 
@@ -164,5 +166,6 @@ def run(name: str, url: str) -> None:
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         run("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db")
-    if os.environ.get("BENCH_PG_URL"):
-        run("postgresql", os.environ["BENCH_PG_URL"])
+    pg = asyncio.run(fresh_pg())  # BENCH_PG_URL or the local dustpan_bench database; skipped when unreachable
+    if pg:
+        run("postgresql", pg)

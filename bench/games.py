@@ -3,7 +3,7 @@
     PYTHONPATH=. python bench/games.py [BENCH_PG_URL]
 
 Prints bets per second (dice, plinko 16 rows) under 32 concurrent players on SQLite and, when
-reachable, PostgreSQL (default: BENCH_PG_URL or the local test database, which it empties first), and the
+reachable, PostgreSQL (BENCH_PG_URL, default the local dustpan_bench database, which it empties first), and the
 time to settle a crash round with 1,000 joined players (target: within one second of the bust).
 """
 

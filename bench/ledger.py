@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import PG_URL, fresh_pg  # noqa: E402
 from core import ledger  # noqa: E402
 from core.accounts import HOUSE, WORLD, user_account  # noqa: E402
 from core.db import Database  # noqa: E402
@@ -141,7 +142,7 @@ def line(label: str, rate: float, ref: float | None = None) -> None:
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--pg", default=PG_URL)
     args = ap.parse_args()
     n = args.n
     print(f"ledger benchmark: {n} transfers per run, {os.cpu_count()} cores; half debit one hot account (house)")
@@ -168,16 +169,8 @@ async def main() -> None:
     print(f"  invariants after the runs: {'ok' if not problems else problems[:3]}")
     await db.close()
 
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(args.pg.replace("postgresql+asyncpg://", "postgresql://"), timeout=3)
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        await conn.close()
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL: skipped ({type(exc).__name__}: {exc})")
+    if not await fresh_pg(args.pg):
         return
-    await upgrade_async(args.pg)
     pgdb = Database(args.pg)
     await pgdb.start()
     await seed(pgdb)

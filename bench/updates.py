@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 
 sys.path.insert(0, os.getcwd())
 
+from bench.common import fresh_pg  # noqa: E402
+
 USERS = int(os.environ.get("USERS", "4000"))
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "64"))
 
@@ -154,5 +156,6 @@ async def run(name: str, url: str) -> None:
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db"))
-    if os.environ.get("BENCH_PG_URL"):
-        asyncio.run(run("postgresql", os.environ["BENCH_PG_URL"]))
+    pg = asyncio.run(fresh_pg())  # BENCH_PG_URL or the local dustpan_bench database; skipped when unreachable
+    if pg:
+        asyncio.run(run("postgresql", pg))
