@@ -40,16 +40,16 @@ async def fresh_pg(url: str = PG_URL) -> str | None:
 async def _create_database(url: str) -> None:
     """CREATE DATABASE for the bench's own database if the server lacks it (best effort)."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
 
     target = make_url(url)
-    admin = Database(target.set(database="postgres").render_as_string(hide_password=False))
+    engine = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        async with admin.engine.connect() as conn:
+        async with engine.connect() as conn:
             exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database})
             if not exists:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     except Exception:  # noqa: BLE001 - fresh_pg reports an unreachable server
         pass
     finally:
-        await admin.close()
+        await engine.dispose()

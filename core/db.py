@@ -144,12 +144,26 @@ class _Job:
         self.attempts = 0
 
 
-def run_group(conn: Connection, group: list[_Job]) -> list[tuple[bool, Any]]:
+def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) -> list[tuple[bool, Any]]:
     """Run a group of use cases in one transaction, each in its own savepoint, and commit once.
 
     Returns (ok, result or exception) per job. If the commit itself fails, every job
     gets that error: nothing of any of them was kept.
+
+    ``optimistic`` (PostgreSQL, where a savepoint costs two round trips): first run the
+    whole group without savepoints; if any use case refuses, roll everything back and run
+    the group again the careful way. Use cases are functions of the database alone, so
+    running one again after a rollback is the same as running it once.
     """
+    if optimistic and len(group) > 1:
+        results: list[tuple[bool, Any]] = []
+        try:
+            with conn.begin():
+                for job in group:
+                    results.append((True, job.fn(conn, *job.args, **job.kwargs)))
+            return results
+        except Exception:  # someone refused (or a race): fall through to savepoints
+            pass
     outcomes: list[tuple[bool, Any]] = []
     try:
         with conn.begin():
@@ -278,7 +292,7 @@ class _PostgresWriter:
                 group.append(self.queue.get_nowait())
             try:
                 async with self.engine.connect() as conn:
-                    outcomes = await conn.run_sync(run_group, group)
+                    outcomes = await conn.run_sync(run_group, group, optimistic=True)
             except Exception as exc:  # could not even connect: every job learns why
                 outcomes = [(False, exc)] * len(group)
             for job, (ok, value) in zip(group, outcomes, strict=True):
