@@ -109,9 +109,14 @@ def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
 
 
 @router.message(Command("2fa"))
-async def cmd_2fa(message: Message, user: User, db: Database) -> None:
-    text, kb = status_view(await db.read(twofa.is_enabled, user.id))
-    await message.answer(text, reply_markup=kb)
+async def cmd_2fa(
+    message: Message, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
+) -> None:
+    if await db.read(twofa.is_enabled, user.id):
+        text, kb = status_view(True)
+        await message.answer(text, reply_markup=kb)
+    else:  # nothing to choose yet: go straight to the QR code
+        await start_setup(user, db, settings, state, bot)
 
 
 @router.callback_query(MenuCB.filter(F.to == "twofa"))
@@ -125,17 +130,23 @@ async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
 async def cb_on(
     query: CallbackQuery, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
 ):
+    await start_setup(user, db, settings, state, bot)
+    await query.answer()
+
+
+async def start_setup(user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot) -> None:
+    """Send the secret as a QR code and as text; 2FA turns on once a code from it arrives."""
     name = f"@{user.username}" if user.username else str(user.id)
     setup = await db.write(twofa.begin_setup, user.id, settings.secret_key, name)
     photo = BufferedInputFile(totp.qr_png(setup.uri), filename="2fa.png")
     caption = _(
-        "Scan this QR code with an authenticator app, or enter this key by hand:\n<code>{secret}</code>\n\n"
+        "Scan this QR code with an authenticator app, or enter this key by hand:\n<code>{secret}</code>\n"
+        "Setup link: <code>{uri}</code>\n\n"
         "Then send me the 6-digit code the app shows."
-    ).format(secret=setup.secret)
-    shown = await bot.send_photo(query.from_user.id, photo, caption=caption)
+    ).format(secret=setup.secret, uri=html.escape(setup.uri))
+    shown = await bot.send_photo(user.id, photo, caption=caption)
     await state.set_state(TwoFA.confirm)
     await state.set_data({"qr_message": shown.message_id})
-    await query.answer()
 
 
 @router.message(TwoFA.confirm, NotCommand())

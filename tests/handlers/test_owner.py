@@ -56,7 +56,9 @@ async def test_address_links_and_lists(tg, db):
     assert "Linked BTC address" in texts(await alice.send(f"/address btc {ADDR}"))
     assert await db.read(payout_links.find_user, "BTC", ADDR) == ALICE
     assert ADDR in texts(await alice.send("/address"))
-    assert "checksum does not match" in texts(await alice.send("/address BTC 1BoatSLRHtKNngkdXEeobR76b53LETtpyX"))
+    assert "checksum does not match" in texts(
+        await alice.send("/address BTC 1BoatSLRHtKNngkdXEeobR76b53LETtpyX")
+    )
     bob = tg.person(222, username="bob")
     assert "already linked" in texts(await bob.send(f"/address BTC {ADDR}"))
     assert "Address removed" in texts(await alice.send(f"/address remove BTC {ADDR}"))

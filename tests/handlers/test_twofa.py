@@ -13,9 +13,9 @@ ALICE = 111
 async def turn_on(tg, db, user_id=ALICE):
     p = tg.person(user_id)
     await p.send("/start")
-    assert "is <b>off</b>" in texts(await p.send("/2fa"))
-    sent = await p.tap_button("Turn 2FA on")
+    sent = await p.send("/2fa")  # off: the command goes straight to the QR code
     photo = [s for s in sent if s.method == "sendPhoto"][0]
+    assert "otpauth://totp/" in photo.text
     assert photo.params["_files"]  # the QR code PNG is uploaded
     secret = re.search(r"<code>([A-Z2-7]+)</code>", photo.text)[1]
     return p, secret
@@ -25,7 +25,7 @@ async def test_setup_with_qr_then_code_then_backup_codes(tg, db):
     p, secret = await turn_on(tg, db)
     assert "wrong" in texts(await p.send("123456"))
     assert not await db.read(twofa.is_enabled, ALICE)
-    await p.tap_button("Turn 2FA on")  # start again with a new secret
+    await p.send("/2fa")  # start again with a new secret
     photo = [s for s in tg.session.sent if s.method == "sendPhoto"][-1]
     secret = re.search(r"<code>([A-Z2-7]+)</code>", photo.text)[1]
     sent = await p.send(pyotp.TOTP(secret).now())
@@ -52,3 +52,12 @@ async def test_disable_with_wrong_then_right_code(tg, db):
     await p.tap_button("Turn 2FA off")
     assert "is off" in texts(await p.send(t.now()))
     assert not await db.read(twofa.is_enabled, ALICE)
+
+
+async def test_menu_shows_the_state_with_a_button(tg, db):
+    p = tg.person(ALICE)
+    await p.send("/start")
+    sent = await p.tap_button("2FA")
+    assert "is <b>off</b>" in texts(sent)
+    sent = await p.tap_button("Turn 2FA on")
+    assert [s for s in sent if s.method == "sendPhoto"]
