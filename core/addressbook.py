@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from core import audit, twofa
+from core import audit, payout_links, twofa
 from core.addresses import Address, validate_address
 from core.assets import get_asset
 from core.errors import DomainError
@@ -103,7 +103,11 @@ def save_address(
         select(withdrawal_addresses).where(mine, withdrawal_addresses.c.label == label)
     ).first()
     values = dict(asset=code_asset, address=checked.text, chain=checked.chain)
+    # The same addresses are where faucet sites pay the user (core.payout_links): one list to keep.
+    payout_links.link(conn, user_id, code_asset, checked.text, now)
     if old is not None:
+        if (old.asset, old.address) != (code_asset, checked.text):
+            payout_links.unlink(conn, user_id, old.asset, old.address)
         conn.execute(update(withdrawal_addresses).where(withdrawal_addresses.c.id == old.id).values(**values))
     else:
         if conn.execute(select(func.count()).where(mine)).scalar_one() >= MAX_ENTRIES:
@@ -116,13 +120,23 @@ def save_address(
 
 
 def remove_address(conn: Connection, user_id: int, label: str) -> None:
-    gone = conn.execute(
-        delete(withdrawal_addresses).where(
+    row = conn.execute(
+        select(withdrawal_addresses).where(
             withdrawal_addresses.c.user_id == user_id, withdrawal_addresses.c.label == check_label(label)
         )
-    ).rowcount
-    if not gone:
+    ).first()
+    if row is None:
         raise AddressBookError("no_such_label", label=label[:24])
+    conn.execute(delete(withdrawal_addresses).where(withdrawal_addresses.c.id == row.id))
+    payout_links.unlink(conn, user_id, row.asset, row.address)
+
+
+def label_of(conn: Connection, user_id: int, asset: str, address: str) -> str:
+    """The label under which the user keeps ``address`` of ``asset`` (for removing by address)."""
+    for e in list_addresses(conn, user_id):
+        if e.asset == get_asset(asset).code and e.address.lower() == address.strip().lower():
+            return e.label
+    raise AddressBookError("no_such_label", label=address[:24])
 
 
 def resolve(conn: Connection, user_id: int, asset: str, text: str, network: str) -> Address:

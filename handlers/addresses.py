@@ -49,7 +49,8 @@ errors.register("label_other_asset", __("The label {label} is an address for {as
 
 def usage() -> str:
     return _(
-        "Add or change: /addresses add ASSET LABEL ADDRESS\nRemove: /addresses remove LABEL\n"
+        "Add: /address ASSET ADDRESS, or with a label: /address add ASSET LABEL ADDRESS\n"
+        "Remove: /address remove LABEL\n"
         "Then withdraw with /withdraw AMOUNT ASSET LABEL"
     )
 
@@ -62,6 +63,12 @@ async def book_text(db: Database, user: User) -> str:
     ]
     if not rows:
         lines.append(_("None yet."))
+    username = f"@{user.username}" if user.username else "-"
+    lines.append(
+        _("Faucet sites pay you at any of these addresses or at your username {username}.").format(
+            username=html.escape(username)
+        )
+    )
     return "\n".join(lines) + "\n\n" + usage()
 
 
@@ -71,8 +78,8 @@ async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
     await query.answer()
 
 
-@router.message(Command("addresses"))
-async def cmd_addresses(
+@router.message(Command("address", "addresses"))
+async def cmd_address(
     message: Message,
     command: CommandObject,
     user: User,
@@ -82,16 +89,19 @@ async def cmd_addresses(
     state: FSMContext,
 ) -> None:
     args = (command.args or "").split()
+    verb = args[0].lower() if args else ""
     if not args:
         await message.answer(await book_text(db, user))
-    elif args[0] == "add" and len(args) == 4:
+    elif verb == "remove" and len(args) in (2, 3):
+        label = args[1] if len(args) == 2 else await db.read(addressbook.label_of, user.id, args[1], args[2])
+        await db.write(addressbook.remove_address, user.id, label)
+        await message.answer(_("Address {label} removed.").format(label=html.escape(label)))
+    elif (verb == "add" and len(args) == 4) or (verb not in ("add", "remove") and len(args) == 2):
+        asset, label, address = (args[1], args[2], args[3]) if verb == "add" else (args[0], args[0], args[1])
         if await db.read(twofa.is_enabled, user.id):
-            await ask_code(message, state, "address_add", asset=args[1], label=args[2], address=args[3])
+            await ask_code(message, state, "address_add", asset=asset, label=label, address=address)
             return
-        await save(message, user, args[1], args[2], args[3], None, db, settings, params)
-    elif args[0] == "remove" and len(args) == 2:
-        await db.write(addressbook.remove_address, user.id, args[1])
-        await message.answer(_("Address {label} removed.").format(label=html.escape(args[1])))
+        await save(message, user, asset, label, address, None, db, settings, params)
     else:
         await message.answer(usage())
 

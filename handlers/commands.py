@@ -21,7 +21,6 @@ PUBLIC: list[tuple[str, object]] = [
     ("faucet", __("Claim free coins after a small puzzle")),
     ("refer", __("Your invite link and referral earnings")),
     ("faucets", __("Faucet sites that pay into your wallet")),
-    ("address", __("Link payout addresses for faucet sites")),
     ("owner", __("Run a faucet site: API keys, escrow, payouts")),
     ("games", __("Dice, limbo, plinko and crash")),
     ("dice", __("Roll dice: /dice AMOUNT ASSET over|under TARGET")),
@@ -36,7 +35,7 @@ PUBLIC: list[tuple[str, object]] = [
     ("help", __("What each command does")),
     ("withdraw", __("Send coins to your wallet")),
     ("withdrawals", __("Your withdrawals and their state")),
-    ("addresses", __("Your withdrawal addresses")),
+    ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
 ]
 ADMIN: list[tuple[str, object]] = [

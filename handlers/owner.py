@@ -13,7 +13,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core import faucet_sites, payout_links
+from core import faucet_sites
 from core.assets import get_asset
 from core.config import Settings
 from core.db import Database
@@ -199,31 +199,3 @@ ACTIONS = {
     ("ips", 3): owner_ips,
     ("payouts", 2): owner_payouts,
 }
-
-
-@router.message(Command("address"))
-async def cmd_address(message: Message, command: CommandObject, user: User, db: Database) -> None:
-    parts = (command.args or "").split()
-    if len(parts) == 2:
-        text = await db.write(payout_links.link, user.id, parts[0], parts[1])
-        await message.answer(
-            _("Linked {asset} address {address}. Faucet sites can now pay you there.").format(
-                asset=get_asset(parts[0]).code, address=html.escape(text)
-            )
-        )
-        return
-    if len(parts) == 3 and parts[0].lower() == "remove":
-        done = await db.write(payout_links.unlink, user.id, parts[1], parts[2])
-        await message.answer(_("Address removed.") if done else _("That address is not linked to you."))
-        return
-    links = await db.read(payout_links.links_of, user.id)
-    lines = [_("<b>Your payout addresses</b>")]
-    lines += [f"{a}: <code>{html.escape(addr)}</code>" for a, addr in links] or [_("None yet.")]
-    username = f"@{user.username}" if user.username else "-"
-    lines.append(
-        _(
-            "Faucet sites pay you at a linked address or at your username {username}.\n"
-            "Link: /address ASSET ADDRESS · Remove: /address remove ASSET ADDRESS"
-        ).format(username=html.escape(username))
-    )
-    await message.answer("\n".join(lines))

@@ -86,25 +86,38 @@ def load_po(lang: str, domain: str) -> Catalog | None:
         return read_po(fp, locale=lang, domain=domain)
 
 
-def updated(template: Catalog, lang: str, domain: str) -> Catalog:
+def known_translations(lang: str) -> dict[str, str]:
+    """Every translation a language has in any domain, so a string that moves between
+    modules (and so between domains) keeps its translation."""
+    found: dict[str, str] = {}
+    for po in sorted((LOCALES / lang / "LC_MESSAGES").glob("*.po")):
+        for m in load_po(lang, po.stem) or []:
+            if m.id and m.string:
+                found.setdefault(m.id, m.string)
+    return found
+
+
+def updated(template: Catalog, lang: str, domain: str, known: dict[str, str] | None = None) -> Catalog:
     old = load_po(lang, domain)
     new = Catalog(locale=lang, domain=domain, project="dustpan", charset="utf-8", fuzzy=False)
     for msg in template:
         if not msg.id:
             continue
         prev = old.get(msg.id) if old else None
-        text = msg.id if lang == "en" else (prev.string if prev else "")
+        kept = prev.string if prev and prev.string else (known or {}).get(msg.id, "")
+        text = msg.id if lang == "en" else kept
         new.add(msg.id, text, locations=msg.locations, auto_comments=msg.auto_comments)
     return new
 
 
 def update() -> None:
     templates = extract()
+    known = {lang: known_translations(lang) for lang in LANGUAGES}
     for domain, template in templates.items():
         (LOCALES).mkdir(exist_ok=True)
         (LOCALES / f"{domain}.pot").write_bytes(_po_bytes(template))
         for lang in LANGUAGES:
-            catalog = updated(template, lang, domain)
+            catalog = updated(template, lang, domain, known[lang])
             path = po_path(lang, domain)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(_po_bytes(catalog))

@@ -52,16 +52,21 @@ async def test_owner_bad_input(tg, db):
 
 
 async def test_address_links_and_lists(tg, db):
+    """One address list: what a user saves with /address is where withdrawals go and
+    where faucet sites find them."""
     alice = tg.person(ALICE)
-    assert "Linked BTC address" in texts(await alice.send(f"/address btc {ADDR}"))
+    assert f"Saved btc: BTC <code>{ADDR}</code>" in texts(await alice.send(f"/address btc {ADDR}"))
     assert await db.read(payout_links.find_user, "BTC", ADDR) == ALICE
-    assert ADDR in texts(await alice.send("/address"))
+    listing = texts(await alice.send("/address"))
+    assert ADDR in listing and "Faucet sites pay you" in listing
+    assert ADDR in texts(await alice.send("/addresses"))  # the same list under its other name
     assert "checksum does not match" in texts(
         await alice.send("/address BTC 1BoatSLRHtKNngkdXEeobR76b53LETtpyX")
     )
     bob = tg.person(222, username="bob")
     assert "already linked" in texts(await bob.send(f"/address BTC {ADDR}"))
-    assert "Address removed" in texts(await alice.send(f"/address remove BTC {ADDR}"))
+    assert "Address btc removed" in texts(await alice.send(f"/address remove BTC {ADDR}"))
+    assert await db.read(payout_links.find_user, "BTC", ADDR) is None
 
 
 async def test_directory_lists_funded_sites_and_rating(tg, db):
