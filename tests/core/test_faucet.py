@@ -8,7 +8,7 @@ import pytest
 from core import faucet, notices, referrals
 from core.accounts import FAUCET_POOL, MARKETING, user_account
 from core.users import upsert_user
-from tests.earning_helpers import available, fund
+from tests.money import available, fund
 
 S = faucet.Settings(reward=100, interval=3600, retry_wait=5, challenge_ttl=600, commission_bp=1000)
 T0 = datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)

@@ -7,7 +7,7 @@ import pyotp
 import pytest
 
 from core import addressbook, ledger, payouts, twofa
-from core.accounts import FEES, TREASURY, WITHDRAWALS_PENDING, WORLD, user_account
+from core.accounts import FEES, WITHDRAWALS_PENDING, WORLD, user_account
 from core.addresses import InvalidAddress
 from core.errors import InsufficientFunds
 from core.users import upsert_user
@@ -21,6 +21,7 @@ from core.withdrawals import (
 from jobs.payout_backends import CryptoPayBackend, RpcBackend
 from jobs.payouts import Payouts
 from tests.fakes.payouts import FakeCryptoPay, FakeRpc, serve
+from tests.money import fund as give
 
 KEY = "k" * 40
 U = 7
@@ -31,24 +32,7 @@ FEE = 1000
 
 async def fund(db, user_id=U, amount=1_000_000, asset="BTC"):
     await db.write(upsert_user, id=user_id, username=None, first_name="U", language_code="en")
-    await db.write(
-        ledger.transfer,
-        debit=WORLD,
-        credit=TREASURY,
-        asset=asset,
-        amount=amount,
-        code="deposit",
-        key=f"d{user_id}{asset}",
-    )
-    await db.write(
-        ledger.transfer,
-        debit=TREASURY,
-        credit=user_account(user_id),
-        asset=asset,
-        amount=amount,
-        code="admin_credit",
-        key=f"c{user_id}{asset}",
-    )
+    await give(db, user_account(user_id), amount, asset, key=f"{user_id}{asset}", code="admin_credit")
 
 
 async def draft(db, amount=100_000, address=BTC_ADDR, user_id=U):

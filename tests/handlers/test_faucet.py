@@ -3,8 +3,8 @@
 from core import referrals
 from core.accounts import FAUCET_POOL, MARKETING, user_account
 from core.users import get_user
-from tests.earning_helpers import available, fund
 from tests.handlers.harness import texts
+from tests.money import available, fund
 
 ALICE, BOB = 111, 222
 

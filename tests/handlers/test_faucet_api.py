@@ -13,8 +13,8 @@ from core.params import Params
 from core.users import upsert_user
 from handlers.dispatcher import build_dispatcher
 from handlers.web import build_web_app
-from tests.earning_helpers import available, fund
 from tests.handlers.harness import BOT_TOKEN, RecordingSession
+from tests.money import available, fund
 
 OWNER, ALICE, BOB = 500, 111, 222
 ADDR = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"

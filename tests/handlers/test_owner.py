@@ -4,8 +4,8 @@ import re
 
 from core import faucet_sites, payout_links
 from core.accounts import user_account
-from tests.earning_helpers import available, fund
 from tests.handlers.harness import texts
+from tests.money import available, fund
 
 OWNER, ALICE = 500, 111
 ADDR = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"

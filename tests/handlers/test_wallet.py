@@ -1,32 +1,15 @@
 """/start, /balance, /history, /language and /help through the real dispatcher."""
 
-from core import ledger
-from core.accounts import TREASURY, WORLD, user_account
+from core.accounts import user_account
 from core.users import get_user
 from tests.handlers.harness import texts
+from tests.money import fund
 
 ALICE = 111
 
 
 async def pay(db, user_id, amount, asset="BTC", key="gift", code="admin_credit"):
-    await db.write(
-        ledger.transfer,
-        debit=WORLD,
-        credit=TREASURY,
-        asset=asset,
-        amount=amount,
-        code="deposit",
-        key=f"d:{key}",
-    )
-    await db.write(
-        ledger.transfer,
-        debit=TREASURY,
-        credit=user_account(user_id),
-        asset=asset,
-        amount=amount,
-        code=code,
-        key=key,
-    )
+    await fund(db, user_account(user_id), amount, asset, key=key, code=code)
 
 
 async def test_start_registers_and_shows_menu(tg, db):

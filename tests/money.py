@@ -1,10 +1,10 @@
-"""Shared helpers for the faucet, referral and faucet-site tests."""
+"""Money for tests: coins put in by the operator (world -> treasury) and handed to an account."""
 
 from core import ledger
 from core.accounts import TREASURY, WORLD
 
 
-async def fund(db, account: str, amount: int, asset: str = "BTC", key: str = "x") -> None:
+async def fund(db, account: str, amount: int, asset: str = "BTC", key: str = "x", code: str = "fund") -> None:
     await db.write(
         ledger.transfer,
         debit=WORLD,
@@ -20,7 +20,7 @@ async def fund(db, account: str, amount: int, asset: str = "BTC", key: str = "x"
         credit=account,
         asset=asset,
         amount=amount,
-        code="fund",
+        code=code,
         key=f"fund:{key}",
     )
 
