@@ -22,8 +22,9 @@ from handlers.i18n import _
 
 log = logging.getLogger(__name__)
 
-# Generous enough for quick thumbs and scripted clients; a real flood still gets noticed.
-define("throttle.limit", "30", "int", minimum=1, maximum=100_000)
+# A flood is taps arriving faster than we answer them, or far more than a person sends.
+define("throttle.in_flight", "4", "int", minimum=1, maximum=1000)
+define("throttle.limit", "60", "int", minimum=1, maximum=100_000)
 define("throttle.window", "10s", "duration", minimum=1, maximum=3600)
 
 
@@ -99,30 +100,53 @@ class Members(BaseMiddleware):
 
 
 class Throttle(BaseMiddleware):
-    """At most ``limit`` updates per user per ``window`` seconds; the first one over gets a notice.
+    """Keeps one user's flood of taps from piling up. An update is dropped when the user
+    already has ``in_flight`` updates being handled (taps arriving faster than we answer),
+    or has sent more than ``limit`` in ``window`` seconds; the first dropped one of a
+    window gets a polite notice, the rest silence.
 
-    Counts live in memory, or in Redis (shared by every instance) when given.
+    A script or a person who waits for each answer is never stopped by the first rule.
+    Rate counts live in memory, or in Redis (shared by every instance) when given.
     """
 
     def __init__(
-        self, limit: int | None = None, window: int | None = None, redis=None, params: Params | None = None
+        self,
+        limit: int | None = None,
+        window: int | None = None,
+        redis=None,
+        params: Params | None = None,
+        in_flight: int | None = None,
     ) -> None:
-        # Fixed numbers (tests, benches) or the runtime settings throttle.limit / throttle.window.
-        self._limit, self._window, self.redis, self.params = limit, window, redis, params
+        # Fixed numbers (tests, benches) or the runtime settings throttle.*.
+        self._limit, self._window, self._in_flight = limit, window, in_flight
+        self.redis, self.params = redis, params
         self._counts: dict[int, tuple[int, int]] = {}
+        self._busy: dict[int, int] = {}
+        self._noticed: dict[int, int] = {}
+
+    def _setting(self, fixed, key: str, fallback: int) -> int:
+        if fixed is not None:
+            return fixed
+        return self.params.get(key) if self.params is not None else fallback
 
     @property
     def limit(self) -> int:
-        return self._limit if self._limit is not None else self.params.get("throttle.limit")
+        return self._setting(self._limit, "throttle.limit", 60)
 
     @property
     def window(self) -> int:
-        if self._window is not None or self.params is None:
-            return self._window or 10
-        return self.params.get("throttle.window")
+        return self._setting(self._window, "throttle.window", 10)
 
-    async def _hit(self, user_id: int) -> int:
-        slot = int(time.monotonic() // self.window) if self.redis is None else int(time.time() // self.window)
+    @property
+    def in_flight(self) -> int:
+        if self._in_flight is None and self._limit is not None:
+            return self._limit  # tests that fix a rate limit mean only that one
+        return self._setting(self._in_flight, "throttle.in_flight", 4)
+
+    def _slot(self) -> int:
+        return int((time.monotonic() if self.redis is None else time.time()) // self.window)
+
+    async def _hit(self, user_id: int, slot: int) -> int:
         if self.redis is not None:
             key = f"dustpan:throttle:{user_id}:{slot}"
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -132,6 +156,7 @@ class Throttle(BaseMiddleware):
         count = count + 1 if prev_slot == slot else 1
         if len(self._counts) > 50_000:
             self._counts = {u: v for u, v in self._counts.items() if v[0] == slot}
+            self._noticed = {u: v for u, v in self._noticed.items() if v == slot}
         self._counts[user_id] = (slot, count)
         return count
 
@@ -139,12 +164,29 @@ class Throttle(BaseMiddleware):
         user = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        count = await self._hit(user.id)
-        if count <= self.limit:
+        slot = self._slot()
+        busy = self._busy.get(user.id, 0)
+        if busy >= self.in_flight:
+            if self._noticed.get(user.id) != slot:
+                self._noticed[user.id] = slot
+                await self._notify(event, data["bot"])
+            return None
+        count = await self._hit(user.id, slot)
+        if count > self.limit:
+            # Exactly one update sees limit + 1, on whichever instance: that one says so.
+            if count == self.limit + 1 and self._noticed.get(user.id) != slot:
+                self._noticed[user.id] = slot
+                await self._notify(event, data["bot"])
+            return None
+        self._busy[user.id] = busy + 1
+        try:
             return await handler(event, data)
-        if count == self.limit + 1:
-            await self._notify(event, data["bot"])
-        return None
+        finally:
+            left = self._busy[user.id] - 1
+            if left:
+                self._busy[user.id] = left
+            else:
+                del self._busy[user.id]
 
     async def _notify(self, event: Update, bot: Bot) -> None:
         text = _("Easy there! Too many taps at once. Wait a couple of seconds and try again.")

@@ -127,3 +127,28 @@ async def test_flood_of_taps_gets_one_notice(settings, db):
     notices = [s for r in replies for s in r if "Too many taps" in (s.text or "")]
     answered = [r for r in replies if r and "Too many taps" not in (r[0].text or "")]
     assert len(notices) == 1 and len(answered) == 5
+
+
+async def test_a_burst_of_taps_is_cut_short_with_one_notice(settings, db):
+    """Twenty taps arriving at once: a few are handled, one notice, the rest dropped quietly.
+    The same twenty sent one after another (each answered first) all get their answer."""
+    import asyncio
+
+    from aiogram import Bot
+
+    from core.params import Params
+    from handlers.dispatcher import build_dispatcher
+    from tests.handlers.harness import BOT_TOKEN, RecordingSession, Telegram
+
+    session = RecordingSession()
+    dp = build_dispatcher(settings, db, params=Params(env={}))
+    tg = Telegram(dp, Bot(BOT_TOKEN, session=session), session)
+    alice = tg.person(ALICE)
+    for _ in range(20):
+        assert "Your balance" in texts(await alice.send("/balance"))
+    before = len(session.sent)
+    await asyncio.gather(*(alice.send("/balance") for _ in range(20)))
+    burst = session.sent[before:]
+    answered = [s for s in burst if "Your balance" in (s.text or "")]
+    notices = [s for s in burst if "Too many taps" in (s.text or "")]
+    assert len(notices) == 1 and 1 <= len(answered) <= 4
