@@ -14,7 +14,7 @@ import sys
 
 from dotenv import load_dotenv
 
-from core.config import ConfigError, Settings, load_settings, with_local_secret_key
+from core.config import ConfigError, Settings, load_settings, with_file_for_memory_db, with_local_secret_key
 
 log = logging.getLogger("dustpan")
 
@@ -157,7 +157,7 @@ def main(argv: list[str]) -> int:
         print("database is up to date")
         return 0
     try:
-        settings = with_local_secret_key(load_settings(os.environ))
+        settings = with_local_secret_key(with_file_for_memory_db(load_settings(os.environ)))
     except ConfigError as err:
         print(f"Configuration error: {err.name} {err.problem}", file=sys.stderr)
         return 2

@@ -143,3 +143,20 @@ def with_local_secret_key(settings: Settings) -> Settings:
         with os.fdopen(fd, "w") as fp:
             fp.write(secrets.token_urlsafe(48))
     return replace(settings, secret_key=key_file.read_text().strip())
+
+
+def with_file_for_memory_db(settings: Settings) -> Settings:
+    """``sqlite+aiosqlite:///:memory:`` (or no path) means "a throw-away database": the bot
+    needs a file (a writer thread and readers share it), so it gets a temporary one that is
+    deleted when the process ends."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or (url.database and url.database != ":memory:"):
+        return settings
+    import atexit
+    import shutil
+    import tempfile
+    from dataclasses import replace
+
+    folder = tempfile.mkdtemp(prefix="dustpan-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return replace(settings, database_url=url.set(database=f"{folder}/dustpan.db").render_as_string(False))

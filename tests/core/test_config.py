@@ -88,3 +88,13 @@ def test_bot_stops_with_one_clear_line(tmp_path):
     assert run.stderr.strip().splitlines() == [
         "Configuration error: SECRET_KEY must be at least 32 characters (scripts/start writes a random one)"
     ]
+
+
+def test_in_memory_sqlite_becomes_a_throwaway_file():
+    from core.config import with_file_for_memory_db
+
+    for url in ("sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite://"):
+        s = with_file_for_memory_db(load_settings({**GOOD, "DATABASE_URL": url}))
+        assert s.database_url.startswith("sqlite+aiosqlite:////") and s.database_url.endswith("/dustpan.db")
+    kept = load_settings({**GOOD, "DATABASE_URL": "sqlite+aiosqlite:///data/x.db"})
+    assert with_file_for_memory_db(kept).database_url == "sqlite+aiosqlite:///data/x.db"

@@ -89,3 +89,13 @@ async def test_webhook_mode(fake_api, bot_process, bot_env, db):
         async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
             assert (await resp.json()) == {"ok": True}
     assert await proc.stop() == 0
+
+
+async def test_in_memory_database_url_runs_on_a_throwaway_file(fake_api, bot_process, bot_env):
+    proc = bot_process(env={**bot_env, "DATABASE_URL": "sqlite+aiosqlite:///:memory:", "SECRET_KEY": ""})
+    await proc.start(ready=fake_api.ready_when("getUpdates"), timeout=60)
+    dave = fake_api.user(1004, "Dave")
+    await dave.send("/balance")
+    await dave.wait_for("sendMessage")
+    assert "0.00000000 BTC" in dave.last_message().text
+    assert await proc.stop() == 0
