@@ -104,10 +104,10 @@ async def run(settings: Settings) -> None:
     await register_commands(bot, get_i18n(), settings.admin_ids)
     scheduler = build_scheduler(settings, db, bot, params)
     scheduler.start()
-    crash_runner = CrashRunner(
-        db, bot, params, settings.secret_key
-    )  # plays rounds only while it holds the lease
+    # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.
+    crash_runner = CrashRunner(db, bot, params, settings.secret_key)
     crash_runner.start()
+    dp["crash_runner"] = crash_runner
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -192,9 +192,11 @@ async def cmd_crashnew(message: Message, db: Database, params: Params, settings:
 
 @router.message(Command("crashsalt"), IsAdmin())
 async def cmd_crashsalt(
-    message: Message, command: CommandObject, db: Database, params: Params, bot: Bot
+    message: Message, command: CommandObject, db: Database, params: Params, bot: Bot, crash_runner=None
 ) -> None:
     chain = await db.write(crash.set_salt, command.args or "", admin_id=message.from_user.id)
+    if crash_runner is not None:  # open the first round now, so "Rounds start now" is true
+        await crash_runner.poke()
     text = _("Crash salt set: <code>{salt}</code> for chain <code>{hash}</code>. Rounds start now.").format(
         salt=chain.salt, hash=chain.commitment
     )

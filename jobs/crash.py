@@ -18,6 +18,7 @@ less often, while the game itself (cash-outs, the bust, settlement) never waits 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -104,6 +105,8 @@ class CrashRunner:
         self.clock = clock or SystemClock()
         self.tick, self.idle = tick, idle
         self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._opened = asyncio.Event()
         self._edits: set[asyncio.Task] = set()
         self.budget: EditBudget | None = None
 
@@ -133,11 +136,27 @@ class CrashRunner:
     async def _lease(self) -> bool:
         return await self.db.write(leases.acquire, LEASE, INSTANCE, LEASE_TTL, now=self.clock.now())
 
+    async def poke(self, timeout: float = 2.0) -> None:  # float ok: seconds
+        """Look for a playable chain now (an admin just set the salt) and wait, briefly, for
+        the first round to open. On another instance's lease this just times out."""
+        self._opened.clear()
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._opened.wait(), timeout)
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.idle)
+        self._wake.clear()
+
     async def _run(self) -> None:
         while True:
             try:
                 if not await self._lease() or await self.run_round() is None:
-                    await self.clock.sleep(self.idle)
+                    if isinstance(self.clock, SystemClock):
+                        await self._idle()
+                    else:
+                        await self.clock.sleep(self.idle)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -156,6 +175,7 @@ class CrashRunner:
         )
         if rnd is None:
             return None
+        self._opened.set()
         if rnd.status == crash.BETTING:
             await self._sleep_until(rnd.betting_ends_at)
             rnd = await self.db.write(crash.start_round, rnd.id, now=self.clock.now())
