@@ -6,9 +6,9 @@ them commit together or not at all, and no transaction ever stays open across a
 Telegram or HTTP call (the function cannot await one).
 
 SQLite: one writer thread owns the only write connection. Concurrent writes are
-queued and grouped: the writer runs each waiting use case in its own SAVEPOINT
-inside one ``BEGIN IMMEDIATE`` transaction and commits them with one fsync, then
-resolves every caller. A caller is answered only after its commit is durable
+queued and grouped: the writer runs the waiting use cases inside one ``BEGIN
+IMMEDIATE`` transaction (optimistically without savepoints; again with one savepoint
+each if any refuses) and commits them with one fsync, then resolves every caller. A caller is answered only after its commit is durable
 (WAL, ``synchronous=FULL``). One thread hop in and one out per group, instead of
 a dozen per statement through aiosqlite. Reads go through aiosqlite.
 
@@ -150,9 +150,9 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
     Returns (ok, result or exception) per job. If the commit itself fails, every job
     gets that error: nothing of any of them was kept.
 
-    ``optimistic`` (PostgreSQL, where a savepoint costs two round trips): first run the
-    whole group without savepoints; if any use case refuses, roll everything back and run
-    the group again the careful way. Use cases are functions of the database alone, so
+    ``optimistic``: first run the whole group without savepoints; if any use case refuses,
+    roll everything back and run the group again the careful way. Savepoints cost two
+    round trips each on PostgreSQL and two statements on SQLite, and refusals are rare. Use cases are functions of the database alone, so
     running one again after a rollback is the same as running it once.
     """
     if optimistic and len(group) > 1:
@@ -255,7 +255,7 @@ class _SQLiteWriter:
     def _commit_group(self, conn: Connection, group: list[_Job]) -> None:
         # One wake-up of the event loop per group, not one per job.
         settled: dict[asyncio.AbstractEventLoop, list] = {}
-        for job, (ok, value) in zip(group, run_group(conn, group), strict=True):
+        for job, (ok, value) in zip(group, run_group(conn, group, optimistic=True), strict=True):
             settled.setdefault(job.loop, []).append((job.future, ok, value))
         for loop, items in settled.items():
             loop.call_soon_threadsafe(_settle_all, items)
