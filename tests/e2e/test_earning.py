@@ -79,3 +79,28 @@ async def test_faucet_claim_through_captcha_buttons_and_api_payment(fake_api, bo
     assert await proc.stop() == 0
     got = (await db.read(ledger.balance, user_account(1001), "BTC")).available
     assert got == 250 + int(float(wanted.group(2).split()[0]) * 10**8 + 0.5)
+
+
+async def test_referral_link_binds_and_pays_commission_from_marketing(fake_api, bot_process, bot_env, db):
+    proc = bot_process(env=bot_env)
+    await proc.start(ready=fake_api.ready_when("getUpdates"), timeout=60)
+    admin = fake_api.user(9001, "Root", username="root")
+    for text in ("/start", "/deposit 1 BTC x", "/fund faucet_pool 0.5 BTC", "/fund marketing 0.1 BTC"):
+        await say(admin, text)
+    alice = fake_api.user(1001, "Alice", username="alice")
+    await say(alice, "/start")
+    link = re.search(r"https://t\.me/dustpan_test_bot\?start=(\S+)", await say(alice, "/refer"))
+    assert link, "the invite link names the bot as getMe reports it"
+
+    bob = fake_api.user(1002, "Bob", username="bob")
+    await say(bob, f"/start {link.group(1)}")
+    await say(bob, "/faucet")
+    puzzle = await tap(fake_api, bob, "BTC")
+    emoji = re.search(r"Tap the (\S+) to claim", puzzle.text).group(1)
+    assert "Correct! 0.00000100 BTC" in (await tap(fake_api, bob, emoji)).text
+
+    stats = await say(alice, "/refer")
+    assert "People invited: 1 (active: 1)" in stats and "0.00000010 BTC" in stats
+    assert await proc.stop() == 0
+    assert (await db.read(ledger.balance, user_account(1002), "BTC")).available == 100  # never reduced
+    assert (await db.read(ledger.balance, user_account(1001), "BTC")).available == 10
