@@ -46,7 +46,9 @@ async def _create_database(url: str) -> None:
     engine = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database})
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}
+            )
             if not exists:
                 await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     except Exception:  # noqa: BLE001 - fresh_pg reports an unreachable server

@@ -33,11 +33,7 @@ def prepare(url: str) -> str:
     """Migrate, create a funded site and USERS users with linked DUST addresses; return the key."""
     from core.migrate import upgrade
 
-    if url.startswith("postgresql"):
-        from tests.conftest import reset_pg_schema
-
-        reset_pg_schema(url)
-    upgrade(url)
+    upgrade(url)  # PostgreSQL arrives emptied and migrated by bench.common.fresh_pg; a no-op then
 
     async def go():
         from core import faucet_sites, ledger, payout_links

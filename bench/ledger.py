@@ -52,10 +52,18 @@ def pair(i: int) -> tuple[str, str]:
 
 
 async def seed(db: Database) -> None:
-    await db.write(ledger.transfer, debit=WORLD, credit=HOUSE, asset="BTC", amount=10**15, code="seed", key="seed:house")
+    await db.write(
+        ledger.transfer, debit=WORLD, credit=HOUSE, asset="BTC", amount=10**15, code="seed", key="seed:house"
+    )
     for u in range(1, USERS + 1):
         await db.write(
-            ledger.transfer, debit=WORLD, credit=user_account(u), asset="BTC", amount=10**12, code="seed", key=f"seed:{u}"
+            ledger.transfer,
+            debit=WORLD,
+            credit=user_account(u),
+            asset="BTC",
+            amount=10**12,
+            code="seed",
+            key=f"seed:{u}",
         )
 
 
@@ -63,7 +71,15 @@ async def run_ledger(db: Database, n: int, tasks: int, tag: str) -> float:
     async def worker(w: int) -> None:
         for i in range(w, n, tasks):
             debit, credit = pair(i)
-            await db.write(ledger.transfer, debit=debit, credit=credit, asset="BTC", amount=1, code="bench", key=f"{tag}:{i}")
+            await db.write(
+                ledger.transfer,
+                debit=debit,
+                credit=credit,
+                asset="BTC",
+                amount=1,
+                code="bench",
+                key=f"{tag}:{i}",
+            )
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(tasks)))
@@ -145,7 +161,9 @@ async def main() -> None:
     ap.add_argument("--pg", default=PG_URL)
     args = ap.parse_args()
     n = args.n
-    print(f"ledger benchmark: {n} transfers per run, {os.cpu_count()} cores; half debit one hot account (house)")
+    print(
+        f"ledger benchmark: {n} transfers per run, {os.cpu_count()} cores; half debit one hot account (house)"
+    )
 
     tmp = tempfile.mkdtemp()
     path = f"{tmp}/bench.db"

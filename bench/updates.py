@@ -32,11 +32,7 @@ CONCURRENCY = int(os.environ.get("CONCURRENCY", "64"))
 def migrate(url: str) -> None:
     from core.migrate import upgrade
 
-    if url.startswith("postgresql"):
-        from tests.conftest import reset_pg_schema
-
-        reset_pg_schema(url)
-    upgrade(url)
+    upgrade(url)  # PostgreSQL arrives emptied and migrated by bench.common.fresh_pg; a no-op then
 
 
 def updates_for(pairs, bot_user):

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -206,7 +207,7 @@ class _SQLiteWriter:
     """The one thread that writes to the SQLite file, committing queued use cases in groups."""
 
     def __init__(self, url) -> None:
-        self.engine = create_engine(url, poolclass=_single_pool(), connect_args={"check_same_thread": False})
+        self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
         _sqlite_pragmas(self.engine, begin="BEGIN IMMEDIATE")
         self.queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
@@ -308,9 +309,3 @@ class _PostgresWriter:
                 else:
                     _settle(job.future, ok, value)
                 self.queue.task_done()
-
-
-def _single_pool():
-    from sqlalchemy.pool import StaticPool
-
-    return StaticPool

@@ -84,18 +84,33 @@ def enqueue(
     delay_seconds: int = 0,
 ) -> None:
     """Queue a notice in the caller's transaction. With ``key``, a second enqueue is a no-op."""
+    enqueue_many(conn, [(chat_id, template, params, key)], now=now, delay_seconds=delay_seconds)
+
+
+def enqueue_many(
+    conn: Connection,
+    items: list[tuple[int, str, dict | None, str | None]],
+    *,
+    now: datetime | None = None,
+    delay_seconds: int = 0,
+) -> None:
+    """``enqueue`` for many (chat_id, template, params, key) in one multi-row insert."""
+    if not items:
+        return
     now = now or utcnow()
-    conn.execute(
-        _INSERT[conn.dialect.name],
+    due = now + timedelta(seconds=delay_seconds)
+    rows = [
         dict(
             chat_id=chat_id,
             template=template,
             params=json.dumps(params or {}, sort_keys=True, default=str),
             key=key,
             created_at=now,
-            due_at=now + timedelta(seconds=delay_seconds),
-        ),
-    )
+            due_at=due,
+        )
+        for chat_id, template, params, key in items
+    ]
+    conn.execute(_INSERT[conn.dialect.name], rows)
 
 
 def claim_due(

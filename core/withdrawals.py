@@ -18,7 +18,6 @@ Every state change queues a notice keyed ``withdrawal:{id}:{state}``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,14 +32,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from core import audit, ledger, twofa
+from core import audit, ledger, notices, twofa
 from core.accounts import WITHDRAWALS_PENDING, user_account
 from core.addressbook import resolve
 from core.assets import ASSET_CODES, get_asset
 from core.errors import DomainError, InsufficientFunds
-from core.notices import notices as notices_table
 from core.params import define
 from core.schema import UTCDateTime, metadata, users, utcnow
 
@@ -76,10 +73,6 @@ for _code in ASSET_CODES:
     define(f"withdraw.auto_approve.{_code}", _AUTO[_code], "amount", asset=_code)
 define("withdraw.good_standing_age", "0s", "duration")
 DRAFT_TTL = timedelta(minutes=15)
-_NOTICE_INSERT = {
-    name: d.insert(notices_table).on_conflict_do_nothing(index_elements=[notices_table.c.key])
-    for name, d in (("sqlite", sqlite), ("postgresql", postgresql))
-}
 CANCELLABLE = ("draft", "requested", "approved")
 TELEGRAM_WALLET = "@CryptoBot"
 
@@ -134,16 +127,9 @@ def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values
     return conn.execute(stmt).rowcount == 1
 
 
-def _notice(row, state: str, now: datetime, extra: dict) -> dict:
+def _notice(row, state: str, extra: dict) -> tuple[int, str, dict, str]:
     params = {"id": row.id, "state": state, "amount": row.amount - row.fee, "asset": row.asset, **extra}
-    return dict(
-        chat_id=row.user_id,
-        template="withdrawal_state",
-        params=json.dumps(params, sort_keys=True, default=str),
-        key=f"withdrawal:{row.id}:{state}",
-        created_at=now,
-        due_at=now,
-    )
+    return row.user_id, "withdrawal_state", params, f"withdrawal:{row.id}:{state}"
 
 
 def tell(conn, row, state: str, now: datetime, **extra) -> None:
@@ -153,9 +139,7 @@ def tell(conn, row, state: str, now: datetime, **extra) -> None:
 
 def tell_many(conn, changes: list[tuple], now: datetime) -> None:
     """``tell`` for many (row, state, extra) at once: one multi-row insert (a batch settles thousands)."""
-    if changes:
-        stmt = _NOTICE_INSERT[conn.dialect.name]
-        conn.execute(stmt, [_notice(row, state, now, extra) for row, state, extra in changes])
+    notices.enqueue_many(conn, [_notice(row, state, extra) for row, state, extra in changes], now=now)
 
 
 def request_withdrawal(

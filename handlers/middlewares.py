@@ -65,9 +65,6 @@ class Members(BaseMiddleware):
         self.db, self.params, self.refresh = db, params, refresh
         self._cache: dict[int, tuple[float, tuple, User]] = {}  # float ok: monotonic time
 
-    def forget(self, user_id: int) -> None:
-        self._cache.pop(user_id, None)
-
     def remember(self, user: User) -> None:
         hit = self._cache.get(user.id)
         if hit:
