@@ -12,6 +12,7 @@ from core.params import Params
 from handlers import get_routers
 from handlers.i18n import LocaleMiddleware, get_i18n
 from handlers.middlewares import InFlight, Members, Throttle
+from handlers.routing import CallbackIndex
 
 
 def build_dispatcher(
@@ -32,7 +33,9 @@ def build_dispatcher(
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
     dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
-    dp.include_routers(*get_routers())
+    index = CallbackIndex()
+    index.include_routers(*get_routers())
+    dp.include_router(index)
     dp["db"] = db
     dp["params"] = params
     dp["settings"] = settings
