@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     func,
     select,
     update,
@@ -131,11 +132,22 @@ _LAST = (
     .limit(1)
 )
 _BY_ID = select(challenges).where(challenges.c.id == bindparam("i"))
-_ANSWER = (
+# Takes the challenge (one answer each) and records the likely outcome in one statement;
+# the rare dry or already-claimed outcome is written over it before the commit.
+_TAKE = (
     update(challenges)
-    .where(challenges.c.id == bindparam("i"), challenges.c.answered_at.is_(None))
-    .values(answered_at=bindparam("now"), outcome=bindparam("outcome"))
+    .where(
+        challenges.c.id == bindparam("i"),
+        challenges.c.user_id == bindparam("u"),
+        challenges.c.answered_at.is_(None),
+    )
+    .values(
+        answered_at=bindparam("now"),
+        outcome=case((challenges.c.answer == bindparam("o"), "paid"), else_="wrong"),
+    )
+    .returning(challenges.c.asset, challenges.c.answer, challenges.c.created_at)
 )
+_OUTCOME = update(challenges).where(challenges.c.id == bindparam("i")).values(outcome=bindparam("outcome"))
 
 
 def _check_open(conn: Connection, user_id: int, asset: str, s: Settings, now: datetime) -> None:
@@ -196,19 +208,19 @@ def answer_challenge(
     the challenge up. Claim key: ``faucet:{user}:{asset}:{window}``.
     """
     now = now or utcnow()
-    ch = conn.execute(_BY_ID, {"i": challenge_id}).first()
-    if ch is None or ch.user_id != user_id:
-        raise FaucetError("challenge_unknown")
-    if ch.answered_at is not None:
-        raise FaucetError("challenge_used")
+    ch = conn.execute(_TAKE, {"i": challenge_id, "u": user_id, "o": option, "now": now}).first()
+    if ch is None:
+        mine = conn.execute(_BY_ID, {"i": challenge_id}).first()
+        if mine is None or mine.user_id != user_id:
+            raise FaucetError("challenge_unknown")
+        raise FaucetError("challenge_used")  # answered before, or a concurrent answer won
     s: Settings = s_for(ch.asset)
     if (now - ch.created_at).total_seconds() > s.challenge_ttl:
-        raise FaucetError("challenge_expired")
+        raise FaucetError("challenge_expired")  # rolls back the take: the puzzle stays unanswered
     asset = ch.asset
     if option != ch.answer:
-        _mark(conn, challenge_id, "wrong", now)
         return Outcome("wrong", asset, wait_seconds=s.retry_wait)
-    referrals.activate(conn, user_id, now)
+    referrer = referrals.activate(conn, user_id, now)
     window = window_of(now, s.interval)
     key = claim_key(user_id, asset, window)
     if s.reward <= 0:
@@ -228,33 +240,34 @@ def answer_challenge(
             now=now,
         )
     except InsufficientFunds:
-        _mark(conn, challenge_id, "dry", now)
+        _mark(conn, challenge_id, "dry")
         _dry(conn, asset, admin_ids, now)
         return Outcome("dry", asset)
     except IdempotencyConflict:  # claimed earlier in this window, at another reward
         t = ledger.get_transfer(conn, key=key)
-        _mark(conn, challenge_id, "already", now)
+        _mark(conn, challenge_id, "already")
         return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     if t.replayed:  # claimed earlier in this window (another device, a retried update)
-        _mark(conn, challenge_id, "already", now)
+        _mark(conn, challenge_id, "already")
         return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
-    commission = referrals.pay_commission(
-        conn,
-        user_id=user_id,
-        asset=asset,
-        earned=t.amount,
-        source_key=key,
-        share_bp=s.commission_bp,
-        notice_every=s.notice_every,
-        now=now,
-    )
-    _mark(conn, challenge_id, "paid", now)
+    commission = 0
+    if referrer is not None:
+        commission = referrals.pay_commission_to(
+            conn,
+            referrer,
+            user_id=user_id,
+            asset=asset,
+            earned=t.amount,
+            source_key=key,
+            share_bp=s.commission_bp,
+            notice_every=s.notice_every,
+            now=now,
+        )
     return Outcome("paid", asset, t.amount, commission, seconds_left(now, s.interval))
 
 
-def _mark(conn: Connection, challenge_id: int, outcome: str, now: datetime) -> None:
-    if conn.execute(_ANSWER, {"i": challenge_id, "now": now, "outcome": outcome}).rowcount != 1:
-        raise FaucetError("challenge_used")  # a concurrent answer won: roll this one back
+def _mark(conn: Connection, challenge_id: int, outcome: str) -> None:
+    conn.execute(_OUTCOME, {"i": challenge_id, "outcome": outcome})
 
 
 def _dry(conn: Connection, asset: str, admin_ids, now: datetime) -> None:

@@ -80,10 +80,12 @@ _REFERRER = select(referrals.c.referrer_id, referrals.c.activated_at).where(
     referrals.c.user_id == bindparam("u")
 )
 _USER_EXISTS = select(users.c.id).where(users.c.id == bindparam("u"))
+# One statement activates (once: the first time is kept) and names the referrer.
 _ACTIVATE = (
     update(referrals)
-    .where(referrals.c.user_id == bindparam("u"), referrals.c.activated_at.is_(None))
-    .values(activated_at=bindparam("now"))
+    .where(referrals.c.user_id == bindparam("u"))
+    .values(activated_at=func.coalesce(referrals.c.activated_at, bindparam("now")))
+    .returning(referrals.c.referrer_id)
 )
 
 
@@ -115,9 +117,12 @@ def bind_referrer(
     return referrer if result.rowcount == 1 else None
 
 
-def activate(conn: Connection, user_id: int, now: datetime | None = None) -> None:
-    """The user solved a captcha: from now on their earnings pay their referrer a commission."""
-    conn.execute(_ACTIVATE, {"u": user_id, "now": now or utcnow()})
+def activate(conn: Connection, user_id: int, now: datetime | None = None) -> int | None:
+    """The user solved a captcha: from now on their earnings pay their referrer a commission.
+
+    Returns the referrer's id (None for a user nobody invited).
+    """
+    return conn.execute(_ACTIVATE, {"u": user_id, "now": now or utcnow()}).scalar()
 
 
 def pay_commission(
@@ -140,11 +145,36 @@ def pay_commission(
     row = conn.execute(_REFERRER, {"u": user_id}).first()
     if row is None or row.activated_at is None:
         return 0
+    return pay_commission_to(
+        conn,
+        row.referrer_id,
+        user_id=user_id,
+        asset=asset,
+        earned=earned,
+        source_key=source_key,
+        share_bp=share_bp,
+        notice_every=notice_every,
+        now=now,
+    )
+
+
+def pay_commission_to(
+    conn: Connection,
+    referrer: int,
+    *,
+    user_id: int,
+    asset: str,
+    earned: int,
+    source_key: str,
+    share_bp: int,
+    notice_every: int = 3600,
+    now: datetime | None = None,
+) -> int:
+    """pay_commission() for a caller that already knows the (activated) referrer, as from activate()."""
     commission = earned * share_bp // 10_000
     if commission <= 0:
         return 0
     now = now or utcnow()
-    referrer = row.referrer_id
     try:  # a refused debit leaves nothing behind (core.ledger takes back its own row)
         t = ledger.transfer(
             conn,
