@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -99,13 +101,19 @@ async def cb_faucet_menu(query: CallbackQuery, params: Params) -> None:
 
 @router.callback_query(FaucetCB.filter(F.asset.in_(tuple(ASSETS))))
 async def cb_pick(
-    query: CallbackQuery, callback_data: FaucetCB, user: User, db: Database, params: Params, admin_ids
+    query: CallbackQuery,
+    callback_data: FaucetCB,
+    user: User,
+    db: Database,
+    params: Params,
+    admin_ids,
+    locale: str,
 ) -> None:
     asset = callback_data.asset
     s = faucet.settings_for(params, asset)
     got = await db.write(faucet.new_challenge, user.id, asset, s, admin_ids=tuple(admin_ids))
     if isinstance(got, faucet.Outcome):
-        await query.message.edit_text(outcome_text(got), reply_markup=again_markup(asset))
+        await query.message.edit_text(outcome_text(got), reply_markup=again_markup(asset, locale))
     else:
         kb = InlineKeyboardBuilder()
         for i, emoji in enumerate(got.options):
@@ -121,7 +129,13 @@ async def cb_pick(
 
 @router.callback_query(CaptchaCB.filter((F.c > 0) & (F.o >= 0) & (F.o < faucet.OPTIONS)))
 async def cb_answer(
-    query: CallbackQuery, callback_data: CaptchaCB, user: User, db: Database, params: Params, admin_ids
+    query: CallbackQuery,
+    callback_data: CaptchaCB,
+    user: User,
+    db: Database,
+    params: Params,
+    admin_ids,
+    locale: str,
 ) -> None:
     outcome = await db.write(
         faucet.answer_challenge,
@@ -131,7 +145,7 @@ async def cb_answer(
         lambda asset: faucet.settings_for(params, asset),
         admin_ids=tuple(admin_ids),
     )
-    await query.message.edit_text(outcome_text(outcome), reply_markup=again_markup(outcome.asset))
+    await query.message.edit_text(outcome_text(outcome), reply_markup=again_markup(outcome.asset, locale))
     await query.answer()
 
 
@@ -153,8 +167,10 @@ def outcome_text(o: faucet.Outcome) -> str:
     )
 
 
-def again_markup(asset: str) -> InlineKeyboardMarkup:
-    # Built directly: aiogram's keyboard builder deep-copies, and this is on every claim.
+@lru_cache(maxsize=64)
+def again_markup(asset: str, locale: str) -> InlineKeyboardMarkup:
+    # Shown after every claim, so built once per coin and language (``_`` reads the
+    # locale the middleware set, which is ``locale``); nothing mutates a sent markup.
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
