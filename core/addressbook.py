@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
-    Integer,
     String,
     Table,
     UniqueConstraint,
@@ -30,12 +29,12 @@ from core.addresses import Address, validate_address
 from core.assets import get_asset
 from core.errors import DomainError
 from core.params import define
-from core.schema import UTCDateTime, metadata, utcnow
+from core.schema import UTCDateTime, id_column, metadata, utcnow
 
 withdrawal_addresses = Table(
     "withdrawal_addresses",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("user_id", BigInteger, nullable=False),
     Column("asset", String(8), nullable=False),
     Column("label", String(24), nullable=False),

@@ -39,12 +39,12 @@ from core.accounts import FAUCET_POOL, user_account
 from core.assets import ASSETS, get_asset
 from core.errors import DomainError, IdempotencyConflict, InsufficientFunds
 from core.params import define
-from core.schema import UTCDateTime, entries, metadata, utcnow
+from core.schema import UTCDateTime, entries, id_column, metadata, utcnow
 
 challenges = Table(
     "faucet_challenges",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("user_id", BigInteger, nullable=False),
     Column("asset", String(8), nullable=False),
     Column("options", String(200), nullable=False, comment="JSON list of the emoji shown"),

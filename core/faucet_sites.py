@@ -43,12 +43,12 @@ from core.accounts import OWNER_ESCROW, user_account
 from core.assets import get_asset
 from core.errors import DomainError
 from core.params import define
-from core.schema import UTCDateTime, accounts, metadata, utcnow
+from core.schema import UTCDateTime, accounts, id_column, metadata, utcnow
 
 sites = Table(
     "faucet_sites",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("owner_id", BigInteger, nullable=False, index=True),
     Column("name", String(64), nullable=False),
     Column("url", String(200), nullable=False),
@@ -69,7 +69,7 @@ sites = Table(
 payouts = Table(
     "faucet_site_payouts",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("site_id", BigInteger, nullable=False),
     Column("user_id", BigInteger, nullable=False),
     Column("asset", String(8), nullable=False),

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Index,
-    Integer,
     String,
     Table,
     Text,
@@ -20,16 +19,14 @@ from sqlalchemy import (
     false,
 )
 
-from core.schema import UTCDateTime, metadata
-
-_ID = BigInteger().with_variant(Integer, "sqlite")
+from core.schema import UTCDateTime, id_column, metadata
 
 # Every server seed a user has had. ``revealed_at`` is set when the user rotates away from it;
 # until then server_seed must never be shown or logged (only its commitment).
 game_seeds = Table(
     "game_seeds",
     metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    id_column(),
     Column("user_id", BigInteger, nullable=False),
     Column("server_seed", String(64), nullable=False),
     Column("commitment", String(64), nullable=False),
@@ -54,7 +51,7 @@ fair_seeds = Table(
 bets = Table(
     "bets",
     metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    id_column(),
     Column("user_id", BigInteger, nullable=False),
     Column("game", String(8), nullable=False),
     Column("asset", String(8), nullable=False),
@@ -77,7 +74,7 @@ Index("ix_bets_user_asset_at", bets.c.user_id, bets.c.asset, bets.c.created_at)
 crash_chains = Table(
     "crash_chains",
     metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    id_column(),
     Column("commitment", String(64), nullable=False, comment="terminating hash, published before game 1"),
     Column("length", BigInteger, nullable=False),
     Column("next_game", BigInteger, nullable=False, server_default="1"),
@@ -93,7 +90,7 @@ crash_chains = Table(
 crash_rounds = Table(
     "crash_rounds",
     metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    id_column(),
     Column("chain_id", BigInteger, nullable=False),
     Column("game", BigInteger, nullable=False),
     Column("status", String(8), nullable=False),
@@ -110,7 +107,7 @@ crash_rounds = Table(
 crash_bets = Table(
     "crash_bets",
     metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    id_column(),
     Column("round_id", BigInteger, nullable=False),
     Column("user_id", BigInteger, nullable=False),
     Column("asset", String(8), nullable=False),

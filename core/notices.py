@@ -29,12 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.params import define
-from core.schema import UTCDateTime, metadata, utcnow
+from core.schema import UTCDateTime, id_column, metadata, utcnow
 
 notices = Table(
     "notices",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("chat_id", BigInteger, nullable=False),
     Column("template", String(48), nullable=False),
     Column("params", Text, nullable=False, server_default="{}"),

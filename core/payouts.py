@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     Connection,
-    Integer,
     String,
     Table,
     bindparam,
@@ -34,13 +32,13 @@ from core.accounts import FEES, WITHDRAWALS_PENDING, WORLD
 from core.assets import ASSET_CODES
 from core.errors import DomainError
 from core.params import define
-from core.schema import UTCDateTime, metadata, utcnow
+from core.schema import UTCDateTime, id_column, metadata, utcnow
 from core.withdrawals import tell_many, withdrawals
 
 payout_batches = Table(
     "payout_batches",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("key", String(64), nullable=False, unique=True),
     Column("asset", String(8), nullable=False),
     Column("backend", String(16), nullable=False),

@@ -62,6 +62,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def id_column() -> Column:
+    """A table's surrogate key: BIGINT on PostgreSQL, the INTEGER rowid alias on SQLite
+    (only ``INTEGER PRIMARY KEY`` autoincrements there)."""
+    return Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+
+
 users = Table(
     "users",
     metadata,
@@ -99,7 +105,7 @@ accounts = Table(
 transfers = Table(
     "transfers",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("key", String(200), nullable=False, unique=True),
     Column("kind", String(8), nullable=False),
     Column("debit", String(64), nullable=False),
@@ -119,7 +125,7 @@ transfers = Table(
 entries = Table(
     "entries",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("transfer_id", BigInteger, ForeignKey("transfers.id"), nullable=False),
     Column("owner", String(64), nullable=False),
     Column("asset", String(8), nullable=False),
@@ -140,7 +146,7 @@ params = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("at", UTCDateTime, nullable=False),
     Column(
         "actor", BigInteger, nullable=True, comment="Telegram id of the admin or user; null for the system"

@@ -28,7 +28,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
-    Integer,
     String,
     Table,
     bindparam,
@@ -43,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import audit, totp
 from core.errors import DomainError
 from core.params import define
-from core.schema import UTCDateTime, metadata, utcnow
+from core.schema import UTCDateTime, id_column, metadata, utcnow
 
 twofa = Table(
     "twofa",
@@ -58,7 +57,7 @@ twofa = Table(
 twofa_backup_codes = Table(
     "twofa_backup_codes",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("user_id", BigInteger, nullable=False),
     Column("code_hash", String(64), nullable=False, unique=True),
     Column("used_at", UTCDateTime, nullable=True),
@@ -67,7 +66,7 @@ Index("ix_twofa_backup_codes_user", twofa_backup_codes.c.user_id)
 twofa_failures = Table(
     "twofa_failures",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("user_id", BigInteger, nullable=False),
     Column("at", UTCDateTime, nullable=False),
 )

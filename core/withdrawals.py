@@ -26,7 +26,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
-    Integer,
     String,
     Table,
     select,
@@ -39,12 +38,12 @@ from core.addressbook import resolve
 from core.assets import ASSET_CODES, get_asset
 from core.errors import DomainError, InsufficientFunds
 from core.params import define
-from core.schema import UTCDateTime, metadata, users, utcnow
+from core.schema import UTCDateTime, id_column, metadata, users, utcnow
 
 withdrawals = Table(
     "withdrawals",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     Column("user_id", BigInteger, nullable=False),
     Column("asset", String(8), nullable=False),
     Column("amount", BigInteger, nullable=False, comment="leaves the balance, fee included"),
