@@ -75,6 +75,15 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=False,
             )
+        # Reads run on one snapshot, as SQLite's BEGIN gives: PostgreSQL's default (READ
+        # COMMITTED) lets each statement see a newer one, so a check summing the book in
+        # several queries would see half a transfer. Read-only besides; asyncpg passes both
+        # to its BEGIN, so this costs no round trip.
+        self._reads = (
+            self.engine
+            if self.dialect == "sqlite"
+            else self.engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,7 +112,7 @@ class Database:
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, ...)`` on a consistent snapshot; nothing it does is committed."""
-        async with self.engine.connect() as conn:
+        async with self._reads.connect() as conn:
             return await conn.run_sync(lambda c: fn(c, *args, **kwargs))
 
 

@@ -41,12 +41,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.accounts import WORLD, check_owner
-from core.assets import ASSETS, get_asset
-from core.errors import IdempotencyConflict, InsufficientFunds, TransferRejected
+from core.assets import ASSETS
+from core.errors import IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
+from core.money import MAX_AMOUNT
 from core.schema import UTCDateTime, accounts, entries, transfers, utcnow
 
 POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
-MAX_AMOUNT = 10**18
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,8 +344,8 @@ def _post(
 ) -> Transfer:
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
         raise TransferRejected("bad_amount", amount=repr(amount)[:40])
-    if asset not in ASSETS:
-        get_asset(asset)  # raises UnknownAsset
+    if asset not in ASSETS:  # the canonical code only: "btc" would open a second, hidden account
+        raise UnknownAsset(asset)
     check_owner(debit)
     check_owner(credit)
     if debit == credit:

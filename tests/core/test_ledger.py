@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from sqlalchemy import Float, Numeric
+from sqlalchemy.util import await_only
 
 from core import ledger
 from core.accounts import HOUSE, TREASURY, WORLD, user_account
@@ -90,6 +91,8 @@ async def test_never_negative(db):
         ({"amount": 1.5}, TransferRejected),
         ({"amount": True}, TransferRejected),
         ({"asset": "XRP"}, UnknownAsset),
+        ({"asset": "btc"}, UnknownAsset),  # would be a second, hidden BTC account
+        ({"amount": 10**18 + 1}, TransferRejected),
         ({"credit": ALICE}, TransferRejected),
         ({"credit": "nobody"}, UnknownAccount),
         ({"credit": "user:abc"}, UnknownAccount),
@@ -104,6 +107,23 @@ async def test_bad_transfers_are_refused(db, fields, error):
             **{**dict(debit=ALICE, credit=BOB, asset="BTC", amount=5, code="x", key="x"), **fields},
         )
     assert await bal(db, ALICE) == 100
+    assert await bal(db, BOB) == 0
+    assert await db.read(ledger.balances, BOB) == {}
+
+
+async def test_a_read_sees_one_snapshot_while_a_write_commits(db):
+    """check_invariants sums the book in several queries: none may see half a transfer."""
+    await fund(db, ALICE, 100)
+
+    def read_around_a_payment(conn):
+        before = ledger.balance(conn, ALICE, "BTC").balance
+        await_only(
+            db.write(ledger.transfer, debit=ALICE, credit=BOB, asset="BTC", amount=40, code="x", key="mid")
+        )
+        return before, ledger.balance(conn, ALICE, "BTC").balance, ledger.balance(conn, BOB, "BTC").balance
+
+    assert await db.read(read_around_a_payment) == (100, 100, 0)
+    assert (await bal(db, ALICE), await bal(db, BOB)) == (60, 40)
 
 
 async def test_transfer_many_is_all_or_nothing(db):

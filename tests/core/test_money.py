@@ -56,6 +56,7 @@ def test_parses_exactly(text, asset, expected):
         (".", BTC, "not_a_number"),
         ("1" * 41, BTC, "too_long"),
         ("1234567890123", BTC, "too_large"),
+        ("999999999999.99999999", BTC, "too_large"),  # 12 digits, yet above the ledger's MAX_AMOUNT
     ],
 )
 def test_refuses_with_reason(text, asset, reason):
