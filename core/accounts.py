@@ -56,10 +56,6 @@ def user_account(user_id: int) -> str:
     return f"user:{int(user_id)}"
 
 
-def user_id_of(owner: str) -> int | None:
-    return int(owner[5:]) if owner.startswith("user:") else None
-
-
 def check_owner(owner: str) -> str:
     """Validate an owner string; system owners must be a known system account or its sub-account."""
     if not isinstance(owner, str):

@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.addresses import InvalidAddress, Reason, validate_address
 from core.assets import get_asset
 from core.errors import DomainError
-from core.schema import UTCDateTime, metadata, users, utcnow
+from core.schema import UTCDateTime, metadata, utcnow
+from core.users import id_by_username
 
 payout_links = Table(
     "payout_links",
@@ -55,7 +56,6 @@ _INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
 _OWNER = select(payout_links.c.user_id).where(
     payout_links.c.asset == bindparam("s"), payout_links.c.address == bindparam("a")
 )
-_BY_USERNAME = select(users.c.id).where(func.lower(users.c.username) == bindparam("n")).limit(1)
 
 
 def link(conn: Connection, user_id: int, asset: str, address: str, now: datetime | None = None) -> str:
@@ -91,15 +91,6 @@ def unlink(conn: Connection, user_id: int, asset: str, address: str) -> bool:
     return result.rowcount == 1
 
 
-def links_of(conn: Connection, user_id: int) -> list[tuple[str, str]]:
-    rows = conn.execute(
-        select(payout_links.c.asset, payout_links.c.address)
-        .where(payout_links.c.user_id == user_id)
-        .order_by(payout_links.c.asset, payout_links.c.created_at)
-    )
-    return [(r.asset, r.address) for r in rows]
-
-
 def find_user(conn: Connection, asset: str, to: str) -> int | None:
     """The user an API ``to`` names: a linked address of ``asset`` or a Telegram username."""
     to = (to or "").strip()
@@ -116,4 +107,4 @@ def find_user(conn: Connection, asset: str, to: str) -> int | None:
     m = _USERNAME.fullmatch(to)
     if m is None:
         return None
-    return conn.execute(_BY_USERNAME, {"n": m[1].lower()}).scalar()
+    return id_by_username(conn, m[1])

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    func,
 )
 
 metadata = MetaData(
@@ -82,7 +83,8 @@ users = Table(
     Column("seen_at", UTCDateTime, nullable=False),
     Column("is_blocked", Boolean, nullable=False, server_default=false()),
 )
-Index("ix_users_username_lower", users.c.username)
+# /credit @name and the faucet API's ``to=name`` look users up by lower(username).
+Index("ix_users_username_lower", func.lower(users.c.username))
 
 # One row per (owner, asset). Owners are "user:<id>" or a system account name.
 # balance is posted money; debits_pending/credits_pending are two-phase reserves.

@@ -70,6 +70,9 @@ def _upsert(dialect):
 
 _UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
 _BY_ID = select(users).where(users.c.id == bindparam("id"))
+# Matches the expression index ix_users_username_lower, so it is a lookup, not a scan.
+_BY_USERNAME = select(users.c.id).where(func.lower(users.c.username) == bindparam("n")).limit(1)
+MAX_USER_ID = 2**63 - 1  # BIGINT
 
 
 def upsert_user(
@@ -119,18 +122,24 @@ def get_user(conn: Connection, user_id: int) -> User:
     return _user(row)
 
 
+def id_by_username(conn: Connection, name: str) -> int | None:
+    """The id of the user with Telegram @username ``name`` (case-insensitive, without the @)."""
+    if not name or len(name) > 64:
+        return None
+    return conn.execute(_BY_USERNAME, {"n": name.lower()}).scalar()
+
+
 def find_user(conn: Connection, ref: str) -> User:
     """A user by numeric Telegram id or by @username (case-insensitive)."""
     ref = (ref or "").strip()
-    if ref.isascii() and ref.isdigit() and len(ref) <= 19:
+    if ref.isascii() and ref.isdigit():
+        if len(ref) > 19 or int(ref) > MAX_USER_ID:
+            raise UnknownUser(ref)
         return get_user(conn, int(ref))
-    name = ref.removeprefix("@")
-    if not name or len(name) > 64:
+    user_id = id_by_username(conn, ref.removeprefix("@"))
+    if user_id is None:
         raise UnknownUser(ref)
-    row = conn.execute(select(users).where(func.lower(users.c.username) == name.lower())).first()
-    if row is None:
-        raise UnknownUser(ref)
-    return _user(row)
+    return get_user(conn, user_id)
 
 
 def count_users(conn: Connection) -> int:
