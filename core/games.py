@@ -24,9 +24,6 @@ from core.games_schema import bets, crash_bets, fair_seeds, game_seeds
 from core.schema import utcnow
 from core.stakes import GameRefused, Rules, check_stake
 
-GAMES = ("dice", "limbo", "plinko")
-
-
 @dataclass(frozen=True, slots=True)
 class SeedState:
     """What /fair shows. The active server seed itself is never part of it."""
@@ -63,10 +60,6 @@ class Bet:
     multiplier_x10k: int
     created_at: datetime
     replayed: bool = False
-
-    @property
-    def won(self) -> bool:
-        return self.payout > self.amount
 
 
 def _bet(row, replayed: bool = False) -> Bet:
