@@ -111,10 +111,9 @@ def check_stake(
     if until is not None and until > now:
         raise GameRefused("self_excluded", until=until)
     if daily is not None:
-        limit = conn.execute(_LIMIT, {"u": user_id, "s": asset}).one()
         lost = loss_today(conn, user_id, asset, now)
-        if lost + amount > limit.daily:
-            raise GameRefused("loss_limit", limit=limit.daily, left=max(0, limit.daily - lost), asset=asset)
+        if lost + amount > daily:
+            raise GameRefused("loss_limit", limit=daily, left=max(0, daily - lost), asset=asset)
     cap = max_profit(conn, asset, rules)
     if max_payout - amount > cap:
         raise GameRefused("max_profit", limit=cap, asset=asset)
