@@ -51,9 +51,16 @@ challenges = Table(
     Column("answer", Integer, nullable=False, comment="index of the right option; never sent to the client"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("answered_at", UTCDateTime, nullable=True),
-    Column("outcome", String(8), nullable=True, comment="paid | wrong | dry | already"),
+    Column("outcome", String(8), nullable=True, comment="paid | wrong | dry | already | replaced"),
 )
 Index("ix_faucet_challenges_user_id", challenges.c.user_id, challenges.c.id)
+# The user's open challenges, found at every new one without walking their whole history.
+Index(
+    "ix_faucet_challenges_open",
+    challenges.c.user_id,
+    sqlite_where=challenges.c.answered_at.is_(None),
+    postgresql_where=challenges.c.answered_at.is_(None),
+)
 
 _DEFAULT_REWARDS = {"BTC": "0.00000100", "LTC": "0.00001000", "DOGE": "0.01", "TRX": "0.01", "DUST": "1"}
 for _code in ASSETS:
@@ -70,7 +77,7 @@ _rng = secrets.SystemRandom()
 
 class FaucetError(DomainError):
     """reasons: faucet_off, faucet_cooldown, captcha_wait, challenge_unknown, challenge_used,
-    challenge_expired."""
+    challenge_expired, challenge_replaced."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +139,13 @@ _LAST = (
     .limit(1)
 )
 _BY_ID = select(challenges).where(challenges.c.id == bindparam("i"))
+# One open challenge per user: a new one retires the others, so nobody can stack up
+# puzzles and guess through them without the wait after a wrong answer.
+_REPLACE = (
+    update(challenges)
+    .where(challenges.c.user_id == bindparam("u"), challenges.c.answered_at.is_(None))
+    .values(answered_at=bindparam("now"), outcome="replaced")
+)
 # Takes the challenge (one answer each) and records the likely outcome in one statement;
 # the rare dry or already-claimed outcome is written over it before the commit.
 _TAKE = (
@@ -176,6 +190,7 @@ def new_challenge(
     if ledger.balance(conn, FAUCET_POOL, asset).available < s.reward:
         _dry(conn, asset, admin_ids, now)
         return Outcome("dry", asset)
+    conn.execute(_REPLACE, {"u": user_id, "now": now})
     options = _rng.sample(EMOJI, OPTIONS)
     answer = _rng.randrange(OPTIONS)
     new_id = conn.execute(
@@ -213,6 +228,8 @@ def answer_challenge(
         mine = conn.execute(_BY_ID, {"i": challenge_id}).first()
         if mine is None or mine.user_id != user_id:
             raise FaucetError("challenge_unknown")
+        if mine.outcome == "replaced":
+            raise FaucetError("challenge_replaced")
         raise FaucetError("challenge_used")  # answered before, or a concurrent answer won
     s: Settings = s_for(ch.asset)
     if (now - ch.created_at).total_seconds() > s.challenge_ttl:
@@ -220,11 +237,10 @@ def answer_challenge(
     asset = ch.asset
     if option != ch.answer:
         return Outcome("wrong", asset, wait_seconds=s.retry_wait)
-    referrer = referrals.activate(conn, user_id, now)
-    window = window_of(now, s.interval)
-    key = claim_key(user_id, asset, window)
     if s.reward <= 0:
         raise FaucetError("faucet_off", asset=asset)
+    referrer = referrals.activate(conn, user_id, now)
+    key = claim_key(user_id, asset, window_of(now, s.interval))
     # The claim key makes a second claim in the window a replay; an empty pool refuses the
     # debit (and the ledger leaves no trace of it), so nothing is ever half-paid.
     try:

@@ -66,6 +66,9 @@ errors.register(
 )
 errors.register("challenge_used", __("This puzzle was already answered. Send /faucet for a new one."))
 errors.register("challenge_expired", __("This puzzle has expired. Send /faucet for a new one."))
+errors.register(
+    "challenge_replaced", __("A newer puzzle replaced this one. Answer the latest, or send /faucet.")
+)
 labels.register(faucet.CODE, __("Faucet claim"))
 notice_texts.register(
     "faucet_dry",

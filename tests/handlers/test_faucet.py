@@ -49,6 +49,21 @@ async def test_wrong_answer_and_replayed_answer(tg, db):
     assert await available(db, user_account(ALICE)) == 0
 
 
+async def test_an_older_puzzle_is_retired_by_a_newer_one(tg, db):
+    await fund(db, FAUCET_POOL, 100_000)
+    alice = tg.person(ALICE)
+    old, old_target = await open_captcha(alice)
+    new, new_target = await open_captcha(alice)  # a second device, or /faucet again
+    stale = next(data for text, data in old.buttons() if text == old_target)
+    sent = await alice.tap(stale, old)
+    assert (
+        "A newer puzzle replaced this one" in [s for s in sent if s.method == "answerCallbackQuery"][0].text
+    )
+    assert await available(db, user_account(ALICE)) == 0
+    assert "Correct!" in edits(await alice.tap_button(new_target))[0].text
+    assert await available(db, user_account(ALICE)) == 100
+
+
 async def test_forged_callbacks_fall_through(tg, db):
     alice = tg.person(ALICE)
     await alice.send("/start")
