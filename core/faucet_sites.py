@@ -391,6 +391,7 @@ def send(
         key=f"fpnote:{user_id}:{slot}",
         now=now,
         delay_seconds=30,
+        latest=True,
     )
     return Sent(payout_id, user_id, amount, after, False)
 

@@ -64,7 +64,17 @@ def _insert(dialect):
     return dialect.insert(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
 
 
+def _insert_latest(dialect):
+    ins = dialect.insert(notices)
+    return ins.on_conflict_do_update(
+        index_elements=[notices.c.key],
+        set_={"params": ins.excluded.params},
+        where=notices.c.sent_at.is_(None),
+    )
+
+
 _INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
+_INSERT_LATEST = {"sqlite": _insert_latest(sqlite), "postgresql": _insert_latest(postgresql)}
 _DUE = (
     select(notices.c.id, notices.c.chat_id, notices.c.template, notices.c.params, notices.c.attempts)
     .where(notices.c.sent_at.is_(None), notices.c.due_at <= bindparam("now"))
@@ -82,9 +92,13 @@ def enqueue(
     key: str | None = None,
     now: datetime | None = None,
     delay_seconds: int = 0,
+    latest: bool = False,
 ) -> None:
-    """Queue a notice in the caller's transaction. With ``key``, a second enqueue is a no-op."""
-    enqueue_many(conn, [(chat_id, template, params, key)], now=now, delay_seconds=delay_seconds)
+    """Queue a notice in the caller's transaction. With ``key``, a second enqueue is a no-op,
+    or, with ``latest``, gives the still unsent notice its params (a batch tells the latest)."""
+    enqueue_many(
+        conn, [(chat_id, template, params, key)], now=now, delay_seconds=delay_seconds, latest=latest
+    )
 
 
 def enqueue_many(
@@ -93,6 +107,7 @@ def enqueue_many(
     *,
     now: datetime | None = None,
     delay_seconds: int = 0,
+    latest: bool = False,
 ) -> None:
     """``enqueue`` for many (chat_id, template, params, key) in one multi-row insert."""
     if not items:
@@ -110,7 +125,7 @@ def enqueue_many(
         )
         for chat_id, template, params, key in items
     ]
-    conn.execute(_INSERT[conn.dialect.name], rows)
+    conn.execute((_INSERT_LATEST if latest else _INSERT)[conn.dialect.name], rows)
 
 
 def claim_due(

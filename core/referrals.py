@@ -209,6 +209,7 @@ def pay_commission_to(
             key=f"refnote:{referrer}:{slot}",
             now=now,
             delay_seconds=30,
+            latest=True,
         )
     return commission
 
