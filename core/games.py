@@ -1,7 +1,8 @@
 """Seeded games (dice, limbo, plinko): seeds per user, placing a bet, rotation, verification.
 
-One transaction per bet: the nonce is fixed (``UPDATE fair_seeds SET nonce = nonce + 1``,
-which also serialises one user's bets on PostgreSQL), the result is computed with
+One transaction per bet: the nonce is fixed first (``UPDATE fair_seeds SET nonce = nonce + 1``,
+which also serialises one user's bets on PostgreSQL), then the stake is checked against the
+limits (``core.stakes.check_stake``, so it sees every earlier bet), the result is computed with
 ``core.fair.verify_bet`` (the same function that later verifies it), the stake moves
 user -> house and the payout house -> user, and the bet row is written. The bet row's ``idem``
 (unique) comes from the Telegram update, so a retried update returns the first bet. Ledger keys:
@@ -23,6 +24,7 @@ from core.accounts import HOUSE, user_account
 from core.games_schema import bets, crash_bets, fair_seeds, game_seeds
 from core.schema import utcnow
 from core.stakes import GameRefused, Rules, check_stake
+
 
 @dataclass(frozen=True, slots=True)
 class SeedState:
@@ -234,11 +236,14 @@ def place_bet(
         return _bet(prior, replayed=True)
     now = now or utcnow()
     stored, max_mult = bet_params(game, params, rules)
-    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now)
+    # The nonce first: its row lock queues this user's other bets (other instances, on
+    # PostgreSQL) until we commit, so the loss limit below counts every bet before this one.
+    # A refusal rolls the nonce back with everything else.
     taken = conn.execute(_TAKE_NONCE, {"u": user_id}).first()
     if taken is None:  # first bet ever: make the seeds, then take nonce 0
         _ensure(conn, user_id, now)
         taken = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
+    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now)
     seed_id, server_seed, client_seed, next_nonce = taken
     nonce = next_nonce - 1
     v = fair.verify_bet(game, stored, server_seed, client_seed, nonce)

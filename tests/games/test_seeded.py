@@ -9,6 +9,7 @@ import pytest
 
 from core import fair, games, stakes
 from core.accounts import HOUSE, user_account
+from core.db import Database
 from core.errors import InsufficientFunds
 from core.schema import utcnow
 from tests.games.helpers import RULES, balance, setup_money
@@ -199,3 +200,42 @@ async def test_race_100_bets_balance_covers_40(db):
     assert sorted(b.nonce for b in ok) == list(range(40))
     assert await balance(db, user_account(U)) == 0
     assert await balance(db, HOUSE) == 10**14 + 400_000
+
+
+async def test_race_concurrent_bets_keep_to_the_daily_loss_limit(db, database_url):
+    """Bets from one user through several bot instances at once (one transaction each): the loss
+    limit is checked under the nonce row lock, so exactly the bets the limit covers pass."""
+    await setup_money(db, {U: 10**9})
+    now = utcnow()
+    await db.write(stakes.set_loss_limit, U, "DOGE", 25_000, now=now)  # two bets of 10_000
+    await db.write(games.seed_state, U)  # the seed row exists: every bet queues on its lock
+    rules = stakes.Rules(edge_bp=100, min_bet=1, max_bet=10**12, max_profit_bp=10_000, limbo_max=100_000_000)
+    instances = [Database(database_url) for _ in range(10)]
+    for instance in instances:
+        await instance.start()
+    try:
+        results = await asyncio.gather(
+            *(
+                instance.write(
+                    games.place_bet,
+                    user_id=U,
+                    game="limbo",
+                    asset="DOGE",
+                    amount=10_000,
+                    params={"target": 100_000_000},  # 1,000,000x: never pays in a test run
+                    rules=rules,
+                    idem=f"loss:{i}",
+                    now=now,
+                )
+                for i, instance in enumerate(instances)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        for instance in instances:
+            await instance.close()
+    ok = [r for r in results if isinstance(r, games.Bet)]
+    refused = [r for r in results if isinstance(r, stakes.GameRefused) and r.reason == "loss_limit"]
+    assert len(ok) + len(refused) == 10, [r for r in results if r not in ok and r not in refused][:3]
+    assert len(ok) == 2 and all(b.payout == 0 for b in ok)
+    assert await balance(db, user_account(U)) == 10**9 - 20_000
