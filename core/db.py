@@ -314,7 +314,12 @@ class _PostgresWriter:
                 ):
                     job.attempts += 1  # a race with another writer or instance: run it again, a bit later
                     delay = random.uniform(0, 0.001 * 2**job.attempts)  # float ok: seconds
-                    asyncio.get_running_loop().call_later(delay, self.queue.put_nowait, job)
+                    asyncio.get_running_loop().call_later(delay, self._requeue, job)
                 else:
                     _settle(job.future, ok, value)
-                self.queue.task_done()
+                    self.queue.task_done()
+
+    def _requeue(self, job: _Job) -> None:
+        # The job stays unfinished while it waits, so stop() (queue.join) waits for it too.
+        self.queue.put_nowait(job)
+        self.queue.task_done()

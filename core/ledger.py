@@ -353,6 +353,8 @@ def _post(
     if not key or len(key) > 200 or not code or len(code) > 32:
         raise TransferRejected("bad_key_or_code", key=str(key)[:40])
     now = now or utcnow()
+    if now.tzinfo is None:  # the plain-sqlite3 path would read it as local time
+        raise ValueError("naive datetime given to a UTC column")
     meta_text = json.dumps(meta or {}, sort_keys=True, separators=(",", ":"), default=str)
     fields = dict(
         kind=kind,

@@ -290,3 +290,22 @@ async def test_a_refused_debit_leaves_no_trace_even_when_caught(db):
         ledger.transfer, debit=ALICE, credit=BOB, asset="BTC", amount=5, code="tip", key="maybe"
     )
     assert not t.replayed and await bal(db, BOB) == 5
+
+
+async def test_a_naive_time_is_refused_and_moves_nothing(db):
+    from datetime import datetime
+
+    await fund(db, ALICE, 100)
+    for debit in (ALICE, WORLD):  # the one-statement path and the general one
+        with pytest.raises(ValueError, match="naive"):
+            await db.write(
+                ledger.transfer,
+                debit=debit,
+                credit=BOB,
+                asset="BTC",
+                amount=5,
+                code="x",
+                key=f"naive:{debit}",
+                now=datetime(2026, 11, 30, 12, 0),
+            )
+    assert (await bal(db, ALICE), await bal(db, BOB)) == (100, 0)
