@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from core import fair, ledger
 from core.accounts import HOUSE, user_account
-from core.games_schema import bets, crash_bets, fair_seeds, game_seeds
+from core.games_schema import bets, fair_seeds, game_seeds
 from core.schema import utcnow
 from core.stakes import GameRefused, Rules, check_stake
 
@@ -93,9 +93,6 @@ _TAKE_NONCE = (
     .values(nonce=fair_seeds.c.nonce + 1)
     .returning(fair_seeds.c.seed_id, fair_seeds.c.server_seed, fair_seeds.c.client_seed, fair_seeds.c.nonce)
 )
-_OPEN_CRASH = select(crash_bets.c.id).where(
-    crash_bets.c.user_id == bindparam("u"), crash_bets.c.status == "open"
-)
 
 
 def _new_seed_row(conn: Connection, user_id: int, server_seed: str, client_seed: str, now: datetime) -> int:
@@ -153,7 +150,8 @@ def rotate_seed(
     """Reveal the active server seed and switch to the committed next one, nonce 0.
 
     ``client_seed`` (validated by ``fair.normalize_client_seed``) replaces the client seed;
-    None keeps it. Refused while the user has an unsettled bet (a crash bet in a round).
+    None keeps it. Crash bets never use these seeds (crash has its own chain), so an open crash
+    bet does not stop a rotation.
     """
     now = now or utcnow()
     try:
@@ -161,8 +159,6 @@ def rotate_seed(
     except fair.InvalidClientSeed as e:  # "empty"/"too_long" also name amount errors: keep them apart
         raise fair.InvalidClientSeed("seed_" + e.reason, **e.params) from None
     old = _ensure(conn, user_id, now)
-    if conn.execute(_OPEN_CRASH, {"u": user_id}).first() is not None:
-        raise GameRefused("bet_open")
     client = new_client if new_client is not None else old.client_seed
     new_id = _new_seed_row(conn, user_id, old.next_server_seed, client, now)
     done = conn.execute(
@@ -177,7 +173,7 @@ def rotate_seed(
         )
     ).rowcount
     if done != 1:  # a concurrent rotation won (SQLite cannot get here: one writer)
-        raise GameRefused("bet_open")
+        raise GameRefused("seeds_changed")
     conn.execute(update(game_seeds).where(game_seeds.c.id == old.seed_id).values(revealed_at=now))
     state = _state(conn.execute(_STATE, {"u": user_id}).one())
     return Rotation(old.server_seed, fair.commitment(old.server_seed), old.client_seed, old.nonce, state)

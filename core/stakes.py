@@ -40,7 +40,7 @@ for _code in ASSETS:
 
 class GameRefused(DomainError):
     """reason: below_min(min) | above_max(max) | max_profit(limit) | self_excluded(until) |
-    loss_limit(limit, left) | bet_open | not_found | limit_raise_locked(after) | exclusion_locked(until)
+    loss_limit(limit, left) | seeds_changed | not_found | limit_raise_locked(after) | exclusion_locked(until)
     | bad_period. Amount params are ints in minor units with ``asset``."""
 
 

@@ -185,7 +185,7 @@ async def cb_bets(query: CallbackQuery, user: User, db: Database) -> None:
     await query.answer()
 
 
-errors.register("bet_open", __("Finish your crash bet first: seeds cannot change while a bet is open."))
+errors.register("seeds_changed", __("Your seeds changed just now. Look at /fair and try again."))
 errors.register("not_found", __("No such bet of yours."))
 errors.register("seed_empty", __("Usage: /clientseed TEXT (1 to 64 visible characters)."))
 errors.register("seed_too_long", __("The client seed can have at most {max_length} characters."))

@@ -150,3 +150,17 @@ async def test_max_profit_caps_the_auto_cash_out(db):
     await salted_round(db, chains, now)
     b, _ = await join(db, 1, now, amount=100_000, auto=500)
     assert b.auto_cashout == 200  # (1e5 + 1e5) / 1e5 = 2.00x
+
+
+async def test_seeds_rotate_while_a_crash_bet_is_open(db):
+    """Crash draws from its own chain, never from the player's seeds: rotating is no risk to it."""
+    from core import games
+
+    chains, now = crash.ChainCache(KEY), utcnow()
+    await setup_money(db, {1: 100_000})
+    await salted_round(db, chains, now)
+    b, _ = await join(db, 1, now)
+    before = await db.write(games.seed_state, 1)
+    rot = await db.write(games.rotate_seed, 1, "new seed", now=now)
+    assert rot.revealed_commitment == before.commitment and rot.state.client_seed == "new seed"
+    assert (await db.read(crash.round_bets, b.round_id))[0].status == "open"
