@@ -23,7 +23,7 @@ router = Router(name=__name__)
 MAX_BET_ID = 10**15
 
 
-class FairCB(CallbackData, prefix="fr"):
+class FairCB(CallbackData, prefix="fs"):
     act: str  # rotate
 
 
