@@ -43,7 +43,7 @@ from core.accounts import OWNER_ESCROW, user_account
 from core.assets import get_asset
 from core.errors import DomainError
 from core.params import define
-from core.schema import UTCDateTime, accounts, id_column, metadata, utcnow
+from core.schema import UTCDateTime, id_column, metadata, utcnow
 
 sites = Table(
     "faucet_sites",
@@ -197,7 +197,14 @@ def get_site(conn: Connection, site_id: int, owner_id: int | None = None) -> Sit
 def sites_of(conn: Connection, owner_id: int) -> list[tuple[Site, int]]:
     """The owner's sites with their escrow balances."""
     rows = conn.execute(select(sites).where(sites.c.owner_id == owner_id).order_by(sites.c.id)).all()
-    return [(s, ledger.balance(conn, escrow(s.id), s.asset).available) for s in map(Site.from_row, rows)]
+    owned = [Site.from_row(r) for r in rows]
+    held = ledger.balances_of(conn, [escrow(s.id) for s in owned])
+    return [(s, _available(held, s)) for s in owned]
+
+
+def _available(held: dict, site: Site) -> int:
+    b = held.get((escrow(site.id), site.asset))
+    return b.available if b else 0
 
 
 def rotate_key(conn: Connection, owner_id: int, site_id: int) -> str:
@@ -423,14 +430,7 @@ def directory(conn: Connection, now: datetime | None = None, asset: str | None =
     if not rows:
         return []
     ids = [r.id for r in rows]
-    balances = {
-        (r.owner, r.asset): r.balance - r.debits_pending
-        for r in conn.execute(
-            select(accounts.c.owner, accounts.c.asset, accounts.c.balance, accounts.c.debits_pending).where(
-                accounts.c.owner.in_([escrow(i) for i in ids])
-            )
-        )
-    }
+    held = ledger.balances_of(conn, [escrow(i) for i in ids])
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     day_ago = now - timedelta(days=1)
     stats = {
@@ -450,7 +450,7 @@ def directory(conn: Connection, now: datetime | None = None, asset: str | None =
     out = []
     for r in rows:
         site = Site.from_row(r)
-        bal = balances.get((escrow(site.id), site.asset), 0)
+        bal = _available(held, site)
         if bal < site.reward:
             continue  # an escrow that cannot pay a claim hides the site
         sent_24h, today = stats.get(site.id, (0, 0))

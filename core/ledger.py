@@ -514,6 +514,18 @@ _BALANCES = select(accounts.c.asset, accounts.c.balance, accounts.c.debits_pendi
 _BALANCE = select(accounts.c.balance, accounts.c.debits_pending).where(_where)
 
 
+def balances_of(conn: Connection, owners: list[str]) -> dict[tuple[str, str], Balance]:
+    """Balances of several owners in one query, by (owner, asset); absent accounts are absent."""
+    if not owners:
+        return {}
+    rows = conn.execute(
+        select(accounts.c.owner, accounts.c.asset, accounts.c.balance, accounts.c.debits_pending).where(
+            accounts.c.owner.in_(owners)
+        )
+    )
+    return {(r.owner, r.asset): Balance(r.asset, r.balance, r.debits_pending) for r in rows}
+
+
 def balances(conn: Connection, owner: str) -> dict[str, Balance]:
     """Every asset the owner has an account in, in registry order."""
     rows = {
