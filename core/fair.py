@@ -112,7 +112,7 @@ class InvalidClientSeed(DomainError):
 
 
 class InvalidBet(DomainError):
-    """reason: "bad_game" | "bad_direction" | "target_out_of_range" | "chance_out_of_range" |
+    """reason: "bad_game" | "bad_direction" | "target_out_of_range" | "chance_out_of_range"(min, max) |
     "bad_rows" | "bad_risk" | "bad_nonce" | "bad_edge"."""
 
 
@@ -225,8 +225,15 @@ def dice_chance(
         raise InvalidBet("target_out_of_range")
     chance = 10_000 - target if direction == OVER else target
     if not min_chance <= chance <= max_chance:
-        raise InvalidBet("chance_out_of_range")
+        raise InvalidBet("chance_out_of_range", min=min_chance, max=max_chance)
     return chance
+
+
+def dice_max_chance(edge_bp: int) -> int:
+    """The highest chance (basis points) a dice bet may take at this edge: one whose win pays
+    more than 1x. ``dice_multiplier(c, e) > MULT_ONE`` iff (10000 - e) * 10000 >= 10001 * c, i.e.
+    c <= floor((10000 - e) * 10000 / 10001) = 9999 - e (for 0 <= e < 10000); at most 98 %."""
+    return min(DICE_MAX_CHANCE_BP, 9_999 - edge_bp)
 
 
 def dice_win(roll: int, target: int, direction: str) -> bool:

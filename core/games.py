@@ -187,7 +187,8 @@ def bet_params(game: str, raw: dict[str, Any], rules: Rules) -> tuple[dict[str, 
     (ten-thousandths). Raises ``fair.InvalidBet`` for anything a bet cannot have."""
     if game == "dice":
         target, direction = int(raw["target"]), str(raw["direction"])
-        chance = fair.dice_chance(target, direction)
+        # A win must pay more than the stake: with a high edge, 98 % would pay 0.82x on a "win".
+        chance = fair.dice_chance(target, direction, max_chance=fair.dice_max_chance(rules.edge_bp))
         return {"target": target, "direction": direction, "edge_bp": rules.edge_bp}, fair.dice_multiplier(
             chance, rules.edge_bp
         )

@@ -240,6 +240,11 @@ async def cb_repeat(query: CallbackQuery, user: User, db: Database, params: Para
     await query.answer()
 
 
+def _percent(bp: int) -> str:
+    """Basis points as a percentage without trailing zeros: 9800 -> "98", 1 -> "0.01"."""
+    return fair.format_fixed(bp).rstrip("0").rstrip(".")
+
+
 def _max_profit(e) -> str:
     return _(
         "That bet could win more than the current limit of {limit} per bet. Lower the stake or the target."
@@ -273,7 +278,12 @@ errors.register(
 errors.register("bad_game", __("There is no such game."))
 errors.register("bad_direction", __("Choose over or under."))
 errors.register("target_out_of_range", __("That target is outside the allowed range."))
-errors.register("chance_out_of_range", __("The win chance must be between 0.01% and 98%."))
+errors.register(
+    "chance_out_of_range",
+    lambda e: _("The win chance must be between {min}% and {max}%.").format(
+        min=_percent(int(e.params["min"])), max=_percent(int(e.params["max"]))
+    ),
+)
 errors.register("bad_rows", __("Plinko has 8 to 16 rows."))
 errors.register("bad_risk", __("Risk is low, medium or high."))
 errors.register("bad_number", __("Write the target as a number, like 50.5 or 2.5."))

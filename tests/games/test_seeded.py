@@ -239,3 +239,28 @@ async def test_race_concurrent_bets_keep_to_the_daily_loss_limit(db, database_ur
     assert len(ok) + len(refused) == 10, [r for r in results if r not in ok and r not in refused][:3]
     assert len(ok) == 2 and all(b.payout == 0 for b in ok)
     assert await balance(db, user_account(U)) == 10**9 - 20_000
+
+
+@pytest.mark.parametrize("edge_bp", [0, 1, 100, 199, 200, 500, 1999, 2000])
+def test_dice_max_chance_is_the_highest_that_pays_more_than_the_stake(edge_bp):
+    top = fair.dice_max_chance(edge_bp)
+    assert fair.dice_multiplier(top, edge_bp) > fair.MULT_ONE
+    if top < fair.DICE_MAX_CHANCE_BP:  # one more basis point would pay 1x or less
+        assert fair.dice_multiplier(top + 1, edge_bp) <= fair.MULT_ONE
+
+
+async def test_dice_win_pays_more_than_the_stake_at_a_high_edge(db):
+    await setup_money(db, {U: 10**9})
+    rules = stakes.Rules(edge_bp=2000, min_bet=1, max_bet=10**12, max_profit_bp=100, limbo_max=100_000)
+    with pytest.raises(fair.InvalidBet) as e:  # 98 %: a win would pay 0.8163x
+        await bet(db, "m:1", params={"target": 200, "direction": "over"}, rules=rules)
+    assert e.value.reason == "chance_out_of_range" and e.value.params["max"] == 7_999
+    with pytest.raises(fair.InvalidBet):
+        await bet(db, "m:2", params={"target": 8000, "direction": "under"}, rules=rules)  # 80 %
+    assert await balance(db, user_account(U)) == 10**9
+    placed = [
+        await bet(db, f"m:{i}", params={"target": 2001, "direction": "over"}, rules=rules, amount=10**6)
+        for i in range(3, 13)
+    ]  # 79.99 %: most of these win
+    wins = [b for b in placed if b.payout]
+    assert wins and all(b.payout > b.amount for b in wins)

@@ -1,0 +1,19 @@
+"""What players read in the games: through the real dispatcher (tests.handlers' harness)."""
+
+from __future__ import annotations
+
+from tests.games.helpers import setup_money
+from tests.handlers.conftest import ADMIN, settings, tg  # noqa: F401  (fixtures)
+from tests.handlers.harness import texts
+
+A = 111
+
+
+async def test_dice_chance_limit_follows_the_edge(tg, db):  # noqa: F811
+    await setup_money(db, {A: 10**8})
+    alice, admin = tg.person(A), tg.person(ADMIN)
+    assert "between 0.01% and 98%." in texts(await alice.send("/dice 0.0001 DOGE under 99.5"))
+    await admin.send("/set games.edge 20%")
+    refused = texts(await alice.send("/dice 0.0001 DOGE over 10"))  # 90 % would pay 0.8888x
+    assert "between 0.01% and 79.99%." in refused
+    assert "Bet #1" in texts(await alice.send("/dice 0.0001 DOGE over 20.01"))
