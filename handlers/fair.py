@@ -15,7 +15,7 @@ from core import fair, games
 from core.db import Database
 from core.users import User
 from handlers import errors
-from handlers.games import describe
+from handlers.games import GAME_NAMES, describe
 from handlers.i18n import _, __, amount
 from handlers.menu import MenuCB, back_button
 
@@ -164,7 +164,7 @@ async def bets_view(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup
         for b in recent:
             sign = "+" if b.payout >= b.amount else "−"
             kb.button(
-                text=f"#{b.id} {b.game} {sign}{amount(abs(b.payout - b.amount), b.asset)}",
+                text=f"#{b.id} {GAME_NAMES[b.game]!s} {sign}{amount(abs(b.payout - b.amount), b.asset)}",
                 callback_data=BetCB(id=b.id),
             )
     kb.adjust(1)

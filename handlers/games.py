@@ -22,6 +22,13 @@ from handlers.menu import MenuCB, back_button
 
 router = Router(name=__name__)
 RISKS = {"l": "low", "m": "medium", "h": "high"}
+# What players read; typed commands keep the English words (/plinko 0.0001 DOGE 16 high).
+GAME_NAMES = {"dice": __("🎲 Dice"), "limbo": __("🚀 Limbo"), "plinko": __("🔻 Plinko")}
+PLINKO_NAMES = {
+    "low": __("🔻 Plinko, {rows} rows, low risk"),
+    "medium": __("🔻 Plinko, {rows} rows, medium risk"),
+    "high": __("🔻 Plinko, {rows} rows, high risk"),
+}
 DEFAULTS = {"d": (5050, "o"), "l": (200, ""), "p": (16, "l")}  # dice over 50.50, limbo 2x, plinko 16 low
 
 
@@ -65,7 +72,7 @@ def describe(game: str, params: dict) -> str:
         )
     if game == "limbo":
         return _("🚀 Limbo at {target}x").format(target=fair.format_fixed(params["target"]))
-    return _("🔻 Plinko, {rows} rows, {risk} risk").format(rows=params["rows"], risk=params["risk"])
+    return str(PLINKO_NAMES[params["risk"]]).format(rows=params["rows"])
 
 
 def result_text(bet: games.Bet) -> str:
@@ -119,13 +126,11 @@ def panel_text(g: str, asset: str, amt: int, x: int, y: str) -> str:
 
 def games_menu() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for text, to in (
-        (_("🎲 Dice"), "d"),
-        (_("🚀 Limbo"), "l"),
-        (_("🔻 Plinko"), "p"),
-    ):
+    for game, to in (("dice", "d"), ("limbo", "l"), ("plinko", "p")):
         x, y = DEFAULTS[to]
-        kb.button(text=text, callback_data=PlayCB(act="show", g=to, a="DOGE", amt=10_000, x=x, y=y))
+        kb.button(
+            text=str(GAME_NAMES[game]), callback_data=PlayCB(act="show", g=to, a="DOGE", amt=10_000, x=x, y=y)
+        )
     kb.button(text=_("📈 Crash"), callback_data=MenuCB(to="crash"))
     kb.button(text=_("🔐 Fairness"), callback_data=MenuCB(to="fair"))
     kb.button(text=_("📋 My bets"), callback_data=MenuCB(to="bets"))

@@ -62,7 +62,7 @@ async def test_bet_with_buttons_rotate_and_verify(fake_api, bot_process, bot_env
 
     await alice.send("/bets")
     await alice.wait_for("sendMessage")
-    assert len([b for b in alice.last_message().button_texts() if "dice" in b]) == 4
+    assert len([b for b in alice.last_message().button_texts() if "Dice" in b]) == 4
     await alice.send("/verify 1")
     await alice.wait_for("sendMessage")
     assert server_seed in alice.last_message().text and shown[0] in alice.last_message().text

@@ -17,3 +17,14 @@ async def test_dice_chance_limit_follows_the_edge(tg, db):  # noqa: F811
     refused = texts(await alice.send("/dice 0.0001 DOGE over 10"))  # 90 % would pay 0.8888x
     assert "between 0.01% and 79.99%." in refused
     assert "Bet #1" in texts(await alice.send("/dice 0.0001 DOGE over 20.01"))
+
+
+async def test_risk_and_game_names_are_shown_in_the_players_language(tg, db):  # noqa: F811
+    await setup_money(db, {A: 10**8})
+    maria = tg.person(A, language_code="es")
+    await maria.send("/start")
+    played = texts(await maria.send("/plinko 0.0001 DOGE 16 high"))  # typed words stay English
+    assert "Plinko, 16 filas, riesgo alto" in played and "high" not in played
+    await maria.send("/dice 0.0001 DOGE over 50")
+    listing = (await maria.send("/bets"))[0].buttons()
+    assert listing[0][0].startswith("#2 🎲 Dados ") and listing[1][0].startswith("#1 🔻 Plinko ")

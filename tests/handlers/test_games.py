@@ -119,7 +119,7 @@ async def test_fair_rotation_and_verify(tg, db):
     out = texts(await alice.send("/clientseed hello world"))
     assert "Client seed: <code>hello world</code>" in out
     listing = await alice.send("/bets")
-    assert "#1 dice" in listing[0].buttons()[0][0]
+    assert "#1 🎲 Dice" in listing[0].buttons()[0][0]
     assert "Server seed:" in texts(await alice.tap(listing[0].buttons()[0][1]))
     bob = tg.person(222)
     assert "No such bet" in texts(await bob.send("/verify 1"))
