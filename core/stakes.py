@@ -119,6 +119,19 @@ def check_stake(
         raise GameRefused("max_profit", limit=cap, asset=asset)
 
 
+STEP_MAX = 10**15  # the ×2 button stops here: far above any max bet, and short in callback data
+
+
+def step_stake(amount: int, step: str) -> int:
+    """The bet panels' ½ and ×2 buttons (minor units): "half" never goes below 1, "dbl" never
+    above ``STEP_MAX``; any other step keeps ``amount``."""
+    if step == "half":
+        return max(1, amount // 2)
+    if step == "dbl":
+        return min(amount * 2, STEP_MAX)
+    return amount
+
+
 def max_profit(conn: Connection, asset: str, rules: Rules) -> int:
     """The most one bet may win (payout minus stake): a share of what the house holds."""
     return ledger.balance(conn, HOUSE, asset).available * rules.max_profit_bp // 10_000

@@ -18,7 +18,7 @@ from core.db import Database
 from core.games import parse_hundredths
 from core.money import parse_amount
 from core.params import Params
-from core.stakes import rules_for
+from core.stakes import rules_for, step_stake
 from core.users import User
 from handlers import errors, labels
 from handlers.admin import IsAdmin
@@ -146,7 +146,7 @@ async def cb_crash(
     query: CallbackQuery, callback_data: CrashCB, user: User, db: Database, params: Params
 ) -> None:
     c = callback_data
-    amt = {"half": max(1, c.amt // 2), "dbl": min(c.amt * 2, 10**15)}.get(c.act, c.amt)
+    amt = step_stake(c.amt, c.act)
     if c.act == "join":
         await _join(query.message, db, params, user, c.a, amt, None, f"cb:{query.id}")
         await query.answer(_("You are in the next round."))

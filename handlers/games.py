@@ -14,7 +14,7 @@ from core.assets import ASSETS, get_asset
 from core.db import Database
 from core.money import parse_amount
 from core.params import Params
-from core.stakes import rules_for
+from core.stakes import rules_for, step_stake
 from core.users import User
 from handlers import errors, labels
 from handlers.i18n import _, __, amount
@@ -220,7 +220,7 @@ async def cb_play(
     query: CallbackQuery, callback_data: PlayCB, user: User, db: Database, params: Params
 ) -> None:
     c = callback_data
-    amt = {"half": max(1, c.amt // 2), "dbl": min(c.amt * 2, 10**15)}.get(c.act, c.amt)
+    amt = step_stake(c.amt, c.act)
     if c.act != "go":
         await query.message.edit_text(
             panel_text(c.g, c.a, amt, c.x, c.y), reply_markup=panel(c.g, c.a, amt, c.x, c.y)

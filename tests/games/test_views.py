@@ -28,3 +28,17 @@ async def test_risk_and_game_names_are_shown_in_the_players_language(tg, db):  #
     await maria.send("/dice 0.0001 DOGE over 50")
     listing = (await maria.send("/bets"))[0].buttons()
     assert listing[0][0].startswith("#2 🎲 Dados ") and listing[1][0].startswith("#1 🔻 Plinko ")
+
+
+async def test_half_and_double_buttons_step_the_stake_on_both_panels(tg, db):  # noqa: F811
+    alice = tg.person(A)
+    await alice.send("/games")
+    for data, shown in [
+        ("gp:dbl:d:DOGE:10000:5050:o", "Bet: 0.00020000 DOGE"),
+        ("gp:half:d:DOGE:1:5050:o", "Bet: 0.00000001 DOGE"),  # never below one minor unit
+        ("gp:dbl:d:DOGE:999999999999999:5050:o", "Bet: 10000000.00000000 DOGE"),  # capped
+        ("cj:dbl:DOGE:10000", "Bet: 0.00020000 DOGE"),
+        ("cj:half:DOGE:1", "Bet: 0.00000001 DOGE"),
+        ("cj:dbl:DOGE:999999999999999", "Bet: 10000000.00000000 DOGE"),
+    ]:
+        assert shown in texts(await alice.tap(data)), data
