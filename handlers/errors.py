@@ -7,6 +7,7 @@ logged with its context, and the user is told that nothing was changed.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 
@@ -43,11 +44,19 @@ def _render_for(error: DomainError):
     return _REASONS.get(error.reason)
 
 
-def explain(error: DomainError) -> str:
-    """The translated sentence for a refusal (in the current locale)."""
+def explain(error: DomainError, *, as_html: bool = False) -> str:
+    """The translated sentence for a refusal (in the current locale).
+
+    ``as_html``: for a message sent with HTML parse mode. The error's params often hold
+    what the user typed ("<b addr"), so they are escaped, or Telegram would refuse the reply.
+    """
     render = _render_for(error)
     if render is None:
         return _("That cannot be done right now. Nothing was changed.")
+    if as_html:  # the text was chosen by the error's class above; renders read only params
+        error = DomainError(
+            error.reason, **{k: html.escape(v) if isinstance(v, str) else v for k, v in error.params.items()}
+        )
     try:
         return render(error).format(**{k: v for k, v in error.params.items()})
     except (KeyError, IndexError, ValueError):
@@ -92,7 +101,7 @@ async def _tell(event: ErrorEvent) -> None:
     exc = event.exception
     update = event.update
     if isinstance(exc, DomainError):
-        text = explain(exc)
+        text = explain(exc, as_html=update.callback_query is None)  # alerts are plain text
     else:
         log.error(
             "update %s failed: %s: %s",
