@@ -45,6 +45,11 @@ async def test_owner_bad_input(tg, db):
     assert "/owner add NAME URL" in texts(await owner.send("/owner frobnicate"))
     assert "http:// or https://" in texts(await owner.send("/owner add X ftp://x BTC 0.0000001 5m"))
     assert "Unknown coin" in texts(await owner.send("/owner add X https://x.example XYZ 1 5m"))
+    terms = "timer between 1 minute and 7 days"
+    for timer in ("30s", "8d", "soon"):
+        out = texts(await owner.send(f"/owner add X https://x.example BTC 0.0000001 {timer}"))
+        assert terms in out and "owner.timer" not in out, timer
+    assert len(await db.read(faucet_sites.sites_of, OWNER)) == 1  # none of those registered
     assert "no faucet site #9" in texts(await owner.send("/owner fund 9 0.1"))
     assert "Not enough BTC" in texts(await owner.send("/owner fund 1 5"))
     stranger = tg.person(ALICE)
