@@ -264,8 +264,9 @@ def join(
 ) -> tuple[CrashBet, Round]:
     """Join the round taking bets: reserve the stake. ``auto_cashout`` in hundredths (or None).
 
-    The most a bet may win is capped (``games.max_profit``): the stored auto cash-out is the
-    lower of the player's and the cap's multiplier, so the cap pays out instead of refusing.
+    The most a bet may win is capped (``games.max_profit``, and AUTO_MAX): the stored auto
+    cash-out is the lower of the player's and the cap's multiplier, so the cap pays out instead
+    of refusing. None only for a stake of 0 without an auto cash-out.
     """
     prior = conn.execute(_BET_BY_IDEM, {"k": idem}).first()
     if prior is not None:
@@ -278,14 +279,15 @@ def join(
         raise CrashRefused("no_round")
     if rnd.status != BETTING or now >= rnd.betting_ends_at:
         raise CrashRefused("betting_closed")
+    cap = max_profit(conn, asset, rules)  # the house balance, read once
+    auto = auto_cashout
     if amount > 0:
-        cap_mult = (amount + max_profit(conn, asset, rules)) * 100 // amount
-        auto = min(auto_cashout or AUTO_MAX, cap_mult, AUTO_MAX)
+        # Every staked bet keeps an auto cash-out: the player's, or the cap's (at most AUTO_MAX),
+        # so no press can win more than check_stake allowed for.
+        auto = min(auto_cashout or AUTO_MAX, (amount + cap) * 100 // amount, AUTO_MAX)
         if auto < AUTO_MIN:
-            raise GameRefused("max_profit", limit=max_profit(conn, asset, rules), asset=asset)
-    else:
-        auto = auto_cashout
-    check_stake(conn, user_id, asset, amount, amount * (auto or 100) // 100, rules, now)
+            raise GameRefused("max_profit", limit=cap, asset=asset)
+    check_stake(conn, user_id, asset, amount, amount * (auto or 100) // 100, rules, now, cap=cap)
     if conn.execute(_JOINED, {"r": rnd.id, "u": user_id}).first() is not None:
         raise CrashRefused("already_joined")
     t = ledger.reserve(
@@ -306,7 +308,7 @@ def join(
             user_id=user_id,
             asset=asset,
             amount=amount,
-            auto_cashout=auto if auto != AUTO_MAX else None,
+            auto_cashout=auto,
             status=OPEN,
             payout=0,
             reserve_id=t.id,

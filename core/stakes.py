@@ -97,11 +97,20 @@ def loss_today(conn: Connection, user_id: int, asset: str, now: datetime) -> int
 
 
 def check_stake(
-    conn: Connection, user_id: int, asset: str, amount: int, max_payout: int, rules: Rules, now: datetime
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    amount: int,
+    max_payout: int,
+    rules: Rules,
+    now: datetime,
+    *,
+    cap: int | None = None,
 ) -> None:
     """Refuse a stake that breaks a bet-size rule, a player's limit, or the house's exposure.
 
-    ``max_payout`` is the most this bet can pay back (stake included), in minor units.
+    ``max_payout`` is the most this bet can pay back (stake included), in minor units; ``cap``
+    is ``max_profit`` when the caller has read it already in this transaction.
     """
     if amount < rules.min_bet:
         raise GameRefused("below_min", min=rules.min_bet, asset=asset)
@@ -114,7 +123,8 @@ def check_stake(
         lost = loss_today(conn, user_id, asset, now)
         if lost + amount > daily:
             raise GameRefused("loss_limit", limit=daily, left=max(0, daily - lost), asset=asset)
-    cap = max_profit(conn, asset, rules)
+    if cap is None:
+        cap = max_profit(conn, asset, rules)
     if max_payout - amount > cap:
         raise GameRefused("max_profit", limit=cap, asset=asset)
 

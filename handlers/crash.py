@@ -50,12 +50,13 @@ def cash_button(bet_id: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def joined_text(bet: crash.CrashBet, rnd: crash.Round) -> str:
+def joined_text(bet: crash.CrashBet, rnd: crash.Round, asked: int | None) -> str:
     lines = [
         _("📈 <b>Crash round #{game}</b>").format(game=rnd.game),
         _("Your bet: {amount}").format(amount=amount(bet.amount, bet.asset)),
     ]
-    if bet.auto_cashout:
+    # The ceiling every bet has is news only to a player who asked for an auto cash-out.
+    if bet.auto_cashout and (asked is not None or bet.auto_cashout < crash.AUTO_MAX):
         lines.append(_("Auto cash-out at {x}").format(x=x(bet.auto_cashout)))
     lines.append(
         _("Betting closes at {at:%H:%M:%S} UTC; then tap Cash out before it crashes.").format(
@@ -81,7 +82,7 @@ async def _join(
     )
     if bet.replayed and bet.message_id:
         return
-    sent = await message.answer(joined_text(bet, rnd), reply_markup=cash_button(bet.id))
+    sent = await message.answer(joined_text(bet, rnd, auto), reply_markup=cash_button(bet.id))
     await db.write(crash.set_message, bet.id, sent.message_id)
 
 

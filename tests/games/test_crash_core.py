@@ -164,3 +164,14 @@ async def test_seeds_rotate_while_a_crash_bet_is_open(db):
     rot = await db.write(games.rotate_seed, 1, "new seed", now=now)
     assert rot.revealed_commitment == before.commitment and rot.state.client_seed == "new seed"
     assert (await db.read(crash.round_bets, b.round_id))[0].status == "open"
+
+
+async def test_auto_cash_out_at_the_ceiling_is_kept(db):
+    """1,000,000x is a valid auto cash-out, and a bet without one still stops at the ceiling:
+    a press can never win more than the stake check allowed for."""
+    chains, now = crash.ChainCache(KEY), utcnow()
+    await setup_money(db, {1: 10**9, 2: 10**9})  # house 1e14: the cap is far above 1,000,000x
+    await salted_round(db, chains, now)
+    explicit, _ = await join(db, 1, now, amount=100, auto=crash.AUTO_MAX)
+    unset, _ = await join(db, 2, now, amount=100)
+    assert explicit.auto_cashout == crash.AUTO_MAX and unset.auto_cashout == crash.AUTO_MAX
