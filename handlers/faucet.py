@@ -20,7 +20,7 @@ from core.users import User
 from handlers import errors, labels
 from handlers import notices as notice_texts
 from handlers.i18n import _, __, amount
-from handlers.menu import MenuCB, back_button
+from handlers.menu import MAX_ID, MenuCB, back_button
 
 router = Router(name=__name__)
 
@@ -130,7 +130,7 @@ async def cb_pick(
     await query.answer()
 
 
-@router.callback_query(CaptchaCB.filter((F.c > 0) & (F.o >= 0) & (F.o < faucet.OPTIONS)))
+@router.callback_query(CaptchaCB.filter((F.c > 0) & (F.c < MAX_ID) & (F.o >= 0) & (F.o < faucet.OPTIONS)))
 async def cb_answer(
     query: CallbackQuery,
     callback_data: CaptchaCB,

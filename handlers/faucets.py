@@ -18,7 +18,7 @@ from core.users import User
 from handlers import errors
 from handlers.faucet import wait_text
 from handlers.i18n import _, __, amount
-from handlers.menu import MenuCB, back_button
+from handlers.menu import MAX_ID, MenuCB, back_button
 
 router = Router(name=__name__)
 SHOWN = 20
@@ -75,7 +75,7 @@ async def cb_faucets(query: CallbackQuery, db: Database) -> None:
     await query.answer()
 
 
-@router.callback_query(RateCB.filter((F.s > 0) & (F.v == 0)))
+@router.callback_query(RateCB.filter((F.s > 0) & (F.s < MAX_ID) & (F.v == 0)))
 async def cb_ask_rating(query: CallbackQuery, callback_data: RateCB) -> None:
     kb = InlineKeyboardBuilder()
     for v in range(1, 6):
@@ -85,7 +85,7 @@ async def cb_ask_rating(query: CallbackQuery, callback_data: RateCB) -> None:
     await query.answer()
 
 
-@router.callback_query(RateCB.filter((F.s > 0) & (F.v >= 1) & (F.v <= 5)))
+@router.callback_query(RateCB.filter((F.s > 0) & (F.s < MAX_ID) & (F.v >= 1) & (F.v <= 5)))
 async def cb_rate(query: CallbackQuery, callback_data: RateCB, user: User, db: Database) -> None:
     await db.write(faucet_sites.rate_site, user.id, callback_data.s, callback_data.v)
     await query.message.edit_text(_("Thanks for rating!"))

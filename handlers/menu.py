@@ -8,6 +8,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.i18n import __
 
+# The largest row id a button may carry. A forged bigger one (callback data is the
+# client's to forge) would overflow BIGINT in the database; filters refuse it first.
+MAX_ID = 10**15
+
 
 class MenuCB(CallbackData, prefix="m"):
     """Open a section of the menu. ``to`` is a section name from MENU (or 'home')."""

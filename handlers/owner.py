@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
@@ -25,6 +25,7 @@ from handlers import errors, labels
 from handlers import notices as notice_texts
 from handlers.faucet import wait_text
 from handlers.i18n import _, __, amount
+from handlers.menu import MAX_ID
 
 router = Router(name=__name__)
 # Only the syntax ("5m", "90s", "1h"); core checks the range and says so in the site's terms.
@@ -192,7 +193,7 @@ async def owner_payouts(message, args, user, db, settings, params) -> None:
     await message.answer(await payouts_text(db, user, site_id(args[0])))
 
 
-@router.callback_query(OwnerCB.filter())
+@router.callback_query(OwnerCB.filter((F.site > 0) & (F.site < MAX_ID)))
 async def cb_payouts(query: CallbackQuery, callback_data: OwnerCB, user: User, db: Database) -> None:
     await query.message.answer(await payouts_text(db, user, callback_data.site))
     await query.answer()

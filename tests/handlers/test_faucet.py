@@ -67,7 +67,7 @@ async def test_an_older_puzzle_is_retired_by_a_newer_one(tg, db):
 async def test_forged_callbacks_fall_through(tg, db):
     alice = tg.person(ALICE)
     await alice.send("/start")
-    for forged in ("fa:XYZ", "fq:1:9", "fq:-1:0", "fq:abc:1", "fq:1"):
+    for forged in ("fa:XYZ", "fq:1:9", "fq:-1:0", "fq:abc:1", "fq:1", f"fq:{10**19}:0"):
         sent = await alice.tap(forged)
         assert "no longer valid" in [s for s in sent if s.method == "answerCallbackQuery"][0].text, forged
     sent = await alice.tap("fq:4242:1")  # well formed but not a challenge of hers

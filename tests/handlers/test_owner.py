@@ -89,3 +89,11 @@ async def test_directory_lists_funded_sites_and_rating(tg, db):
     await alice.tap_button("Rate")
     sent = await alice.tap_button("⭐⭐")
     assert "already rated" in [s for s in sent if s.method == "answerCallbackQuery"][0].text
+
+
+async def test_forged_site_ids_in_buttons_are_stale_buttons(tg, db):
+    owner, _key = await register(tg, db)
+    for forged in (f"ow:{10**19}", "ow:0", f"fr:{10**19}:0", f"fr:{10**19}:3", "fr:1:9"):
+        sent = await owner.tap(forged)
+        alert = [s for s in sent if s.method == "answerCallbackQuery"][0].text
+        assert "no longer valid" in alert, forged
