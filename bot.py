@@ -11,6 +11,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
 
 from dotenv import load_dotenv
 
@@ -19,26 +21,47 @@ from core.config import ConfigError, Settings, load_settings, with_file_for_memo
 log = logging.getLogger("dustpan")
 
 
-class Redact(logging.Filter):
-    """Keeps the bot token and other secrets out of every log line."""
+class Redact(logging.Formatter):
+    """Keeps the bot token and other secrets out of every log line, tracebacks included
+    (a filter sees only the message; the traceback is added when the line is formatted)."""
 
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 6]
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self.secrets):
-            for s in self.secrets:
-                message = message.replace(s, "[redacted]")
-            record.msg, record.args = message, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
 
-def setup_logging(settings: Settings) -> None:
+_SECRET_NAMES = ("_TOKEN", "_SECRET", "_KEY", "_PASSWORD")
+
+
+def secrets_of(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """What must never be logged: the settings' secrets, any *_TOKEN/_SECRET/_KEY/_PASSWORD
+    variable (CRYPTOPAY_TOKEN, ...) and the password inside any URL (DATABASE_URL, REDIS_URL,
+    RPC_URL_*)."""
+    found = [settings.bot_token, settings.webhook_secret or "", settings.secret_key]
+    for name, value in env.items():
+        if name.upper().endswith(_SECRET_NAMES):
+            found.append(value)
+        if "://" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password:
+                found += [password, unquote(password)]  # as written, and as a driver would print it
+    return found
+
+
+def setup_logging(settings: Settings, env: Mapping[str, str] | None = None) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(Redact([settings.bot_token, settings.webhook_secret or "", settings.secret_key]))
+    secrets = secrets_of(settings, os.environ if env is None else env)
+    handler.setFormatter(Redact("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
