@@ -1,5 +1,5 @@
 """/owner: faucet owners register sites, get API keys, fund escrow, set caps and IPs.
-/address: users link payout addresses so faucet sites can pay them."""
+(Users' payout addresses, which sites pay to, live in /address: handlers/addresses.py.)"""
 
 # i18n-domain: earning
 

@@ -21,7 +21,6 @@ from core.db import Database
 ROUTES: list[Callable[[web.Application], None]] = []
 DB_KEY = web.AppKey("db", Database)
 SETTINGS_KEY = web.AppKey("settings", Settings)
-BOT_KEY = web.AppKey("bot", Bot)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -32,7 +31,6 @@ def build_web_app(settings: Settings, dp: Dispatcher, bot: Bot, db: Database) ->
     app = web.Application(client_max_size=64 * 1024)
     app[DB_KEY] = db
     app[SETTINGS_KEY] = settings
-    app[BOT_KEY] = bot
     app.router.add_get("/healthz", health)
     if settings.webhook_url:
         SimpleRequestHandler(
