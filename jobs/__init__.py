@@ -6,10 +6,12 @@ holds the job's lease (a row in the database) runs it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import socket
+import time
 import uuid
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,7 +24,15 @@ INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def exclusive(db: Database, name: str, ttl_seconds: int = 300):
-    """Run the wrapped job only if this instance holds (or can take) the lease ``name``."""
+    """Run the wrapped job only if this instance holds (or can take) the lease ``name``.
+
+    While the job runs the lease is renewed every ``ttl_seconds / 3``, so a job may run
+    longer than the lease (a slow payout batch). If a renewal is refused (another instance
+    holds the lease) or none has succeeded for ``2/3`` of the lease, the job is cancelled
+    before the lease can lapse, and returns None: a job records each step before its next
+    outside call, so being stopped is like a crash it already recovers from, while two
+    instances working on one batch at once is not.
+    """
 
     def wrap(job):
         @functools.wraps(job)
@@ -30,14 +40,42 @@ def exclusive(db: Database, name: str, ttl_seconds: int = 300):
             if not await db.write(leases.acquire, name, INSTANCE, ttl_seconds):
                 log.debug("job %s runs elsewhere", name)
                 return None
+            task = asyncio.ensure_future(job(*args, **kwargs))
+            keeper = asyncio.create_task(_keep_lease(db, name, ttl_seconds, task))
             try:
-                return await job(*args, **kwargs)
+                return await task
+            except asyncio.CancelledError:
+                if keeper.done() and not keeper.cancelled() and keeper.result() is False:
+                    return None  # the lease was lost: stopped on purpose, logged by the keeper
+                raise
             finally:
+                keeper.cancel()
                 await db.write(leases.release, name, INSTANCE)
 
         return run
 
     return wrap
+
+
+async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.Future) -> bool:
+    """Renew lease ``name`` while ``task`` runs; cancel the task and return False once it is lost."""
+    every = ttl_seconds / 3
+    renewed = time.monotonic()
+    while not task.done():
+        await asyncio.sleep(every)
+        try:
+            held = await db.write(leases.acquire, name, INSTANCE, ttl_seconds)
+        except Exception:
+            log.warning("could not renew the %s lease", name, exc_info=True)
+            held = time.monotonic() - renewed < ttl_seconds - every  # ours a while yet: try again
+        else:
+            if held:
+                renewed = time.monotonic()
+        if not held and not task.done():
+            log.error("lost the %s lease: stopping the job (it resumes where it was recorded)", name)
+            task.cancel()
+            return False
+    return True
 
 
 def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:

@@ -1,0 +1,64 @@
+"""jobs.exclusive: one instance runs a job; the lease is renewed while the job runs, and a
+job whose lease is lost stops before another instance can take over its work."""
+
+import asyncio
+
+from sqlalchemy import select, update
+
+from core import leases
+from core.schema import leases as leases_table
+from jobs import exclusive
+
+
+async def test_a_job_longer_than_its_lease_keeps_it(db):
+    steps = []
+
+    async def long_job():
+        steps.append("start")
+        await asyncio.sleep(2.5)  # longer than the 1 s lease
+        steps.append("end")
+        return "done"
+
+    run = asyncio.create_task(exclusive(db, "payouts", ttl_seconds=1)(long_job)())
+    await asyncio.sleep(1.6)
+    assert not await db.write(leases.acquire, "payouts", "other-instance", 1)  # still held
+    assert await run == "done" and steps == ["start", "end"]
+    assert await db.write(leases.acquire, "payouts", "other-instance", 1)  # released at the end
+
+
+async def test_another_instance_runs_nothing_while_the_lease_is_held(db):
+    ran = []
+
+    async def job():
+        ran.append(True)
+
+    assert await db.write(leases.acquire, "payouts", "other-instance", 60)
+    assert await exclusive(db, "payouts", ttl_seconds=60)(job)() is None
+    assert ran == []
+
+
+async def test_a_job_that_loses_its_lease_is_stopped(db):
+    steps = []
+
+    async def job():
+        for i in range(40):  # 4 s of work in steps, e.g. one payment each
+            steps.append(i)
+            await asyncio.sleep(0.1)
+        return "finished"
+
+    run = asyncio.create_task(exclusive(db, "payouts", ttl_seconds=1)(job)())
+    await asyncio.sleep(0.2)
+
+    def steal(conn):  # e.g. this instance stalled and another one took the lease over
+        conn.execute(update(leases_table).where(leases_table.c.name == "payouts").values(holder="thief"))
+
+    await db.write(steal)
+    assert await asyncio.wait_for(run, 3) is None
+    stopped_at = len(steps)
+    assert stopped_at < 10  # stopped within a renewal period (1/3 s), not after 4 s
+    await asyncio.sleep(0.3)
+    assert len(steps) == stopped_at  # and it stays stopped
+    holder = await db.read(
+        lambda c: c.execute(select(leases_table.c.holder).where(leases_table.c.name == "payouts")).scalar()
+    )
+    assert holder == "thief"  # the lease it lost was left alone
