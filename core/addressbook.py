@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from core import audit, payout_links, twofa
-from core.addresses import Address, validate_address
+from core.addresses import NETWORKS, Address, validate_address
 from core.assets import get_asset
 from core.errors import DomainError
 from core.params import define
@@ -44,7 +44,7 @@ withdrawal_addresses = Table(
     UniqueConstraint("user_id", "label", name="uq_withdrawal_addresses_user_label"),
 )
 
-define("cashout.network", "mainnet", "text")
+define("cashout.network", "mainnet", "text", choices=NETWORKS)
 MAX_ENTRIES = 20
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,24}", re.ASCII)
 
@@ -89,6 +89,7 @@ def save_address(
     network: str,
     code: str | None,
     secret_key: str,
+    max_failures: int,
     now: datetime | None = None,
 ) -> Entry:
     """Add (or change, when ``label`` exists) an address. Needs the 2FA code when 2FA is on."""
@@ -96,7 +97,7 @@ def save_address(
     code_asset = get_asset(asset).code
     label = check_label(label)
     checked: Address = validate_address(code_asset, address, network)
-    twofa.require(conn, user_id, code, secret_key, now)
+    twofa.require(conn, user_id, code, secret_key, now, max_failures=max_failures)
     mine = withdrawal_addresses.c.user_id == user_id
     old = conn.execute(
         select(withdrawal_addresses).where(mine, withdrawal_addresses.c.label == label)
@@ -105,9 +106,9 @@ def save_address(
     # The same addresses are where faucet sites pay the user (core.payout_links): one list to keep.
     payout_links.link(conn, user_id, code_asset, checked.text, now)
     if old is not None:
-        if (old.asset, old.address) != (code_asset, checked.text):
-            payout_links.unlink(conn, user_id, old.asset, old.address)
         conn.execute(update(withdrawal_addresses).where(withdrawal_addresses.c.id == old.id).values(**values))
+        if (old.asset, old.address) != (code_asset, checked.text):
+            _unlink_unless_kept(conn, user_id, old.asset, old.address)
     else:
         if conn.execute(select(func.count()).where(mine)).scalar_one() >= MAX_ENTRIES:
             raise AddressBookError("too_many_addresses", limit=MAX_ENTRIES)
@@ -127,7 +128,21 @@ def remove_address(conn: Connection, user_id: int, label: str) -> None:
     if row is None:
         raise AddressBookError("no_such_label", label=label[:24])
     conn.execute(delete(withdrawal_addresses).where(withdrawal_addresses.c.id == row.id))
-    payout_links.unlink(conn, user_id, row.asset, row.address)
+    _unlink_unless_kept(conn, user_id, row.asset, row.address)
+
+
+def _unlink_unless_kept(conn: Connection, user_id: int, asset: str, address: str) -> None:
+    """Stop faucet payouts to ``address`` once no label of the user's book holds it any more
+    (two labels may name one address: removing one keeps the link for the other)."""
+    kept = conn.execute(
+        select(func.count()).where(
+            withdrawal_addresses.c.user_id == user_id,
+            withdrawal_addresses.c.asset == asset,
+            withdrawal_addresses.c.address == address,
+        )
+    ).scalar_one()
+    if not kept:
+        payout_links.unlink(conn, user_id, asset, address)
 
 
 def label_of(conn: Connection, user_id: int, asset: str, address: str) -> str:

@@ -37,6 +37,7 @@ class Param:
     asset: str | None = None
     minimum: int | None = None
     maximum: int | None = None
+    choices: tuple[str, ...] | None = None  # text settings: the only values accepted
 
     @property
     def env_name(self) -> str:
@@ -51,6 +52,8 @@ class Param:
             raise
         except (ValueError, ArithmeticError):
             raise InvalidParam("bad_value", key=self.key, value=raw[:40], kind=self.kind) from None
+        if self.choices is not None and value not in self.choices:
+            raise InvalidParam("bad_value", key=self.key, value=raw[:40], kind=self.kind)
         if isinstance(value, int) and not isinstance(value, bool):
             if (self.minimum is not None and value < self.minimum) or (
                 self.maximum is not None and value > self.maximum
@@ -121,11 +124,16 @@ def define(
     asset: str | None = None,
     minimum: int | None = None,
     maximum: int | None = None,
+    choices: tuple[str, ...] | None = None,
 ) -> Param:
-    """Declare a setting (at import time of the feature that uses it)."""
-    if kind not in KINDS:
+    """Declare a setting (at import time of the feature that uses it).
+
+    ``choices``: the values a text setting may take; anything else is refused as a bad value
+    (by ``/set``, and from the environment), so a typo cannot select a fallback silently.
+    """
+    if kind not in KINDS or (choices is not None and kind != "text"):
         raise ValueError(kind)
-    p = Param(key, default, kind, asset, minimum, maximum)
+    p = Param(key, default, kind, asset, minimum, maximum, tuple(choices) if choices else None)
     p.parse(default)
     REGISTRY[key] = p
     return p
@@ -134,7 +142,7 @@ def define(
 class Params:
     """The settings in force, cached for ``ttl`` seconds so hot paths read memory.
 
-    Another instance's change is seen within ``ttl``; this instance's at once.
+    Another instance's change is seen within ``ttl``; this instance's (made with ``store``) at once.
     """
 
     def __init__(self, env: Mapping[str, str] | None = None, ttl: float = 10.0) -> None:  # float ok: seconds
@@ -190,7 +198,11 @@ class Params:
             await db.read(self.load)
 
     def set(self, conn: Connection, key: str, raw: str, *, admin_id: int, now: datetime | None = None):
-        """Store a new value (validated first) and audit it. Returns the parsed value."""
+        """Store a new value (validated first) and audit it, in the caller's transaction.
+
+        Returns the parsed value. The cache is not touched here: the transaction may still
+        roll back (or be run again). ``store`` writes and then updates the cache.
+        """
         p = REGISTRY.get(key)
         if p is None:
             raise InvalidParam("unknown_key", key=key[:64])
@@ -207,6 +219,11 @@ class Params:
             )
         )
         audit.record(conn, "set_param", actor=admin_id, target=key, value=raw.strip(), now=now)
+        return value
+
+    async def store(self, db, key: str, raw: str, *, admin_id: int):
+        """``set`` in a transaction of its own; once it has committed, this instance uses the value."""
+        value = await db.write(self.set, key, raw, admin_id=admin_id)
         self._stored[key] = raw.strip()
         self._parsed.pop(key, None)
         return value

@@ -51,7 +51,7 @@ payout_batches = Table(
 
 BACKENDS = ("manual", "rpc", "cryptopay")
 for _code in ASSET_CODES:
-    define(f"payout.backend.{_code}", "manual", "text")
+    define(f"payout.backend.{_code}", "manual", "text", choices=BACKENDS)
 define("payout.batch_size", "500", "int", minimum=1, maximum=100_000)
 define(
     "payout.every", "60s", "duration", minimum=1, maximum=86400
@@ -126,6 +126,8 @@ def form_batches(
     for r in rows:
         per_asset.setdefault(r.asset, []).append(r.id)
     for asset, ids in per_asset.items():
+        if backend_of.get(asset) not in BACKENDS:  # nothing could settle such a batch: leave them approved
+            continue
         for start in range(0, len(ids), size):
             chunk = ids[start : start + size]
             bid = conn.execute(

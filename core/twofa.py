@@ -12,7 +12,8 @@ count, so of two concurrent submissions one wins) or an unused backup code. A wr
 raises ``TwoFactorFailed``; the caller's transaction rolls back, so the failure is
 counted by ``record_failure`` in a transaction of its own (see handlers.twofa.guarded).
 After ``twofa.max_failures`` failures in 24 hours every 2FA action is refused until the
-oldest of them is 24 hours old (``TwoFactorLocked`` says when).
+oldest of them is 24 hours old (``TwoFactorLocked`` says when). Every function that checks
+a code takes that setting as the required ``max_failures`` (no default to drift from it).
 
 Secrets, codes and backup codes are never logged, audited or put in an error's params.
 """
@@ -132,7 +133,7 @@ def is_enabled(conn: Connection, user_id: int) -> bool:
     return bool(row and row.enabled)
 
 
-def check_lock(conn: Connection, user_id: int, now: datetime | None = None, max_failures: int = 10) -> None:
+def check_lock(conn: Connection, user_id: int, now: datetime | None = None, *, max_failures: int) -> None:
     """Raise TwoFactorLocked if the user failed ``max_failures`` codes in the last 24 hours."""
     now = now or utcnow()
     count, oldest = conn.execute(_FAILS, {"u": user_id, "since": now - WINDOW}).one()
@@ -178,11 +179,17 @@ def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: dateti
 
 
 def confirm_setup(
-    conn: Connection, user_id: int, code: str, secret_key: str, now: datetime | None = None, max_failures=10
+    conn: Connection,
+    user_id: int,
+    code: str,
+    secret_key: str,
+    now: datetime | None = None,
+    *,
+    max_failures: int,
 ) -> list[str]:
     """Turn 2FA on after a valid code; returns ten backup codes (only their hashes are kept)."""
     now = now or utcnow()
-    check_lock(conn, user_id, now, max_failures)
+    check_lock(conn, user_id, now, max_failures=max_failures)
     row = conn.execute(_ROW, {"u": user_id}).first()
     if row is None:
         raise TwoFactorState("twofa_not_started")
@@ -208,7 +215,8 @@ def require(
     code: str | None,
     secret_key: str,
     now: datetime | None = None,
-    max_failures: int = 10,
+    *,
+    max_failures: int,
 ) -> bool:
     """Check a code for a guarded action inside the action's transaction.
 
@@ -219,7 +227,7 @@ def require(
     if row is None or not row.enabled:
         return False
     now = now or utcnow()
-    check_lock(conn, user_id, now, max_failures)
+    check_lock(conn, user_id, now, max_failures=max_failures)
     if not code:
         raise TwoFactorRequired()
     if totp.normalise_code(code) is not None:
@@ -234,22 +242,34 @@ def require(
     return True
 
 
-def verify(conn: Connection, user_id: int, code: str, secret_key: str, now: datetime | None = None) -> bool:
+def verify(
+    conn: Connection,
+    user_id: int,
+    code: str,
+    secret_key: str,
+    now: datetime | None = None,
+    *,
+    max_failures: int,
+) -> bool:
     """A use case that only checks a code (True when accepted); for tests and admin prompts."""
-    return require(conn, user_id, code, secret_key, now)
+    return require(conn, user_id, code, secret_key, now, max_failures=max_failures)
 
 
-def disable(conn: Connection, user_id: int, code: str | None, secret_key: str, now=None) -> None:
+def disable(
+    conn: Connection, user_id: int, code: str | None, secret_key: str, now=None, *, max_failures: int
+) -> None:
     """Turn 2FA off; needs a valid code. Backup codes are deleted with it."""
     if not is_enabled(conn, user_id):
         raise TwoFactorState("twofa_not_on")
-    require(conn, user_id, code, secret_key, now)
+    require(conn, user_id, code, secret_key, now, max_failures=max_failures)
     conn.execute(delete(twofa).where(twofa.c.user_id == user_id))
     conn.execute(delete(twofa_backup_codes).where(twofa_backup_codes.c.user_id == user_id))
     audit.record(conn, "twofa_off", actor=user_id, now=now)
 
 
-def guarded_call(conn: Connection, user_id: int, code: str | None, secret_key: str, fn, /, **kwargs):
+def guarded_call(
+    conn: Connection, user_id: int, code: str | None, secret_key: str, max_failures: int, fn, /, **kwargs
+):
     """Check ``user_id``'s code (when 2FA is on), then run the use case ``fn`` in the same transaction."""
-    require(conn, user_id, code, secret_key)
+    require(conn, user_id, code, secret_key, max_failures=max_failures)
     return fn(conn, **kwargs)

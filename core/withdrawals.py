@@ -18,6 +18,7 @@ Every state change queues a notice keyed ``withdrawal:{id}:{state}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,6 +75,36 @@ define("withdraw.good_standing_age", "0s", "duration")
 DRAFT_TTL = timedelta(minutes=15)
 CANCELLABLE = ("draft", "requested", "approved")
 TELEGRAM_WALLET = "@CryptoBot"
+# A failed withdrawal's ``reason`` is a code users read translated (handlers.withdraw), or
+# what a payout service or an admin's /failed said.
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The settings in force for one asset's withdrawals (amounts in its minor units)."""
+
+    fee: int
+    minimum: int
+    auto_approve: int
+    good_standing_age: int  # seconds
+    network: str  # mainnet | testnet
+    to_telegram_wallet: bool  # the asset pays out through Crypto Pay: no address needed
+    max_failures: int  # 2FA codes wrong in 24 hours before 2FA actions lock
+
+
+def policy_for(params, asset: str) -> Policy:
+    """Read ``asset``'s withdrawal settings from ``params`` (core.params.Params)."""
+    code = get_asset(asset).code
+    return Policy(
+        fee=params.get(f"withdraw.fee.{code}"),
+        minimum=params.get(f"withdraw.min.{code}"),
+        auto_approve=params.get(f"withdraw.auto_approve.{code}"),
+        good_standing_age=params.get("withdraw.good_standing_age"),
+        network=str(params.get("cashout.network")),
+        to_telegram_wallet=params.get(f"payout.backend.{code}") == "cryptopay",
+        max_failures=params.get("twofa.max_failures"),
+    )
 
 
 class WithdrawalError(DomainError):
@@ -116,14 +147,19 @@ def _get(conn: Connection, user_id: int | None, wid: int):
     return row
 
 
-def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values) -> bool:
-    """Change state only from one of ``frm``; True if this call made the change."""
+def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values):
+    """Change state only from one of ``frm``; the row as this call left it, or None if it did not.
+
+    Use the returned row, not one read before: on PostgreSQL another transaction may have
+    changed it in between (a draft confirmed, its reserve_id set, before a cancel).
+    """
     stmt = (
         update(withdrawals)
         .where(withdrawals.c.id == wid, withdrawals.c.state.in_(frm))
         .values(state=to, updated_at=now, **values)
+        .returning(*withdrawals.c)
     )
-    return conn.execute(stmt).rowcount == 1
+    return conn.execute(stmt).first()
 
 
 def _notice(row, state: str, extra: dict) -> tuple[int, str, dict, str]:
@@ -147,27 +183,25 @@ def request_withdrawal(
     asset: str,
     amount: int,
     destination: str | None,
-    *,
-    network: str,
-    fee: int,
-    minimum: int,
-    to_telegram_wallet: bool = False,
+    policy: Policy,
     now: datetime | None = None,
 ) -> Withdrawal:
     """Quote a withdrawal as a draft (nothing held yet): validates the address and the amount.
 
-    With ``to_telegram_wallet`` (the asset pays out through Crypto Pay) the coins go to the
-    user's @CryptoBot wallet by Telegram id, and ``destination`` is not needed.
+    ``policy`` is ``policy_for(params, asset)``. With ``policy.to_telegram_wallet`` (the asset
+    pays out through Crypto Pay) the coins go to the user's @CryptoBot wallet by Telegram id,
+    and ``destination`` is not needed.
     """
     now = now or utcnow()
     code = get_asset(asset).code
-    if to_telegram_wallet:
+    fee = policy.fee
+    if policy.to_telegram_wallet:
         address_text, chain = TELEGRAM_WALLET, "cryptopay"
     else:
-        address = resolve(conn, user_id, code, destination or "", network)
+        address = resolve(conn, user_id, code, destination or "", policy.network)
         address_text, chain = address.text, address.chain
-    if amount < max(minimum, fee + 1):
-        raise WithdrawalError("below_minimum", minimum=max(minimum, fee + 1), asset=code)
+    if amount < max(policy.minimum, fee + 1):
+        raise WithdrawalError("below_minimum", minimum=max(policy.minimum, fee + 1), asset=code)
     if ledger.balance(conn, user_account(user_id), code).available < amount:
         raise InsufficientFunds(user_account(user_id), code, amount)
     wid = conn.execute(
@@ -200,12 +234,14 @@ def confirm_withdrawal(
     *,
     code: str | None,
     secret_key: str,
-    auto_approve: int,
-    good_standing_age: int = 0,
-    max_failures: int = 10,
+    policy_of: Callable[[str], Policy],
     now: datetime | None = None,
 ) -> Withdrawal:
-    """Confirm a draft: check 2FA, reserve the amount, approve if small. Pressing twice is harmless."""
+    """Confirm a draft: check 2FA, reserve the amount, approve if small. Pressing twice is harmless.
+
+    ``policy_of(asset)`` gives the settings for the withdrawal's asset (``policy_for`` bound
+    to the params in force), so the caller need not read the withdrawal first.
+    """
     now = now or utcnow()
     row = _get(conn, user_id, wid)
     if row.state == "cancelled":
@@ -214,7 +250,8 @@ def confirm_withdrawal(
         return _w(row, replayed=True)
     if row.created_at < now - DRAFT_TTL:
         raise WithdrawalError("quote_expired")
-    twofa.require(conn, user_id, code, secret_key, now, max_failures)
+    policy = policy_of(row.asset)
+    twofa.require(conn, user_id, code, secret_key, now, max_failures=policy.max_failures)
     if not _move(conn, wid, ("draft",), "requested", now):
         return _w(_get(conn, user_id, wid), replayed=True)
     t = ledger.reserve(
@@ -230,7 +267,7 @@ def confirm_withdrawal(
     )
     conn.execute(update(withdrawals).where(withdrawals.c.id == wid).values(reserve_id=t.id))
     state = "requested"
-    if row.amount <= auto_approve and _good_standing(conn, user_id, good_standing_age, now):
+    if row.amount <= policy.auto_approve and _good_standing(conn, user_id, policy.good_standing_age, now):
         _move(conn, wid, ("requested",), "approved", now)
         state = "approved"
     tell(conn, row, state, now)
@@ -247,7 +284,8 @@ def cancel_withdrawal(conn: Connection, user_id: int, wid: int, now: datetime | 
     row = _get(conn, user_id, wid)
     if row.state == "cancelled":
         return _w(row, replayed=True)
-    if row.state not in CANCELLABLE or not _move(conn, wid, CANCELLABLE, "cancelled", now):
+    row = _move(conn, wid, CANCELLABLE, "cancelled", now) if row.state in CANCELLABLE else None
+    if row is None:
         raise WithdrawalError("too_late_to_cancel")
     if row.reserve_id is not None:
         void(conn, row, now)
@@ -256,23 +294,27 @@ def cancel_withdrawal(conn: Connection, user_id: int, wid: int, now: datetime | 
 
 
 def approve(
-    conn: Connection, admin_id: int, wid: int, *, code=None, secret_key: str = "", now=None
+    conn: Connection, admin_id: int, wid: int, *, code=None, secret_key: str, max_failures: int, now=None
 ) -> Withdrawal:
     """An admin approves a request (2FA code when the admin has 2FA on)."""
     now = now or utcnow()
-    row = _get(conn, None, wid)
-    twofa.require(conn, admin_id, code, secret_key, now)
-    if not _move(conn, wid, ("requested",), "approved", now, approved_by=admin_id):
+    _get(conn, None, wid)
+    twofa.require(conn, admin_id, code, secret_key, now, max_failures=max_failures)
+    row = _move(conn, wid, ("requested",), "approved", now, approved_by=admin_id)
+    if row is None:
         raise WithdrawalError("not_awaiting_approval", id=wid)
     audit.record(conn, "approve_withdrawal", actor=admin_id, target=str(wid), now=now)
     tell(conn, row, "approved", now)
     return _w(_get(conn, None, wid))
 
 
-def reject(conn: Connection, admin_id: int, wid: int, reason: str, now=None) -> Withdrawal:
+def reject(conn: Connection, admin_id: int, wid: int, reason: str = "", now=None) -> Withdrawal:
+    """An admin refuses a request: the reserve is voided. ``reason`` defaults to REJECTED."""
     now = now or utcnow()
-    row = _get(conn, None, wid)
-    if not _move(conn, wid, ("requested",), "failed", now, reason=reason[:200]):
+    reason = reason or REJECTED
+    _get(conn, None, wid)
+    row = _move(conn, wid, ("requested",), "failed", now, reason=reason[:200])
+    if row is None:
         raise WithdrawalError("not_awaiting_approval", id=wid)
     void(conn, row, now)
     audit.record(conn, "reject_withdrawal", actor=admin_id, target=str(wid), reason=reason, now=now)

@@ -12,7 +12,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from core import addressbook, twofa
+from core import addressbook
 from core.addresses import InvalidAddress, Reason
 from core.db import Database
 from core.params import Params
@@ -20,7 +20,7 @@ from core.users import User
 from handlers import errors
 from handlers.i18n import _, __
 from handlers.menu import MenuCB, back_to_menu
-from handlers.twofa import ask_code, guarded, on_code
+from handlers.twofa import code_or_run, guarded, on_code
 
 router = Router(name=__name__)
 
@@ -98,10 +98,17 @@ async def cmd_address(
         await message.answer(_("Address {label} removed.").format(label=html.escape(label)))
     elif (verb == "add" and len(args) == 4) or (verb not in ("add", "remove") and len(args) == 2):
         asset, label, address = (args[1], args[2], args[3]) if verb == "add" else (args[0], args[0], args[1])
-        if await db.read(twofa.is_enabled, user.id):
-            await ask_code(message, state, "address_add", asset=asset, label=label, address=address)
-            return
-        await save(message, user, asset, label, address, None, db, settings, params)
+        await code_or_run(
+            db,
+            user.id,
+            message,
+            state,
+            "address_add",
+            lambda: save(message, user, asset, label, address, None, db, settings, params),
+            asset=asset,
+            label=label,
+            address=address,
+        )
     else:
         await message.answer(usage())
 
@@ -118,6 +125,7 @@ async def save(message, user, asset, label, address, code, db, settings, params)
         network=str(params.get("cashout.network")),
         code=code,
         secret_key=settings.secret_key,
+        max_failures=params.get("twofa.max_failures"),
     )
     await message.answer(
         _("Saved {label}: {asset} <code>{address}</code>").format(

@@ -1,5 +1,6 @@
-"""Admin commands. Only numeric ids in ADMIN_IDS pass; anyone else gets the reply
-for an unknown command (the fallback router), so the commands stay invisible.
+"""Admin commands. Only numeric ids in ADMIN_IDS pass, and only in a private chat with the
+bot; anyone else (and an admin in a group) gets the reply for an unknown command (the
+fallback router), so the commands stay invisible.
 
 Money commands take their idempotency key from the admin's message, so a retried
 update moves nothing twice; core writes an audit line with each transfer.
@@ -21,14 +22,21 @@ from core.db import Database
 from core.money import parse_amount
 from core.params import REGISTRY, Params
 from handlers.i18n import _, amount
-from handlers.twofa import ask_code, delete_quietly, guarded, on_code
+from handlers.twofa import code_or_run, delete_quietly, guarded, on_code
 
 router = Router(name=__name__)
 
 
 class IsAdmin(Filter):
+    """An admin, in a private chat: in a group the chat is not the admin (2FA, audit) and
+    everyone there would read the answers."""
+
     async def __call__(self, message: Message, admin_ids: frozenset[int]) -> bool:
-        return message.from_user is not None and message.from_user.id in admin_ids
+        return (
+            message.from_user is not None
+            and message.from_user.id in admin_ids
+            and message.chat.type == "private"
+        )
 
 
 router.message.filter(IsAdmin())
@@ -120,13 +128,19 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
 def split_code(reason: str) -> tuple[str, str | None]:
     """'welcome gift code 123456' -> ('welcome gift', '123456'): an optional trailing 2FA code."""
     words = reason.split()
-    if len(words) >= 3 and words[-2].lower() == "code":
+    if len(words) >= 2 and words[-2].lower() == "code":
         return " ".join(words[:-2]), words[-1]
     return reason, None
 
 
 async def _user_money(
-    message: Message, command: CommandObject, db: Database, action: str, settings, state: FSMContext
+    message: Message,
+    command: CommandObject,
+    db: Database,
+    action: str,
+    settings,
+    params: Params,
+    state: FSMContext,
 ) -> None:
     args = args_of(command, 4, note=True)
     if args is None:
@@ -137,28 +151,41 @@ async def _user_money(
         )
         return
     reason, code = split_code(args[3])
-    if code is None and await db.read(twofa.is_enabled, message.from_user.id):
-        args[3] = reason
-        await ask_code(message, state, "admin_money", action=action, args=args, key=key_of(message, action))
-        return
+    args = args[:3] + [reason]
+    key = key_of(message, action)
     if code:
         await delete_quietly(message)
-    await move_user_money(message, action, args[:3] + [reason], code, key_of(message, action), db, settings)
+        await move_user_money(message, action, args, code, key, db, settings, params)
+        return
+    await code_or_run(
+        db,
+        message.from_user.id,
+        message,
+        state,
+        "admin_money",
+        lambda: move_user_money(message, action, args, None, key, db, settings, params),
+        action=action,
+        args=args,
+        key=key,
+    )
 
 
-async def move_user_money(message, action, args, code, key, db: Database, settings) -> None:
+async def move_user_money(message, action, args, code, key, db: Database, settings, params: Params) -> None:
+    """The admin is who sent ``message`` (the command, or the code for it), never its chat."""
+    admin_id = message.from_user.id
     asset = get_asset(args[2])
     value = parse_amount(args[1], asset)
     use_case = admin.credit_user if action == "credit" else admin.debit_user
     user_id, t = await guarded(
         db,
-        message.chat.id,
+        admin_id,
         twofa.guarded_call,
-        message.chat.id,
+        admin_id,
         code,
         settings.secret_key,
+        params.get("twofa.max_failures"),
         use_case,
-        admin_id=message.chat.id,
+        admin_id=admin_id,
         user_ref=args[0],
         asset=asset.code,
         amount=value,
@@ -174,18 +201,24 @@ async def move_user_money(message, action, args, code, key, db: Database, settin
 
 
 @on_code("admin_money")
-async def user_money_with_code(message: Message, code: str, data: dict, *, db, settings, **_deps) -> None:
-    await move_user_money(message, data["action"], data["args"], code, data["key"], db, settings)
+async def user_money_with_code(
+    message: Message, code: str, data: dict, *, db, settings, params, **_deps
+) -> None:
+    await move_user_money(message, data["action"], data["args"], code, data["key"], db, settings, params)
 
 
 @router.message(Command("credit"))
-async def cmd_credit(message: Message, command: CommandObject, db: Database, settings, state: FSMContext):
-    await _user_money(message, command, db, "credit", settings, state)
+async def cmd_credit(
+    message: Message, command: CommandObject, db: Database, settings, params: Params, state: FSMContext
+):
+    await _user_money(message, command, db, "credit", settings, params, state)
 
 
 @router.message(Command("debit"))
-async def cmd_debit(message: Message, command: CommandObject, db: Database, settings, state: FSMContext):
-    await _user_money(message, command, db, "debit", settings, state)
+async def cmd_debit(
+    message: Message, command: CommandObject, db: Database, settings, params: Params, state: FSMContext
+):
+    await _user_money(message, command, db, "debit", settings, params, state)
 
 
 @router.message(Command("params"))
@@ -207,7 +240,7 @@ async def cmd_set(message: Message, command: CommandObject, db: Database, params
     if args is None:
         await message.answer(_("Usage: /set KEY VALUE. See /params for the keys."))
         return
-    value = await db.write(params.set, args[0], args[1], admin_id=message.from_user.id)
+    value = await params.store(db, args[0], args[1], admin_id=message.from_user.id)
     await message.answer(_("{key} is now {value}.").format(key=args[0], value=html.escape(str(value))))
 
 

@@ -16,15 +16,17 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core import payouts, twofa, withdrawals
+from core import payouts, withdrawals
 from core.db import Database
+from core.params import Params
 from handlers import errors
 from handlers.admin import IsAdmin, args_of
 from handlers.i18n import _, __, amount
-from handlers.twofa import ask_code, guarded, on_code
+from handlers.twofa import code_or_run, guarded, on_code
 
 router = Router(name=__name__)
 router.message.filter(IsAdmin())
+MAX_ID = 10**15  # ids in buttons: a forged larger one is refused before it reaches the database
 
 errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
 errors.register("no_such_batch", __("There is no batch {id}."))
@@ -37,8 +39,14 @@ class PayCB(CallbackData, prefix="po"):
 
 
 class IsAdminQuery(Filter):
+    """An admin's tap, in the private chat where the admin commands answer (see IsAdmin)."""
+
     async def __call__(self, query: CallbackQuery, admin_ids: frozenset[int]) -> bool:
-        return query.from_user.id in admin_ids
+        return (
+            query.from_user.id in admin_ids
+            and query.message is not None
+            and query.message.chat.type == "private"
+        )
 
 
 @router.message(Command("payouts"))
@@ -51,7 +59,9 @@ async def cmd_payouts(message: Message, db: Database) -> None:
     lines = [_("<b>Waiting for approval</b>")]
     for w in rows:
         lines.append(
-            f"#{w.id} · user {w.user_id} · {amount(w.amount, w.asset)} → <code>{html.escape(w.address)}</code>"
+            _("#{id} · user {user} · {amount} → <code>{address}</code>").format(
+                id=w.id, user=w.user_id, amount=amount(w.amount, w.asset), address=html.escape(w.address)
+            )
         )
         kb.button(text=_("Approve #{id}").format(id=w.id), callback_data=PayCB(action="yes", id=w.id))
         kb.button(text=_("Reject #{id}").format(id=w.id), callback_data=PayCB(action="no", id=w.id))
@@ -59,30 +69,49 @@ async def cmd_payouts(message: Message, db: Database) -> None:
     await message.answer("\n".join(lines), reply_markup=kb.as_markup())
 
 
-async def approve(message: Message, admin_id: int, wid: int, code, db: Database, settings) -> None:
+async def approve(
+    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+) -> None:
     w = await guarded(
-        db, admin_id, withdrawals.approve, admin_id, wid, code=code, secret_key=settings.secret_key
+        db,
+        admin_id,
+        withdrawals.approve,
+        admin_id,
+        wid,
+        code=code,
+        secret_key=settings.secret_key,
+        max_failures=params.get("twofa.max_failures"),
     )
     await message.answer(_("Withdrawal #{id} approved.").format(id=w.id))
 
 
-@router.callback_query(PayCB.filter((F.action == "yes") & (F.id > 0)), IsAdminQuery())
-async def cb_approve(query: CallbackQuery, callback_data: PayCB, db: Database, settings, state: FSMContext):
-    if await db.read(twofa.is_enabled, query.from_user.id):
-        await ask_code(query.message, state, "approve", id=callback_data.id)
-    else:
-        await approve(query.message, query.from_user.id, callback_data.id, None, db, settings)
+@router.callback_query(PayCB.filter((F.action == "yes") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
+async def cb_approve(
+    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
+):
+    admin_id, wid = query.from_user.id, callback_data.id
+    await code_or_run(
+        db,
+        admin_id,
+        query.message,
+        state,
+        "approve",
+        lambda: approve(query.message, admin_id, wid, None, db, settings, params),
+        id=wid,
+    )
     await query.answer()
 
 
 @on_code("approve")
-async def approve_with_code(message: Message, code: str, data: dict, *, db, settings, user, **_deps) -> None:
-    await approve(message, user.id, int(data["id"]), code, db, settings)
+async def approve_with_code(
+    message: Message, code: str, data: dict, *, db, settings, params, user, **_deps
+) -> None:
+    await approve(message, user.id, int(data["id"]), code, db, settings, params)
 
 
-@router.callback_query(PayCB.filter((F.action == "no") & (F.id > 0)), IsAdminQuery())
+@router.callback_query(PayCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
 async def cb_reject(query: CallbackQuery, callback_data: PayCB, db: Database) -> None:
-    w = await db.write(withdrawals.reject, query.from_user.id, callback_data.id, "rejected by an admin")
+    w = await db.write(withdrawals.reject, query.from_user.id, callback_data.id, withdrawals.REJECTED)
     await query.answer()
     await query.message.answer(
         _("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id)

@@ -1,7 +1,7 @@
 """/2fa: turn TOTP two-factor authentication on or off, and ask for a code before guarded actions.
 
-Other features call ``ask_code(message_or_query, state, purpose, **data)`` and register
-what to do with the code under ``purpose`` (``on_code(purpose)``). The message with the
+Other features call ``code_or_run(db, user_id, message, state, purpose, run, **data)`` (or
+``ask_code``) and register what to do with the code under ``purpose`` (``on_code(purpose)``). The message with the
 code is deleted where Telegram allows. A wrong code is counted in its own transaction.
 """
 
@@ -80,6 +80,23 @@ async def ask_code(message: Message, state: FSMContext, purpose: str, **data) ->
     await state.set_state(TwoFA.code)
     await state.set_data({"purpose": purpose, **data})
     await message.answer(_("Send the 6-digit code from your authenticator app (or a backup code)."))
+
+
+async def code_or_run(
+    db: Database,
+    user_id: int,
+    message: Message,
+    state: FSMContext,
+    purpose: str,
+    run: Callable[[], Awaitable[None]],
+    **data,
+) -> None:
+    """A guarded action: with 2FA on for ``user_id``, ask for a code (the handler registered
+    for ``purpose`` then gets it with ``data``); with 2FA off, ``await run()`` at once."""
+    if await db.read(twofa.is_enabled, user_id):
+        await ask_code(message, state, purpose, **data)
+    else:
+        await run()
 
 
 async def delete_quietly(message: Message) -> None:
@@ -186,8 +203,18 @@ async def cb_off(query: CallbackQuery, state: FSMContext) -> None:
 
 
 @on_code("twofa_off")
-async def off_with_code(message: Message, code: str, data: dict, *, db, user, settings, **_deps) -> None:
-    await guarded(db, user.id, twofa.disable, user.id, code, settings.secret_key)
+async def off_with_code(
+    message: Message, code: str, data: dict, *, db, user, settings, params, **_deps
+) -> None:
+    await guarded(
+        db,
+        user.id,
+        twofa.disable,
+        user.id,
+        code,
+        settings.secret_key,
+        max_failures=params.get("twofa.max_failures"),
+    )
     await message.answer(_("Two-factor authentication is off."))
 
 

@@ -10,6 +10,7 @@ Cancel voids it until the withdrawal is batched.
 from __future__ import annotations
 
 import html
+from functools import partial
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -19,7 +20,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core import twofa, withdrawals
+from core import withdrawals
 from core.assets import ASSET_CODES, get_asset
 from core.config import Settings
 from core.db import Database
@@ -30,9 +31,10 @@ from handlers import errors, labels
 from handlers import notices as notice_texts
 from handlers.i18n import _, __, amount
 from handlers.menu import MenuCB, back_button
-from handlers.twofa import NotCommand, ask_code, guarded, on_code
+from handlers.twofa import NotCommand, code_or_run, guarded, on_code
 
 router = Router(name=__name__)
+MAX_ID = 10**15  # ids in buttons: a forged larger one is refused before it reaches the database
 
 
 class WdCB(CallbackData, prefix="wd"):
@@ -59,6 +61,21 @@ def state_name(state: str) -> str:
     return str(names.get(state, state))
 
 
+# A failed withdrawal's reason as users read it: our own reason codes are translated; what
+# an admin typed with /failed, or a payout service's own error, is shown as it is.
+_REASONS = {
+    withdrawals.REJECTED: __("an admin rejected it"),
+    "rejected by an admin": __("an admin rejected it"),  # stored by earlier versions
+    "not sent": __("it was not sent"),
+    "payout node unreachable": __("the payout service could not be reached"),
+    "payout service unreachable": __("the payout service could not be reached"),
+}
+
+
+def reason_text(reason: str) -> str:
+    return str(_REASONS.get(reason, reason))
+
+
 def _state_notice(p: dict) -> str:
     text = _("Withdrawal #{id} of {amount}: {state}.").format(
         id=p["id"], amount=amount(int(p["amount"]), p["asset"]), state=state_name(p["state"])
@@ -66,7 +83,7 @@ def _state_notice(p: dict) -> str:
     if p.get("txid"):
         text += "\n" + _("Transaction: {txid}").format(txid=html.escape(str(p["txid"])))
     if p.get("reason"):
-        text += "\n" + _("Reason: {reason}").format(reason=html.escape(str(p["reason"])))
+        text += "\n" + _("Reason: {reason}").format(reason=html.escape(reason_text(str(p["reason"]))))
     if p["state"] == "failed":
         text += "\n" + _("The amount is back in your balance.")
     return text
@@ -105,17 +122,9 @@ def quote_view(w: withdrawals.Withdrawal) -> tuple[str, InlineKeyboardMarkup]:
 async def make_draft(message: Message, user: User, db: Database, params: Params, args: list[str]) -> None:
     asset = get_asset(args[1])
     value = parse_amount(args[0], asset)
-    w = await db.write(
-        withdrawals.request_withdrawal,
-        user.id,
-        asset.code,
-        value,
-        args[2] if len(args) > 2 else None,
-        to_telegram_wallet=params.get(f"payout.backend.{asset.code}") == "cryptopay",
-        network=str(params.get("cashout.network")),
-        fee=params.get(f"withdraw.fee.{asset.code}"),
-        minimum=params.get(f"withdraw.min.{asset.code}"),
-    )
+    destination = args[2] if len(args) > 2 else None
+    policy = withdrawals.policy_for(params, asset.code)
+    w = await db.write(withdrawals.request_withdrawal, user.id, asset.code, value, destination, policy)
     text, kb = quote_view(w)
     await message.answer(text, reply_markup=kb)
 
@@ -175,7 +184,6 @@ async def on_details_input(message: Message, state: FSMContext, user: User, db: 
 async def confirm(
     message: Message, user: User, wid: int, code, db: Database, settings: Settings, params: Params
 ):
-    w = await db.read(withdrawals.get_withdrawal, user.id, wid)
     w = await guarded(
         db,
         user.id,
@@ -184,9 +192,7 @@ async def confirm(
         wid,
         code=code,
         secret_key=settings.secret_key,
-        auto_approve=params.get(f"withdraw.auto_approve.{w.asset}"),
-        good_standing_age=params.get("withdraw.good_standing_age"),
-        max_failures=params.get("twofa.max_failures"),
+        policy_of=partial(withdrawals.policy_for, params),
     )
     if w.replayed:
         await message.answer(
@@ -200,7 +206,7 @@ async def confirm(
     )
 
 
-@router.callback_query(WdCB.filter((F.action == "ok") & (F.id > 0)))
+@router.callback_query(WdCB.filter((F.action == "ok") & (F.id > 0) & (F.id < MAX_ID)))
 async def cb_confirm(
     query: CallbackQuery,
     callback_data: WdCB,
@@ -210,10 +216,16 @@ async def cb_confirm(
     params: Params,
     state: FSMContext,
 ) -> None:
-    if await db.read(twofa.is_enabled, user.id):
-        await ask_code(query.message, state, "withdraw", id=callback_data.id)
-    else:
-        await confirm(query.message, user, callback_data.id, None, db, settings, params)
+    wid = callback_data.id
+    await code_or_run(
+        db,
+        user.id,
+        query.message,
+        state,
+        "withdraw",
+        lambda: confirm(query.message, user, wid, None, db, settings, params),
+        id=wid,
+    )
     await query.answer()
 
 
@@ -222,7 +234,7 @@ async def confirm_with_code(message: Message, code: str, data: dict, *, user, db
     await confirm(message, user, int(data["id"]), code, db, settings, params)
 
 
-@router.callback_query(WdCB.filter((F.action == "no") & (F.id > 0)))
+@router.callback_query(WdCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)))
 async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:
     w = await db.write(withdrawals.cancel_withdrawal, user.id, callback_data.id)
     await query.answer()
@@ -241,7 +253,7 @@ async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
     for w in rows:
         line = f"#{w.id} · {amount(w.arrives, w.asset)} → <code>{html.escape(w.address)}</code> · {state_name(w.state)}"
         if w.txid:
-            line += f"\n    txid <code>{html.escape(w.txid)}</code>"
+            line += "\n    " + _("Transaction: {txid}").format(txid=f"<code>{html.escape(w.txid)}</code>")
         lines.append(line)
         if w.state in ("requested", "approved"):
             cancellable = True

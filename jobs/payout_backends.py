@@ -213,6 +213,8 @@ class ManualBackend:
 
 
 def from_env(name: str, asset: str, *, bot=None, admin_ids=frozenset(), env=None):
+    """The backend called ``name`` for ``asset``, or None when it is not configured or not known
+    (a batch then waits, still open, for a backend that can settle it)."""
     env = os.environ if env is None else env
     if name == "rpc":
         url = env.get(f"RPC_URL_{asset}")
@@ -222,7 +224,9 @@ def from_env(name: str, asset: str, *, bot=None, admin_ids=frozenset(), env=None
         token = env.get("CRYPTOPAY_TOKEN")
         testnet = (env.get("CRYPTOPAY_NETWORK") or "mainnet").lower() == "testnet"
         return CryptoPayBackend(token, testnet=testnet, base_url=env.get("CRYPTOPAY_URL")) if token else None
-    return ManualBackend(bot, admin_ids)
+    if name == "manual":
+        return ManualBackend(bot, admin_ids)
+    return None
 
 
 __all__ = ["RpcBackend", "CryptoPayBackend", "ManualBackend", "from_env"]

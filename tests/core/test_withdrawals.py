@@ -12,6 +12,7 @@ from core.addresses import InvalidAddress
 from core.errors import InsufficientFunds
 from core.users import upsert_user
 from core.withdrawals import (
+    Policy,
     WithdrawalError,
     cancel_withdrawal,
     confirm_withdrawal,
@@ -20,6 +21,7 @@ from core.withdrawals import (
 )
 from jobs.payout_backends import CryptoPayBackend, RpcBackend
 from jobs.payouts import Payouts
+from tests.conftest import ENGINE
 from tests.fakes.payouts import FakeCryptoPay, FakeRpc, serve
 from tests.money import fund as give
 
@@ -30,19 +32,31 @@ BTC_ADDR2 = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 FEE = 1000
 
 
+def policy(auto=10**8, asset="BTC", max_failures=10) -> Policy:
+    return Policy(
+        fee=FEE,
+        minimum=10_000,
+        auto_approve=auto,
+        good_standing_age=0,
+        network="mainnet",
+        to_telegram_wallet=False,
+        max_failures=max_failures,
+    )
+
+
 async def fund(db, user_id=U, amount=1_000_000, asset="BTC"):
     await db.write(upsert_user, id=user_id, username=None, first_name="U", language_code="en")
     await give(db, user_account(user_id), amount, asset, key=f"{user_id}{asset}", code="admin_credit")
 
 
 async def draft(db, amount=100_000, address=BTC_ADDR, user_id=U):
-    return await db.write(
-        request_withdrawal, user_id, "BTC", amount, address, network="mainnet", fee=FEE, minimum=10_000
-    )
+    return await db.write(request_withdrawal, user_id, "BTC", amount, address, policy())
 
 
 async def confirm(db, wid, code=None, user_id=U, auto=10**8):
-    return await db.write(confirm_withdrawal, user_id, wid, code=code, secret_key=KEY, auto_approve=auto)
+    return await db.write(
+        confirm_withdrawal, user_id, wid, code=code, secret_key=KEY, policy_of=lambda a: policy(auto, a)
+    )
 
 
 async def avail(db, owner, asset="BTC"):
@@ -63,7 +77,7 @@ async def test_request_confirm_cancel_moves_nothing_in_the_end(db):
     with pytest.raises(WithdrawalError, match="withdrawal_cancelled"):
         await confirm(db, w.id)
     with pytest.raises(WithdrawalError, match="withdrawal_not_found"):  # another user's id
-        await db.write(confirm_withdrawal, 8, w.id, code=None, secret_key=KEY, auto_approve=0)
+        await db.write(confirm_withdrawal, 8, w.id, code=None, secret_key=KEY, policy_of=lambda a: policy(0))
 
 
 @pytest.mark.parametrize(
@@ -86,7 +100,15 @@ async def test_bad_requests_are_refused(db, amount, address, error):
 async def test_address_book_labels(db):
     await fund(db)
     await db.write(
-        addressbook.save_address, U, "btc", BTC_ADDR2, "Cold", network="mainnet", code=None, secret_key=KEY
+        addressbook.save_address,
+        U,
+        "btc",
+        BTC_ADDR2,
+        "Cold",
+        network="mainnet",
+        code=None,
+        secret_key=KEY,
+        max_failures=10,
     )
     w = await draft(db, address="cold")
     assert w.address == BTC_ADDR2
@@ -100,6 +122,7 @@ async def test_address_book_labels(db):
             network="mainnet",
             code=None,
             secret_key=KEY,
+            max_failures=10,
         )
 
 
@@ -119,7 +142,9 @@ async def test_two_factor_guards_confirmation(db):
     await fund(db)
     setup = await db.write(twofa.begin_setup, U, KEY, "u")
     t = pyotp.TOTP(setup.secret)
-    await db.write(twofa.confirm_setup, U, t.at(datetime.now(UTC) - timedelta(seconds=30)), KEY)
+    await db.write(
+        twofa.confirm_setup, U, t.at(datetime.now(UTC) - timedelta(seconds=30)), KEY, max_failures=10
+    )
     w = await draft(db)
     with pytest.raises(twofa.TwoFactorRequired):
         await confirm(db, w.id)
@@ -288,3 +313,85 @@ async def test_lookup_pages_through_a_long_wallet_history(db):
         assert missing[0].result == "failed"
     finally:
         await runner.cleanup()
+
+
+async def _with_confirm_committed_midway(db, use_case, *args):
+    """Run ``use_case`` (cancel or reject) in a transaction of its own and, just after it has read
+    the withdrawal and before its state change, let a confirmation commit in another one: what
+    READ COMMITTED allows on PostgreSQL when a user taps Confirm and Cancel at once."""
+    from sqlalchemy import event
+
+    async with db.engine.connect() as racer, db.engine.connect() as other:
+        fired = []
+
+        def confirm_first(conn, cursor, statement, parameters, context, executemany):
+            if not fired and statement.lstrip().upper().startswith("UPDATE WITHDRAWALS"):
+                fired.append(True)
+                sync = other.sync_connection
+                confirm_withdrawal(
+                    sync, U, args[-1], code=None, secret_key=KEY, policy_of=lambda a: policy(0)
+                )
+                sync.commit()
+
+        await racer.begin()
+        event.listen(racer.sync_connection, "before_cursor_execute", confirm_first)
+        result = await racer.run_sync(lambda c: use_case(c, *args))
+        await racer.commit()
+    assert fired
+    return result
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="SQLite runs one write transaction at a time")
+async def test_cancel_racing_a_confirmation_voids_the_reserve(db):
+    await fund(db)
+    w = await draft(db)
+    done = await _with_confirm_committed_midway(db, cancel_withdrawal, U, w.id)
+    assert done.state == "cancelled"
+    held = await db.read(ledger.balance, user_account(U), "BTC")
+    assert held.held == 0 and held.available == 1_000_000  # nothing stays on hold
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="SQLite runs one write transaction at a time")
+async def test_reject_racing_a_confirmation_voids_the_reserve(db):
+    from core.withdrawals import reject
+
+    await fund(db)
+    w = await draft(db)
+    done = await _with_confirm_committed_midway(db, reject, 1, w.id)
+    assert done.state == "failed"
+    held = await db.read(ledger.balance, user_account(U), "BTC")
+    assert held.held == 0 and held.available == 1_000_000
+
+
+async def test_an_address_under_two_labels_stays_linked_until_no_label_keeps_it(db):
+    from core import payout_links
+
+    await fund(db)
+
+    async def save(label, address):
+        await db.write(
+            addressbook.save_address,
+            U,
+            "BTC",
+            address,
+            label,
+            network="mainnet",
+            code=None,
+            secret_key=KEY,
+            max_failures=10,
+        )
+
+    async def owner(address):
+        return await db.read(payout_links.find_user, "BTC", address)
+
+    await save("a", BTC_ADDR)
+    await save("b", BTC_ADDR)
+    await db.write(addressbook.remove_address, U, "a")
+    assert await owner(BTC_ADDR) == U  # "b" still holds it: faucet sites still pay there
+    await save("b", BTC_ADDR2)  # "b" changes to another address: nothing holds the first one now
+    assert await owner(BTC_ADDR) is None and await owner(BTC_ADDR2) == U
+    await save("c", BTC_ADDR2)
+    await save("b", BTC_ADDR)  # "b" changes back; "c" still holds the second one
+    assert await owner(BTC_ADDR) == U and await owner(BTC_ADDR2) == U
+    await db.write(addressbook.remove_address, U, "c")
+    assert await owner(BTC_ADDR2) is None

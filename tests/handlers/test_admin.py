@@ -94,6 +94,9 @@ async def test_non_admin_gets_the_unknown_command_reply(tg, db):
         ("/credit 111 1 BTC x", "Not enough BTC"),
         ("/debit 111 1 BTC x", "Not enough BTC"),
         ("/set nope 1", "no setting called"),
+        ("/set payout.backend.BTC cryptopy", "is not a valid value"),  # a typo, not a fallback
+        ("/set payout.backend.BTC Manual", "is not a valid value"),
+        ("/set cashout.network mainet", "is not a valid value"),
     ],
 )
 async def test_bad_admin_input_changes_nothing(tg, db, admin, command, expected):
@@ -126,3 +129,57 @@ async def test_retried_admin_update_moves_money_once(tg, db, admin):
 async def test_help_lists_admin_commands_only_for_admins(tg, admin):
     assert "/deposit" in texts(await admin.send("/help"))
     assert "/deposit" not in texts(await tg.person(ALICE).send("/help"))
+
+
+async def test_a_setting_from_a_list_of_choices(tg, db, admin):
+    params = tg.dp["params"]
+    assert "payout.backend.BTC is now rpc" in texts(await admin.send("/set payout.backend.BTC rpc"))
+    assert params.get("payout.backend.BTC") == "rpc"
+    assert "cashout.network is now testnet" in texts(await admin.send("/set cashout.network testnet"))
+    assert "not a valid value" in texts(await admin.send("/set cashout.network regtest"))
+    assert params.get("cashout.network") == "testnet"
+
+
+async def test_a_setting_is_in_force_only_once_it_is_stored(tg, db):
+    params = tg.dp["params"]
+
+    def set_then_fail(conn):
+        params.set(conn, "payout.batch_size", "7", admin_id=ADMIN)
+        raise RuntimeError("something after it refuses: the transaction rolls back")
+
+    with pytest.raises(RuntimeError):
+        await db.write(set_then_fail)
+    assert params.get("payout.batch_size") == 500
+    await params.refresh(db, force=True)
+    assert params.get("payout.batch_size") == 500
+    assert await db.read(audit.recent, 10) == []
+
+
+def group_message(person, text, message_id=5):
+    from datetime import UTC, datetime
+
+    from aiogram.types import Chat, Message, MessageEntity, Update
+
+    msg = Message(
+        message_id=message_id,
+        date=datetime.now(UTC),
+        chat=Chat(id=-100123, type="supergroup", title="Team"),
+        from_user=person.user,
+        text=text,
+        entities=[MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))],
+    )
+    return Update(update_id=person.tg.next_update_id(), message=msg)
+
+
+async def test_admin_commands_do_nothing_in_a_group(tg, db, admin):
+    """In a group the chat is not the admin: no 2FA of the group's to pass, no group id as actor."""
+    await tg.person(ALICE).send("/start")
+    await admin.send("/deposit 1 BTC float")
+    for n, command in enumerate(
+        ("/credit 111 0.0001 BTC gift", "/deposit 1 BTC x", "/set payout.batch_size 3")
+    ):
+        sent = await tg.feed(group_message(admin, command, message_id=10 + n))
+        assert not [s for s in sent if s.method == "sendMessage"], command
+    assert await available(db, user_account(ALICE)) == 0
+    assert [a.action for a in await db.read(audit.recent, 10)] == ["deposit"]
+    assert tg.dp["params"].get("payout.batch_size") == 500

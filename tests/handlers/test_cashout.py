@@ -31,7 +31,9 @@ async def alice(tg, db):
 async def enable_2fa(db, user_id):
     setup = await db.write(twofa.begin_setup, user_id, KEY, "x")
     t = pyotp.TOTP(setup.secret)
-    await db.write(twofa.confirm_setup, user_id, t.at(datetime.now(UTC) - timedelta(seconds=30)), KEY)
+    await db.write(
+        twofa.confirm_setup, user_id, t.at(datetime.now(UTC) - timedelta(seconds=30)), KEY, max_failures=10
+    )
     return t
 
 
@@ -180,7 +182,7 @@ async def test_admin_credit_needs_code_when_admin_has_2fa(tg, db, alice):
 
 async def test_crypto_pay_assets_go_to_the_telegram_wallet_without_an_address(tg, db, alice):
     params = tg.dp["params"]
-    await db.write(params.set, "payout.backend.USDT", "cryptopay", admin_id=ADMIN)
+    await params.store(db, "payout.backend.USDT", "cryptopay", admin_id=ADMIN)
     await pay(db, ALICE, 10_000_000, asset="USDT", key="usdt")
     out = texts(await alice.send("/withdraw 6 USDT"))
     assert "@CryptoBot" in out and "You will receive: <b>5.000000 USDT</b>" in out
@@ -211,3 +213,81 @@ async def test_no_secret_or_code_in_logs(tg, db, caplog):
     backup = out.split("<code>")[1].split("</code>")[0]
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert secret not in logged and code not in logged and backup not in logged
+
+
+async def test_forged_huge_ids_are_stale_buttons_not_errors(tg, db, alice):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    await alice.send(f"/withdraw 0.001 BTC {ADDR}")
+    huge = 10**20  # past any database integer
+    for person, forged in ((alice, f"wd:ok:{huge}"), (alice, f"wd:no:{huge}"), (admin, f"po:yes:{huge}")):
+        await person.send("/withdrawals" if person is alice else "/payouts")
+        sent = await person.tap(forged, alice.tg.session.sent[-1])
+        answer = [s for s in sent if s.method == "answerCallbackQuery"]
+        assert answer and "no longer valid" in answer[0].text, forged
+    admin_sent = await admin.tap(f"po:no:{huge}", tg.session.sent[-1])
+    assert "no longer valid" in texts(admin_sent)
+    assert await available(db) == 1_000_000
+
+
+async def test_credit_with_the_code_as_the_whole_reason_keeps_the_code_out_of_the_books(tg, db, alice):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    await admin.send("/deposit 1 BTC float")
+    t = await enable_2fa(db, ADMIN)
+    code = t.now()
+    sent = await admin.send(f"/credit 111 0.0001 BTC code {code}")
+    assert "Credited 0.00010000 BTC" in texts(sent)
+    assert any(s.method == "deleteMessage" for s in sent)  # the code leaves the chat
+    assert await available(db) == 1_010_000
+    lines = await db.read(audit.recent, 10)
+    assert [a.details.get("reason") for a in lines if a.action == "credit"] == [""]
+    assert all(code not in str(a.details) for a in lines)
+    entries, _total = await db.read(ledger.history, user_account(ALICE), limit=10)
+    assert entries and all(code not in str(e.meta) for e in entries)
+
+
+async def test_the_max_failures_setting_applies_to_every_guarded_action(tg, db, alice):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    assert "is now 3" in texts(await admin.send("/set twofa.max_failures 3"))
+    await alice.send(f"/withdraw 0.005 BTC {ADDR}")
+    await alice.tap_button("Confirm")  # waits for approval
+    t_alice, t_admin = await enable_2fa(db, ALICE), await enable_2fa(db, ADMIN)
+    for _ in range(3):
+        await db.write(twofa.record_failure, ALICE)
+        await db.write(twofa.record_failure, ADMIN)
+    await alice.send(f"/addresses add BTC cold {ADDR}")  # adding an address
+    assert "locked until" in texts(await alice.send(t_alice.now()))
+    await alice.send("/2fa")  # turning 2FA off
+    await alice.tap_button("Turn 2FA off")
+    assert "locked until" in texts(await alice.send(t_alice.now()))
+    await admin.send("/payouts")  # approving
+    await admin.tap_button("Approve")
+    assert "locked until" in texts(await admin.send(t_admin.now()))
+    assert "locked until" in texts(await admin.send(f"/credit 111 0.0001 BTC x code {t_admin.now()}"))
+    assert await db.read(twofa.is_enabled, ALICE)
+    assert (await db.read(ledger.balance, user_account(ALICE), "BTC")).held == 500_000
+    assert await available(db) == 500_000
+
+
+async def test_users_and_admins_read_a_rejection_in_their_language(tg, db, alice):
+    from aiogram import Bot
+
+    from core.params import Params
+    from core.users import set_language
+    from jobs.notify import NoticeSender
+    from tests.handlers.harness import BOT_TOKEN, RecordingSession
+
+    admin = tg.person(ADMIN, language_code="es")
+    await admin.send("/start")
+    await db.write(set_language, ALICE, "pt")
+    await alice.send(f"/withdraw 0.005 BTC {ADDR}")
+    await alice.tap_button("Confirm")
+    assert "usuario 111" in texts(await admin.send("/payouts"))
+    await admin.tap_button("Rechazar")
+    session = RecordingSession()
+    await NoticeSender(db, Bot(BOT_TOKEN, session=session), Params(env={})).run_once()
+    to_alice = texts([s for s in session.sent if s.chat_id == ALICE])
+    assert "um administrador o recusou" in to_alice and "rejected" not in to_alice
+    assert await available(db) == 1_000_000
