@@ -25,6 +25,7 @@ from handlers.notices import render
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4000
+LOCALE_TTL = 60  # seconds a chat's language is remembered: a change reaches its notices soon
 
 
 class NoticeSender:
@@ -33,15 +34,21 @@ class NoticeSender:
     ) -> None:
         self.db, self.bot, self.params = db, bot, params
         self.clock, self.sleep = clock, sleep
-        self._locales: dict[int, str] = {}
+        self._locales: dict[int, tuple[str, float]] = {}  # chat -> (locale, when read); float ok: clock
 
     async def _locale(self, chat_id: int) -> str:
-        if chat_id not in self._locales:
-            try:
-                self._locales[chat_id] = (await self.db.read(get_user, chat_id)).locale
-            except UnknownUser:
-                self._locales[chat_id] = DEFAULT_LANGUAGE
-        return self._locales[chat_id]
+        now = self.clock()
+        cached = self._locales.get(chat_id)
+        if cached is not None and now - cached[1] < LOCALE_TTL:
+            return cached[0]
+        try:
+            locale = (await self.db.read(get_user, chat_id)).locale
+        except UnknownUser:
+            locale = DEFAULT_LANGUAGE
+        if len(self._locales) > 10_000:  # forget stale chats rather than grow forever
+            self._locales = {c: v for c, v in self._locales.items() if now - v[1] < LOCALE_TTL}
+        self._locales[chat_id] = (locale, now)
+        return locale
 
     async def run_once(self) -> int:
         """Send one round of due notices; returns how many messages went out."""
@@ -53,7 +60,8 @@ class NoticeSender:
         interval = 1 / self.params.get("notify.rate")  # float ok: seconds between messages
         i18n = get_i18n()
         sent = 0
-        for chat_id, items in by_chat.items():
+        chats = list(by_chat.items())
+        for position, (chat_id, items) in enumerate(chats):
             started = self.clock()
             with i18n.context(), i18n.use_locale(await self._locale(chat_id)):
                 text = "\n\n".join(render(n.template, n.params) for n in items)[:MAX_TEXT]
@@ -61,8 +69,8 @@ class NoticeSender:
             try:
                 await self.bot.send_message(chat_id, text)
             except TelegramRetryAfter as err:
-                # Telegram asks us to wait: put these (and everything after) back, then wait.
-                rest = [n.id for c, its in by_chat.items() for n in its if c >= chat_id]
+                # Telegram asks us to wait: put these (and every chat after them) back, then wait.
+                rest = [n.id for _c, its in chats[position:] for n in its]
                 await self.db.write(notices.retry_later, rest, err.retry_after)
                 log.warning("notices: Telegram asked to wait %ss", err.retry_after)
                 await self.sleep(err.retry_after)

@@ -76,3 +76,61 @@ async def test_429_puts_notices_back_and_waits(db):
     assert await sender.run_once() == 1
     assert [s.text for s in session.sent] == ["hello"]
     assert await db.read(notices.pending_count) == 0  # the blocked one is marked, not retried forever
+
+
+class RetryAtChat(RecordingSession):
+    """Answers 429 (retry after 3 s) to the first message for one chat."""
+
+    def __init__(self, chat_id):
+        super().__init__()
+        self.chat_id, self.refused = chat_id, False
+
+    async def make_request(self, bot, method, timeout=None):
+        if isinstance(method, SendMessage) and method.chat_id == self.chat_id and not self.refused:
+            self.refused = True
+            raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=3)
+        return await super().make_request(bot, method, timeout)
+
+
+async def test_429_puts_back_the_chats_not_reached_yet_whatever_their_ids(db):
+    from datetime import timedelta
+
+    from core.schema import utcnow
+
+    for chat in (50, 90, 30):  # sent in this order: the oldest notice first
+        await db.write(notices.enqueue, chat, "text", {"text": f"to {chat}"})
+    session = RetryAtChat(90)
+
+    async def sleep(_s):
+        pass
+
+    sender = NoticeSender(db, Bot(BOT_TOKEN, session=session), Params(env={}), sleep=sleep)
+    assert await sender.run_once() == 1
+    assert [s.chat_id for s in session.sent] == [50]
+    # Once the 3 s are over, both chats not reached yet are due again (not only those with a larger id).
+    due = await db.write(notices.claim_due, 10, now=utcnow() + timedelta(seconds=4))
+    assert sorted(n.chat_id for n in due) == [30, 90]
+
+
+async def test_a_language_change_reaches_later_notices(db):
+    import handlers.withdraw  # noqa: F401 - registers the withdrawal notice
+
+    await db.write(users.upsert_user, id=1, username="a", first_name="A", language_code="es")
+    state = {"id": 7, "state": "failed", "amount": 1000, "asset": "BTC", "reason": "rejected"}
+    session = RecordingSession()
+    clock = [1000.0]
+
+    async def sleep(_s):
+        pass
+
+    sender = NoticeSender(
+        db, Bot(BOT_TOKEN, session=session), Params(env={}), clock=lambda: clock[0], sleep=sleep
+    )
+    await db.write(notices.enqueue, 1, "withdrawal_state", state)
+    await sender.run_once()
+    assert "Motivo: un administrador lo rechazó" in session.sent[-1].text  # the reason, translated
+    await db.write(users.set_language, 1, "en")
+    clock[0] += 120
+    await db.write(notices.enqueue, 1, "withdrawal_state", state)
+    await sender.run_once()
+    assert "Reason: an admin rejected it" in session.sent[-1].text
