@@ -1,9 +1,9 @@
 """Crash: shared live rounds on a published hash chain (maths in core.crash_chain).
 
-Life of a chain: an admin creates it (``create_chain``: its terminating hash is the public
-commitment; the 32-byte seed is stored Fernet-encrypted with SECRET_KEY and never shown), then
-sets the salt (``set_salt``, e.g. a Bitcoin block hash mined after the commitment was
-published). Only a salted chain plays rounds.
+Life of a chain: an admin creates it (``build_chain`` hashes it outside any transaction, then
+``create_chain`` stores it: its terminating hash is the public commitment; the 32-byte seed is
+stored Fernet-encrypted with SECRET_KEY and never shown), then sets the salt (``set_salt``, e.g.
+a Bitcoin block hash mined after the commitment was published). Only a salted chain plays rounds.
 
 Life of a round: ``open_round`` (betting for N seconds; the crash point is computed and kept
 secret) -> ``join`` (the stake is reserved user -> house, key ``crash:{round}:{user}``) ->
@@ -65,23 +65,41 @@ def _chain(row) -> Chain:
     return Chain(row.id, row.commitment, row.length, row.next_game, row.salt)
 
 
-def create_chain(
-    conn: Connection, *, length: int, secret_key: str, admin_id: int, now: datetime | None = None
-) -> Chain:
-    """A new chain of ``length`` games; refused while a chain still has games to play."""
+@dataclass(frozen=True, slots=True)
+class NewChain:
+    """A chain built by ``build_chain``, outside any transaction, for ``create_chain`` to store."""
+
+    seed: bytes
+    hashes: crash_chain.HashChain
+
+
+def build_chain(length: int) -> NewChain:
+    """A new secret seed and its chain of ``length`` games: ``length`` SHA-256 (about 4 s for
+    10^7), so run it off the event loop (``asyncio.to_thread``), never inside a transaction."""
+    seed = crash_chain.new_chain_seed()
+    return NewChain(seed, crash_chain.make_chain(seed, length))
+
+
+def check_new_chain(conn: Connection) -> None:
+    """Refuse a new chain while the newest one still has games to play (ask before building)."""
     current = latest_chain(conn)
     if current is not None and current.next_game <= current.length:
         raise CrashRefused("chain_exists", commitment=current.commitment)
+
+
+def create_chain(
+    conn: Connection, new: NewChain, *, secret_key: str, admin_id: int, now: datetime | None = None
+) -> Chain:
+    """Store a chain from ``build_chain``; refused while a chain still has games to play."""
+    check_new_chain(conn)
     now = now or utcnow()
-    seed = crash_chain.new_chain_seed()
-    chain = crash_chain.make_chain(seed, length)
     row = conn.execute(
         crash_chains.insert()
         .values(
-            commitment=chain.terminating_hash.hex(),
-            length=length,
+            commitment=new.hashes.terminating_hash.hex(),
+            length=new.hashes.length,
             next_game=1,
-            seed_enc=_fernet(secret_key).encrypt(seed).decode(),
+            seed_enc=_fernet(secret_key).encrypt(new.seed).decode(),
             created_at=now,
         )
         .returning(*crash_chains.c)
@@ -116,22 +134,57 @@ def set_salt(conn: Connection, salt: str, *, admin_id: int, now: datetime | None
     return Chain(chain.id, chain.commitment, chain.length, chain.next_game, salt)
 
 
+class ChainNotLoaded(Exception):  # noqa: N818 - a signal to the runner, not a failure
+    """``open_round`` needs a chain the cache has not built: ``ChainCache.load`` it (off the
+    event loop, outside any transaction) and call again."""
+
+    def __init__(self, chain_id: int) -> None:
+        super().__init__(chain_id)
+        self.chain_id = chain_id
+
+
+@dataclass(frozen=True, slots=True)
+class SealedChain:
+    """A stored chain as ``ChainCache.load`` needs it (the seed still encrypted)."""
+
+    id: int
+    seed_enc: str
+    length: int
+    commitment: str
+
+
+def sealed_chain(conn: Connection, chain_id: int) -> SealedChain:
+    row = conn.execute(select(crash_chains).where(crash_chains.c.id == chain_id)).one()
+    return SealedChain(row.id, row.seed_enc, row.length, row.commitment)
+
+
 class ChainCache:
-    """The runner's in-memory chains (decrypted once, checkpoints only): game hash lookups."""
+    """The runner's in-memory chain (decrypted once, checkpoints only): game hash lookups.
+
+    Building a chain costs ``length`` SHA-256, seconds for a long one, so it happens only in
+    ``load``, which the runner calls in a worker thread outside any transaction; a lookup in a
+    chain not loaded raises ``ChainNotLoaded`` instead of hashing where it would stall writes.
+    """
 
     def __init__(self, secret_key: str) -> None:
         self._fernet = _fernet(secret_key)
         self._chains: dict[int, crash_chain.HashChain] = {}
 
-    def game_hash(self, conn: Connection, chain_id: int, game: int) -> bytes:
+    def loaded(self, chain_id: int) -> bool:
+        return chain_id in self._chains
+
+    def load(self, sealed: SealedChain) -> None:
+        seed = self._fernet.decrypt(sealed.seed_enc.encode())
+        chain = crash_chain.make_chain(seed, sealed.length)
+        if chain.terminating_hash.hex() != sealed.commitment:
+            raise RuntimeError("crash chain does not match its commitment (wrong SECRET_KEY?)")
+        self._chains = {sealed.id: chain}  # one chain at a time: the one being played
+
+    def game_hash(self, chain_id: int, game: int) -> bytes:
+        """Hash of ``game`` (at most sqrt(length) SHA-256 from a checkpoint)."""
         chain = self._chains.get(chain_id)
         if chain is None:
-            row = conn.execute(select(crash_chains).where(crash_chains.c.id == chain_id)).one()
-            seed = self._fernet.decrypt(row.seed_enc.encode())
-            chain = crash_chain.make_chain(seed, row.length)
-            if chain.terminating_hash.hex() != row.commitment:
-                raise RuntimeError("crash chain does not match its commitment (wrong SECRET_KEY?)")
-            self._chains = {chain_id: chain}
+            raise ChainNotLoaded(chain_id)
         return chain.game_hash(game)
 
 
@@ -180,7 +233,8 @@ def open_round(
     conn: Connection, chains: ChainCache, *, betting_seconds: int, now: datetime | None = None
 ) -> Round | None:
     """The unfinished round if there is one (after a restart), else a new one taking bets.
-    None when no salted chain has games left."""
+    None when no salted chain has games left; ``ChainNotLoaded`` when ``chains`` must load the
+    chain first."""
     unfinished = current_round(conn)
     if unfinished is not None:
         return unfinished
@@ -194,7 +248,7 @@ def open_round(
         return None
     now = now or utcnow()
     game = row.next_game
-    point = crash_chain.crash_point(chains.game_hash(conn, row.id, game), row.salt)
+    point = crash_chain.crash_point(chains.game_hash(row.id, game), row.salt)  # or ChainNotLoaded
     conn.execute(update(crash_chains).where(crash_chains.c.id == row.id).values(next_game=game + 1))
     new = conn.execute(
         crash_rounds.insert()

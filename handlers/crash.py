@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot, F, Router
@@ -177,11 +178,10 @@ async def post_to_channel(bot: Bot, params: Params, text: str) -> None:
 
 @router.message(Command("crashnew"), IsAdmin())
 async def cmd_crashnew(message: Message, db: Database, params: Params, settings: Settings, bot: Bot) -> None:
+    await db.read(crash.check_new_chain)  # refuse before seconds of hashing, not after
+    new = await asyncio.to_thread(crash.build_chain, params.get("crash.chain_length"))
     chain = await db.write(
-        crash.create_chain,
-        length=params.get("crash.chain_length"),
-        secret_key=settings.secret_key,
-        admin_id=message.from_user.id,
+        crash.create_chain, new, secret_key=settings.secret_key, admin_id=message.from_user.id
     )
     text = _(
         "New crash chain of {length} games. Commitment (terminating hash): <code>{hash}</code>\n"

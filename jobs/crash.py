@@ -167,12 +167,27 @@ class CrashRunner:
         while (left := (at - self.clock.now()).total_seconds()) > 0:
             await self.clock.sleep(min(left, self.tick))
 
+    async def _load_chain(self, chain_id: int) -> None:
+        """Build the chain in a worker thread (seconds for a long one), outside any transaction."""
+        if not self.chains.loaded(chain_id):
+            sealed = await self.db.read(crash.sealed_chain, chain_id)
+            await asyncio.to_thread(self.chains.load, sealed)
+
+    async def _open_round(self) -> crash.Round | None:
+        betting = self.params.get("crash.betting_seconds")
+        try:
+            return await self.db.write(
+                crash.open_round, self.chains, betting_seconds=betting, now=self.clock.now()
+            )
+        except crash.ChainNotLoaded as e:  # a new chain: build it, then open its first round
+            await self._load_chain(e.chain_id)
+            return await self.db.write(
+                crash.open_round, self.chains, betting_seconds=betting, now=self.clock.now()
+            )
+
     async def run_round(self) -> RoundReport | None:
         """Open (or resume) a round, take bets, run the curve, settle, reveal. None: no chain."""
-        betting = self.params.get("crash.betting_seconds")
-        rnd = await self.db.write(
-            crash.open_round, self.chains, betting_seconds=betting, now=self.clock.now()
-        )
+        rnd = await self._open_round()
         if rnd is None:
             return None
         self._opened.set()
@@ -191,7 +206,8 @@ class CrashRunner:
                 renewed = now
             self._views(rnd, bets, now)
             await self.clock.sleep(min(self.tick, (bust - now).total_seconds()))
-        game_hash = (await self.db.read(self.chains.game_hash, rnd.chain_id, rnd.game)).hex()
+        await self._load_chain(rnd.chain_id)  # a round resumed after a restart: not loaded yet
+        game_hash = self.chains.game_hash(rnd.chain_id, rnd.game).hex()
         started = time.perf_counter()
         settled = await self.db.write(crash.crash_round, rnd.id, game_hash, now=self.clock.now())
         took = time.perf_counter() - started

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
-from core import ledger
+from core import crash, ledger
 from core.accounts import HOUSE, TREASURY, WORLD, user_account
 from core.stakes import Rules
 
@@ -34,3 +35,15 @@ async def setup_money(db, players: dict[int, int], house: int = 10**14, asset: s
 
 async def balance(db, owner: str, asset: str = "DOGE") -> int:
     return (await db.read(ledger.balance, owner, asset)).available
+
+
+async def new_chain(db, length: int, key: str, now=None) -> crash.Chain:
+    """/crashnew as the handler does it: hash the chain off the event loop, then store it."""
+    built = await asyncio.to_thread(crash.build_chain, length)
+    return await db.write(crash.create_chain, built, secret_key=key, admin_id=1, now=now)
+
+
+async def load_chain(db, chains: crash.ChainCache) -> None:
+    """Load the newest chain into ``chains``, as the runner does before opening its rounds."""
+    chain = await db.read(crash.latest_chain)
+    chains.load(await db.read(crash.sealed_chain, chain.id))

@@ -10,16 +10,17 @@ import pytest
 from core import crash, crash_chain
 from core.accounts import HOUSE, user_account
 from core.schema import utcnow
-from tests.games.helpers import RULES, balance, setup_money
+from tests.games.helpers import RULES, balance, load_chain, new_chain, setup_money
 
 KEY = "s" * 40
 SALT = "00000000000000000002a0d9b1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0"
 
 
 async def salted_round(db, chains, now):
-    await db.write(crash.create_chain, length=50, secret_key=KEY, admin_id=1, now=now)
+    await new_chain(db, 50, KEY, now=now)
     assert await db.write(crash.open_round, chains, betting_seconds=10, now=now) is None  # no salt yet
     await db.write(crash.set_salt, SALT, admin_id=1, now=now)
+    await load_chain(db, chains)
     return await db.write(crash.open_round, chains, betting_seconds=10, now=now)
 
 
@@ -37,21 +38,21 @@ async def test_round_hash_chains_to_commitment_and_gives_crash_point(db):
     chains, now = crash.ChainCache(KEY), utcnow()
     rnd = await salted_round(db, chains, now)
     chain = await db.read(crash.latest_chain)
-    h = await db.read(chains.game_hash, chain.id, rnd.game)
+    h = chains.game_hash(chain.id, rnd.game)
     assert crash_chain.verifies_to_terminating(h, bytes.fromhex(chain.commitment), 100) == 1
     assert crash_chain.crash_point(h, SALT) == rnd.crash_point
 
 
 @pytest.mark.parametrize("salt", ["", "zz" * 16, "ab", "a" * 200])
 async def test_bad_salt_refused(db, salt):
-    await db.write(crash.create_chain, length=5, secret_key=KEY, admin_id=1)
+    await new_chain(db, 5, KEY)
     with pytest.raises(crash.CrashRefused) as e:
         await db.write(crash.set_salt, salt, admin_id=1)
     assert e.value.reason == "bad_salt"
 
 
 async def test_salt_is_set_once(db):
-    await db.write(crash.create_chain, length=5, secret_key=KEY, admin_id=1)
+    await new_chain(db, 5, KEY)
     await db.write(crash.set_salt, SALT, admin_id=1)
     with pytest.raises(crash.CrashRefused) as e:
         await db.write(crash.set_salt, "ab" * 32, admin_id=1)
@@ -175,3 +176,17 @@ async def test_auto_cash_out_at_the_ceiling_is_kept(db):
     explicit, _ = await join(db, 1, now, amount=100, auto=crash.AUTO_MAX)
     unset, _ = await join(db, 2, now, amount=100)
     assert explicit.auto_cashout == crash.AUTO_MAX and unset.auto_cashout == crash.AUTO_MAX
+
+
+async def test_a_chain_is_never_hashed_inside_a_transaction(db):
+    """Building a chain is up to 10^7 SHA-256: a cold cache makes open_round refuse (and change
+    nothing) rather than hash while holding the write transaction; once loaded, it opens."""
+    chains, now = crash.ChainCache(KEY), utcnow()
+    chain = await new_chain(db, 50, KEY, now=now)
+    await db.write(crash.set_salt, SALT, admin_id=1, now=now)
+    with pytest.raises(crash.ChainNotLoaded) as e:
+        await db.write(crash.open_round, chains, betting_seconds=10, now=now)
+    assert e.value.chain_id == chain.id
+    assert (await db.read(crash.latest_chain)).next_game == 1 and await db.read(crash.current_round) is None
+    chains.load(await db.read(crash.sealed_chain, chain.id))
+    assert (await db.write(crash.open_round, chains, betting_seconds=10, now=now)).game == 1

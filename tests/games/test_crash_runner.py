@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from aiogram import Bot
 
-from core import crash
+from core import crash, crash_chain
 from core.accounts import user_account
 from core.params import Params
 from core.schema import utcnow
 from jobs.crash import CrashRunner, EditBudget
-from tests.games.helpers import RULES, balance, setup_money
+from tests.games.helpers import RULES, balance, load_chain, new_chain, setup_money
 from tests.games.test_crash_core import KEY, SALT
 from tests.handlers.harness import BOT_TOKEN, RecordingSession
 
@@ -57,10 +57,11 @@ async def test_runner_plays_a_round_and_settles_at_the_bust(db):
     bot = Bot(BOT_TOKEN, session=session)
     runner = CrashRunner(db, bot, params, KEY, clock=clock, tick=0.1)
     assert await runner.run_round() is None  # no chain yet
-    await db.write(crash.create_chain, length=100, secret_key=KEY, admin_id=1)
+    await new_chain(db, 100, KEY)
     assert await runner.run_round() is None  # no salt yet
     await db.write(crash.set_salt, SALT, admin_id=1)
     await setup_money(db, {u: 100_000 for u in range(1, 31)})
+    await load_chain(db, runner.chains)
     while True:
         rnd = await db.write(crash.open_round, runner.chains, betting_seconds=5, now=clock.now())
         if rnd.crash_point >= 150:
@@ -92,8 +93,6 @@ async def test_runner_plays_a_round_and_settles_at_the_bust(db):
     by_chat: dict[int, int] = Counter(s.chat_id for s in edits)
     seconds = (report.round.bust_at() - report.round.started_at).total_seconds()
     assert max(by_chat.values()) <= int(seconds) + 2  # ≤ 1 a second while running, plus the final one
-    from core import crash_chain
-
     revealed = (await db.read(crash.get_round, rnd.id)).hash
     chain = await db.read(crash.latest_chain)
     assert crash_chain.verifies_to_terminating(bytes.fromhex(revealed), bytes.fromhex(chain.commitment), 200)
@@ -113,3 +112,24 @@ async def test_only_one_runner_holds_the_lease(db):
     await asyncio.sleep(0.05)
     await first.stop()
     assert await db.write(leases.acquire, "crash", "someone-else", 30, now=clock.now())
+
+
+async def test_a_runner_loads_chains_itself_and_resumes_after_a_restart(db):
+    """The runner builds a chain (in a worker thread) the first time it needs it: for a new
+    chain's first round, and for the hash of a round it resumes after a restart."""
+    clock = FakeClock()
+    params = Params(env={"CRASH_BETTING_SECONDS": "1"})
+    bot = Bot(BOT_TOKEN, session=RecordingSession())
+    await new_chain(db, 30, KEY)
+    await db.write(crash.set_salt, SALT, admin_id=1)
+    first = await CrashRunner(db, bot, params, KEY, clock=clock, tick=0.5).run_round()
+    assert first is not None and first.round.game == 1
+    before_restart = CrashRunner(db, bot, params, KEY, clock=clock)
+    rnd = await before_restart._open_round()
+    await db.write(crash.start_round, rnd.id, now=clock.now())  # the instance dies here
+    report = await CrashRunner(db, bot, params, KEY, clock=clock, tick=0.5).run_round()
+    assert report.round.id == rnd.id and report.round.game == 2
+    game_1 = bytes.fromhex((await db.read(crash.get_round, first.round.id)).hash)
+    game_2 = bytes.fromhex((await db.read(crash.get_round, rnd.id)).hash)
+    assert crash_chain.verify_link(game_1, game_2)  # SHA-256(game 2's hash) == game 1's
+    assert crash_chain.crash_point(game_2, SALT) == rnd.crash_point

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.games.helpers import setup_money
+from core import crash
+from tests.games.helpers import load_chain, setup_money
 from tests.handlers.conftest import ADMIN, settings, tg  # noqa: F401  (fixtures)
 from tests.handlers.harness import texts
 
@@ -42,3 +43,17 @@ async def test_half_and_double_buttons_step_the_stake_on_both_panels(tg, db):  #
         ("cj:dbl:DOGE:999999999999999", "Bet: 10000000.00000000 DOGE"),
     ]:
         assert shown in texts(await alice.tap(data)), data
+
+
+async def test_crash_chain_commands_and_the_auto_cash_out_a_player_sees(tg, db):  # noqa: F811
+    await setup_money(db, {A: 10**8, A + 1: 10**8})
+    admin, alice, bob = tg.person(ADMIN), tg.person(A), tg.person(A + 1)
+    assert "Commitment" in texts(await admin.send("/crashnew"))
+    assert "still has games to play" in texts(await admin.send("/crashnew"))  # before any hashing
+    await admin.send("/crashsalt " + "ab" * 32)
+    chains = crash.ChainCache("k" * 40)  # the settings' SECRET_KEY
+    await load_chain(db, chains)
+    await db.write(crash.open_round, chains, betting_seconds=30)
+    asked = texts(await alice.send("/crash 0.0001 DOGE auto 1000000"))
+    assert "Auto cash-out at 1000000.00x" in asked
+    assert "Auto cash-out" not in texts(await bob.send("/crash 0.0001 DOGE"))  # only the ceiling

@@ -7,7 +7,7 @@ from datetime import timedelta
 from core import crash, crash_chain
 from core.accounts import user_account
 from core.schema import utcnow
-from tests.games.helpers import balance, setup_money
+from tests.games.helpers import balance, load_chain, setup_money
 from tests.handlers.conftest import ADMIN
 from tests.handlers.harness import texts
 
@@ -152,6 +152,7 @@ async def test_crash_admin_join_cash_out_and_refusals(tg, db):
     from tests.games.test_crash_core import KEY  # noqa: F401  (the fixture's SECRET_KEY is "k" * 40)
 
     chains, now = ChainCache("k" * 40), utcnow()
+    await load_chain(db, chains)
     rnd = await db.write(crash.open_round, chains, betting_seconds=30, now=now)
     while rnd.crash_point < 130:
         await db.write(crash.start_round, rnd.id, now=now)
