@@ -163,9 +163,23 @@ class CrashRunner:
                 log.exception("crash round failed; retrying")
                 await self.clock.sleep(1)
 
-    async def _sleep_until(self, at: datetime) -> None:
-        while (left := (at - self.clock.now()).total_seconds()) > 0:
+    async def _keep_lease(self, renewed: datetime) -> datetime | None:
+        """Renew the lease once a third of its time has passed since ``renewed``: the time of the
+        latest renewal, or None when another instance holds it now (we stalled past its end)."""
+        now = self.clock.now()
+        if (now - renewed).total_seconds() < LEASE_TTL / 3:
+            return renewed
+        return now if await self._lease() else None
+
+    async def _take_bets(self, until: datetime) -> bool:
+        """Wait out the betting window (up to crash.betting_seconds, far past one lease) holding
+        the lease; False if it was lost."""
+        renewed = self.clock.now()
+        while (left := (until - self.clock.now()).total_seconds()) > 0:
+            if (renewed := await self._keep_lease(renewed)) is None:
+                return False
             await self.clock.sleep(min(left, self.tick))
+        return True
 
     async def _load_chain(self, chain_id: int) -> None:
         """Build the chain in a worker thread (seconds for a long one), outside any transaction."""
@@ -186,13 +200,17 @@ class CrashRunner:
             )
 
     async def run_round(self) -> RoundReport | None:
-        """Open (or resume) a round, take bets, run the curve, settle, reveal. None: no chain."""
+        """Open (or resume) a round, take bets, run the curve, settle, reveal. None: no chain,
+        or the lease went to another instance."""
         rnd = await self._open_round()
         if rnd is None:
             return None
         self._opened.set()
+        await self._load_chain(rnd.chain_id)  # resumed after a restart: for the hash at the end
         if rnd.status == crash.BETTING:
-            await self._sleep_until(rnd.betting_ends_at)
+            if not await self._take_bets(rnd.betting_ends_at):
+                log.warning("crash lease lost while taking bets; another instance runs round %s", rnd.id)
+                return None
             rnd = await self.db.write(crash.start_round, rnd.id, now=self.clock.now())
         bust = rnd.bust_at()
         self.budget = EditBudget(self.params.get("crash.edits_per_second"))
@@ -201,12 +219,11 @@ class CrashRunner:
         while (now := self.clock.now()) < bust:
             if (now - reloaded).total_seconds() >= 1:  # learn about cash-outs once a second
                 bets, reloaded = await self.db.read(crash.round_bets, rnd.id), now
-            if (now - renewed).total_seconds() >= LEASE_TTL / 3:
-                await self._lease()
-                renewed = now
+            if (renewed := await self._keep_lease(renewed)) is None:
+                log.warning("crash lease lost during round %s; another instance finishes it", rnd.id)
+                return None
             self._views(rnd, bets, now)
             await self.clock.sleep(min(self.tick, (bust - now).total_seconds()))
-        await self._load_chain(rnd.chain_id)  # a round resumed after a restart: not loaded yet
         game_hash = self.chains.game_hash(rnd.chain_id, rnd.game).hex()
         started = time.perf_counter()
         settled = await self.db.write(crash.crash_round, rnd.id, game_hash, now=self.clock.now())

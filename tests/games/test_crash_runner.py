@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from aiogram import Bot
 
-from core import crash, crash_chain
+from core import crash, crash_chain, leases
 from core.accounts import user_account
 from core.params import Params
 from core.schema import utcnow
@@ -133,3 +133,41 @@ async def test_a_runner_loads_chains_itself_and_resumes_after_a_restart(db):
     game_2 = bytes.fromhex((await db.read(crash.get_round, rnd.id)).hash)
     assert crash_chain.verify_link(game_1, game_2)  # SHA-256(game 2's hash) == game 1's
     assert crash_chain.crash_point(game_2, SALT) == rnd.crash_point
+
+
+class ContestedClock(FakeClock):
+    """A second instance tries to take the crash lease at every tick of the first one."""
+
+    def __init__(self, db):
+        super().__init__()
+        self.db, self.taken_at = db, []
+
+    async def sleep(self, seconds):
+        await super().sleep(seconds)
+        if await self.db.write(leases.acquire, "crash", "other-instance", 30, now=self.t):
+            self.taken_at.append(self.t)
+
+
+async def test_the_lease_is_held_through_a_long_betting_window(db):
+    clock = ContestedClock(db)
+    params = Params(env={"CRASH_BETTING_SECONDS": "120"})  # four lease lifetimes
+    runner = CrashRunner(db, Bot(BOT_TOKEN, session=RecordingSession()), params, KEY, clock=clock, tick=1)
+    await new_chain(db, 30, KEY)
+    await db.write(crash.set_salt, SALT, admin_id=1)
+    assert await runner._lease()
+    report = await runner.run_round()
+    assert clock.taken_at == [] and report is not None  # nobody else ran any part of it
+    assert (await db.read(crash.get_round, report.round.id)).status == "crashed"
+
+
+async def test_a_runner_that_lost_the_lease_leaves_the_round_to_the_holder(db):
+    clock = FakeClock()
+    params = Params(env={"CRASH_BETTING_SECONDS": "120"})
+    runner = CrashRunner(db, Bot(BOT_TOKEN, session=RecordingSession()), params, KEY, clock=clock, tick=1)
+    await new_chain(db, 30, KEY)
+    await db.write(crash.set_salt, SALT, admin_id=1)
+    # Another instance holds the lease: the round opened here is not started here.
+    assert await db.write(leases.acquire, "crash", "other-instance", 3600, now=clock.now())
+    assert await runner.run_round() is None
+    rnd = await db.read(crash.current_round)
+    assert rnd is not None and rnd.status == "betting"
