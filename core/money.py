@@ -68,4 +68,3 @@ def format_amount(amount: int, asset: Asset, *, ticker: bool = True) -> str:
 
 def to_decimal(amount: int, asset: Asset) -> Decimal:
     return Decimal(int(amount)).scaleb(-asset.decimals)
-
