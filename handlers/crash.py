@@ -24,11 +24,10 @@ from core.users import User
 from handlers import errors, labels
 from handlers.admin import IsAdmin
 from handlers.i18n import _, __, amount
-from handlers.menu import MenuCB, back_button
+from handlers.menu import MAX_ID, MenuCB, back_button
 
 router = Router(name=__name__)
 log = logging.getLogger(__name__)
-MAX_ID = 10**15
 
 
 class CashCB(CallbackData, prefix="co"):

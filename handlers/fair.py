@@ -17,10 +17,9 @@ from core.users import User
 from handlers import errors
 from handlers.games import GAME_NAMES, describe
 from handlers.i18n import _, __, amount
-from handlers.menu import MenuCB, back_button
+from handlers.menu import MAX_ID, MenuCB, back_button
 
 router = Router(name=__name__)
-MAX_BET_ID = 10**15
 
 
 class FairCB(CallbackData, prefix="fs"):
@@ -142,13 +141,13 @@ def verify_text(check: games.BetCheck) -> str:
 @router.message(Command("verify"))
 async def cmd_verify(message: Message, command: CommandObject, user: User, db: Database) -> None:
     arg = (command.args or "").strip().lstrip("#")
-    if not (arg.isascii() and arg.isdigit() and 0 < int(arg) < MAX_BET_ID):
+    if not (arg.isascii() and arg.isdigit() and 0 < int(arg) < MAX_ID):
         await message.answer(_("Usage: /verify BET, with the bet number from /bets."))
         return
     await message.answer(verify_text(await db.read(games.check_bet, user.id, int(arg))))
 
 
-@router.callback_query(BetCB.filter((F.id > 0) & (F.id < MAX_BET_ID)))
+@router.callback_query(BetCB.filter((F.id > 0) & (F.id < MAX_ID)))
 async def cb_bet(query: CallbackQuery, callback_data: BetCB, user: User, db: Database) -> None:
     await query.message.answer(verify_text(await db.read(games.check_bet, user.id, callback_data.id)))
     await query.answer()

@@ -22,11 +22,11 @@ from core.params import Params
 from handlers import errors
 from handlers.admin import IsAdmin, args_of
 from handlers.i18n import _, __, amount
+from handlers.menu import MAX_ID
 from handlers.twofa import code_or_run, guarded, on_code
 
 router = Router(name=__name__)
 router.message.filter(IsAdmin())
-MAX_ID = 10**15  # ids in buttons: a forged larger one is refused before it reaches the database
 
 errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
 errors.register("no_such_batch", __("There is no batch {id}."))

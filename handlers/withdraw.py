@@ -30,11 +30,10 @@ from core.users import User
 from handlers import errors, labels
 from handlers import notices as notice_texts
 from handlers.i18n import _, __, amount
-from handlers.menu import MenuCB, back_button
+from handlers.menu import MAX_ID, MenuCB, back_button
 from handlers.twofa import NotCommand, code_or_run, guarded, on_code
 
 router = Router(name=__name__)
-MAX_ID = 10**15  # ids in buttons: a forged larger one is refused before it reaches the database
 
 
 class WdCB(CallbackData, prefix="wd"):
