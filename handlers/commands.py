@@ -28,6 +28,7 @@ PUBLIC: list[tuple[str, object]] = [
     ("plinko", __("Plinko: /plinko AMOUNT ASSET ROWS RISK")),
     ("crash", __("Join the next crash round")),
     ("fair", __("Your seeds: check that games are fair")),
+    ("clientseed", __("Choose your own client seed (rotates the seeds)")),
     ("verify", __("Show how a bet's result was computed")),
     ("bets", __("Your recent bets")),
     ("limits", __("Loss limits and pausing games")),
