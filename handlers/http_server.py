@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import BadHttpMethod, ContentEncodingError, HttpProcessingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_server import Server
 
 from core.config import Settings
@@ -69,9 +69,12 @@ class FloodLog:
         self.peers: set[str] = set()
         self.lines = 0
         self._last = -1e18  # float ok: loop time of the last line
+        self._since = 0.0  # float ok: loop time of the first event not logged yet
         self._handle: asyncio.TimerHandle | None = None
 
     def count(self, what: str, peer: str | None = None) -> None:
+        if not self.counts:
+            self._since = asyncio.get_running_loop().time()
         self.counts[what] += 1
         if peer and len(self.peers) < 10_000:
             self.peers.add(peer)
@@ -85,9 +88,8 @@ class FloodLog:
         if not self.counts:
             return
         what = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
-        self.logger.warning(
-            "HTTP flood: %s in the last %ss, from %d addresses", what, self.interval, len(self.peers)
-        )
+        seconds = max(1, round(asyncio.get_running_loop().time() - self._since))
+        self.logger.warning("HTTP flood: %s in %ds, from %d addresses", what, seconds, len(self.peers))
         self.lines += 1
         self.counts.clear()
         self.peers.clear()
@@ -173,6 +175,15 @@ class GuardedHandler(RequestHandler):
         self._disarm()
         super().connection_lost(exc)
 
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        # aiohttp logs a body that fails to decode while it drains it after the answer: garbage
+        # from the internet again, counted rather than logged with a traceback.
+        exc = kw.get("exc_info")
+        if isinstance(exc, RequestPayloadError | HttpProcessingError | ConnectionError):
+            self.guard.flood.count("malformed requests", self._peer)
+            return
+        super().log_exception(*args, **kw)
+
     # --- refusals in FaucetPay's form ----------------------------------------------------
 
     def handle_error(
@@ -256,7 +267,7 @@ class HttpServer:
     @property
     def server(self) -> GuardedServer:
         assert self.runner is not None and isinstance(self.runner.server, GuardedServer)
-        return self.runner.server
+        return self.runner.server  # its .connections are the open connections
 
     @property
     def port(self) -> int:
@@ -281,9 +292,10 @@ class HttpServer:
         await self.site.start()
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-        self.flood.close()
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            await runner.cleanup()
+            self.flood.close()
 
 
 class _Runner(web.AppRunner):
