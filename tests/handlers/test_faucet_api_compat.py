@@ -21,6 +21,7 @@ from handlers.faucet_api import API_KEY
 from handlers.web import build_web_app
 from tests.handlers.harness import BOT_TOKEN, RecordingSession
 from tests.handlers.test_faucet_api import ADDR, ALICE, OWNER, call, make_site, make_user
+from tests.handlers.test_throttle_redis import REDIS_URL
 from tests.money import available
 
 # FaucetPay's documented answer of /api/listv1/faucetlist (its API documentation page,
@@ -275,3 +276,36 @@ async def test_unknown_api_paths_answer_in_faucetpay_form(api, path, method):
     resp = await api.request(method, path)
     assert resp.status == 200
     assert (await resp.json())["status"] == 404
+
+
+@pytest.fixture
+async def redis():
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except Exception:
+        await client.aclose()
+        pytest.skip(f"needs Redis at {REDIS_URL} (set TEST_REDIS_URL)")
+    yield client
+    await client.aclose()
+
+
+async def test_invalid_key_budget_is_shared_by_instances_through_redis(settings, db, redis):
+    one, two = await _serve(settings, db), await _serve(settings, db)
+    try:
+        for client in (one, two):
+            state = client.server.app[API_KEY]
+            state.limits.redis = redis
+            state.params = Params(env={"FAUCET_API_BAD_KEYS": "4"})
+        async for stale in redis.scan_iter("dustpan:fpapi:badkey:127.0.0.1:*"):  # an earlier run's
+            await redis.delete(stale)
+        got = []
+        for i in range(6):
+            resp = await (one, two)[i % 2].post("/api/v1/getbalance", data={"api_key": f"bad{i}"})
+            got.append((await resp.json())["status"])
+        assert got == [403, 403, 403, 403, 429, 429]
+    finally:
+        await one.close()
+        await two.close()
