@@ -72,13 +72,13 @@ async def run(settings: Settings) -> None:
     from aiogram.client.default import DefaultBotProperties
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
-    from aiohttp import web
 
     from core.db import Database
     from core.migrate import upgrade_async
     from core.params import Params
     from handlers.commands import register_commands
     from handlers.dispatcher import build_dispatcher
+    from handlers.http_server import HttpServer
     from handlers.i18n import get_i18n
     from handlers.web import build_web_app
     from jobs import build_scheduler
@@ -105,11 +105,10 @@ async def run(settings: Settings) -> None:
     )
     bot = Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     dp = build_dispatcher(settings, db, params=params, storage=storage, redis=redis)
-    app = build_web_app(settings, dp, bot, db)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
+    app = build_web_app(settings, dp, bot, db, redis=redis)
+    http = HttpServer(app, settings)
     try:
-        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+        await http.start(settings.web_host, settings.web_port)
         log.info("HTTP server on %s:%s", settings.web_host, settings.web_port)
     except OSError as err:
         if settings.webhook_url:
@@ -160,7 +159,7 @@ async def run(settings: Settings) -> None:
     scheduler.shutdown(wait=False)
     await crash_runner.stop()
     await dp["in_flight"].wait_idle(timeout=30)
-    await runner.cleanup()
+    await http.stop()
     await bot.session.close()
     if redis is not None:
         await redis.aclose()

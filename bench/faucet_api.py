@@ -26,7 +26,7 @@ REQUESTS = int(os.environ.get("REQUESTS", "6000"))
 from bench.common import fresh_pg  # noqa: E402
 
 USERS = 1000
-PORT = 18931
+PORT = int(os.environ.get("BENCH_PORT", "18931"))
 
 
 def prepare(url: str) -> str:
@@ -83,11 +83,11 @@ def prepare(url: str) -> str:
 def serve(url: str, ready) -> None:
     async def go():
         from aiogram import Bot
-        from aiohttp import web
 
         from core.config import load_settings
         from core.db import Database
         from handlers.dispatcher import build_dispatcher
+        from handlers.http_server import HttpServer
         from handlers.web import build_web_app
         from tests.handlers.harness import BOT_TOKEN, RecordingSession
 
@@ -97,9 +97,7 @@ def serve(url: str, ready) -> None:
         app = build_web_app(
             settings, build_dispatcher(settings, db), Bot(BOT_TOKEN, session=RecordingSession()), db
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", PORT).start()
+        await HttpServer(app, settings).start("127.0.0.1", PORT)  # as bot.py serves it
         ready.set()
         await asyncio.Event().wait()
 
@@ -130,7 +128,7 @@ async def drive(key: str) -> tuple[float, list[float]]:  # float ok: seconds
         # warm up: connections, caches
         warm = iter(range(CLIENTS))
         await asyncio.gather(
-            *(session.post(f"http://127.0.0.1:{PORT}/api/v1/getbalance", data={"api_key": key}) for _ in warm)
+            *(session.post(f"http://127.0.0.1:{PORT}/api/v1/getbalance", data={"api_key": key, "currency": "DUST"}) for _ in warm)
         )
         start = time.perf_counter()
         await asyncio.gather(*(client(session) for _ in range(CLIENTS)))

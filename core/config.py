@@ -7,6 +7,7 @@ core.params instead.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,12 @@ class Settings:
     redis_url: str | None = None
     secret_key: str = ""  # empty only on SQLite: bot.py then keeps a generated one in the data folder
     log_level: str = "INFO"
+    # The HTTP server facing the internet (handlers/http_server.py).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    http_read_timeout: int = 15  # seconds for a request's headers and body to arrive
+    http_keepalive_timeout: int = 75  # seconds an idle keep-alive connection stays open
+    http_max_connections: int = 512
+    http_flood_log_interval: int = 60  # seconds: at most one "HTTP flood" log line per interval
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database={self.database_url.split('@')[-1]!r}, webhook={bool(self.webhook_url)})"
@@ -61,6 +68,25 @@ def _url(env: Mapping[str, str], name: str, *, required: bool = False) -> str | 
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(name, f"must be an http(s) URL, got {raw[:60]!r}")
     return raw.rstrip("/") if name != "WEBHOOK_URL" else raw
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = (env.get(name) or str(default)).strip()
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}, got {raw[:20]!r}")
+    return int(raw)
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple:
+    """'127.0.0.1, 10.0.0.0/8, ::1' -> networks; addresses or CIDR ranges, comma-separated."""
+    out = []
+    for part in (env.get(name) or "").replace(";", ",").replace(" ", ",").split(","):
+        if part:
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ConfigError(name, f"must be IP addresses or ranges (CIDR), got {part[:45]!r}") from None
+    return tuple(out)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -123,6 +149,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         redis_url=(env.get("REDIS_URL") or "").strip() or None,
         secret_key=secret_key,
         log_level=level,
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+        http_read_timeout=_int(env, "HTTP_READ_TIMEOUT", 15, 1, 3600),
+        http_keepalive_timeout=_int(env, "HTTP_KEEPALIVE_TIMEOUT", 75, 1, 3600),
+        http_max_connections=_int(env, "HTTP_MAX_CONNECTIONS", 512, 8, 1_000_000),
+        http_flood_log_interval=_int(env, "HTTP_FLOOD_LOG_INTERVAL", 60, 1, 86400),
     )
 
 

@@ -291,6 +291,24 @@ def site_by_key(conn: Connection, api_key: str) -> Site | None:
     return Site.from_row(row) if row is not None else None
 
 
+def authorize(conn: Connection, key_hash: str, client_ip: str | None) -> Site:
+    """The active site whose API key hashes to ``key_hash``, read inside the caller's
+    transaction: a rotated key, a retired site, a new allowlist or daily cap count from the
+    very next request. Refuses (DomainError): api_bad_key, api_ip_refused."""
+    row = conn.execute(_BY_HASH, {"h": key_hash}).first()
+    if row is None or not row.active:
+        raise DomainError("api_bad_key")
+    site = Site.from_row(row)
+    if site.ips and client_ip not in site.ips:
+        raise DomainError("api_ip_refused")
+    return site
+
+
+def as_site(conn: Connection, key_hash: str, client_ip: str | None, fn, /, *args, **kwargs):
+    """``fn(conn, site, ...)`` for the site ``authorize`` finds, in one transaction."""
+    return fn(conn, authorize(conn, key_hash, client_ip), *args, **kwargs)
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     payout_id: int
@@ -418,6 +436,9 @@ class Listing:
     paid_today: int  # distinct users paid since 00:00 UTC
     rating_sum: int
     rating_count: int
+    sent_today: int = 0  # minor units paid since 00:00 UTC
+    users_24h: int = 0  # distinct users paid in the last 24 hours
+    created_at: datetime | None = None
 
 
 def directory(conn: Connection, now: datetime | None = None, asset: str | None = None) -> list[Listing]:
@@ -433,15 +454,16 @@ def directory(conn: Connection, now: datetime | None = None, asset: str | None =
     held = ledger.balances_of(conn, [escrow(i) for i in ids])
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     day_ago = now - timedelta(days=1)
+    since_midnight = payouts.c.created_at >= midnight
     stats = {
-        r.site_id: (int(r.sent or 0), int(r.today or 0))
+        r.site_id: (int(r.sent or 0), int(r.today or 0), int(r.sent_today or 0), int(r.users or 0))
         for r in conn.execute(
             select(
                 payouts.c.site_id,
                 func.sum(payouts.c.amount).label("sent"),
-                func.count(payouts.c.user_id.distinct())
-                .filter(payouts.c.created_at >= midnight)
-                .label("today"),
+                func.count(payouts.c.user_id.distinct()).filter(since_midnight).label("today"),
+                func.sum(payouts.c.amount).filter(since_midnight).label("sent_today"),
+                func.count(payouts.c.user_id.distinct()).label("users"),
             )
             .where(payouts.c.site_id.in_(ids), payouts.c.created_at >= day_ago)
             .group_by(payouts.c.site_id)
@@ -453,9 +475,12 @@ def directory(conn: Connection, now: datetime | None = None, asset: str | None =
         bal = _available(held, site)
         if bal < site.reward:
             continue  # an escrow that cannot pay a claim hides the site
-        sent_24h, today = stats.get(site.id, (0, 0))
+        sent_24h, today, sent_today, users = stats.get(site.id, (0, 0, 0, 0))
         per_day = max(sent_24h, site.reward * max(1, 86400 // site.timer))
-        out.append(Listing(site, bal, bal * 10 // per_day, today, r.rating_sum, r.rating_count))
+        health = bal * 10 // per_day
+        out.append(
+            Listing(site, bal, health, today, r.rating_sum, r.rating_count, sent_today, users, r.created_at)
+        )
     out.sort(key=lambda x: (-x.health_tenths, x.site.id))
     return out
 

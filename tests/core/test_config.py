@@ -98,3 +98,30 @@ def test_in_memory_sqlite_becomes_a_throwaway_file():
         assert s.database_url.startswith("sqlite+aiosqlite:////") and s.database_url.endswith("/dustpan.db")
     kept = load_settings({**GOOD, "DATABASE_URL": "sqlite+aiosqlite:///data/x.db"})
     assert with_file_for_memory_db(kept).database_url == "sqlite+aiosqlite:///data/x.db"
+
+
+def test_http_server_settings():
+    import ipaddress
+
+    s = load_settings(GOOD)
+    assert s.trusted_proxies == () and s.http_read_timeout == 15 and s.http_max_connections == 512
+    s = load_settings(
+        {
+            **GOOD,
+            "TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8 ::1",
+            "HTTP_READ_TIMEOUT": "5",
+            "HTTP_MAX_CONNECTIONS": "64",
+        }
+    )
+    assert s.trusted_proxies == tuple(
+        ipaddress.ip_network(n) for n in ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+    )
+    assert (s.http_read_timeout, s.http_max_connections) == (5, 64)
+    for env, name in (
+        ({"TRUSTED_PROXIES": "nginx"}, "TRUSTED_PROXIES"),
+        ({"HTTP_READ_TIMEOUT": "0"}, "HTTP_READ_TIMEOUT"),
+        ({"HTTP_MAX_CONNECTIONS": "lots"}, "HTTP_MAX_CONNECTIONS"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            load_settings({**GOOD, **env})
+        assert err.value.name == name

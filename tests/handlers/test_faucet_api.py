@@ -246,4 +246,4 @@ async def test_faucetlist_shows_healthy_sites_only(api, db):
     for path in ("/api/listv1/faucetlist", "/api/v1/faucetlist"):
         body = await (await api.post(path)).json()
         assert body["status"] == 200
-        assert [f["faucet_id"] for f in body["list_data"]["normal"]] == [site.id]
+        assert [f["id"] for f in body["list_data"]["normal"]["BTC"]] == [site.id]
