@@ -381,9 +381,11 @@ def send(
     if not referral:  # a referral payment is itself a commission: none on top of it
         referrals.pay_commission(
             conn,
+            source=referrals.Source.FAUCET_SITE,
             user_id=user_id,
             asset=site.asset,
             earned=amount,
+            platform_cut=0,  # the site's escrow pays it all: the platform keeps nothing, so pays nothing
             source_key=key,
             share_bp=share_bp,
             notice_every=notice_every,
