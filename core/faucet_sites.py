@@ -4,7 +4,9 @@ An owner registers a site (one asset), gets an API key (shown once; only its SHA
 is stored) and funds the site's escrow ``owner_escrow:site:<id>`` from their balance.
 ``send`` pays a user from that escrow in one transaction: the transfer (key
 ``fpapi:<site>:<idempotency key>``, so a repeated key pays once), the daily cap
-counter, the payout row, the referrer's commission and a batched notice.
+counter, the payout row, and the user's daily notice (core.site_payees, which also
+limits payments to users who never used the site). The platform pays no referral
+commission on it: its cut is zero (core.referrals).
 The directory shows active sites whose escrow can still pay, with a health figure:
 days of payouts the escrow funds at the last 24 hours' pace.
 """
@@ -38,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core import ledger, notices, payout_links, referrals
+from core import ledger, payout_links, referrals, site_payees
 from core.accounts import OWNER_ESCROW, user_account
 from core.assets import get_asset
 from core.errors import DomainError
@@ -316,6 +318,9 @@ _CAP = {"sqlite": _cap_upsert(sqlite), "postgresql": _cap_upsert(postgresql)}
 _INSERT_PAYOUT = payouts.insert().returning(payouts.c.id)
 
 
+_ACTIVE = select(sites.c.active).where(sites.c.id == bindparam("i"))
+
+
 def send(
     conn: Connection,
     site: Site,
@@ -326,18 +331,28 @@ def send(
     idempotency_key: str | None = None,
     share_bp: int = 0,
     notice_every: int = 3600,
+    notice_min: int | None = None,
+    stranger_daily: int | None = None,
     now: datetime | None = None,
 ) -> Sent:
     """Pay ``amount`` minor units of the site's asset from its escrow to the user ``to`` names.
 
     Key ``fpapi:<site>:<idempotency_key>`` (a random one when none is given): a repeated
-    key returns the first payment. Refuses (DomainError): api_no_user, insufficient_funds,
-    api_cap (daily cap), idempotency_conflict, api_bad_idempotency_key.
+    key returns the first payment. ``notice_min`` (``notices.site_min.<ASSET>``) and
+    ``stranger_daily`` (``faucet_api.stranger_daily``) default to their settings' defaults.
+    Refuses (DomainError): site_retired (the site was removed, whatever ``site`` says),
+    api_no_user, insufficient_funds, api_cap (daily cap), api_stranger_limit,
+    idempotency_conflict, api_bad_idempotency_key.
     """
     now = now or utcnow()
     if idempotency_key is not None and not _IDEM.fullmatch(idempotency_key):
         raise DomainError("api_bad_idempotency_key")
-    user_id = payout_links.find_user(conn, site.asset, to)
+    if not conn.execute(_ACTIVE, {"i": site.id}).scalar():  # a removed site's key dies at once
+        raise DomainError("site_retired", id=site.id)
+    user_id = payout_links.find_by_address(conn, site.asset, to)
+    by_address = user_id is not None
+    if user_id is None:
+        user_id = payout_links.find_user(conn, site.asset, to)
     if user_id is None:
         raise DomainError("api_no_user")
     account = escrow(site.id)
@@ -365,6 +380,9 @@ def send(
             is None
         ):
             raise DomainError("api_cap")
+    if stranger_daily is None:
+        stranger_daily = site_payees.default("faucet_api.stranger_daily")
+    site_payees.admit(conn, site.id, user_id, by_address=by_address, limit=stranger_daily, now=now)
     payout_id = conn.execute(
         _INSERT_PAYOUT,
         dict(
@@ -391,17 +409,9 @@ def send(
             notice_every=notice_every,
             now=now,
         )
-    slot = int(now.timestamp()) // 600
-    notices.enqueue(
-        conn,
-        user_id,
-        "faucet_api_paid",
-        {"amount": amount, "asset": site.asset, "site": site.name},
-        key=f"fpnote:{user_id}:{slot}",
-        now=now,
-        delay_seconds=30,
-        latest=True,
-    )
+    if notice_min is None:
+        notice_min = site_payees.default(f"notices.site_min.{site.asset}")
+    site_payees.record_payment(conn, site.id, user_id, site.asset, amount, notice_min=notice_min, now=now)
     return Sent(payout_id, user_id, amount, after, False)
 
 
@@ -480,6 +490,7 @@ def rate_site(conn: Connection, user_id: int, site_id: int, stars: int, now: dat
     )
     if done.rowcount != 1:
         raise DomainError("site_already_rated")
+    site_payees.mark_used(conn, site_id, user_id, "rating", now or utcnow())
     conn.execute(
         update(sites)
         .where(sites.c.id == site_id)

@@ -38,6 +38,11 @@ _ERRORS = {
     "api_bad_idempotency_key": (400, "idempotency_key must be 1-64 letters, digits or _ . : -"),
     "bad_amount": (405, "Invalid amount."),
     "unknown_asset": (410, "Invalid currency."),
+    "site_retired": (403, "Invalid API key."),
+    "api_stranger_limit": (
+        451,
+        "This user never used your faucet: today's payments to such users are used up.",
+    ),
 }
 
 
@@ -202,6 +207,8 @@ async def send(api: FaucetApi, site, data, left) -> web.Response:
         idempotency_key=data.get("idempotency_key") or None,
         share_bp=api.params.get("referral.commission"),
         notice_every=api.params.get("referral.notice_every"),
+        notice_min=api.params.get(f"notices.site_min.{asset}"),
+        stranger_daily=api.params.get("faucet_api.stranger_daily"),
     )
     bal, coins = from_units(asset, sent.balance)
     return reply(

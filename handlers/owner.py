@@ -22,7 +22,6 @@ from core.money import parse_amount
 from core.params import Param, Params
 from core.users import User
 from handlers import errors, labels
-from handlers import notices as notice_texts
 from handlers.faucet import wait_text
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID
@@ -34,12 +33,6 @@ _TIMER = Param("owner.timer", "5m", "duration")
 labels.register(faucet_sites.CODE, __("Payment from a faucet site"))
 labels.register(faucet_sites.CODE_REFERRAL, __("Referral payment from a faucet site"))
 labels.register(faucet_sites.CODE_FUND, __("Faucet site funding"))
-notice_texts.register(
-    "faucet_api_paid",
-    lambda p: _("💸 Faucet sites are paying you (latest: +{amount} from {site}). See /history.").format(
-        amount=amount(int(p["amount"]), p["asset"]), site=html.escape(str(p["site"]))
-    ),
-)
 errors.register("site_unknown", __("You have no faucet site #{id}. Send /owner to see yours."))
 errors.register("site_bad_name", __("The site name must be 1 to 64 characters."))
 errors.register("site_bad_url", __("The site URL must start with http:// or https://."))

@@ -53,7 +53,7 @@ async def pay(db, site, to=ADDR, amount=10, now=T0, **kw):
 
 async def deliver(db) -> list:
     """Run the real notice sender once, as if it were later that day; returns what users read."""
-    import handlers.owner  # noqa: F401 - registers how site notices read
+    import handlers.faucets  # noqa: F401 - registers how site notices read
 
     session = RecordingSession()
 
@@ -117,9 +117,9 @@ async def test_the_site_minimum_is_a_setting_per_asset(db):
 async def test_payments_to_users_who_never_used_the_site_are_limited_per_day(db):
     site, _ = await make_site(db)
     await make_user(db, link=None)
-    await make_user(db, BOB, "bob", link=None)
+    await make_user(db, BOB, "bobby", link=None)
     for i in range(3):
-        await pay(db, site, to="@alice" if i % 2 else "@bob", stranger_daily=3)
+        await pay(db, site, to="@alice" if i % 2 else "@bobby", stranger_daily=3)
     with pytest.raises(DomainError) as err:
         await pay(db, site, to="@alice", stranger_daily=3)
     assert err.value.reason == "api_stranger_limit" and err.value.params["limit"] == 3
@@ -130,12 +130,12 @@ async def test_payments_to_users_who_never_used_the_site_are_limited_per_day(db)
 async def test_a_user_who_gave_the_site_an_address_or_rated_it_has_used_it(db):
     site, _ = await make_site(db)
     await make_user(db)  # alice linked ADDR
-    await make_user(db, BOB, "bob", link=None)
+    await make_user(db, BOB, "bobby", link=None)
     await pay(db, site, to=ADDR, stranger_daily=0)  # by her address: she gave it to the site
     await db.write(faucet_sites.rate_site, BOB, site.id, 5)  # bob rated it in /faucets
     for _ in range(5):
         await pay(db, site, to="@alice", stranger_daily=0)
-        await pay(db, site, to="@bob", stranger_daily=0)
+        await pay(db, site, to="@bobby", stranger_daily=0)
     assert await available(db, user_account(ALICE)) == 60 and await available(db, user_account(BOB)) == 50
     carol = 333
     await make_user(db, carol, "carol", link=None)

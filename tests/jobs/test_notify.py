@@ -139,14 +139,14 @@ async def test_a_language_change_reaches_later_notices(db):
 async def test_a_flood_of_site_notices_never_delays_a_withdrawal_notice(db):
     """Site-payment notices have their own, lower priority: 500 of them queued first, then one
     withdrawal notice; the withdrawal notice is the first message out, in the first round."""
-    import handlers.owner  # noqa: F401 - registers how the notices read
+    import handlers.faucets  # noqa: F401 - registers how the notices read
     import handlers.withdraw  # noqa: F401
-    from core import faucet_sites
+    from core import site_payees
 
     day = {"amount": 500, "asset": "BTC", "payments": 1, "sites": 1, "date": "2026-11-30"}
     await db.write(
         notices.enqueue_many,
-        [(1000 + i, faucet_sites.NOTICE, day, f"flood:{i}") for i in range(500)],
+        [(1000 + i, site_payees.NOTICE, day, f"flood:{i}") for i in range(500)],
         priority=notices.LOW,
     )
     state = {"id": 7, "state": "sent", "amount": 1000, "asset": "BTC", "txid": "ab" * 32}
