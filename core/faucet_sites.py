@@ -34,6 +34,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    and_,
     bindparam,
     func,
     select,
@@ -171,9 +172,8 @@ def add_site(
     """Register a site; returns it with its API key (the only time the key is seen)."""
     asset = get_asset(asset).code
     _check_site_fields(name, url, reward, timer)
-    count = conn.execute(
-        select(func.count()).select_from(sites).where(sites.c.owner_id == owner_id, sites.c.active.is_(True))
-    ).scalar()
+    # Removed sites count too: else remove-and-add would give fresh daily limits without end.
+    count = conn.execute(select(func.count()).select_from(sites).where(sites.c.owner_id == owner_id)).scalar()
     if count >= max_sites:
         raise DomainError("site_limit", limit=max_sites)
     api_key = secrets.token_hex(20)
@@ -441,7 +441,15 @@ _CAP = {"sqlite": _cap_upsert(sqlite), "postgresql": _cap_upsert(postgresql)}
 _INSERT_PAYOUT = payouts.insert().returning(payouts.c.id)
 
 
-_ACTIVE = select(sites.c.active).where(sites.c.id == bindparam("i"))
+# After a payment: is the site still active (a removed site's cached key dies at once),
+# and the escrow's balance, in one statement.
+_AFTER = (
+    select(sites.c.active, (accounts.c.balance - accounts.c.debits_pending).label("available"))
+    .select_from(
+        sites.outerjoin(accounts, and_(accounts.c.owner == bindparam("o"), accounts.c.asset == sites.c.asset))
+    )
+    .where(sites.c.id == bindparam("i"))
+)
 
 
 def send(
@@ -470,8 +478,6 @@ def send(
     now = now or utcnow()
     if idempotency_key is not None and not _IDEM.fullmatch(idempotency_key):
         raise DomainError("api_bad_idempotency_key")
-    if not conn.execute(_ACTIVE, {"i": site.id}).scalar():  # a removed site's key dies at once
-        raise DomainError("site_retired", id=site.id)
     user_id = payout_links.find_by_address(conn, site.asset, to)
     by_address = user_id is not None
     if user_id is None:
@@ -480,18 +486,26 @@ def send(
         raise DomainError("api_no_user")
     account = escrow(site.id)
     key = f"fpapi:{site.id}:{idempotency_key or uuid.uuid4().hex}"
-    t = ledger.transfer(
-        conn,
-        debit=account,
-        credit=user_account(user_id),
-        asset=site.asset,
-        amount=amount,
-        code=CODE_REFERRAL if referral else CODE,
-        key=key,
-        meta={"site": site.id, "name": site.name},
-        now=now,
-    )
-    after = ledger.balance(conn, account, site.asset).available
+    try:
+        t = ledger.transfer(
+            conn,
+            debit=account,
+            credit=user_account(user_id),
+            asset=site.asset,
+            amount=amount,
+            code=CODE_REFERRAL if referral else CODE,
+            key=key,
+            meta={"site": site.id, "name": site.name},
+            now=now,
+        )
+    except InsufficientFunds:  # a removed site's escrow is empty: say so as a dead key
+        if not conn.execute(_AFTER, {"i": site.id, "o": account}).one().active:
+            raise DomainError("site_retired", id=site.id) from None
+        raise
+    active, after = conn.execute(_AFTER, {"i": site.id, "o": account}).one()
+    if not active:  # rolls the payment back
+        raise DomainError("site_retired", id=site.id)
+    after = after or 0
     if t.replayed:
         return Sent(conn.execute(_PAYOUT_BY_TRANSFER, {"t": t.id}).scalar_one(), user_id, amount, after, True)
     if site.daily_cap > 0:
@@ -534,7 +548,9 @@ def send(
         )
     if notice_min is None:
         notice_min = site_payees.default(f"notices.site_min.{site.asset}")
-    site_payees.record_payment(conn, site.id, user_id, site.asset, amount, notice_min=notice_min, now=now)
+    site_payees.record_payment(
+        conn, site.id, user_id, site.asset, amount, by_address=by_address, notice_min=notice_min, now=now
+    )
     return Sent(payout_id, user_id, amount, after, False)
 
 

@@ -68,6 +68,7 @@ payee_days = Table(
     Column("asset", String(8), nullable=False),
     Column("amount", BigInteger, nullable=False, comment="paid that day, minor units"),
     Column("payments", Integer, nullable=False),
+    Column("to_address", Integer, nullable=False, comment="of those, payments to a linked address"),
     PrimaryKeyConstraint("site_id", "user_id", "day"),
 )
 Index("ix_faucet_site_payee_days_user", payee_days.c.user_id, payee_days.c.day)
@@ -107,11 +108,16 @@ def _upserts(dialect):
         asset=bindparam("s"),
         amount=bindparam("a"),
         payments=1,
+        to_address=bindparam("b"),
     )
     paid = ins.on_conflict_do_update(
         index_elements=[payee_days.c.site_id, payee_days.c.user_id, payee_days.c.day],
-        set_={"amount": payee_days.c.amount + ins.excluded.amount, "payments": payee_days.c.payments + 1},
-    )
+        set_={
+            "amount": payee_days.c.amount + ins.excluded.amount,
+            "payments": payee_days.c.payments + 1,
+            "to_address": payee_days.c.to_address + ins.excluded.to_address,
+        },
+    ).returning(payee_days.c.to_address)
     return {"used": used, "stranger": stranger, "paid": paid}
 
 
@@ -142,13 +148,11 @@ def admit(
 ) -> None:
     """Let the site pay this user, or refuse ``api_stranger_limit``.
 
-    A payment to a linked address marks the user as having used the site. A payment by
-    @username to a user who never used it counts against the site's ``limit`` for the day.
+    A payment to a linked address always may (``record_payment`` marks the user as having
+    used the site). A payment by @username to a user who never used the site counts against
+    the site's ``limit`` for the day.
     """
-    if by_address:
-        mark_used(conn, site_id, user_id, "address", now)
-        return
-    if has_used(conn, site_id, user_id):
+    if by_address or has_used(conn, site_id, user_id):
         return
     counted = (
         limit > 0
@@ -161,13 +165,28 @@ def admit(
 
 
 def record_payment(
-    conn: Connection, site_id: int, user_id: int, asset: str, amount: int, *, notice_min: int, now: datetime
+    conn: Connection,
+    site_id: int,
+    user_id: int,
+    asset: str,
+    amount: int,
+    *,
+    by_address: bool,
+    notice_min: int,
+    now: datetime,
 ) -> None:
-    """Add a payment to the user's day, and tell them once the day's total reaches ``notice_min``."""
+    """Add a payment to the user's day, and tell them once the day's total reaches ``notice_min``.
+
+    The first payment of the day to one of the user's linked addresses marks the user as
+    having used the site (once a day, not once a payment: it is on every send's path).
+    """
     day = day_of(now)
-    conn.execute(
-        _STMTS[conn.dialect.name]["paid"], {"i": site_id, "u": user_id, "d": day, "s": asset, "a": amount}
-    )
+    to_address = conn.execute(
+        _STMTS[conn.dialect.name]["paid"],
+        {"i": site_id, "u": user_id, "d": day, "s": asset, "a": amount, "b": int(by_address)},
+    ).scalar_one()
+    if by_address and to_address == 1:
+        mark_used(conn, site_id, user_id, "address", now)
     total, payments, sites = conn.execute(_DAY_TOTAL, {"u": user_id, "d": day, "s": asset}).one()
     if int(total) < notice_min:
         return

@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("asset", sa.String(length=8), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False, comment="paid that day, minor units"),
         sa.Column("payments", sa.Integer(), nullable=False),
+        sa.Column("to_address", sa.Integer(), nullable=False, comment="of those, payments to a linked address"),
         sa.PrimaryKeyConstraint("site_id", "user_id", "day", name=op.f("pk_faucet_site_payee_days")),
     )
     op.create_index(

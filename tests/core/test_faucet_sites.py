@@ -208,17 +208,20 @@ async def test_remove_retires_the_site_at_once_returns_the_rest_and_is_idempoten
         await db.write(faucet_sites.remove_site, ALICE, site.id, key="rm3")
     assert err.value.reason == "site_unknown"
     assert [a.action for a in await db.read(audit.recent, 5)] == ["site_remove"]
-    # A removed site no longer counts against the owner's limit of sites.
-    await db.write(
-        faucet_sites.add_site,
-        owner_id=OWNER,
-        name="New",
-        url="https://n.example",
-        asset="BTC",
-        reward=1,
-        timer=60,
-        max_sites=1,
-    )
+    # A removed site still counts against the owner's limit of sites: removing and adding
+    # again must not give fresh daily limits (payments to strangers) without end.
+    with pytest.raises(DomainError) as err:
+        await db.write(
+            faucet_sites.add_site,
+            owner_id=OWNER,
+            name="New",
+            url="https://n.example",
+            asset="BTC",
+            reward=1,
+            timer=60,
+            max_sites=1,
+        )
+    assert err.value.reason == "site_limit"
 
 
 async def racing_db(db, database_url):
