@@ -90,6 +90,7 @@ class Settings:
     challenge_ttl: int = 600
     commission_bp: int = 1000
     notice_every: int = 3600
+    commission_cap: int = 0  # referral.daily_cap.<ASSET>: per referrer and UTC day; 0: no cap
 
 
 def settings_for(params, asset: str) -> Settings:
@@ -100,6 +101,7 @@ def settings_for(params, asset: str) -> Settings:
         challenge_ttl=params.get("faucet.challenge_ttl"),
         commission_bp=params.get("referral.commission"),
         notice_every=params.get("referral.notice_every"),
+        commission_cap=params.get(f"referral.daily_cap.{asset}"),
     )
 
 
@@ -271,11 +273,14 @@ def answer_challenge(
         commission = referrals.pay_commission_to(
             conn,
             referrer,
+            source=referrals.Source.FAUCET,
             user_id=user_id,
             asset=asset,
             earned=t.amount,
+            platform_cut=t.amount,  # the platform pays the whole claim
             source_key=key,
             share_bp=s.commission_bp,
+            daily_cap=s.commission_cap,
             notice_every=s.notice_every,
             now=now,
         )

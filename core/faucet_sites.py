@@ -2,9 +2,13 @@
 
 An owner registers a site (one asset), gets an API key (shown once; only its SHA-256
 is stored) and funds the site's escrow ``owner_escrow:site:<id>`` from their balance.
+The owner takes escrow back with ``withdraw_escrow`` (never what pending payments hold),
+and ``remove_site`` retires the site (its key dies at once) and returns what is left.
 ``send`` pays a user from that escrow in one transaction: the transfer (key
 ``fpapi:<site>:<idempotency key>``, so a repeated key pays once), the daily cap
-counter, the payout row, the referrer's commission and a batched notice.
+counter, the payout row, and the user's daily notice (core.site_payees, which also
+limits payments to users who never used the site). The platform pays no referral
+commission on it: its cut is zero (core.referrals).
 The directory shows active sites whose escrow can still pay, with a health figure:
 days of payouts the escrow funds at the last 24 hours' pace.
 """
@@ -30,6 +34,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    and_,
     bindparam,
     func,
     select,
@@ -38,12 +43,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core import ledger, notices, payout_links, referrals
+from core import audit, ledger, payout_links, referrals, site_payees
 from core.accounts import OWNER_ESCROW, user_account
 from core.assets import get_asset
-from core.errors import DomainError
+from core.errors import DomainError, InsufficientFunds, InvalidAmount
 from core.params import define
-from core.schema import UTCDateTime, id_column, metadata, utcnow
+from core.schema import UTCDateTime, accounts, id_column, metadata, utcnow
 
 sites = Table(
     "faucet_sites",
@@ -107,6 +112,7 @@ define("faucet_api.max_sites", "10", "int", minimum=1, maximum=1000)  # per owne
 CODE = "faucet_api"
 CODE_REFERRAL = "faucet_api_referral"
 CODE_FUND = "owner_fund"
+CODE_RETURN = "owner_return"
 _IDEM = re.compile(r"[A-Za-z0-9_.:-]{1,64}", re.ASCII)
 _NAME = re.compile(r"[^\x00-\x1f<>]{1,64}")
 
@@ -166,6 +172,7 @@ def add_site(
     """Register a site; returns it with its API key (the only time the key is seen)."""
     asset = get_asset(asset).code
     _check_site_fields(name, url, reward, timer)
+    # Removed sites count too: else remove-and-add would give fresh daily limits without end.
     count = conn.execute(select(func.count()).select_from(sites).where(sites.c.owner_id == owner_id)).scalar()
     if count >= max_sites:
         raise DomainError("site_limit", limit=max_sites)
@@ -194,6 +201,14 @@ def get_site(conn: Connection, site_id: int, owner_id: int | None = None) -> Sit
     return Site.from_row(row)
 
 
+def live_site(conn: Connection, site_id: int, owner_id: int) -> Site:
+    """``get_site`` for changing a site: a removed one is refused (``site_retired``)."""
+    site = get_site(conn, site_id, owner_id)
+    if not site.active:
+        raise DomainError("site_retired", id=site.id)
+    return site
+
+
 def sites_of(conn: Connection, owner_id: int) -> list[tuple[Site, int]]:
     """The owner's sites with their escrow balances."""
     rows = conn.execute(select(sites).where(sites.c.owner_id == owner_id).order_by(sites.c.id)).all()
@@ -209,7 +224,7 @@ def _available(held: dict, site: Site) -> int:
 
 def rotate_key(conn: Connection, owner_id: int, site_id: int) -> str:
     """A new API key for the site; the old one stops working (within the API's key cache TTL)."""
-    get_site(conn, site_id, owner_id)
+    live_site(conn, site_id, owner_id)
     api_key = secrets.token_hex(20)
     conn.execute(update(sites).where(sites.c.id == site_id).values(key_hash=hash_key(api_key)))
     return api_key
@@ -217,7 +232,7 @@ def rotate_key(conn: Connection, owner_id: int, site_id: int) -> str:
 
 def fund_site(conn: Connection, owner_id: int, site_id: int, amount: int, key: str) -> ledger.Transfer:
     """Owner's balance -> the site's escrow. ``key`` comes from the owner's message."""
-    site = get_site(conn, site_id, owner_id)
+    site = live_site(conn, site_id, owner_id)
     return ledger.transfer(
         conn,
         debit=user_account(owner_id),
@@ -230,10 +245,120 @@ def fund_site(conn: Connection, owner_id: int, site_id: int, amount: int, key: s
     )
 
 
+# The escrow's row, locked (PostgreSQL) while what is left is returned: a send in flight
+# either commits first or finds the escrow empty.
+_ESCROW_FOR_UPDATE = (
+    select(accounts.c.balance, accounts.c.debits_pending)
+    .where(accounts.c.owner == bindparam("o"), accounts.c.asset == bindparam("s"))
+    .with_for_update()
+)
+
+
+def _short(conn: Connection, site: Site) -> DomainError:
+    held = ledger.balance(conn, escrow(site.id), site.asset)
+    return DomainError("site_escrow_short", id=site.id, asset=site.asset, available=held.available)
+
+
+def withdraw_escrow(
+    conn: Connection, owner_id: int, site_id: int, amount: int, key: str, now: datetime | None = None
+) -> ledger.Transfer:
+    """The site's escrow -> the owner's balance: ``amount`` minor units, at most what is available.
+
+    What pending payments hold on the escrow is never returned (``site_escrow_short`` names
+    what is available). Works on a removed site too: what is left is still the owner's.
+    ``key`` comes from the owner's message, so a retried update returns the first transfer.
+    """
+    site = get_site(conn, site_id, owner_id)
+    if type(amount) is not int or amount <= 0:
+        raise InvalidAmount("zero" if amount == 0 else "negative")
+    if ledger.get_transfer(conn, key=key) is not None:  # a retried update: the first answer
+        return _return(conn, site, amount, key, now)
+    if amount > ledger.balance(conn, escrow(site.id), site.asset).available:
+        raise _short(conn, site)
+    try:  # another payment may have taken the escrow in between: the debit decides
+        t = _return(conn, site, amount, key, now)
+    except InsufficientFunds:
+        raise _short(conn, site) from None
+    audit.record(
+        conn,
+        "site_withdraw",
+        actor=owner_id,
+        target=escrow(site.id),
+        asset=site.asset,
+        amount=amount,
+        now=now,
+    )
+    return t
+
+
+def _return(conn: Connection, site: Site, amount: int, key: str, now: datetime | None) -> ledger.Transfer:
+    return ledger.transfer(
+        conn,
+        debit=escrow(site.id),
+        credit=user_account(site.owner_id),
+        asset=site.asset,
+        amount=amount,
+        code=CODE_RETURN,
+        key=key,
+        meta={"site": site.id},
+        now=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    site: Site
+    returned: int  # minor units moved back to the owner now (or by the first try of this key)
+    retired_now: bool  # False: the site had been removed before
+    held: int  # what pending payments still hold on the escrow (the owner withdraws it later)
+
+
+_RETIRE = (
+    update(sites)
+    .where(sites.c.id == bindparam("i"), sites.c.active.is_(True))
+    .values(active=False, key_hash=bindparam("h"))
+)
+
+
+def remove_site(
+    conn: Connection, owner_id: int, site_id: int, key: str, now: datetime | None = None
+) -> Removed:
+    """Retire the site and return what is left of its escrow to the owner.
+
+    The site leaves the directory and its API key dies at once (``send`` re-reads the
+    site; the key's hash is replaced). Idempotent: removing again retires nothing and
+    returns only what became available since; a retried update (same ``key``) answers
+    as the first time. Audited as ``site_remove`` when something changed.
+    """
+    site = get_site(conn, site_id, owner_id)
+    first = ledger.get_transfer(conn, key=key)
+    if first is not None:
+        return Removed(site, first.amount, False, ledger.balance(conn, escrow(site.id), site.asset).held)
+    retired_now = (
+        conn.execute(_RETIRE, {"i": site.id, "h": hash_key("retired:" + secrets.token_hex(20))}).rowcount == 1
+    )
+    row = conn.execute(_ESCROW_FOR_UPDATE, {"o": escrow(site.id), "s": site.asset}).first()
+    available, held = (row.balance - row.debits_pending, row.debits_pending) if row else (0, 0)
+    if available > 0:
+        _return(conn, site, available, key, now)
+    if retired_now or available > 0:
+        audit.record(
+            conn,
+            "site_remove",
+            actor=owner_id,
+            target=escrow(site.id),
+            asset=site.asset,
+            returned=available,
+            held=held,
+            now=now,
+        )
+    return Removed(get_site(conn, site.id), max(available, 0), retired_now, held)
+
+
 def set_cap(conn: Connection, owner_id: int, site_id: int, cap: int) -> Site:
     if cap < 0:
         raise DomainError("site_bad_terms")
-    get_site(conn, site_id, owner_id)
+    live_site(conn, site_id, owner_id)
     conn.execute(update(sites).where(sites.c.id == site_id).values(daily_cap=cap))
     return get_site(conn, site_id)
 
@@ -256,7 +381,7 @@ def parse_ips(text: str) -> list[str]:
 
 
 def set_ips(conn: Connection, owner_id: int, site_id: int, ips: list[str]) -> Site:
-    get_site(conn, site_id, owner_id)
+    live_site(conn, site_id, owner_id)
     conn.execute(update(sites).where(sites.c.id == site_id).values(ip_allowlist=",".join(ips)))
     return get_site(conn, site_id)
 
@@ -334,6 +459,17 @@ _CAP = {"sqlite": _cap_upsert(sqlite), "postgresql": _cap_upsert(postgresql)}
 _INSERT_PAYOUT = payouts.insert().returning(payouts.c.id)
 
 
+# After a payment: is the site still active (a removed site's cached key dies at once),
+# and the escrow's balance, in one statement.
+_AFTER = (
+    select(sites.c.active, (accounts.c.balance - accounts.c.debits_pending).label("available"))
+    .select_from(
+        sites.outerjoin(accounts, and_(accounts.c.owner == bindparam("o"), accounts.c.asset == sites.c.asset))
+    )
+    .where(sites.c.id == bindparam("i"))
+)
+
+
 def send(
     conn: Connection,
     site: Site,
@@ -344,34 +480,50 @@ def send(
     idempotency_key: str | None = None,
     share_bp: int = 0,
     notice_every: int = 3600,
+    notice_min: int | None = None,
+    stranger_daily: int | None = None,
     now: datetime | None = None,
 ) -> Sent:
     """Pay ``amount`` minor units of the site's asset from its escrow to the user ``to`` names.
 
     Key ``fpapi:<site>:<idempotency_key>`` (a random one when none is given): a repeated
-    key returns the first payment. Refuses (DomainError): api_no_user, insufficient_funds,
-    api_cap (daily cap), idempotency_conflict, api_bad_idempotency_key.
+    key returns the first payment. ``notice_min`` (``notices.site_min.<ASSET>``) and
+    ``stranger_daily`` (``faucet_api.stranger_daily``) default to their settings' defaults.
+    Refuses (DomainError): site_retired (the site was removed, whatever ``site`` says),
+    api_no_user, insufficient_funds, api_cap (daily cap), api_stranger_limit,
+    idempotency_conflict, api_bad_idempotency_key.
     """
     now = now or utcnow()
     if idempotency_key is not None and not _IDEM.fullmatch(idempotency_key):
         raise DomainError("api_bad_idempotency_key")
-    user_id = payout_links.find_user(conn, site.asset, to)
+    user_id = payout_links.find_by_address(conn, site.asset, to)
+    by_address = user_id is not None
+    if user_id is None:
+        user_id = payout_links.find_user(conn, site.asset, to)
     if user_id is None:
         raise DomainError("api_no_user")
     account = escrow(site.id)
     key = f"fpapi:{site.id}:{idempotency_key or uuid.uuid4().hex}"
-    t = ledger.transfer(
-        conn,
-        debit=account,
-        credit=user_account(user_id),
-        asset=site.asset,
-        amount=amount,
-        code=CODE_REFERRAL if referral else CODE,
-        key=key,
-        meta={"site": site.id, "name": site.name},
-        now=now,
-    )
-    after = ledger.balance(conn, account, site.asset).available
+    try:
+        t = ledger.transfer(
+            conn,
+            debit=account,
+            credit=user_account(user_id),
+            asset=site.asset,
+            amount=amount,
+            code=CODE_REFERRAL if referral else CODE,
+            key=key,
+            meta={"site": site.id, "name": site.name},
+            now=now,
+        )
+    except InsufficientFunds:  # a removed site's escrow is empty: say so as a dead key
+        if not conn.execute(_AFTER, {"i": site.id, "o": account}).one().active:
+            raise DomainError("site_retired", id=site.id) from None
+        raise
+    active, after = conn.execute(_AFTER, {"i": site.id, "o": account}).one()
+    if not active:  # rolls the payment back
+        raise DomainError("site_retired", id=site.id)
+    after = after or 0
     if t.replayed:
         return Sent(conn.execute(_PAYOUT_BY_TRANSFER, {"t": t.id}).scalar_one(), user_id, amount, after, True)
     if site.daily_cap > 0:
@@ -383,6 +535,9 @@ def send(
             is None
         ):
             raise DomainError("api_cap")
+    if stranger_daily is None:
+        stranger_daily = site_payees.default("faucet_api.stranger_daily")
+    site_payees.admit(conn, site.id, user_id, by_address=by_address, limit=stranger_daily, now=now)
     payout_id = conn.execute(
         _INSERT_PAYOUT,
         dict(
@@ -399,24 +554,20 @@ def send(
     if not referral:  # a referral payment is itself a commission: none on top of it
         referrals.pay_commission(
             conn,
+            source=referrals.Source.FAUCET_SITE,
             user_id=user_id,
             asset=site.asset,
             earned=amount,
+            platform_cut=0,  # the site's escrow pays it all: the platform keeps nothing, so pays nothing
             source_key=key,
             share_bp=share_bp,
             notice_every=notice_every,
             now=now,
         )
-    slot = int(now.timestamp()) // 600
-    notices.enqueue(
-        conn,
-        user_id,
-        "faucet_api_paid",
-        {"amount": amount, "asset": site.asset, "site": site.name},
-        key=f"fpnote:{user_id}:{slot}",
-        now=now,
-        delay_seconds=30,
-        latest=True,
+    if notice_min is None:
+        notice_min = site_payees.default(f"notices.site_min.{site.asset}")
+    site_payees.record_payment(
+        conn, site.id, user_id, site.asset, amount, by_address=by_address, notice_min=notice_min, now=now
     )
     return Sent(payout_id, user_id, amount, after, False)
 
@@ -503,6 +654,7 @@ def rate_site(conn: Connection, user_id: int, site_id: int, stars: int, now: dat
     )
     if done.rowcount != 1:
         raise DomainError("site_already_rated")
+    site_payees.mark_used(conn, site_id, user_id, "rating", now or utcnow())
     conn.execute(
         update(sites)
         .where(sites.c.id == site_id)

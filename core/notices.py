@@ -5,6 +5,10 @@ renders and delivers them within Telegram's limits and marks them sent. Because
 they live in the database, a restart loses none; a notice may be sent twice only
 if the process dies between sending and marking (at-least-once). ``key`` makes
 enqueueing idempotent (e.g. ``withdrawal:12:sent``).
+
+``priority``: due notices go out in order of priority, then age. Money the user is
+waiting for (withdrawals) is ``NORMAL``; news nobody waits for, such as the daily
+summary of faucet-site payments, is ``LOW``, so a flood of it never delays the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -44,8 +49,11 @@ notices = Table(
     Column("sent_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("outcome", String(16), nullable=True, comment="sent | blocked | failed"),
+    Column("priority", SmallInteger, nullable=False, server_default="1", comment="0 high, 1 normal, 2 low"),
 )
 Index("ix_notices_due", notices.c.sent_at, notices.c.due_at)
+
+HIGH, NORMAL, LOW = 0, 1, 2
 
 define("notify.rate", "25", "int", minimum=1, maximum=30)  # messages per second, all chats together
 define("notify.batch", "200", "int", minimum=1, maximum=5000)
@@ -78,7 +86,7 @@ _INSERT_LATEST = {"sqlite": _insert_latest(sqlite), "postgresql": _insert_latest
 _DUE = (
     select(notices.c.id, notices.c.chat_id, notices.c.template, notices.c.params, notices.c.attempts)
     .where(notices.c.sent_at.is_(None), notices.c.due_at <= bindparam("now"))
-    .order_by(notices.c.id)
+    .order_by(notices.c.priority, notices.c.id)
     .limit(bindparam("n"))
 )
 
@@ -93,11 +101,17 @@ def enqueue(
     now: datetime | None = None,
     delay_seconds: int = 0,
     latest: bool = False,
+    priority: int = NORMAL,
 ) -> None:
     """Queue a notice in the caller's transaction. With ``key``, a second enqueue is a no-op,
     or, with ``latest``, gives the still unsent notice its params (a batch tells the latest)."""
     enqueue_many(
-        conn, [(chat_id, template, params, key)], now=now, delay_seconds=delay_seconds, latest=latest
+        conn,
+        [(chat_id, template, params, key)],
+        now=now,
+        delay_seconds=delay_seconds,
+        latest=latest,
+        priority=priority,
     )
 
 
@@ -108,6 +122,7 @@ def enqueue_many(
     now: datetime | None = None,
     delay_seconds: int = 0,
     latest: bool = False,
+    priority: int = NORMAL,
 ) -> None:
     """``enqueue`` for many (chat_id, template, params, key) in one multi-row insert."""
     if not items:
@@ -122,6 +137,7 @@ def enqueue_many(
             key=key,
             created_at=now,
             due_at=due,
+            priority=priority,
         )
         for chat_id, template, params, key in items
     ]
@@ -131,7 +147,7 @@ def enqueue_many(
 def claim_due(
     conn: Connection, limit: int, *, lease_seconds: int = 60, now: datetime | None = None
 ) -> list[Notice]:
-    """Take up to ``limit`` due notices, oldest first, hiding them for ``lease_seconds`` while they are sent."""
+    """Take up to ``limit`` due notices, by priority then oldest first, hiding them for ``lease_seconds`` while they are sent."""
     now = now or utcnow()
     rows = conn.execute(_DUE, {"now": now, "n": limit}).all()
     if rows:

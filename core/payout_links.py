@@ -108,3 +108,16 @@ def find_user(conn: Connection, asset: str, to: str) -> int | None:
     if m is None:
         return None
     return id_by_username(conn, m[1])
+
+
+def find_by_address(conn: Connection, asset: str, to: str) -> int | None:
+    """The user who linked ``to`` as an address of ``asset``; None for anything else,
+    a username included. A site that pays an address was given it by the user."""
+    to = (to or "").strip()
+    if not to or len(to) > 128:
+        return None
+    try:
+        text = normalise(asset, to, strict=False)
+    except InvalidAddress:
+        return None
+    return conn.execute(_OWNER, {"s": asset, "a": text}).scalar()

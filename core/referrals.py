@@ -6,6 +6,17 @@ does not name a known user is ignored. The commission (``referral.commission``,
 basis points of the earning) is paid by the marketing account, never taken from the
 earning itself, and only once the friend has solved a captcha (``activated_at``),
 so bare sign-ups by bots earn nothing.
+
+The rule for every source of earnings (the faucet, faucet sites, and the ads and offers
+to come): **a commission the platform pays is never larger than the platform's own cut
+on that earning** (``commission_for``). The faucet is paid by the platform, so its cut
+is the whole claim; a faucet-site payment comes out of the site's escrow, so the
+platform's cut is zero and it pays no commission on it (a site pays its own referral
+commissions from its escrow with ``referral=true``). What the platform pays one
+referrer in one asset per UTC day is capped by ``referral.daily_cap.<ASSET>``, counted
+in the same statement that grants it, so concurrent earnings never pass the cap.
+Without these, an owner invited by his own second account could pay himself through
+his site again and again, and the second account would earn 10% of every round.
 """
 
 from __future__ import annotations
@@ -13,13 +24,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
     Table,
+    and_,
     bindparam,
+    case,
     func,
     select,
     update,
@@ -28,7 +45,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core import audit, ledger, notices
 from core.accounts import MARKETING, user_account
+from core.assets import ASSETS
 from core.errors import InsufficientFunds
+from core.money import MAX_AMOUNT
 from core.params import define
 from core.schema import UTCDateTime, entries, metadata, transfers, users, utcnow
 
@@ -43,11 +62,37 @@ referrals = Table(
     ),
 )
 
+# What the platform paid each referrer per asset and UTC day, for referral.daily_cap.<ASSET>.
+referral_days = Table(
+    "referral_days",
+    metadata,
+    Column("referrer_id", BigInteger, nullable=False),
+    Column("asset", String(8), nullable=False),
+    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
+    Column("paid", BigInteger, nullable=False, comment="platform-paid commission that day, minor units"),
+    Column("granted", BigInteger, nullable=False, comment="what the latest earning was granted"),
+    PrimaryKeyConstraint("referrer_id", "asset", "day"),
+)
+
 define("referral.commission", "10%", "share")
+# Platform-paid commission per referrer per UTC day; 0 removes the cap. About 40 friends'
+# worth of hourly faucet claims at the default rewards.
+_DEFAULT_CAPS = {"BTC": "0.0001", "LTC": "0.001", "DOGE": "1", "USDT": "1", "TRX": "1", "DUST": "100"}
+for _code in ASSETS:
+    define(f"referral.daily_cap.{_code}", _DEFAULT_CAPS.get(_code, "0"), "amount", asset=_code)
 # A referrer hears about commissions at most once per this many seconds (notices are batched).
 define("referral.notice_every", "1h", "duration", minimum=60)
 
 CODE = "referral"
+
+
+class Source(StrEnum):
+    """Where an earning that pays a commission comes from, and so who pays for it."""
+
+    FAUCET = "faucet"  # the platform pays the claim: its cut is the whole claim
+    FAUCET_SITE = "faucet_site"  # the site's escrow pays: the platform's cut is zero
+
+
 _CODE_RE = re.compile(r"r([0-9a-z]{1,13})", re.ASCII)
 _MAX_DEPTH = 64
 
@@ -125,34 +170,98 @@ def activate(conn: Connection, user_id: int, now: datetime | None = None) -> int
     return conn.execute(_ACTIVATE, {"u": user_id, "now": now or utcnow()}).scalar()
 
 
+def commission_for(share_bp: int, earning: int, platform_cut: int) -> int:
+    """The commission an earning may pay its referrer from platform money, in minor units.
+
+    ``share_bp`` of ``earning`` (rounded down), and never more than ``platform_cut``: what
+    the platform itself keeps or spends on that earning. Every source passes its cut: the
+    faucet the whole claim, a faucet-site payment zero, an ad or offer what the advertiser
+    paid beyond what the user received.
+    """
+    return max(0, min(earning * share_bp // 10_000, platform_cut))
+
+
+def _grant(dialect):
+    """Add ``c`` to the referrer's day, up to ``cap``, in one statement; returns what was granted.
+
+    The day's row is locked by the statement itself (PostgreSQL re-reads it after a
+    concurrent update), so two earnings at once can never both take the last of the cap.
+    """
+    ins = dialect.insert(referral_days).values(
+        referrer_id=bindparam("r"),
+        asset=bindparam("s"),
+        day=bindparam("d"),
+        paid=bindparam("g0"),
+        granted=bindparam("g0"),
+    )
+    over = referral_days.c.paid + bindparam("c") > bindparam("cap")
+    return ins.on_conflict_do_update(
+        index_elements=[referral_days.c.referrer_id, referral_days.c.asset, referral_days.c.day],
+        set_={
+            "granted": case((over, bindparam("cap") - referral_days.c.paid), else_=bindparam("c")),
+            "paid": case((over, bindparam("cap")), else_=referral_days.c.paid + bindparam("c")),
+        },
+        where=referral_days.c.paid < bindparam("cap"),
+    ).returning(referral_days.c.granted)
+
+
+_GRANT = {"sqlite": _grant(sqlite), "postgresql": _grant(postgresql)}
+_DAY = and_(
+    referral_days.c.referrer_id == bindparam("r"),
+    referral_days.c.asset == bindparam("s"),
+    referral_days.c.day == bindparam("d"),
+)
+_UNGRANT = update(referral_days).where(_DAY).values(paid=referral_days.c.paid - bindparam("g"))
+_PAID = select(referral_days.c.paid).where(_DAY)
+
+
+def _day(now: datetime) -> int:
+    return int(now.timestamp()) // 86400
+
+
+def paid_today(conn: Connection, referrer: int, asset: str, now: datetime | None = None) -> int:
+    """Platform-paid commission ``referrer`` received in ``asset`` on ``now``'s UTC day."""
+    return conn.execute(_PAID, {"r": referrer, "s": asset, "d": _day(now or utcnow())}).scalar() or 0
+
+
 def pay_commission(
     conn: Connection,
     *,
+    source: Source,
     user_id: int,
     asset: str,
     earned: int,
+    platform_cut: int,
     source_key: str,
     share_bp: int,
+    daily_cap: int = 0,
     notice_every: int = 3600,
     now: datetime | None = None,
 ) -> int:
-    """Pay the referrer of ``user_id`` ``share_bp`` of ``earned`` from marketing; returns the amount.
+    """Pay the referrer of ``user_id`` their commission on ``earned`` from marketing; returns it.
 
     Runs in the caller's transaction, beside the earning. Key: ``ref:<source_key>``.
-    Never fails the earning: no referrer, not yet activated, or a commission that rounds
-    to zero pay nothing; an empty marketing account skips it and writes an audit line.
+    The amount is ``commission_for(share_bp, earned, platform_cut)``, within what is left
+    of the referrer's ``daily_cap`` (0: no cap). Never fails the earning: no referrer, not
+    yet activated, a commission of zero or a spent cap pay nothing; an empty marketing
+    account skips it (the cap is not used up) and writes an audit line.
     """
+    if commission_for(share_bp, earned, platform_cut) <= 0:
+        return 0  # e.g. every faucet-site payment: not even a lookup
     row = conn.execute(_REFERRER, {"u": user_id}).first()
     if row is None or row.activated_at is None:
         return 0
     return pay_commission_to(
         conn,
         row.referrer_id,
+        source=source,
         user_id=user_id,
         asset=asset,
         earned=earned,
+        platform_cut=platform_cut,
         source_key=source_key,
         share_bp=share_bp,
+        daily_cap=daily_cap,
         notice_every=notice_every,
         now=now,
     )
@@ -162,56 +271,69 @@ def pay_commission_to(
     conn: Connection,
     referrer: int,
     *,
+    source: Source,
     user_id: int,
     asset: str,
     earned: int,
+    platform_cut: int,
     source_key: str,
     share_bp: int,
+    daily_cap: int = 0,
     notice_every: int = 3600,
     now: datetime | None = None,
 ) -> int:
     """pay_commission() for a caller that already knows the (activated) referrer, as from activate()."""
-    commission = earned * share_bp // 10_000
-    if commission <= 0:
+    wanted = commission_for(share_bp, earned, platform_cut)
+    if wanted <= 0:
         return 0
     now = now or utcnow()
+    cap = daily_cap if daily_cap > 0 else MAX_AMOUNT
+    day = {"r": referrer, "s": asset, "d": _day(now)}
+    granted = conn.execute(
+        _GRANT[conn.dialect.name], {**day, "c": wanted, "cap": cap, "g0": min(wanted, cap)}
+    ).scalar()
+    if not granted or granted <= 0:
+        return 0  # today's cap is spent
     try:  # a refused debit leaves nothing behind (core.ledger takes back its own row)
         t = ledger.transfer(
             conn,
             debit=MARKETING,
             credit=user_account(referrer),
             asset=asset,
-            amount=commission,
+            amount=granted,
             code=CODE,
             key=f"ref:{source_key}",
-            meta={"from": user_id},
+            meta={"from": user_id, "source": str(source)},
             now=now,
         )
     except InsufficientFunds:
+        conn.execute(_UNGRANT, {**day, "g": granted})
         audit.record(
             conn,
             "referral_skipped",
             actor=None,
             target=user_account(referrer),
             asset=asset,
-            amount=commission,
+            amount=granted,
             source=source_key,
             now=now,
         )
         return 0
-    if not t.replayed:
-        slot = int(now.timestamp()) // notice_every
-        notices.enqueue(
-            conn,
-            referrer,
-            "referral_earned",
-            {"amount": commission, "asset": asset},
-            key=f"refnote:{referrer}:{slot}",
-            now=now,
-            delay_seconds=30,
-            latest=True,
-        )
-    return commission
+    if t.replayed:  # paid before under this key: nothing moved now, nothing counts now
+        conn.execute(_UNGRANT, {**day, "g": granted})
+        return 0
+    slot = int(now.timestamp()) // notice_every
+    notices.enqueue(
+        conn,
+        referrer,
+        "referral_earned",
+        {"amount": granted, "asset": asset},
+        key=f"refnote:{referrer}:{slot}",
+        now=now,
+        delay_seconds=30,
+        latest=True,
+    )
+    return granted
 
 
 @dataclass(frozen=True, slots=True)

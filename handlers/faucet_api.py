@@ -58,6 +58,11 @@ _ERRORS = {
     "unknown_asset": (410, "Invalid currency."),
     "api_bad_key": (403, "Invalid API key."),
     "api_ip_refused": (401, "Your IP address is not allowed to use this API key."),
+    "site_retired": (403, "Invalid API key."),
+    "api_stranger_limit": (
+        451,
+        "This user never used your faucet: today's payments to such users are used up.",
+    ),
 }
 
 
@@ -329,6 +334,8 @@ async def send(api: FaucetApi, key: Key, ip, data, left) -> web.Response:
         idempotency_key=data.get("idempotency_key") or None,
         share_bp=api.params.get("referral.commission"),
         notice_every=api.params.get("referral.notice_every"),
+        notice_min=api.params.get(f"notices.site_min.{asset}"),
+        stranger_daily=api.params.get("faucet_api.stranger_daily"),
     )
     bal, coins = from_units(asset, sent.balance)
     return reply(

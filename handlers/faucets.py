@@ -12,10 +12,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core import faucet_sites
+from core import faucet_sites, site_payees
 from core.db import Database
 from core.users import User
 from handlers import errors
+from handlers import notices as notice_texts
 from handlers.faucet import wait_text
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID, MenuCB, back_button
@@ -23,6 +24,22 @@ from handlers.menu import MAX_ID, MenuCB, back_button
 router = Router(name=__name__)
 SHOWN = 20
 
+# Our words only: a site's name is its owner's text, and would read as ours here (core.site_payees).
+notice_texts.register(
+    site_payees.NOTICE,
+    lambda p: _(
+        "💸 Faucet site payments on {date}: +{amount} (payments: {payments}, sites: {sites}). See /history."
+    ).format(
+        date=p["date"], amount=amount(int(p["amount"]), p["asset"]), payments=p["payments"], sites=p["sites"]
+    ),
+)
+# Notices queued by an older version, which named the site: told without the name.
+notice_texts.register(
+    "faucet_api_paid",
+    lambda p: _("💸 A faucet site paid you +{amount}. See /history.").format(
+        amount=amount(int(p["amount"]), p["asset"])
+    ),
+)
 errors.register("site_already_rated", __("You have already rated this site."))
 errors.register("site_bad_rating", __("A rating is 1 to 5 stars."))
 

@@ -22,7 +22,6 @@ from core.money import parse_amount
 from core.params import Param, Params
 from core.users import User
 from handlers import errors, labels
-from handlers import notices as notice_texts
 from handlers.faucet import wait_text
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID
@@ -34,12 +33,7 @@ _TIMER = Param("owner.timer", "5m", "duration")
 labels.register(faucet_sites.CODE, __("Payment from a faucet site"))
 labels.register(faucet_sites.CODE_REFERRAL, __("Referral payment from a faucet site"))
 labels.register(faucet_sites.CODE_FUND, __("Faucet site funding"))
-notice_texts.register(
-    "faucet_api_paid",
-    lambda p: _("💸 Faucet sites are paying you (latest: +{amount} from {site}). See /history.").format(
-        amount=amount(int(p["amount"]), p["asset"]), site=html.escape(str(p["site"]))
-    ),
-)
+labels.register(faucet_sites.CODE_RETURN, __("Returned from a faucet site's escrow"))
 errors.register("site_unknown", __("You have no faucet site #{id}. Send /owner to see yours."))
 errors.register("site_bad_name", __("The site name must be 1 to 64 characters."))
 errors.register("site_bad_url", __("The site URL must start with http:// or https://."))
@@ -48,6 +42,13 @@ errors.register(
 )
 errors.register("site_bad_ip", __("“{ip}” is not an IP address."))
 errors.register("site_limit", __("You can register at most {limit} sites."))
+errors.register("site_retired", __("Site #{id} was removed."))
+errors.register(
+    "site_escrow_short",
+    lambda e: _("Site #{id} has only {available} available in its escrow.").format(
+        id=e.params["id"], available=amount(int(e.params["available"]), str(e.params["asset"]))
+    ),
+)
 errors.register("address_taken", __("That address is already linked to another account."))
 errors.register("too_many_links", __("You can link at most {limit} addresses."))
 
@@ -59,6 +60,8 @@ USAGE = __(
     "/owner cap ID AMOUNT: daily send cap (0 removes it)\n"
     "/owner ips ID IP,IP: allowed server IPs (- allows any)\n"
     "/owner payouts ID: recent payouts\n"
+    "/owner withdraw ID AMOUNT: move escrow back to your balance\n"
+    "/owner remove ID: retire the site and get back what is left\n"
     "API base URL: {base}"
 )
 
@@ -104,6 +107,13 @@ async def owner_list(message, args, user, db, settings, params) -> None:
     lines = [_("<b>Your faucet sites</b>")]
     kb = InlineKeyboardBuilder()
     for site, escrow in mine:
+        if not site.active:
+            lines.append(
+                _("#{id} {name}: removed, escrow {escrow}").format(
+                    id=site.id, name=html.escape(site.name), escrow=amount(escrow, site.asset)
+                )
+            )
+            continue
         cap = amount(site.daily_cap, site.asset) if site.daily_cap else _("none")
         lines.append(
             _("#{id} {name}: escrow {escrow}, reward {reward} every {timer}, daily cap {cap}").format(
@@ -150,6 +160,39 @@ async def owner_fund(message, args, user, db, settings, params) -> None:
     await message.answer(
         _("Moved {amount} to the escrow of site #{id}.").format(amount=amount(t.amount, t.asset), id=site.id)
     )
+
+
+async def owner_withdraw(message, args, user, db, settings, params) -> None:
+    site = await db.read(faucet_sites.get_site, site_id(args[0]), user.id)
+    value = parse_amount(args[1], get_asset(site.asset))
+    key = f"owner:withdraw:{message.chat.id}:{message.message_id}"
+    t = await db.write(faucet_sites.withdraw_escrow, user.id, site.id, value, key)
+    await message.answer(
+        _("Returned {amount} from the escrow of site #{id} to your balance.").format(
+            amount=amount(t.amount, t.asset), id=site.id
+        )
+    )
+
+
+async def owner_remove(message, args, user, db, settings, params) -> None:
+    key = f"owner:remove:{message.chat.id}:{message.message_id}"
+    done = await db.write(faucet_sites.remove_site, user.id, site_id(args[0]), key)
+    lines = [
+        _("Site #{id} is removed: its API key no longer works and it left /faucets.").format(id=done.site.id)
+    ]
+    if done.returned:
+        lines.append(
+            _("Returned {amount} to your balance.").format(amount=amount(done.returned, done.site.asset))
+        )
+    else:
+        lines.append(_("Nothing was left in its escrow."))
+    if done.held:
+        lines.append(
+            _(
+                "{amount} is still held by payments on their way; take it later with /owner withdraw {id} AMOUNT."
+            ).format(amount=amount(done.held, done.site.asset), id=done.site.id)
+        )
+    await message.answer("\n".join(lines))
 
 
 async def owner_key(message, args, user, db, settings, params) -> None:
@@ -208,4 +251,6 @@ ACTIONS = {
     ("cap", 3): owner_cap,
     ("ips", 3): owner_ips,
     ("payouts", 2): owner_payouts,
+    ("withdraw", 3): owner_withdraw,
+    ("remove", 2): owner_remove,
 }

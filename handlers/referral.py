@@ -45,9 +45,9 @@ async def refer_view(
     share = params.get("referral.commission")
     lines = [
         _("🤝 <b>Invite friends</b>"),
-        _("You earn {share}% of what your friends earn from the faucet and faucet sites, paid by us.").format(
-            share=f"{share // 100}" + (f".{share % 100:02d}".rstrip("0") if share % 100 else "")
-        ),
+        _(
+            "You earn {share}% of what your friends earn from the faucet, paid by us, up to a daily limit per coin."
+        ).format(share=f"{share // 100}" + (f".{share % 100:02d}".rstrip("0") if share % 100 else "")),
         "",
         _("Your link: {link}").format(link=link),
         "",

@@ -3,6 +3,8 @@
 About 30 messages a second overall (``notify.rate``), at most one message a second
 per chat (several notices for one chat are joined into one message), honouring
 429 ``retry_after``. A user who blocked the bot is marked and skipped.
+Notices are taken by priority, then age (core.notices): withdrawal news goes out
+before any number of low-priority faucet-site notices.
 """
 
 from __future__ import annotations

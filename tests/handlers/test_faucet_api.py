@@ -169,7 +169,7 @@ async def test_ip_allowlist_and_rotated_key(api, db):
     await db.write(faucet_sites.set_ips, OWNER, site.id, ["127.0.0.1"])
     new_key = await db.write(faucet_sites.rotate_key, OWNER, site.id)
     api.server.app[API_KEY]._keys.clear()
-    assert (await call(api, "send", api_key=key, amount="10", to=ADDR, currency="BTC"))["status"] == 403
+    assert (await call(api, "send", api_key=key, amount="10", to="@alice", currency="BTC"))["status"] == 403
     assert (await call(api, "send", api_key=new_key, amount="10", to=ADDR, currency="BTC"))["status"] == 200
 
 
@@ -190,23 +190,61 @@ async def test_daily_cap_and_rate_limit(api, db):
     assert await available(db, user_account(ALICE)) == 20
 
 
-async def test_referral_flag_and_commission(api, db):
+async def test_site_payments_earn_no_platform_commission_and_referral_flag(api, db):
+    """A referred user paid by a faucet site earns their referrer nothing from marketing: the
+    platform's cut on a site payment is zero (issue 9, item 1). A site pays its own referral
+    commissions from its escrow with referral=true."""
     site, key = await make_site(db)
     await fund(db, MARKETING, 1_000, key="m")
-    await make_user(db, BOB, "bob", link=None)
+    await make_user(db, BOB, "bobby", link=None)
     await make_user(db)
     await db.write(referrals.record_start, ALICE, referrals.invite_code(BOB))
-    # no captcha solved yet: no commission
-    assert (await call(api, "send", api_key=key, amount="100", to=ADDR, currency="BTC"))["status"] == 200
-    assert await available(db, user_account(BOB)) == 0
     await db.write(referrals.activate, ALICE)
     assert (await call(api, "send", api_key=key, amount="100", to=ADDR, currency="BTC"))["status"] == 200
-    assert await available(db, user_account(BOB)) == 10 and await available(db, user_account(ALICE)) == 200
-    ref = await call(api, "send", api_key=key, amount="50", to=ADDR, currency="BTC", referral="true")
-    assert ref["status"] == 200
-    moves, _ = await db.read(ledger.history, user_account(ALICE))
-    assert moves[0].code == "faucet_api_referral"
-    assert await available(db, user_account(BOB)) == 10  # no commission on a referral payment
+    assert await available(db, user_account(ALICE)) == 100
+    assert await available(db, user_account(BOB)) == 0 and await available(db, MARKETING) == 1_000
+    ref = await call(api, "send", api_key=key, amount="10", to="@bobby", currency="BTC", referral="true")
+    assert ref["status"] == 200  # the site pays the referrer itself, from its escrow
+    moves, _ = await db.read(ledger.history, user_account(BOB))
+    assert [m.code for m in moves] == ["faucet_api_referral"]
+    assert await available(db, faucet_sites.escrow(site.id)) == 10_000 - 110
+    assert await available(db, MARKETING) == 1_000
+
+
+async def test_the_commission_farm_earns_nothing(api, db):
+    """Issue 9, item 1, over the API as the attacker runs it: the owner was invited by his own
+    second account; he funds his escrow, pays himself with send, and does it again."""
+    await fund(db, MARKETING, 100_000, key="m")
+    await make_user(db, BOB, "bob", link=None)  # the second account
+    await make_user(db, OWNER, f"owner{OWNER}", link=None)
+    await db.write(referrals.record_start, OWNER, referrals.invite_code(BOB))
+    await db.write(referrals.activate, OWNER)
+    site, key = await make_site(db, escrow=10_000)
+    for n in range(5):
+        for _ in range(10):
+            got = await call(api, "send", api_key=key, amount="1000", to=f"@owner{OWNER}", currency="BTC")
+            assert got["status"] == 200, got
+        await db.write(faucet_sites.fund_site, OWNER, site.id, 10_000, key=f"again{n}")
+    assert await available(db, user_account(BOB)) == 0
+    assert await available(db, MARKETING) == 100_000
+
+
+async def test_removed_site_key_dies_at_once_and_strangers_are_limited(api, db):
+    site, key = await make_site(db)
+    await make_user(db, link=None)
+    from handlers.faucet_api import API_KEY
+
+    state = api.server.app[API_KEY]
+    state.params = Params(env={"FAUCET_API_STRANGER_DAILY": "2"})
+    got = [
+        (await call(api, "send", api_key=key, amount="10", to="@alice", currency="BTC"))["status"]
+        for _ in range(3)
+    ]
+    assert got == [200, 200, 451]
+    assert await available(db, user_account(ALICE)) == 20
+    await db.write(faucet_sites.remove_site, OWNER, site.id, key="rm")  # the key is still in the API's cache
+    assert (await call(api, "send", api_key=key, amount="10", to="@alice", currency="BTC"))["status"] == 403
+    assert await available(db, user_account(OWNER)) == 10_000 - 20
 
 
 async def test_hundred_concurrent_sends_against_escrow_for_sixty(api, db):

@@ -97,3 +97,53 @@ async def test_forged_site_ids_in_buttons_are_stale_buttons(tg, db):
         sent = await owner.tap(forged)
         alert = [s for s in sent if s.method == "answerCallbackQuery"][0].text
         assert "no longer valid" in alert, forged
+
+
+async def test_owner_withdraws_escrow_to_his_balance(tg, db):
+    owner, _key = await register(tg, db)
+    await owner.send("/owner fund 1 0.0005")
+    out = texts(await owner.send("/owner withdraw 1 0.0002"))
+    assert "Returned 0.00020000 BTC from the escrow of site #1 to your balance" in out
+    assert await available(db, faucet_sites.escrow(1)) == 30_000
+    assert await available(db, user_account(OWNER)) == 70_000
+    assert "#1 Drip: escrow 0.00030000 BTC" in texts(await owner.send("/owner"))
+
+
+async def test_owner_withdraw_and_remove_refuse_bad_input(tg, db):
+    owner, _key = await register(tg, db)
+    await owner.send("/owner fund 1 0.0005")
+    cases = {
+        "/owner withdraw 1 0.0006": "Site #1 has only 0.00050000 BTC available in its escrow",
+        "/owner withdraw 1 0": "greater than zero",
+        "/owner withdraw 1 -0.0001": "must be positive",
+        "/owner withdraw 1 0.000000001": "at most 8 decimal places",
+        "/owner withdraw 1 lots": "That is not an amount",
+        "/owner withdraw 9 0.0001": "no faucet site #9",
+        "/owner remove 9": "no faucet site #9",
+        "/owner remove x": "no faucet site #-1",
+    }
+    for command, expected in cases.items():
+        assert expected in texts(await owner.send(command)), command
+    stranger = tg.person(ALICE)
+    assert "no faucet site #1" in texts(await stranger.send("/owner withdraw 1 0.0001"))
+    assert "no faucet site #1" in texts(await stranger.send("/owner remove 1"))
+    assert await available(db, faucet_sites.escrow(1)) == 50_000  # nothing moved
+    assert (await db.read(faucet_sites.get_site, 1)).active
+
+
+async def test_owner_removes_a_site(tg, db):
+    owner, key = await register(tg, db)
+    await owner.send("/owner fund 1 0.0005")
+    alice = tg.person(ALICE)
+    assert "Drip" in texts(await alice.send("/faucets"))
+    out = texts(await owner.send("/owner remove 1"))
+    assert "Site #1 is removed" in out and "Returned 0.00050000 BTC" in out
+    assert await available(db, user_account(OWNER)) == 100_000
+    assert await db.read(faucet_sites.site_by_key, key) is None  # the API key died with it
+    assert "No faucet sites" in texts(await alice.send("/faucets"))
+    again = texts(await owner.send("/owner remove 1"))
+    assert "Site #1 is removed" in again and "Nothing was left" in again
+    assert "was removed" in texts(await owner.send("/owner fund 1 0.0001"))
+    assert "#1 Drip: removed" in texts(await owner.send("/owner"))
+    assert "/owner withdraw ID AMOUNT" in texts(await owner.send("/owner help"))
+    assert "/owner remove ID" in texts(await owner.send("/owner help"))

@@ -134,3 +134,29 @@ async def test_a_language_change_reaches_later_notices(db):
     await db.write(notices.enqueue, 1, "withdrawal_state", state)
     await sender.run_once()
     assert "Reason: an admin rejected it" in session.sent[-1].text
+
+
+async def test_a_flood_of_site_notices_never_delays_a_withdrawal_notice(db):
+    """Site-payment notices have their own, lower priority: 500 of them queued first, then one
+    withdrawal notice; the withdrawal notice is the first message out, in the first round."""
+    import handlers.faucets  # noqa: F401 - registers how the notices read
+    import handlers.withdraw  # noqa: F401
+    from core import site_payees
+
+    day = {"amount": 500, "asset": "BTC", "payments": 1, "sites": 1, "date": "2026-11-30"}
+    await db.write(
+        notices.enqueue_many,
+        [(1000 + i, site_payees.NOTICE, day, f"flood:{i}") for i in range(500)],
+        priority=notices.LOW,
+    )
+    state = {"id": 7, "state": "sent", "amount": 1000, "asset": "BTC", "txid": "ab" * 32}
+    await db.write(notices.enqueue, 42, "withdrawal_state", state, key="withdrawal:7:sent")
+    session = RecordingSession()
+
+    async def sleep(_s):
+        pass
+
+    sender = NoticeSender(db, Bot(BOT_TOKEN, session=session), Params(env={}), sleep=sleep)
+    await sender.run_once()
+    assert session.sent[0].chat_id == 42
+    assert [s.chat_id for s in session.sent].count(42) == 1
