@@ -11,7 +11,7 @@ from core.db import Database
 from core.params import Params
 from handlers import get_routers
 from handlers.i18n import LocaleMiddleware, get_i18n
-from handlers.middlewares import InFlight, Members, Throttle
+from handlers.middlewares import InFlight, Members, People, Throttle
 from handlers.routing import CallbackIndex
 
 
@@ -30,6 +30,7 @@ def build_dispatcher(
     dp = Dispatcher(storage=storage or MemoryStorage(), name="dustpan")
     in_flight = InFlight()
     dp.update.outer_middleware(in_flight)
+    dp.update.outer_middleware(People())
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
     dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
