@@ -12,6 +12,7 @@ from core.params import Params
 from handlers import get_routers
 from handlers.i18n import LocaleMiddleware, get_i18n
 from handlers.middlewares import InFlight, Members, People, Throttle
+from handlers.private import PrivateOnly
 from handlers.routing import CallbackIndex
 
 
@@ -34,6 +35,8 @@ def build_dispatcher(
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
     dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
+    dp.message.middleware(PrivateOnly())  # handlers marked @private (handlers.private)
+    dp.callback_query.middleware(PrivateOnly())
     index = CallbackIndex()
     index.include_routers(*get_routers())
     dp.include_router(index)

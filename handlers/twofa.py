@@ -29,9 +29,10 @@ from core.users import User
 from handlers import errors
 from handlers.i18n import _, __
 from handlers.menu import MenuCB, back_button
+from handlers.private import private_chat_only
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 
 errors.register("twofa_required", __("This needs your 2FA code. Please start again and send the code."))
 errors.register("twofa_wrong_code", __("That code is wrong, expired or already used. Nothing was changed."))
