@@ -20,9 +20,10 @@ from core.users import User
 from handlers import errors
 from handlers.i18n import _, __
 from handlers.menu import MenuCB, back_to_menu
+from handlers.private import private_chat_only
 from handlers.twofa import code_or_run, guarded, on_code
 
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 
 _ADDRESS_REASONS = {
     Reason.BAD_CHARS: __("That address contains characters an address cannot have."),

@@ -3,7 +3,8 @@ bot; anyone else (and an admin in a group) gets the reply for an unknown command
 fallback router), so the commands stay invisible.
 
 Money commands take their idempotency key from the admin's message, so a retried
-update moves nothing twice; core writes an audit line with each transfer.
+update moves nothing twice; core writes an audit line with each transfer. Commands that
+move money or change settings ask for the admin's 2FA code (handlers.admin_codes).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import html
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject, Filter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from core import admin, audit, twofa
@@ -22,7 +22,6 @@ from core.db import Database
 from core.money import parse_amount
 from core.params import REGISTRY, Params
 from handlers.i18n import _, amount
-from handlers.twofa import code_or_run, delete_quietly, guarded, on_code
 
 router = Router(name=__name__)
 
@@ -66,6 +65,10 @@ async def cmd_admin(message: Message, db: Database) -> None:
         "",
         _("<b>Owed to users</b>"),
     ]
+    if not await db.read(twofa.is_enabled, message.from_user.id):
+        lines.insert(
+            1, _("⚠️ Your 2FA is off: anyone with your Telegram session can move money. Turn it on with /2fa.")
+        )
     lines += [amount(s.liabilities.get(code, 0), code) for code in ASSET_CODES]
     lines += ["", _("<b>System accounts</b>")]
     for name in SYSTEM_ACCOUNTS:
@@ -125,23 +128,7 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
     )
 
 
-def split_code(reason: str) -> tuple[str, str | None]:
-    """'welcome gift code 123456' -> ('welcome gift', '123456'): an optional trailing 2FA code."""
-    words = reason.split()
-    if len(words) >= 2 and words[-2].lower() == "code":
-        return " ".join(words[:-2]), words[-1]
-    return reason, None
-
-
-async def _user_money(
-    message: Message,
-    command: CommandObject,
-    db: Database,
-    action: str,
-    settings,
-    params: Params,
-    state: FSMContext,
-) -> None:
+async def _user_money(message: Message, command: CommandObject, db: Database, action: str) -> None:
     args = args_of(command, 4, note=True)
     if args is None:
         await message.answer(
@@ -150,47 +137,18 @@ async def _user_money(
             ).format(action=action)
         )
         return
-    reason, code = split_code(args[3])
-    args = args[:3] + [reason]
-    key = key_of(message, action)
-    if code:
-        await delete_quietly(message)
-        await move_user_money(message, action, args, code, key, db, settings, params)
-        return
-    await code_or_run(
-        db,
-        message.from_user.id,
-        message,
-        state,
-        "admin_money",
-        lambda: move_user_money(message, action, args, None, key, db, settings, params),
-        action=action,
-        args=args,
-        key=key,
-    )
-
-
-async def move_user_money(message, action, args, code, key, db: Database, settings, params: Params) -> None:
-    """The admin is who sent ``message`` (the command, or the code for it), never its chat."""
     admin_id = message.from_user.id
     asset = get_asset(args[2])
     value = parse_amount(args[1], asset)
     use_case = admin.credit_user if action == "credit" else admin.debit_user
-    user_id, t = await guarded(
-        db,
-        admin_id,
-        twofa.guarded_call,
-        admin_id,
-        code,
-        settings.secret_key,
-        params.get("twofa.max_failures"),
+    user_id, t = await db.write(
         use_case,
         admin_id=admin_id,
         user_ref=args[0],
         asset=asset.code,
         amount=value,
         reason=args[3],
-        key=key,
+        key=key_of(message, action),
     )
     done = (
         _("Credited {amount} to user {user}.")
@@ -200,25 +158,14 @@ async def move_user_money(message, action, args, code, key, db: Database, settin
     await message.answer(done.format(amount=amount(t.amount, t.asset), user=user_id))
 
 
-@on_code("admin_money")
-async def user_money_with_code(
-    message: Message, code: str, data: dict, *, db, settings, params, **_deps
-) -> None:
-    await move_user_money(message, data["action"], data["args"], code, data["key"], db, settings, params)
-
-
 @router.message(Command("credit"))
-async def cmd_credit(
-    message: Message, command: CommandObject, db: Database, settings, params: Params, state: FSMContext
-):
-    await _user_money(message, command, db, "credit", settings, params, state)
+async def cmd_credit(message: Message, command: CommandObject, db: Database) -> None:
+    await _user_money(message, command, db, "credit")
 
 
 @router.message(Command("debit"))
-async def cmd_debit(
-    message: Message, command: CommandObject, db: Database, settings, params: Params, state: FSMContext
-):
-    await _user_money(message, command, db, "debit", settings, params, state)
+async def cmd_debit(message: Message, command: CommandObject, db: Database) -> None:
+    await _user_money(message, command, db, "debit")
 
 
 @router.message(Command("params"))

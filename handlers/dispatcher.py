@@ -10,8 +10,10 @@ from core.config import Settings
 from core.db import Database
 from core.params import Params
 from handlers import get_routers
+from handlers.admin_codes import AdminCodes
 from handlers.i18n import LocaleMiddleware, get_i18n
-from handlers.middlewares import InFlight, Members, Throttle
+from handlers.middlewares import InFlight, Members, People, Throttle
+from handlers.private import PrivateOnly
 from handlers.routing import CallbackIndex
 
 
@@ -30,9 +32,13 @@ def build_dispatcher(
     dp = Dispatcher(storage=storage or MemoryStorage(), name="dustpan")
     in_flight = InFlight()
     dp.update.outer_middleware(in_flight)
+    dp.update.outer_middleware(People())
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
     dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
+    dp.message.middleware(PrivateOnly())  # handlers marked @private (handlers.private)
+    dp.callback_query.middleware(PrivateOnly())
+    dp.message.middleware(AdminCodes())  # the 2FA code for admin commands that change things
     index = CallbackIndex()
     index.include_routers(*get_routers())
     dp.include_router(index)

@@ -18,6 +18,7 @@ from handlers import errors
 from handlers.games import GAME_NAMES, describe
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID, MenuCB, back_button
+from handlers.private import private
 
 router = Router(name=__name__)
 
@@ -139,6 +140,7 @@ def verify_text(check: games.BetCheck) -> str:
 
 
 @router.message(Command("verify"))
+@private
 async def cmd_verify(message: Message, command: CommandObject, user: User, db: Database) -> None:
     arg = (command.args or "").strip().lstrip("#")
     if not (arg.isascii() and arg.isdigit() and 0 < int(arg) < MAX_ID):
@@ -148,6 +150,7 @@ async def cmd_verify(message: Message, command: CommandObject, user: User, db: D
 
 
 @router.callback_query(BetCB.filter((F.id > 0) & (F.id < MAX_ID)))
+@private
 async def cb_bet(query: CallbackQuery, callback_data: BetCB, user: User, db: Database) -> None:
     await query.message.answer(verify_text(await db.read(games.check_bet, user.id, callback_data.id)))
     await query.answer()
@@ -172,12 +175,14 @@ async def bets_view(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup
 
 
 @router.message(Command("bets"))
+@private
 async def cmd_bets(message: Message, user: User, db: Database) -> None:
     text, kb = await bets_view(db, user)
     await message.answer(text, reply_markup=kb)
 
 
 @router.callback_query(MenuCB.filter(F.to == "bets"))
+@private
 async def cb_bets(query: CallbackQuery, user: User, db: Database) -> None:
     text, kb = await bets_view(db, user)
     await query.message.edit_text(text, reply_markup=kb)

@@ -17,8 +17,9 @@ from core.users import User
 from handlers import errors
 from handlers.i18n import _, __, amount
 from handlers.menu import MenuCB, back_button
+from handlers.private import private_chat_only
 
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 
 
 class LimitCB(CallbackData, prefix="lx"):

@@ -1,7 +1,8 @@
 """Outer middlewares, in the order they run for every update:
 
-InFlight (so shutdown can wait for it) -> Members (the user, registered and cached)
--> Locale (handlers.i18n) -> Throttle (a flood gets one polite notice, then silence).
+InFlight (so shutdown can wait for it) -> People (only people get through) -> Members
+(the user, registered and cached) -> Locale (handlers.i18n) -> Throttle (a flood gets one
+polite notice, then silence).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import time
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.types import Update
+from aiogram.types import CallbackQuery, Message, Update
 
 from core import users
 from core.db import Database
 from core.params import Params, define
-from core.users import User
-from handlers.i18n import _
+from core.users import DEFAULT_LANGUAGE, User, supported_language
+from handlers.i18n import _, get_i18n
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,47 @@ class InFlight(BaseMiddleware):
             return True
         except TimeoutError:
             return False
+
+
+class People(BaseMiddleware):
+    """Only a person's messages and taps reach the handlers, which all act for ``user``.
+
+    A message sent on behalf of a chat (an anonymous group admin, a channel, a linked
+    channel's forwarded post: ``sender_chat``), by a bot, or with no sender at all is
+    answered here once, in a private chat, and ignored in a group, where a reply would
+    only be noise. Such senders are never registered as users.
+    """
+
+    async def __call__(self, handler, event: Update, data: dict[str, Any]):
+        message = event.message or event.edited_message
+        if message is not None:
+            sender = message.from_user
+            if message.sender_chat is None and sender is not None and not sender.is_bot:
+                return await handler(event, data)
+            if message.chat.type == "private":
+                await self._tell(message, sender.language_code if sender else None)
+            return None
+        query = event.callback_query
+        if query is not None and query.from_user.is_bot:
+            await self._tell(query, query.from_user.language_code)
+            return None
+        return await handler(event, data)
+
+    @staticmethod
+    async def _tell(event: Message | CallbackQuery, language: str | None) -> None:
+        i18n = get_i18n()
+        with i18n.context(), i18n.use_locale(supported_language(language) or DEFAULT_LANGUAGE):
+            text = _(
+                "I only talk with people. Please write to me from your own Telegram account, "
+                "not as a channel, a group or a bot."
+            )
+        try:
+            if isinstance(event, CallbackQuery):
+                await event.answer(text, show_alert=True)
+            else:
+                await event.answer(text)
+        except Exception:  # nobody to tell is not worth an error
+            log.info("could not answer a sender that is not a person", exc_info=True)
 
 
 class Members(BaseMiddleware):

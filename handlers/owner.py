@@ -25,8 +25,9 @@ from handlers import errors, labels
 from handlers.faucet import wait_text
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID
+from handlers.private import private_chat_only
 
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 # Only the syntax ("5m", "90s", "1h"); core checks the range and says so in the site's terms.
 _TIMER = Param("owner.timer", "5m", "duration")
 

@@ -1,6 +1,8 @@
 """Admin side of cash-out: /payouts (approve or reject requests), /paid and /failed for manual batches.
 
-Approval needs the admin's 2FA code when the admin has 2FA on.
+Approving and rejecting need the admin's 2FA code when the admin has 2FA on, checked in the
+action's transaction; whoever sends the code must still be an admin. /paid and /failed are
+guarded like every admin command (handlers.admin_codes).
 """
 
 # i18n-domain: cashout
@@ -16,11 +18,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core import payouts, withdrawals
+from core import payouts, twofa, withdrawals
 from core.db import Database
 from core.params import Params
 from handlers import errors
 from handlers.admin import IsAdmin, args_of
+from handlers.admin_codes import still_admin
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID
 from handlers.twofa import code_or_run, guarded, on_code
@@ -97,6 +100,7 @@ async def cb_approve(
         state,
         "approve",
         lambda: approve(query.message, admin_id, wid, None, db, settings, params),
+        confirming=_("approve withdrawal #{id}").format(id=wid),
         id=wid,
     )
     await query.answer()
@@ -104,18 +108,55 @@ async def cb_approve(
 
 @on_code("approve")
 async def approve_with_code(
-    message: Message, code: str, data: dict, *, db, settings, params, user, **_deps
+    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
 ) -> None:
-    await approve(message, user.id, int(data["id"]), code, db, settings, params)
+    if await still_admin(message, admin_ids):
+        await approve(message, user.id, int(data["id"]), code, db, settings, params)
+
+
+async def reject(
+    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+) -> None:
+    w = await guarded(
+        db,
+        admin_id,
+        twofa.guarded_call,
+        admin_id,
+        code,
+        settings.secret_key,
+        params.get("twofa.max_failures"),
+        withdrawals.reject,
+        admin_id=admin_id,
+        wid=wid,
+        reason=withdrawals.REJECTED,
+    )
+    await message.answer(_("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id))
 
 
 @router.callback_query(PayCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
-async def cb_reject(query: CallbackQuery, callback_data: PayCB, db: Database) -> None:
-    w = await db.write(withdrawals.reject, query.from_user.id, callback_data.id, withdrawals.REJECTED)
-    await query.answer()
-    await query.message.answer(
-        _("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id)
+async def cb_reject(
+    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
+):
+    admin_id, wid = query.from_user.id, callback_data.id
+    await code_or_run(
+        db,
+        admin_id,
+        query.message,
+        state,
+        "reject",
+        lambda: reject(query.message, admin_id, wid, None, db, settings, params),
+        confirming=_("reject withdrawal #{id}").format(id=wid),
+        id=wid,
     )
+    await query.answer()
+
+
+@on_code("reject")
+async def reject_with_code(
+    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
+) -> None:
+    if await still_admin(message, admin_ids):
+        await reject(message, user.id, int(data["id"]), code, db, settings, params)
 
 
 def _batch_id(text: str) -> int | None:

@@ -24,8 +24,9 @@ from handlers import labels
 from handlers import notices as notice_texts
 from handlers.i18n import _, __, amount
 from handlers.menu import MenuCB, back_button
+from handlers.private import private_chat_only
 
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 labels.register(referrals.CODE, __("Referral commission"))

@@ -29,9 +29,10 @@ from core.users import User
 from handlers import errors
 from handlers.i18n import _, __
 from handlers.menu import MenuCB, back_button
+from handlers.private import private_chat_only
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 
 errors.register("twofa_required", __("This needs your 2FA code. Please start again and send the code."))
 errors.register("twofa_wrong_code", __("That code is wrong, expired or already used. Nothing was changed."))
@@ -76,10 +77,17 @@ async def guarded(db: Database, user_id: int, fn, *args, **kwargs):
         raise
 
 
-async def ask_code(message: Message, state: FSMContext, purpose: str, **data) -> None:
+async def ask_code(
+    message: Message, state: FSMContext, purpose: str, *, confirming: str | None = None, **data
+) -> None:
+    """Wait for a code for ``purpose``; ``confirming`` says what the code will do (so an admin
+    sees which command a code confirms, even one someone else sent from their session)."""
     await state.set_state(TwoFA.code)
     await state.set_data({"purpose": purpose, **data})
-    await message.answer(_("Send the 6-digit code from your authenticator app (or a backup code)."))
+    text = _("Send the 6-digit code from your authenticator app (or a backup code).")
+    if confirming:
+        text += "\n" + _("It confirms: {action}").format(action=f"<code>{html.escape(confirming)}</code>")
+    await message.answer(text)
 
 
 async def code_or_run(
@@ -89,12 +97,14 @@ async def code_or_run(
     state: FSMContext,
     purpose: str,
     run: Callable[[], Awaitable[None]],
+    *,
+    confirming: str | None = None,
     **data,
 ) -> None:
     """A guarded action: with 2FA on for ``user_id``, ask for a code (the handler registered
     for ``purpose`` then gets it with ``data``); with 2FA off, ``await run()`` at once."""
     if await db.read(twofa.is_enabled, user_id):
-        await ask_code(message, state, purpose, **data)
+        await ask_code(message, state, purpose, confirming=confirming, **data)
     else:
         await run()
 

@@ -16,8 +16,9 @@ from core.users import User
 from handlers.i18n import _, amount
 from handlers.labels import label
 from handlers.menu import MenuCB, back_button, back_to_menu
+from handlers.private import private_chat_only
 
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 PAGE = 10
 MAX_PAGE = 10_000
 

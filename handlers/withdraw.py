@@ -31,9 +31,10 @@ from handlers import errors, labels
 from handlers import notices as notice_texts
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID, MenuCB, back_button
+from handlers.private import private_chat_only
 from handlers.twofa import NotCommand, code_or_run, guarded, on_code
 
-router = Router(name=__name__)
+router = private_chat_only(Router(name=__name__))
 
 
 class WdCB(CallbackData, prefix="wd"):
