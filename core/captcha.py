@@ -247,22 +247,17 @@ def answer(
     return Answer(option == row.answer, challenge_id, row.subject)
 
 
-def open_challenge(
-    conn: Connection, challenge_id: int, user_id: int, *, ttl: int, now: datetime | None = None
-) -> Open:
-    """The challenge a provider page is about to settle, if ``user_id`` may still answer it.
+def open_challenge(conn: Connection, challenge_id: int, user_id: int) -> Open:
+    """The challenge a provider page is about to settle, while ``user_id`` may still answer it.
 
-    Read-only; the same refusals as ``answer`` (checked again there, in the transaction
-    that pays), so a provider is not asked about a challenge that cannot pay.
+    Read-only; ``answer`` checks everything again (and the expiry) in the transaction that
+    pays, so this only spares the provider questions about challenges that cannot pay.
     """
-    now = now or utcnow()
     row = conn.execute(_BY_ID, {"i": challenge_id}).first()
     if row is None or row.user_id != user_id:
         raise CaptchaError("challenge_unknown")
     if row.answered_at is not None:
         raise CaptchaError("challenge_replaced" if row.outcome == "replaced" else "challenge_used")
-    if (now - row.created_at).total_seconds() > ttl:
-        raise CaptchaError("challenge_expired")
     return Open(row.id, row.user_id, row.purpose, row.subject, row.kind, row.created_at)
 
 

@@ -214,6 +214,39 @@ def answer_challenge(
     return Outcome("paid", asset, t.amount, commission, seconds_left(now, s.interval))
 
 
+def answer_by_provider(
+    conn: Connection,
+    user_id: int,
+    challenge_id: int,
+    passed: bool,
+    s_for,
+    *,
+    kind: str,
+    token: str,
+    admin_ids=(),
+    now: datetime | None = None,
+) -> Outcome:
+    """``answer_challenge`` for a provider's verdict (Turnstile, hCaptcha) on a Mini App page.
+
+    The page is outside the chat, so the outcome is also queued as a notice to the user
+    (template ``faucet_checked``, key ``faucet_checked:{challenge}``) in the same transaction.
+    """
+    now = now or utcnow()
+    option = captcha.PASSED if passed else captcha.FAILED
+    out = answer_challenge(
+        conn, user_id, challenge_id, option, s_for, kind=kind, token=token, admin_ids=admin_ids, now=now
+    )
+    notices.enqueue(
+        conn,
+        user_id,
+        "faucet_checked",
+        {"status": out.status, "asset": out.asset, "amount": out.amount, "wait": out.wait_seconds},
+        key=f"faucet_checked:{challenge_id}",
+        now=now,
+    )
+    return out
+
+
 def _dry(conn: Connection, asset: str, admin_ids, now: datetime) -> None:
     """Tell admins once per dry spell: the spell is named by the pool's last funding entry."""
     spell = conn.execute(

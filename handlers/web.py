@@ -43,9 +43,10 @@ def build_web_app(settings: Settings, dp: Dispatcher, bot: Bot, db: Database) ->
 
 def _feature_routes() -> None:
     # Imported here, not at the top: feature modules import DB_KEY etc. from this module.
-    from handlers import faucet_api
+    from handlers import captcha_web, faucet_api
 
     ROUTES.append(faucet_api.setup)
+    ROUTES.append(captcha_web.setup)
 
 
 _feature_routes()
