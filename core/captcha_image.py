@@ -2,9 +2,9 @@
 
 ``render(options, target)`` draws, with Pillow, on a noisy background: on the left a
 frame holding the target shape; on the right six cells numbered 1..6, cell ``i`` holding
-``options[i]``. Everything a script could key on is random per picture: colours (the
-frame's colour is given to a wrong cell, never to the right one), sizes (the frame's
-shape is drawn at another size), rotation, position inside each cell, line and dot noise.
+``options[i]``. Everything a script could key on is random per picture: colours (one cell, any of the
+six with the same chance, shares the frame's colour), sizes (the frame's shape is drawn
+at another size), rotation, position inside each cell, line and dot noise.
 Only shape tells the right cell, so colour-blind people can solve it too. The numbers are
 drawn in the picture; the buttons carry the same numbers in the same order every time.
 
@@ -154,12 +154,10 @@ def render(options: tuple[str, ...] | list[str], target: str) -> bytes:
         tint = tuple(max(0, c - _rng.randint(6, 22)) for c in bg)
         draw.ellipse((x, y, x + s, y + s), fill=tint)
 
-    colours = _rng.sample(PALETTE, len(options) + 1)
-    frame_colour, cell_colours = colours[0], colours[1:]
-    right = options.index(target)
-    wrong = [i for i in range(len(options)) if i != right]
-    if wrong:  # the frame's colour goes to a wrong cell: colour never tells the answer
-        cell_colours[_rng.choice(wrong)] = frame_colour
+    # Cells get distinct colours, and exactly one cell shares the frame's colour: any cell, the
+    # right one included, with the same chance. So colour says nothing about the answer.
+    cell_colours = _rng.sample(PALETTE, len(options))
+    frame_colour = cell_colours[_rng.randrange(len(options))]
 
     x0, y0, x1, y1 = _FRAME
     draw.rounded_rectangle(_FRAME, radius=14, outline=(60, 60, 60), width=4, fill=tuple(c - 8 for c in bg))

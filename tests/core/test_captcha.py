@@ -173,3 +173,38 @@ def test_migration_keeps_the_faucet_puzzles_and_their_ids(tmp_path):
             (42, 7, "faucet", "LTC", "emoji", 2, None),
         ]
         assert con.execute("SELECT name FROM sqlite_master WHERE name = 'faucet_challenges'").fetchall() == []
+
+
+def test_a_script_matching_the_frames_colour_does_no_better_than_chance():
+    """Colour is the easy thing for a script to read off the picture: find the palette colour of
+    the framed shape, tap the cell with that colour. Exactly one cell has it, and it is the right
+    one no more often than any other."""
+    palette = set(captcha_image.PALETTE)
+
+    def dominant(img, box):
+        counts = [(n, c) for n, c in img.crop(box).getcolors(1 << 16) if c in palette]
+        return max(counts)[1]
+
+    gx0, gy0, gx1, gy1 = captcha_image._GRID
+    cw, ch = (gx1 - gx0) / 3, (gy1 - gy0) / 2
+    cells = [
+        tuple(
+            map(
+                int,
+                (gx0 + (i % 3) * cw, gy0 + (i // 3) * ch, gx0 + (i % 3 + 1) * cw, gy0 + (i // 3 + 1) * ch),
+            )
+        )
+        for i in range(6)
+    ]
+    rounds, hits = 240, 0
+    for k in range(rounds):
+        options = tuple(captcha._rng.sample(captcha_image.SHAPES, 6))
+        right = k % 6
+        img = Image.open(io.BytesIO(captcha_image.render(options, options[right]))).convert("RGB")
+        frame = dominant(img, captcha_image._FRAME)
+        matching = [i for i, box in enumerate(cells) if dominant(img, box) == frame]
+        assert len(matching) == 1
+        hits += matching[0] == right
+    # Chance is 40 of 240 (sd 5.8). Far fewer would leak too: "never the cell with the frame's
+    # colour" turns one in six into one in five. Outside 15..68 happens by luck < 1 in 50,000 runs.
+    assert 15 <= hits <= 68, hits
