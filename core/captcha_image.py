@@ -130,12 +130,14 @@ def _noise(img: Image.Image, draw: ImageDraw.ImageDraw) -> None:
         colour = (_rng.randint(60, 200), _rng.randint(60, 200), _rng.randint(60, 200))
         pts = [(_rng.uniform(0, WIDTH), _rng.uniform(0, HEIGHT)) for _ in range(_rng.randint(2, 3))]
         draw.line(pts, fill=colour, width=_rng.randint(1, 3))
-    # Coloured speckles, a few percent of the pixels: made by Pillow's C code (no Python loop
-    # per dot, so the GIL is held briefly and the event loop keeps running meanwhile).
+    # Coloured speckles on a few percent of the pixels, made from random bytes by Pillow's C code
+    # (no Python loop per dot: the GIL is held briefly and the event loop keeps running).
     size = (WIDTH // 2, HEIGHT // 2)
-    colours = Image.merge("RGB", [Image.effect_noise(size, 90) for _ in range(3)])
-    cut = _rng.randint(216, 226)
-    mask = Image.effect_noise(size, 40).point(lambda v: 255 if v > cut else 0)
+    colours = Image.frombytes("RGB", size, secrets.token_bytes(size[0] * size[1] * 3))
+    cut = _rng.randint(246, 250)
+    mask = Image.frombytes("L", size, secrets.token_bytes(size[0] * size[1])).point(
+        lambda v: 255 if v > cut else 0
+    )
     img.paste(colours.resize(img.size, Image.NEAREST), mask=mask.resize(img.size, Image.NEAREST))
 
 
