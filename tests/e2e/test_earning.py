@@ -53,7 +53,8 @@ async def test_faucet_claim_through_captcha_buttons_and_api_payment(fake_api, bo
     # Another picture replaces this one in place (editMessageMedia), with a new challenge.
     first = puzzle
     await alice.tap_button("Another picture")
-    await fake_api.wait_for("editMessageMedia", chat_id=alice.id)
+    await fake_api.wait_for("answerCallbackQuery", chat_id=alice.id)  # the bot answers after the edit
+    assert fake_api.find_calls("editMessageMedia")
     puzzle = alice.last_message()
     assert puzzle.message_id == first.message_id and puzzle.edited
     assert puzzle.raw["photo"][-1]["file_id"] != first.raw["photo"][-1]["file_id"]
