@@ -45,6 +45,11 @@ class Settings:
     http_keepalive_timeout: int = 75  # seconds an idle keep-alive connection stays open
     http_max_connections: int = 512
     http_flood_log_interval: int = 60  # seconds: at most one "HTTP flood" log line per interval
+    captcha_provider: str = "buttons"  # buttons (a picture) | turnstile | hcaptcha (a Mini App page)
+    captcha_site_key: str = ""
+    captcha_secret_key: str = ""
+    captcha_verify_url: str = ""
+    captcha_verify_timeout: float = 10.0  # float ok: seconds to wait for the provider's siteverify
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database={self.database_url.split('@')[-1]!r}, webhook={bool(self.webhook_url)})"
@@ -54,6 +59,12 @@ class Settings:
         return urlsplit(self.webhook_url).path or "/" if self.webhook_url else "/webhook"
 
 
+CAPTCHA_PROVIDERS = ("buttons", "turnstile", "hcaptcha")
+# The providers' server-side verification endpoints (their documentation, 2026).
+SITEVERIFY_URLS = {
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    "hcaptcha": "https://api.hcaptcha.com/siteverify",
+}
 _TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}", re.ASCII)
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 
@@ -136,6 +147,25 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
 
+    provider = (env.get("CAPTCHA_PROVIDER") or "buttons").strip().lower()
+    if provider not in CAPTCHA_PROVIDERS:
+        raise ConfigError("CAPTCHA_PROVIDER", "must be buttons, turnstile or hcaptcha")
+    public_url = _url(env, "PUBLIC_URL")
+    site_key = (env.get("CAPTCHA_SITE_KEY") or "").strip()
+    captcha_secret = (env.get("CAPTCHA_SECRET_KEY") or "").strip()
+    verify_url = _url(env, "CAPTCHA_VERIFY_URL") or SITEVERIFY_URLS.get(provider, "")
+    if provider != "buttons":
+        # Telegram opens Mini Apps only from https URLs; the page is served at PUBLIC_URL/captcha/...
+        if not public_url or not public_url.startswith("https://"):
+            raise ConfigError("PUBLIC_URL", f"must be an https:// URL when CAPTCHA_PROVIDER={provider}")
+        for name, value in (("CAPTCHA_SITE_KEY", site_key), ("CAPTCHA_SECRET_KEY", captcha_secret)):
+            if not value:
+                raise ConfigError(name, f"is required when CAPTCHA_PROVIDER={provider}")
+            if len(value) > 200 or not value.isprintable() or " " in value:
+                raise ConfigError(
+                    name, "does not look like a key (printable, no spaces, up to 200 characters)"
+                )
+
     return Settings(
         bot_token=token,
         database_url=database_url,
@@ -145,7 +175,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         webhook_secret=secret,
         web_host=(env.get("WEB_HOST") or "127.0.0.1").strip(),
         web_port=int(port_raw),
-        public_url=_url(env, "PUBLIC_URL"),
+        public_url=public_url,
         redis_url=(env.get("REDIS_URL") or "").strip() or None,
         secret_key=secret_key,
         log_level=level,
@@ -154,6 +184,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         http_keepalive_timeout=_int(env, "HTTP_KEEPALIVE_TIMEOUT", 75, 1, 3600),
         http_max_connections=_int(env, "HTTP_MAX_CONNECTIONS", 512, 8, 1_000_000),
         http_flood_log_interval=_int(env, "HTTP_FLOOD_LOG_INTERVAL", 60, 1, 86400),
+        captcha_provider=provider,
+        captcha_site_key=site_key,
+        captcha_secret_key=captcha_secret,
+        captcha_verify_url=verify_url,
     )
 
 

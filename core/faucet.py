@@ -1,8 +1,9 @@
 """The faucet: a small reward per asset, once per interval, for solving a captcha.
 
-A challenge (six emoji, "tap the 🍋") is generated and stored here with its answer;
-callback data only carries the challenge id and the chosen option, so the answer is
-never trusted from the client. Each challenge takes one answer.
+The captcha is core.captcha's (purpose ``faucet``, subject the coin): a picture whose
+answer stays on the server, or a provider's verdict (Turnstile, hCaptcha) checked by
+the server. One open puzzle per user retires older ones, each takes one answer, and a
+wrong answer makes the next puzzle wait ``faucet.retry_wait``.
 
 A correct answer pays ``faucet.reward.<ASSET>`` from the faucet pool to the user with
 the idempotency key ``faucet:{user}:{asset}:{window}`` (window = unix time // interval),
@@ -14,53 +15,17 @@ moves, the user is told the faucet is dry, and admins get one notice per dry spe
 
 from __future__ import annotations
 
-import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Index,
-    Integer,
-    String,
-    Table,
-    bindparam,
-    case,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import Connection, func, select
 
-from core import ledger, notices, referrals
+from core import captcha, ledger, notices, referrals
 from core.accounts import FAUCET_POOL, user_account
 from core.assets import ASSETS, get_asset
-from core.errors import DomainError, IdempotencyConflict, InsufficientFunds
+from core.errors import IdempotencyConflict, InsufficientFunds
 from core.params import define
-from core.schema import UTCDateTime, entries, id_column, metadata, utcnow
-
-challenges = Table(
-    "faucet_challenges",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("options", String(200), nullable=False, comment="JSON list of the emoji shown"),
-    Column("answer", Integer, nullable=False, comment="index of the right option; never sent to the client"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("answered_at", UTCDateTime, nullable=True),
-    Column("outcome", String(8), nullable=True, comment="paid | wrong | dry | already | replaced"),
-)
-Index("ix_faucet_challenges_user_id", challenges.c.user_id, challenges.c.id)
-# The user's open challenges, found at every new one without walking their whole history.
-Index(
-    "ix_faucet_challenges_open",
-    challenges.c.user_id,
-    sqlite_where=challenges.c.answered_at.is_(None),
-    postgresql_where=challenges.c.answered_at.is_(None),
-)
+from core.schema import entries, utcnow
 
 _DEFAULT_REWARDS = {"BTC": "0.00000100", "LTC": "0.00001000", "DOGE": "0.01", "TRX": "0.01", "DUST": "1"}
 for _code in ASSETS:
@@ -70,14 +35,13 @@ define("faucet.retry_wait", "5s", "duration", minimum=0, maximum=3600)
 define("faucet.challenge_ttl", "10m", "duration", minimum=30, maximum=86400)
 
 CODE = "faucet"
-OPTIONS = 6
-EMOJI = ("🍋", "🍎", "🍇", "🍌", "🍒", "🥝", "🍉", "🍍", "🥥", "🍑", "🍓", "🥕")
-_rng = secrets.SystemRandom()
+PURPOSE = "faucet"  # the captcha purpose: one open faucet puzzle per user, whatever the coin
+OPTIONS = captcha.OPTIONS
 
 
-class FaucetError(DomainError):
-    """reasons: faucet_off, faucet_cooldown, captcha_wait, challenge_unknown, challenge_used,
-    challenge_expired, challenge_replaced."""
+class FaucetError(captcha.CaptchaError):
+    """reasons: faucet_off, faucet_cooldown; and the captcha's (captcha_wait, challenge_unknown,
+    challenge_used, challenge_expired, challenge_replaced, token_used), raised as FaucetError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +73,9 @@ def settings_for(params, asset: str) -> Settings:
 class Challenge:
     id: int
     asset: str
-    options: list[str]
-    target: str  # the emoji to tap: shown to the user, it is the question, not the answer's index
+    options: tuple[str, ...]  # what the picture shows in cells 1..6 (server side only)
+    target: str | None  # the shape in the picture's frame; None for a provider's check
+    kind: str = "buttons"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,38 +99,6 @@ def seconds_left(now: datetime, interval: int) -> int:
     return (window_of(now, interval) + 1) * interval - int(now.timestamp())
 
 
-_LAST = (
-    select(challenges.c.answered_at, challenges.c.outcome)
-    .where(challenges.c.user_id == bindparam("u"))
-    .order_by(challenges.c.id.desc())
-    .limit(1)
-)
-_BY_ID = select(challenges).where(challenges.c.id == bindparam("i"))
-# One open challenge per user: a new one retires the others, so nobody can stack up
-# puzzles and guess through them without the wait after a wrong answer.
-_REPLACE = (
-    update(challenges)
-    .where(challenges.c.user_id == bindparam("u"), challenges.c.answered_at.is_(None))
-    .values(answered_at=bindparam("now"), outcome="replaced")
-)
-# Takes the challenge (one answer each) and records the likely outcome in one statement;
-# the rare dry or already-claimed outcome is written over it before the commit.
-_TAKE = (
-    update(challenges)
-    .where(
-        challenges.c.id == bindparam("i"),
-        challenges.c.user_id == bindparam("u"),
-        challenges.c.answered_at.is_(None),
-    )
-    .values(
-        answered_at=bindparam("now"),
-        outcome=case((challenges.c.answer == bindparam("o"), "paid"), else_="wrong"),
-    )
-    .returning(challenges.c.asset, challenges.c.answer, challenges.c.created_at)
-)
-_OUTCOME = update(challenges).where(challenges.c.id == bindparam("i")).values(outcome=bindparam("outcome"))
-
-
 def _check_open(conn: Connection, user_id: int, asset: str, s: Settings, now: datetime) -> None:
     if s.reward <= 0:
         raise FaucetError("faucet_off", asset=asset)
@@ -174,9 +107,17 @@ def _check_open(conn: Connection, user_id: int, asset: str, s: Settings, now: da
 
 
 def new_challenge(
-    conn: Connection, user_id: int, asset: str, s: Settings, *, admin_ids=(), now: datetime | None = None
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    s: Settings,
+    *,
+    kind: str = "buttons",
+    admin_ids=(),
+    now: datetime | None = None,
 ) -> Challenge | Outcome:
-    """A fresh captcha for claiming ``asset``, or Outcome('dry') when the pool cannot pay.
+    """A fresh captcha (core.captcha, ``kind``) for claiming ``asset``, or Outcome('dry')
+    when the pool cannot pay.
 
     Refuses (FaucetError) an asset without a faucet, a claim before the interval is
     over (with the seconds left) and a new challenge too soon after a wrong answer.
@@ -184,28 +125,14 @@ def new_challenge(
     now = now or utcnow()
     asset = get_asset(asset).code
     _check_open(conn, user_id, asset, s, now)
-    last = conn.execute(_LAST, {"u": user_id}).first()
-    if last is not None and last.outcome == "wrong":
-        waited = int((now - last.answered_at).total_seconds())
-        if waited < s.retry_wait:
-            raise FaucetError("captcha_wait", seconds=s.retry_wait - waited)
+    left = captcha.wait_left(conn, user_id, PURPOSE, s.retry_wait, now)
+    if left > 0:
+        raise FaucetError("captcha_wait", seconds=left)
     if ledger.balance(conn, FAUCET_POOL, asset).available < s.reward:
         _dry(conn, asset, admin_ids, now)
         return Outcome("dry", asset)
-    conn.execute(_REPLACE, {"u": user_id, "now": now})
-    options = _rng.sample(EMOJI, OPTIONS)
-    answer = _rng.randrange(OPTIONS)
-    new_id = conn.execute(
-        challenges.insert().returning(challenges.c.id),
-        dict(
-            user_id=user_id,
-            asset=asset,
-            options=json.dumps(options, ensure_ascii=False),
-            answer=answer,
-            created_at=now,
-        ),
-    ).scalar_one()
-    return Challenge(new_id, asset, options, options[answer])
+    ch = captcha.new_challenge(conn, user_id, PURPOSE, subject=asset, kind=kind, now=now)
+    return Challenge(ch.id, asset, ch.options, ch.target, kind)
 
 
 def answer_challenge(
@@ -215,29 +142,37 @@ def answer_challenge(
     option: int,
     s_for,
     *,
+    kind: str = "buttons",
+    token: str | None = None,
     admin_ids=(),
     now: datetime | None = None,
 ) -> Outcome:
     """Check one answer; pay the reward (and the referrer's commission) when it is right.
 
-    ``s_for(asset) -> Settings``. A challenge of another user, an unknown one, one answered
-    before or one older than its TTL is refused and changes nothing. A wrong answer uses
-    the challenge up. Claim key: ``faucet:{user}:{asset}:{window}``.
+    ``s_for(asset) -> Settings``. ``kind``/``token``: the channel of the answer, see
+    core.captcha.answer (a provider's verdict is ``captcha.PASSED`` or ``FAILED``). A
+    challenge of another user, an unknown one, one answered before or one older than its
+    TTL is refused and changes nothing. A wrong answer uses the challenge up.
+    Claim key: ``faucet:{user}:{asset}:{window}``.
     """
     now = now or utcnow()
-    ch = conn.execute(_TAKE, {"i": challenge_id, "u": user_id, "o": option, "now": now}).first()
-    if ch is None:
-        mine = conn.execute(_BY_ID, {"i": challenge_id}).first()
-        if mine is None or mine.user_id != user_id:
-            raise FaucetError("challenge_unknown")
-        if mine.outcome == "replaced":
-            raise FaucetError("challenge_replaced")
-        raise FaucetError("challenge_used")  # answered before, or a concurrent answer won
-    s: Settings = s_for(ch.asset)
-    if (now - ch.created_at).total_seconds() > s.challenge_ttl:
-        raise FaucetError("challenge_expired")  # rolls back the take: the puzzle stays unanswered
-    asset = ch.asset
-    if option != ch.answer:
+    try:
+        got = captcha.answer(
+            conn,
+            challenge_id,
+            user_id,
+            option,
+            purpose=PURPOSE,
+            ttl=lambda asset: s_for(asset).challenge_ttl,
+            kind=kind,
+            token=token,
+            now=now,
+        )
+    except captcha.CaptchaError as err:
+        raise FaucetError(err.reason, **err.params) from None
+    asset = got.subject
+    s: Settings = s_for(asset)
+    if not got.right:
         return Outcome("wrong", asset, wait_seconds=s.retry_wait)
     if s.reward <= 0:
         raise FaucetError("faucet_off", asset=asset)
@@ -258,15 +193,12 @@ def answer_challenge(
             now=now,
         )
     except InsufficientFunds:
-        _mark(conn, challenge_id, "dry")
         _dry(conn, asset, admin_ids, now)
         return Outcome("dry", asset)
     except IdempotencyConflict:  # claimed earlier in this window, at another reward
         t = ledger.get_transfer(conn, key=key)
-        _mark(conn, challenge_id, "already")
         return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     if t.replayed:  # claimed earlier in this window (another device, a retried update)
-        _mark(conn, challenge_id, "already")
         return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     commission = 0
     if referrer is not None:
@@ -287,8 +219,37 @@ def answer_challenge(
     return Outcome("paid", asset, t.amount, commission, seconds_left(now, s.interval))
 
 
-def _mark(conn: Connection, challenge_id: int, outcome: str) -> None:
-    conn.execute(_OUTCOME, {"i": challenge_id, "outcome": outcome})
+def answer_by_provider(
+    conn: Connection,
+    user_id: int,
+    challenge_id: int,
+    passed: bool,
+    s_for,
+    *,
+    kind: str,
+    token: str,
+    admin_ids=(),
+    now: datetime | None = None,
+) -> Outcome:
+    """``answer_challenge`` for a provider's verdict (Turnstile, hCaptcha) on a Mini App page.
+
+    The page is outside the chat, so the outcome is also queued as a notice to the user
+    (template ``faucet_checked``, key ``faucet_checked:{challenge}``) in the same transaction.
+    """
+    now = now or utcnow()
+    option = captcha.PASSED if passed else captcha.FAILED
+    out = answer_challenge(
+        conn, user_id, challenge_id, option, s_for, kind=kind, token=token, admin_ids=admin_ids, now=now
+    )
+    notices.enqueue(
+        conn,
+        user_id,
+        "faucet_checked",
+        {"status": out.status, "asset": out.asset, "amount": out.amount, "wait": out.wait_seconds},
+        key=f"faucet_checked:{challenge_id}",
+        now=now,
+    )
+    return out
 
 
 def _dry(conn: Connection, asset: str, admin_ids, now: datetime) -> None:

@@ -1,23 +1,38 @@
-"""/faucet: pick a coin, tap the right emoji, get a small reward once per interval."""
+"""/faucet: pick a coin, pass the captcha, get a small reward once per interval.
+
+The captcha (``CAPTCHA_PROVIDER``): ``buttons`` sends a picture (core.captcha_image) with
+buttons 1..6 that say nothing of the answer; ``turnstile``/``hcaptcha`` send a button that
+opens the Mini App page of handlers.captcha_web, which settles the claim itself.
+"""
 
 # i18n-domain: earning
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    WebAppInfo,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core import faucet
+from core import captcha_image, faucet
 from core.assets import ASSETS
+from core.config import Settings
 from core.db import Database
 from core.params import Params
 from core.users import User
-from handlers import errors, labels
+from handlers import captcha_web, errors, labels
 from handlers import notices as notice_texts
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID, MenuCB, back_button
@@ -32,7 +47,8 @@ class FaucetCB(CallbackData, prefix="fa"):
 
 
 class CaptchaCB(CallbackData, prefix="fq"):
-    """An answer: challenge id and the option tapped. The right answer lives in the DB."""
+    """An answer: challenge id and the option tapped (0..5 for the picture's 1..6). The right
+    answer lives in the DB; every puzzle has the same six buttons."""
 
     c: int
     o: int
@@ -69,12 +85,17 @@ errors.register("challenge_expired", __("This puzzle has expired. Send /faucet f
 errors.register(
     "challenge_replaced", __("A newer puzzle replaced this one. Answer the latest, or send /faucet.")
 )
+errors.register("token_used", __("This check was already used. Send /faucet for a new one."))
 labels.register(faucet.CODE, __("Faucet claim"))
 notice_texts.register(
     "faucet_dry",
     lambda p: _("🏜 The {asset} faucet pool is empty. Users cannot claim until it is funded (/fund).").format(
         asset=p["asset"]
     ),
+)
+notice_texts.register(
+    "faucet_checked",
+    lambda p: outcome_text(faucet.Outcome(p["status"], p["asset"], int(p["amount"]), 0, int(p["wait"]))),
 )
 
 
@@ -98,7 +119,10 @@ async def cmd_faucet(message: Message, params: Params) -> None:
 @router.callback_query(MenuCB.filter(F.to == "faucet"))
 async def cb_faucet_menu(query: CallbackQuery, params: Params) -> None:
     text, kb = pick_view(params)
-    await query.message.edit_text(text, reply_markup=kb)
+    if query.message.photo:  # a puzzle picture: its caption is too small for the coin list
+        await query.message.answer(text, reply_markup=kb)
+    else:
+        await query.message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
@@ -109,25 +133,68 @@ async def cb_pick(
     user: User,
     db: Database,
     params: Params,
+    settings: Settings,
     admin_ids,
     locale: str,
 ) -> None:
-    asset = callback_data.asset
+    asset, kind = callback_data.asset, settings.captcha_provider
     s = faucet.settings_for(params, asset)
-    got = await db.write(faucet.new_challenge, user.id, asset, s, admin_ids=tuple(admin_ids))
+    got = await db.write(faucet.new_challenge, user.id, asset, s, kind=kind, admin_ids=tuple(admin_ids))
     if isinstance(got, faucet.Outcome):
-        await query.message.edit_text(outcome_text(got), reply_markup=again_markup(asset, locale))
+        await show(query.message, outcome_text(got), again_markup(asset, locale, bool(query.message.photo)))
+    elif kind == "buttons":
+        await show_picture(query.message, got, amount(s.reward, asset))
     else:
-        kb = InlineKeyboardBuilder()
-        for i, emoji in enumerate(got.options):
-            kb.button(text=emoji, callback_data=CaptchaCB(c=got.id, o=i))
-        kb.adjust(3)
-        kb.row(back_button())
-        text = _("🧩 Tap the {emoji} to claim {amount}.").format(
-            emoji=got.target, amount=amount(s.reward, asset)
+        url = captcha_web.page_url(settings, got.id, locale)
+        text = _("🛡 Open the check, confirm you are a person, and {amount} is yours.").format(
+            amount=amount(s.reward, asset)
         )
-        await query.message.edit_text(text, reply_markup=kb.as_markup())
+        await show(query.message, text, check_markup(url))
     await query.answer()
+
+
+async def show(message: Message, text: str, markup: InlineKeyboardMarkup) -> None:
+    if message.photo:
+        await message.edit_caption(caption=text, reply_markup=markup)
+    else:
+        await message.edit_text(text, reply_markup=markup)
+
+
+async def show_picture(message: Message, got: faucet.Challenge, reward: str) -> None:
+    """The puzzle as a photo: a new message under the coin list, or the same photo message
+    with a new picture when it already shows one (``New puzzle``)."""
+    png = await asyncio.to_thread(captcha_image.render, got.options, got.target)
+    photo = BufferedInputFile(png, filename="puzzle.png")
+    caption = _(
+        "🧩 Which numbered shape is the one in the frame on the left? Tap its number to claim {amount}."
+    ).format(amount=reward)
+    kb = puzzle_markup(got.id, got.asset)
+    if message.photo:
+        await message.edit_media(InputMediaPhoto(media=photo, caption=caption), reply_markup=kb)
+    else:
+        await message.answer_photo(photo, caption=caption, reply_markup=kb)
+
+
+def puzzle_markup(challenge_id: int, asset: str) -> InlineKeyboardMarkup:
+    # The same six labels on every puzzle, in the picture's order: they tell nothing.
+    kb = InlineKeyboardBuilder()
+    for i in range(faucet.OPTIONS):
+        kb.button(text=str(i + 1), callback_data=CaptchaCB(c=challenge_id, o=i))
+    kb.adjust(3)
+    kb.row(
+        InlineKeyboardButton(text=_("🔄 Another picture"), callback_data=FaucetCB(asset=asset).pack()),
+        InlineKeyboardButton(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet").pack()),
+    )
+    return kb.as_markup()
+
+
+def check_markup(url: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=_("🛡 Open the check"), web_app=WebAppInfo(url=url))],
+            [InlineKeyboardButton(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet").pack())],
+        ]
+    )
 
 
 @router.callback_query(CaptchaCB.filter((F.c > 0) & (F.c < MAX_ID) & (F.o >= 0) & (F.o < faucet.OPTIONS)))
@@ -148,8 +215,30 @@ async def cb_answer(
         lambda asset: faucet.settings_for(params, asset),
         admin_ids=tuple(admin_ids),
     )
-    await query.message.edit_text(outcome_text(outcome), reply_markup=again_markup(outcome.asset, locale))
+    photo = bool(query.message.photo)
+    await show(query.message, outcome_text(outcome), again_markup(outcome.asset, locale, photo))
     await query.answer()
+
+
+async def settle_checked(web, user_id: int, challenge_id: int, kind: str, passed: bool, token: str):
+    """A provider's verdict from the Mini App page (handlers.captcha_web) settles a faucet claim."""
+    params = web.params
+    out = await web.db.write(
+        faucet.answer_by_provider,
+        user_id,
+        challenge_id,
+        passed,
+        lambda asset: faucet.settings_for(params, asset),
+        kind=kind,
+        token=token,
+        admin_ids=tuple(web.settings.admin_ids),
+    )
+    return outcome_text(out), out.status == "paid"
+
+
+captcha_web.register(
+    faucet.PURPOSE, ttl=lambda params: params.get("faucet.challenge_ttl"), settle=settle_checked
+)
 
 
 def outcome_text(o: faucet.Outcome) -> str:
@@ -170,16 +259,15 @@ def outcome_text(o: faucet.Outcome) -> str:
     )
 
 
-@lru_cache(maxsize=64)
-def again_markup(asset: str, locale: str) -> InlineKeyboardMarkup:
+@lru_cache(maxsize=128)
+def again_markup(asset: str, locale: str, photo: bool = False) -> InlineKeyboardMarkup:
     # Shown after every claim, so built once per coin and language (``_`` reads the
     # locale the middleware set, which is ``locale``); nothing mutates a sent markup.
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=_("🔄 New puzzle"), callback_data=FaucetCB(asset=asset).pack()),
-                InlineKeyboardButton(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet").pack()),
-            ],
-            [back_button()],
+    # Under a photo there is no menu button: the menu edits text, which a photo has not.
+    rows = [
+        [
+            InlineKeyboardButton(text=_("🔄 New puzzle"), callback_data=FaucetCB(asset=asset).pack()),
+            InlineKeyboardButton(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet").pack()),
         ]
-    )
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows if photo else [*rows, [back_button()]])

@@ -137,6 +137,7 @@ _loaded: list[bool] = []  # feature routes are imported on the first build, not 
 
 def _feature_routes() -> None:
     # Imported here, not at the top: feature modules import DB_KEY etc. from this module.
-    from handlers import faucet_api
+    from handlers import captcha_web, faucet_api
 
     ROUTES.append(faucet_api.setup)
+    ROUTES.append(captcha_web.setup)

@@ -110,17 +110,30 @@ def updated(template: Catalog, lang: str, domain: str, known: dict[str, str] | N
     return new
 
 
+_STAMP = re.compile(rb'^"POT-Creation-Date: [^"]*"\n', re.M)
+
+
+def _same_but_stamp(path: Path, data: bytes) -> bool:
+    """True when the file already holds ``data`` but for its creation time, so an update that
+    changed nothing leaves the file (and branches merging it) alone."""
+    return path.exists() and _STAMP.sub(b"", path.read_bytes()) == _STAMP.sub(b"", data)
+
+
 def update() -> None:
     templates = extract()
     known = {lang: known_translations(lang) for lang in LANGUAGES}
     for domain, template in templates.items():
         (LOCALES).mkdir(exist_ok=True)
-        (LOCALES / f"{domain}.pot").write_bytes(_po_bytes(template))
+        pot = LOCALES / f"{domain}.pot"
+        if not _same_but_stamp(pot, data := _po_bytes(template)):
+            pot.write_bytes(data)
         for lang in LANGUAGES:
             catalog = updated(template, lang, domain, known[lang])
             path = po_path(lang, domain)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_po_bytes(catalog))
+            if _same_but_stamp(path, data := _po_bytes(catalog)) and path.with_suffix(".mo").exists():
+                continue
+            path.write_bytes(data)
             path.with_suffix(".mo").write_bytes(_mo_bytes(catalog))
     for lang in LANGUAGES:  # domains whose strings all left the code
         for po in (LOCALES / lang / "LC_MESSAGES").glob("*.po"):

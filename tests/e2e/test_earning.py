@@ -5,8 +5,9 @@ import re
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
-from core import ledger
+from core import captcha, ledger
 from core.accounts import user_account
 
 pytestmark = pytest.mark.timeout(120)
@@ -24,6 +25,15 @@ async def tap(fake_api, user, button):
     return user.last_message()
 
 
+async def right_number(db, puzzle) -> str:
+    """What a person reads off the picture; the test asks the server's database instead."""
+    data = next(b["callback_data"] for row in puzzle.buttons for b in row if b["text"] == "1")
+    t = captcha.challenges
+    cid = int(data.split(":")[1])
+    right = await db.read(lambda c: c.execute(select(t.c.answer).where(t.c.id == cid)).scalar())
+    return str(right + 1)
+
+
 async def test_faucet_claim_through_captcha_buttons_and_api_payment(fake_api, bot_process, bot_env, db):
     proc = bot_process(env=bot_env)
     await proc.start(ready=fake_api.ready_when("getUpdates"), timeout=60)
@@ -32,16 +42,26 @@ async def test_faucet_claim_through_captcha_buttons_and_api_payment(fake_api, bo
     await say(admin, "/deposit 1 BTC float")
     assert "faucet_pool" in await say(admin, "/fund faucet_pool 0.5 BTC")
 
-    # Alice claims: pick BTC, tap the emoji the puzzle names.
+    # Alice claims: pick BTC, find the framed shape in the picture, tap its number.
     alice = fake_api.user(1001, "Alice", username="alice")
     await say(alice, "/start")
     await say(alice, "/faucet")
     puzzle = await tap(fake_api, alice, "BTC")
-    wanted = re.search(r"Tap the (\S+) to claim ([0-9.]+ BTC)", puzzle.text)
+    assert puzzle.kind == "photo" and puzzle.raw["photo"][-1]["width"] == 600, puzzle
+    wanted = re.search(r"Tap its number to claim ([0-9.]+ BTC)", puzzle.text)
     assert wanted, puzzle.text
-    paid = await tap(fake_api, alice, wanted.group(1))
-    assert "Correct!" in paid.text and wanted.group(2) in paid.text
-    assert wanted.group(2) in await say(alice, "/balance")
+    # Another picture replaces this one in place (editMessageMedia), with a new challenge.
+    first = puzzle
+    await alice.tap_button("Another picture")
+    await fake_api.wait_for("answerCallbackQuery", chat_id=alice.id)  # the bot answers after the edit
+    assert fake_api.find_calls("editMessageMedia")
+    puzzle = alice.last_message()
+    assert puzzle.message_id == first.message_id and puzzle.edited
+    assert puzzle.raw["photo"][-1]["file_id"] != first.raw["photo"][-1]["file_id"]
+    assert puzzle.buttons[0][0]["callback_data"] != first.buttons[0][0]["callback_data"]
+    paid = await tap(fake_api, alice, await right_number(db, puzzle))
+    assert "Correct!" in paid.text and wanted.group(1) in paid.text
+    assert wanted.group(1) in await say(alice, "/balance")
 
     # A second claim in the same window is refused with the time left.
     await say(alice, "/faucet")
@@ -78,7 +98,7 @@ async def test_faucet_claim_through_captcha_buttons_and_api_payment(fake_api, bo
     assert "0.00000250 BTC" in history
     assert await proc.stop() == 0
     got = (await db.read(ledger.balance, user_account(1001), "BTC")).available
-    assert got == 250 + int(float(wanted.group(2).split()[0]) * 10**8 + 0.5)
+    assert got == 250 + int(float(wanted.group(1).split()[0]) * 10**8 + 0.5)
 
 
 async def test_referral_link_binds_and_pays_commission_from_marketing(fake_api, bot_process, bot_env, db):
@@ -96,8 +116,7 @@ async def test_referral_link_binds_and_pays_commission_from_marketing(fake_api, 
     await say(bob, f"/start {link.group(1)}")
     await say(bob, "/faucet")
     puzzle = await tap(fake_api, bob, "BTC")
-    emoji = re.search(r"Tap the (\S+) to claim", puzzle.text).group(1)
-    assert "Correct! 0.00000100 BTC" in (await tap(fake_api, bob, emoji)).text
+    assert "Correct! 0.00000100 BTC" in (await tap(fake_api, bob, await right_number(db, puzzle))).text
 
     stats = await say(alice, "/refer")
     assert "People invited: 1 (active: 1)" in stats and "0.00000010 BTC" in stats

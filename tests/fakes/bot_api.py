@@ -110,6 +110,7 @@ MESSAGE_CHANGING = (
     "sendDocument",
     "editMessageText",
     "editMessageCaption",
+    "editMessageMedia",
     "editMessageReplyMarkup",
 )
 
@@ -1300,6 +1301,10 @@ class FakeBotAPI:
             data = button["callback_data"]
             if not isinstance(data, str) or not 1 <= len(data.encode()) <= 64:
                 raise bad_request("BUTTON_DATA_INVALID")
+        if "web_app" in button:
+            url = (button["web_app"] or {}).get("url") if isinstance(button["web_app"], dict) else None
+            if not isinstance(url, str) or not url.startswith("https://"):
+                raise bad_request("BUTTON_URL_INVALID")
         if "url" in button and not _button_url_ok(button["url"]):
             raise bad_request(f"inline keyboard button URL '{button['url']}' is invalid: Wrong HTTP URL")
 
@@ -1398,6 +1403,43 @@ class FakeBotAPI:
         caption, entities = self._formatted(p, "caption", "caption_entities", limit=1024, required=False)
         _, markup = self._parse_markup(p.get("reply_markup"), inline_only=True)
         return self._apply_edit(chat, message, {"caption": caption, "caption_entities": entities}, markup)
+
+    async def _api_editMessageMedia(self, p: JSONDict) -> JSONDict:
+        """Photo and document media only (what a bot here sends); a text message gains the media,
+        as the Bot API allows, and loses its text."""
+        chat, message = self._editable(p)
+        media = p.get("media")
+        if not isinstance(media, dict) or media.get("type") not in ("photo", "document"):
+            raise bad_request("can't parse InputMedia JSON object")
+        kind, ref = media["type"], media.get("media")
+        if isinstance(ref, str) and ref.startswith("attach://"):
+            ref = p.get(ref[len("attach://") :])
+            if not isinstance(ref, UploadedFile):
+                raise bad_request("wrong file identifier/HTTP URL specified")
+        existing, data, filename, mime = await self._input_file(ref, kind)
+        if existing is None:
+            if not data:
+                raise bad_request("file must be non-empty")
+            if kind == "photo":
+                size = image_size(data)
+                if size is None:
+                    raise bad_request("IMAGE_PROCESS_FAILED")
+                existing = self._store_file("photo", data, mime_type=mime, width=size[0], height=size[1])
+            else:
+                existing = self._store_file("document", data, filename=filename, mime_type=mime)
+        caption, entities = self._formatted(
+            {**media, "parse_mode": media.get("parse_mode", p.get("parse_mode"))},
+            "caption",
+            "caption_entities",
+            limit=1024,
+            required=False,
+        )
+        _, markup = self._parse_markup(p.get("reply_markup"), inline_only=True)
+        content = self._photo_sizes(existing) if kind == "photo" else self._document_json(existing)
+        for key in ("text", "entities", "photo", "document"):
+            message.pop(key, None)
+        changes = {kind: content, "caption": caption, "caption_entities": entities}
+        return self._apply_edit(chat, message, changes, markup)
 
     async def _api_editMessageReplyMarkup(self, p: JSONDict) -> JSONDict:
         chat, message = self._editable(p)

@@ -293,6 +293,43 @@ async def test_send_photo_and_document_upload_and_download(api: FakeBotAPI, bot:
         await bot.send_photo(frank.id, "nonsense")
 
 
+async def test_edit_message_media_and_web_app_buttons(api: FakeBotAPI, bot: Bot) -> None:
+    from aiogram.types import InputMediaPhoto, WebAppInfo
+
+    gina = api.user(1007, "Gina")
+    first, second = png(), png("another picture")
+    msg = await bot.send_photo(
+        gina.id, BufferedInputFile(first, "a.png"), caption="one", reply_markup=KEYBOARD
+    )
+    edited = await bot.edit_message_media(
+        InputMediaPhoto(media=BufferedInputFile(second, "b.png"), caption="<b>two</b>"),
+        chat_id=gina.id,
+        message_id=msg.message_id,
+        reply_markup=KEYBOARD,
+    )
+    assert edited.message_id == msg.message_id and edited.caption == "two"
+    assert edited.photo[-1].file_id != msg.photo[-1].file_id
+    assert api.files[edited.photo[-1].file_id].data == second
+    shown = api.last_message(gina.id)
+    assert shown.kind == "photo" and shown.edited and shown.button_texts() == ["Balance 💰", "Docs"]
+    text = await bot.send_message(gina.id, "text first")  # a text message gains media
+    as_photo = await bot.edit_message_media(
+        InputMediaPhoto(media=BufferedInputFile(first, "c.png")), chat_id=gina.id, message_id=text.message_id
+    )
+    assert as_photo.photo and as_photo.text is None
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.edit_message_media(
+            InputMediaPhoto(media=BufferedInputFile(b"nope", "x.png")),
+            chat_id=gina.id,
+            message_id=msg.message_id,
+        )
+    app = InlineKeyboardButton(text="Open", web_app=WebAppInfo(url="https://app.example/captcha/1"))
+    await bot.send_message(gina.id, "app", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[app]]))
+    plain = InlineKeyboardButton(text="Open", web_app=WebAppInfo(url="http://app.example/captcha/1"))
+    with pytest.raises(TelegramBadRequest, match="BUTTON_URL_INVALID"):
+        await bot.send_message(gina.id, "app", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[plain]]))
+
+
 async def test_set_my_commands_per_scope_and_language(api: FakeBotAPI, bot: Bot) -> None:
     ru_user = api.user(1007, "Ivan", language_code="ru")
     de_user = api.user(1008, "Hans", language_code="de")

@@ -18,6 +18,8 @@ from aiogram.client.session.base import BaseSession
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
+    EditMessageCaption,
+    EditMessageMedia,
     EditMessageReplyMarkup,
     EditMessageText,
     SendDocument,
@@ -30,6 +32,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
+    PhotoSize,
     Update,
 )
 from aiogram.types import Chat as TgChat
@@ -78,7 +81,7 @@ class RecordingSession(BaseSession):
         name = method.__api_method__
         params = {k: v for k, v in method.model_dump().items() if v is not None}
         chat_id = params.get("chat_id")
-        text = params.get("text") or params.get("caption")
+        text = params.get("text") or params.get("caption") or (params.get("media") or {}).get("caption")
         markup = getattr(method, "reply_markup", None)
         record = Sent(
             name, chat_id, text, markup if isinstance(markup, InlineKeyboardMarkup) else None, params
@@ -94,6 +97,9 @@ class RecordingSession(BaseSession):
                 from_user=BOT_USER,
                 text=text if isinstance(method, SendMessage) else None,
                 caption=text if not isinstance(method, SendMessage) else None,
+                photo=[PhotoSize(file_id="p", file_unique_id="p", width=1, height=1)]
+                if isinstance(method, SendPhoto)
+                else None,
                 reply_markup=record.markup,
             )
             record.message_id = msg.message_id
@@ -109,6 +115,21 @@ class RecordingSession(BaseSession):
                 chat=TgChat(id=chat_id, type="private"),
                 from_user=BOT_USER,
                 text=text if isinstance(method, EditMessageText) else (old.text if old else None),
+                reply_markup=record.markup,
+            )
+            self.messages[key] = msg
+            return msg
+        if isinstance(method, EditMessageCaption | EditMessageMedia):
+            key = (chat_id, params.get("message_id"))
+            record.message_id = params.get("message_id")
+            old = self.messages.get(key)
+            msg = Message(
+                message_id=params.get("message_id"),
+                date=datetime.now(UTC),
+                chat=TgChat(id=chat_id, type="private"),
+                from_user=BOT_USER,
+                caption=text,
+                photo=old.photo if old else None,
                 reply_markup=record.markup,
             )
             self.messages[key] = msg
@@ -198,7 +219,15 @@ class Telegram:
             if (
                 s.chat_id == chat_id
                 and s.markup is not None
-                and s.method in ("sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto")
+                and s.method
+                in (
+                    "sendMessage",
+                    "editMessageText",
+                    "editMessageReplyMarkup",
+                    "sendPhoto",
+                    "editMessageCaption",
+                    "editMessageMedia",
+                )
             ):
                 return s
         raise AssertionError("no message with buttons")

@@ -1,6 +1,8 @@
 """/faucet and /refer through the real dispatcher."""
 
-from core import referrals
+from sqlalchemy import select
+
+from core import captcha, referrals
 from core.accounts import FAUCET_POOL, MARKETING, user_account
 from core.users import get_user
 from tests.handlers.harness import texts
@@ -10,24 +12,31 @@ ALICE, BOB = 111, 222
 
 
 def edits(sent):
-    return [s for s in sent if s.method == "editMessageText"]
+    return [s for s in sent if s.method in ("editMessageText", "editMessageCaption", "editMessageMedia")]
 
 
-async def open_captcha(person):
+async def right_label(db, msg) -> str:
+    """The button a person who looked at the picture taps (the answer is read from the server)."""
+    challenge_id = int(next(data for _, data in msg.buttons() if data.startswith("fq:")).split(":")[1])
+    t = captcha.challenges
+    right = await db.read(lambda c: c.execute(select(t.c.answer).where(t.c.id == challenge_id)).scalar())
+    return str(right + 1)
+
+
+async def open_captcha(person, db):
     await person.send("/faucet")
     sent = await person.tap_button("BTC")
-    msg = edits(sent)[0]
-    assert "Tap the" in msg.text
-    target = msg.text.split("Tap the ")[1].split(" ")[0]
-    return msg, target
+    msg = next(s for s in sent if s.method in ("sendPhoto", "editMessageMedia"))
+    assert "Tap its number to claim 0.00000100 BTC" in msg.text
+    return msg, await right_label(db, msg)
 
 
 async def test_claim_with_captcha(tg, db):
     await fund(db, FAUCET_POOL, 100_000)
     alice = tg.person(ALICE)
     await alice.send("/start")
-    msg, target = await open_captcha(alice)
-    assert len([b for b in msg.buttons() if b[1].startswith("fq:")]) == 6
+    msg, target = await open_captcha(alice, db)
+    assert [b[0] for b in msg.buttons() if b[1].startswith("fq:")] == ["1", "2", "3", "4", "5", "6"]
     out = edits(await alice.tap_button(target))[0].text
     assert "Correct! 0.00000100 BTC is in your wallet" in out and "Next BTC claim in " in out
     assert await available(db, user_account(ALICE)) == 100
@@ -40,7 +49,7 @@ async def test_claim_with_captcha(tg, db):
 async def test_wrong_answer_and_replayed_answer(tg, db):
     await fund(db, FAUCET_POOL, 100_000)
     alice = tg.person(ALICE)
-    msg, target = await open_captcha(alice)
+    msg, target = await open_captcha(alice, db)
     wrong = next(data for text, data in msg.buttons() if data.startswith("fq:") and text != target)
     right = next(data for text, data in msg.buttons() if text == target)
     assert "Wrong answer" in edits(await alice.tap(wrong, msg))[0].text
@@ -52,8 +61,8 @@ async def test_wrong_answer_and_replayed_answer(tg, db):
 async def test_an_older_puzzle_is_retired_by_a_newer_one(tg, db):
     await fund(db, FAUCET_POOL, 100_000)
     alice = tg.person(ALICE)
-    old, old_target = await open_captcha(alice)
-    new, new_target = await open_captcha(alice)  # a second device, or /faucet again
+    old, old_target = await open_captcha(alice, db)
+    new, new_target = await open_captcha(alice, db)  # a second device, or /faucet again
     stale = next(data for text, data in old.buttons() if text == old_target)
     sent = await alice.tap(stale, old)
     assert (
@@ -100,7 +109,7 @@ async def test_refer_link_and_referred_claim(tg, db):
     bob = tg.person(BOB, first_name="Bob", username="bob")
     await bob.send(f"/start {code}")
     assert (await db.read(get_user, BOB)).start_payload == code
-    _msg, target = await open_captcha(bob)
+    _msg, target = await open_captcha(bob, db)
     await bob.tap_button(target)
     assert await available(db, user_account(BOB)) == 100
     assert await available(db, user_account(ALICE)) == 10
