@@ -15,7 +15,7 @@ from alembic import op
 import core.schema
 
 revision = "0013_captcha"
-down_revision = "0006_lookup_indexes"
+down_revision = "0011_earn"
 branch_labels = None
 depends_on = None
 
