@@ -8,7 +8,9 @@ or the item's spend id). ``settle`` applies one outcome per item, only to items 
 ``batched`` or ``unknown`` (conditional UPDATE), so a replayed outcome moves nothing.
 
 Outcomes: sent (post the reserve, pay world and fees), failed (void), unknown (kept for
-reconciliation), manual (an admin settles with /paid or /failed).
+reconciliation), manual (an admin settles with /paid or /failed). Only a backend's answer
+that proves nothing was paid, or an admin (``settle_manual``, with evidence), fails an
+item: a lookup that finds no payment leaves it unknown, since the payment may still land.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ define("payout.reconcile_after", "2m", "duration")
 
 
 class PayoutError(DomainError):
-    """no_such_batch, batch_not_manual."""
+    """no_such_batch, batch_not_manual, evidence_needed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class Batch:
     state: str
     items: list[Item] = field(default_factory=list)
     updated_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,7 @@ def _batch(conn, row) -> Batch:
         Item(r.id, r.user_id, r.address, r.amount - r.fee, r.asset)
         for r in conn.execute(_ITEMS, {"b": row.id})
     ]
-    return Batch(row.id, row.key, row.asset, row.backend, row.state, items, row.updated_at)
+    return Batch(row.id, row.key, row.asset, row.backend, row.state, items, row.updated_at, row.created_at)
 
 
 def form_batches(
@@ -291,13 +294,53 @@ def settle_manual(
     reason: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """/paid BATCH TXID or /failed BATCH REASON for a batch waiting on an admin."""
+    """/paid BATCH TXID or /failed BATCH REASON, audited.
+
+    A manual batch waits on an admin (``manual``, or ``sending`` when the CSV went out just
+    before a restart). A batch sent through a payout service is settled by hand only once it
+    is ``unknown``: the job looked it up and found no payment, which proves nothing (the
+    payment may still land), so the job never fails it; an admin does, with the evidence
+    that nothing was paid as the reason (required), or marks it sent with the txid found.
+    """
     from core import audit
 
     batch = get_batch(conn, batch_id)
-    if batch.backend != "manual" or batch.state not in ("manual", "sending"):
+    in_doubt = batch.backend != "manual" and batch.state == "unknown"
+    waiting = batch.backend == "manual" and batch.state in ("manual", "sending")
+    if not (in_doubt or waiting):
         raise PayoutError("batch_not_manual", id=batch_id)
+    txid, reason = (txid or "").strip() or None, (reason or "").strip() or None
+    if not txid and not reason:
+        raise PayoutError("evidence_needed", id=batch_id)
     result = "sent" if txid else "failed"
     outcomes = [Outcome(i.withdrawal_id, result, txid, reason) for i in batch.items]
-    audit.record(conn, f"batch_{result}", actor=admin_id, target=str(batch_id), txid=txid, reason=reason)
+    audit.record(
+        conn,
+        f"batch_{result}",
+        actor=admin_id,
+        target=str(batch_id),
+        txid=txid,
+        reason=reason,
+        backend=batch.backend,
+        was=batch.state,
+        withdrawals=len(batch.items),
+        now=now,
+    )
     return settle(conn, batch_id, outcomes, now)
+
+
+def alert_in_doubt(conn: Connection, batch_id: int, admin_ids, now: datetime | None = None) -> bool:
+    """Tell every admin, once per batch, that a batch's outcome is still unknown after a lookup
+    (notice ``payout_in_doubt``, key ``payout_in_doubt:{batch}:{admin}``). True if it is."""
+    from core import notices
+
+    batch = get_batch(conn, batch_id)
+    if batch.state != "unknown" or not batch.items:
+        return False
+    params = {"id": batch.id, "asset": batch.asset, "backend": batch.backend, "count": len(batch.items)}
+    notices.enqueue_many(
+        conn,
+        [(a, "payout_in_doubt", params, f"payout_in_doubt:{batch.id}:{a}") for a in sorted(admin_ids)],
+        now=now,
+    )
+    return True
