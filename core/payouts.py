@@ -32,7 +32,7 @@ from sqlalchemy import (
 from core import ledger
 from core.accounts import FEES, WITHDRAWALS_PENDING, WORLD
 from core.assets import ASSET_CODES
-from core.errors import DomainError
+from core.errors import DomainError, InvalidParam
 from core.params import define
 from core.schema import UTCDateTime, id_column, metadata, utcnow
 from core.withdrawals import tell_many, withdrawals
@@ -52,8 +52,41 @@ payout_batches = Table(
 )
 
 BACKENDS = ("manual", "rpc", "cryptopay")
+# What each backend can send. rpc: a Bitcoin Core-compatible wallet node (BTC, LTC, DOGE).
+# cryptopay: Crypto Pay's coins among ours (it has no DUST, our own token). manual: an
+# admin pays by hand, whatever the coin.
+CAN_SEND = {
+    "manual": frozenset(ASSET_CODES),
+    "rpc": frozenset({"BTC", "LTC", "DOGE"}),
+    "cryptopay": frozenset({"BTC", "LTC", "DOGE", "USDT", "TRX"}),
+}
+
+
+def backends_for(asset: str) -> tuple[str, ...]:
+    """The payout backends that can send ``asset``."""
+    return tuple(b for b in BACKENDS if asset in CAN_SEND[b])
+
+
+def _backend_sends_asset(param, value) -> None:
+    if param.asset not in CAN_SEND[value]:
+        raise InvalidParam(
+            "backend_cannot_send",
+            key=param.key,
+            value=value,
+            asset=param.asset,
+            choices=", ".join(backends_for(param.asset)),
+        )
+
+
 for _code in ASSET_CODES:
-    define(f"payout.backend.{_code}", "manual", "text", choices=BACKENDS)
+    define(
+        f"payout.backend.{_code}",
+        "manual",
+        "text",
+        asset=_code,
+        choices=BACKENDS,
+        check=_backend_sends_asset,
+    )
 define("payout.batch_size", "500", "int", minimum=1, maximum=100_000)
 define(
     "payout.every", "60s", "duration", minimum=1, maximum=86400
