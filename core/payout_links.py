@@ -2,7 +2,9 @@
 
 Faucet scripts written for FaucetPay pay "an address"; here such an address finds the
 Dustpan user who linked it (or a Telegram @username does). One address of an asset
-belongs to one user. Not to be confused with the withdrawal address book (cash-out).
+belongs to one user: the first to link it, until someone proves with a signature that
+they hold its key (``take_over``, called by core.addressbook.claim_address). The
+withdrawal address book (cash-out) keeps this table in step with itself.
 """
 
 from __future__ import annotations
@@ -56,13 +58,16 @@ _INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
 _OWNER = select(payout_links.c.user_id).where(
     payout_links.c.asset == bindparam("s"), payout_links.c.address == bindparam("a")
 )
+# Linking reads the owner with a row lock (PostgreSQL), so a takeover that deleted the row
+# in a transaction not yet committed makes it wait and then see the new owner.
+_OWNER_LOCKED = _OWNER.with_for_update()
 
 
 def link(conn: Connection, user_id: int, asset: str, address: str, now: datetime | None = None) -> str:
     """Link ``address`` of ``asset`` to ``user_id``; returns the stored form. Linking again is harmless."""
     asset = get_asset(asset).code
     text = normalise(asset, address, strict=True)
-    owner = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
+    owner = conn.execute(_OWNER_LOCKED, {"s": asset, "a": text}).scalar()
     if owner is not None and owner != user_id:
         raise DomainError("address_taken")
     if owner is None:
@@ -78,6 +83,26 @@ def link(conn: Connection, user_id: int, asset: str, address: str, now: datetime
         if conn.execute(_OWNER, {"s": asset, "a": text}).scalar() != user_id:
             raise DomainError("address_taken")  # someone linked it a moment before
     return text
+
+
+def owner_of(conn: Connection, asset: str, address: str) -> int | None:
+    """Who linked ``address`` (in its stored form) of ``asset``, if anyone."""
+    return conn.execute(_OWNER, {"s": get_asset(asset).code, "a": address}).scalar()
+
+
+def take_over(
+    conn: Connection, user_id: int, asset: str, address: str, now: datetime | None = None
+) -> int | None:
+    """Move the link of ``address`` (stored form) to ``user_id``, whoever held it; the previous
+    holder (or None). Only for a caller that checked a proof of the key (core.addressbook)."""
+    asset = get_asset(asset).code
+    previous = conn.execute(
+        delete(payout_links)
+        .where(payout_links.c.asset == asset, payout_links.c.address == address)
+        .returning(payout_links.c.user_id)
+    ).scalar()
+    link(conn, user_id, asset, address, now)
+    return previous
 
 
 def unlink(conn: Connection, user_id: int, asset: str, address: str) -> bool:
