@@ -108,11 +108,10 @@ async def cb_prove(
     query: CallbackQuery, user: User, db: Database, settings, params: Params, state: FSMContext
 ) -> None:
     claim = (await state.get_data()).get("claim")
-    await query.answer()
     if not claim:
-        await query.message.answer(_("That offer is no longer valid: send /address again."))
+        await query.answer(_("That offer is no longer valid: send /address again."), show_alert=True)
         return
-    ch = await db.read(
+    ch = await db.read(  # a refusal (the address is free now, say) is the error router's alert
         addressbook.claim_challenge,
         user.id,
         claim["asset"],
@@ -123,6 +122,7 @@ async def cb_prove(
     )
     await state.set_state(Proof.signature)
     await state.set_data({"claim": {**claim, "expires": ch.expires_at.timestamp()}})
+    await query.answer()
     await query.message.answer(
         _("To prove that {asset} address <code>{address}</code> is yours, sign this exact message:").format(
             asset=ch.asset, address=html.escape(ch.address)
@@ -141,6 +141,7 @@ async def on_signature_input(
     claim = (await state.get_data()).get("claim") or {}
     if not claim.get("expires"):
         await state.clear()
+        await message.answer(_("That offer is no longer valid: send /address again."))
         return
     expires = datetime.fromtimestamp(claim["expires"], UTC)
     network = str(params.get("cashout.network"))

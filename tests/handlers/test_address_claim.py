@@ -108,10 +108,24 @@ async def test_with_2fa_on_the_takeover_asks_for_the_code(tg, db):
     assert await db.read(payout_links.find_user, "BTC", address) == OWNER
 
 
+def alert(sent) -> str:
+    return " ".join(s.text or "" for s in sent if s.method == "answerCallbackQuery")
+
+
 async def test_a_stale_offer_button_says_so(tg, db):
     owner = tg.person(OWNER)
     await owner.send("/start")
-    sent = await owner.tap("ap:prove", tg.session.sent[-1])
-    assert "send /address again" in texts(sent) or any(
-        "send /address again" in (s.text or "") for s in sent if s.method == "answerCallbackQuery"
-    )
+    assert "send /address again" in alert(await owner.tap("ap:prove", tg.session.sent[-1]))
+
+
+async def test_an_offer_for_an_address_freed_meanwhile_says_to_just_save_it(tg, db):
+    _key, address, _sign = wallet()
+    squatter = tg.person(SQUATTER)
+    await squatter.send(f"/address BTC {address}")
+    owner = tg.person(OWNER)
+    await owner.send(f"/address BTC {address}")
+    offer = tg.last_with_buttons(OWNER)
+    assert "removed" in texts(await squatter.send("/address remove btc"))
+    sent = await owner.tap(offer.buttons()[0][1], offer)
+    assert "Nobody else holds that address now" in alert(sent) and f"/address BTC {address}" in alert(sent)
+    assert "Saved" in texts(await owner.send(f"/address BTC {address}"))
