@@ -23,8 +23,10 @@ from sqlalchemy import (
     Connection,
     String,
     Table,
+    and_,
     bindparam,
     func,
+    or_,
     select,
     update,
 )
@@ -247,7 +249,6 @@ def settle(
         if row is None or o.result == "manual" or (o.result == "unknown" and row.state == "unknown"):
             continue
         groups.setdefault((o.result, o.txid, o.reason), []).append(o.withdrawal_id)
-        counts[o.result] = counts.get(o.result, 0) + 1
     for (result, txid, reason), ids in groups.items():
         if result == "unknown":
             moved = _claim(conn, ids, ("batched",), state="unknown", updated_at=now)
@@ -268,6 +269,8 @@ def settle(
             tell_many(conn, [(rows[w], "sent", {"txid": txid}) for w in moved], now)
             if moved:
                 _pay_out(conn, batch_id, [rows[w] for w in moved], now)
+        if moved:  # what this call moved: another transaction may have settled some first
+            counts[result] = counts.get(result, 0) + len(moved)
     left = conn.execute(
         select(withdrawals.c.state, func.count())
         .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_(("batched", "unknown")))
@@ -337,14 +340,29 @@ def settle_manual(
     """
     from core import audit
 
-    batch = get_batch(conn, batch_id)
-    in_doubt = batch.backend != "manual" and batch.state == "unknown"
-    waiting = batch.backend == "manual" and batch.state in ("manual", "sending")
-    if not (in_doubt or waiting):
-        raise PayoutError("batch_not_manual", id=batch_id)
+    now = now or utcnow()
     txid, reason = (txid or "").strip() or None, (reason or "").strip() or None
+    batch = get_batch(conn, batch_id)
     if not txid and not reason:
         raise PayoutError("evidence_needed", id=batch_id)
+    # Claim the batch row first (a conditional UPDATE): of two admins (or an admin and the
+    # job) settling it at once, the second waits for the first, then finds it settled.
+    t = payout_batches.c
+    claimed = conn.execute(
+        update(payout_batches)
+        .where(
+            t.id == batch_id,
+            or_(
+                and_(t.backend != "manual", t.state == "unknown"),
+                and_(t.backend == "manual", t.state.in_(("manual", "sending"))),
+            ),
+        )
+        .values(updated_at=now)
+        .returning(t.id)
+    ).first()
+    if claimed is None:
+        raise PayoutError("batch_not_manual", id=batch_id)
+    batch = get_batch(conn, batch_id)
     result = "sent" if txid else "failed"
     outcomes = [Outcome(i.withdrawal_id, result, txid, reason) for i in batch.items]
     audit.record(
@@ -359,7 +377,10 @@ def settle_manual(
         withdrawals=len(batch.items),
         now=now,
     )
-    return settle(conn, batch_id, outcomes, now)
+    counts = settle(conn, batch_id, outcomes, now)
+    if not counts:  # the job settled every item while we waited: nothing of ours to record
+        raise PayoutError("batch_not_manual", id=batch_id)
+    return counts
 
 
 def alert_in_doubt(conn: Connection, batch_id: int, admin_ids, now: datetime | None = None) -> bool:

@@ -4,6 +4,7 @@ history, the mempool, the wallet's conflicts), until the payment shows up or an 
 marks it failed with evidence. Crypto Pay spend ids are this installation's own, and a
 lookup takes a transfer as ours only if spend id, recipient, coin and amount all match."""
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -267,3 +268,42 @@ def test_a_crypto_pay_backend_needs_the_installation_secret():
         CryptoPayBackend("t", base_url="http://127.0.0.1:1/api")  # no secret: no spend ids
     assert "a" * 40 not in repr(CryptoPayBackend("t", secret_key="a" * 40))
     assert BTC_ADDR  # the address the helpers above pay
+
+
+async def test_admins_racing_to_settle_a_batch_in_doubt_settle_it_once(db, node, database_url):
+    """Two admins on two bot instances, /paid and /failed at once, while the job's lookup
+    finds the late payment: exactly one outcome lands, and the books move once."""
+    from core.db import Database
+
+    await fund(db, amount=START)
+    await approved(db, 2)
+    node.hold_sends = 1
+    backend = RpcBackend(node.url, timeout=0.5)
+    assert await job(db, backend).run_once() == {"unknown": 2}
+    assert await job(db, backend).run_once() == {}
+    node.release()  # the payment lands while the admins act
+    other = Database(database_url)
+    await other.start()
+
+    async def settle(database, **how):
+        try:
+            return await database.write(payouts.settle_manual, 9001, 1, **how)
+        except payouts.PayoutError as e:
+            assert e.reason == "batch_not_manual"  # already settled by someone else
+            return {}
+
+    try:
+        results = await asyncio.gather(
+            *(settle(db if i % 2 else other, reason=f"not on chain {i}") for i in range(6)),
+            *(settle(other if i % 2 else db, txid=f"{i:064x}") for i in range(6)),
+            job(db, backend).run_once(),
+        )
+    finally:
+        await other.close()
+    moved = [r for r in results if r]
+    assert len(moved) == 1 and sum(moved[0].values()) == 2, results
+    states = {w.state for w in await rows(db)}
+    assert states in ({"sent"}, {"failed"})
+    u = await user(db)
+    assert u.held == 0 and u.balance == (START - 40_000 if states == {"sent"} else START)
+    assert (await db.read(ledger.balance, WITHDRAWALS_PENDING, "BTC")).balance == 0
