@@ -116,7 +116,7 @@ def _save(conn: Connection, user_id: int, checked: Address, label: str, now: dat
     ).first()
     values = dict(asset=code_asset, address=checked.text, chain=checked.chain)
     # The same addresses are where faucet sites pay the user (core.payout_links): one list to keep.
-    payout_links.link(conn, user_id, code_asset, checked.text, now)
+    payout_links.link(conn, user_id, code_asset, checked.text, now, checked.network)
     if old is not None:
         conn.execute(update(withdrawal_addresses).where(withdrawal_addresses.c.id == old.id).values(**values))
         if (old.asset, old.address) != (code_asset, checked.text):
@@ -234,7 +234,7 @@ def claim_address(
     )
     label = check_label(label)
     twofa.require(conn, user_id, code, secret_key, now, max_failures=max_failures)
-    previous = payout_links.take_over(conn, user_id, checked.asset, checked.text, now)
+    previous = payout_links.take_over(conn, user_id, checked.asset, checked.text, now, checked.network)
     if previous is not None and previous != user_id:
         removed = (
             conn.execute(

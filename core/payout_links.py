@@ -36,11 +36,11 @@ _USERNAME = re.compile(r"@?([A-Za-z0-9_]{4,32})", re.ASCII)
 _LENIENT = re.compile(r"[A-Za-z0-9:_.-]{4,128}", re.ASCII)
 
 
-def normalise(asset: str, address: str, *, strict: bool) -> str:
+def normalise(asset: str, address: str, *, strict: bool, network: str = "mainnet") -> str:
     """The stored form of ``address``: checked and normalised by core.addresses where the
-    asset has a chain; otherwise (DUST, or lenient lookups) the trimmed text."""
+    asset has a chain (against ``network``); otherwise (DUST, or lenient lookups) the trimmed text."""
     try:
-        return validate_address(asset, address).text
+        return validate_address(asset, address, network).text
     except InvalidAddress as err:
         if strict and err.reason != Reason.UNSUPPORTED_ASSET:
             raise
@@ -63,10 +63,18 @@ _OWNER = select(payout_links.c.user_id).where(
 _OWNER_LOCKED = _OWNER.with_for_update()
 
 
-def link(conn: Connection, user_id: int, asset: str, address: str, now: datetime | None = None) -> str:
-    """Link ``address`` of ``asset`` to ``user_id``; returns the stored form. Linking again is harmless."""
+def link(
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    address: str,
+    now: datetime | None = None,
+    network: str = "mainnet",
+) -> str:
+    """Link ``address`` of ``asset`` to ``user_id``; returns the stored form. Linking again is
+    harmless. ``network``: the one the bot runs on (``cashout.network``)."""
     asset = get_asset(asset).code
-    text = normalise(asset, address, strict=True)
+    text = normalise(asset, address, strict=True, network=network)
     owner = conn.execute(_OWNER_LOCKED, {"s": asset, "a": text}).scalar()
     if owner is not None and owner != user_id:
         raise DomainError("address_taken")
@@ -91,7 +99,12 @@ def owner_of(conn: Connection, asset: str, address: str) -> int | None:
 
 
 def take_over(
-    conn: Connection, user_id: int, asset: str, address: str, now: datetime | None = None
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    address: str,
+    now: datetime | None = None,
+    network: str = "mainnet",
 ) -> int | None:
     """Move the link of ``address`` (stored form) to ``user_id``, whoever held it; the previous
     holder (or None). Only for a caller that checked a proof of the key (core.addressbook)."""
@@ -101,7 +114,7 @@ def take_over(
         .where(payout_links.c.asset == asset, payout_links.c.address == address)
         .returning(payout_links.c.user_id)
     ).scalar()
-    link(conn, user_id, asset, address, now)
+    link(conn, user_id, asset, address, now, network)
     return previous
 
 

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import base58
 import coincurve
 import pyotp
 import pytest
@@ -231,3 +232,46 @@ async def test_a_takeover_racing_the_squatter_on_another_instance_leaves_one_own
             assert (f"o{round_}", "BTC", address) in await book(db, OWNER)
     finally:
         await other.close()
+
+
+async def test_on_testnet_a_testnet_address_is_saved_and_taken_over(db):
+    """cashout.network=testnet: the address book, the link and the proof all check against it
+    (Bitcoin Core's own functional-test vector is a testnet address)."""
+    await users(db)
+    address = "mpLQjfK79b7CCV4VMJWEWAj5Mpx8Up5zxB"
+    for who, label in ((SQUATTER, "t"), (OWNER, "mine")):
+        try:
+            await db.write(
+                addressbook.save_address,
+                who,
+                "BTC",
+                address,
+                label,
+                network="testnet",
+                code=None,
+                secret_key=KEY,
+                max_failures=10,
+            )
+        except DomainError as e:
+            assert who == OWNER and e.reason == "address_taken"
+    ch = await db.read(
+        addressbook.claim_challenge, OWNER, "BTC", address, "mine", network="testnet", secret_key=KEY, now=NOW
+    )
+    wif_key = coincurve.PrivateKey(
+        base58.b58decode_check("cUeKHd5orzT3mz8P9pxyREHfsWtVfgsfDjiZZBcjUBAaGk1BTj7N")[1:33]
+    )
+    await db.write(
+        addressbook.claim_address,
+        OWNER,
+        "BTC",
+        address,
+        "mine",
+        expires_at=ch.expires_at,
+        signature=signmessage(wif_key, "bitcoin", ch.text, 31),
+        network="testnet",
+        code=None,
+        secret_key=KEY,
+        max_failures=10,
+        now=NOW,
+    )
+    assert await db.read(payout_links.find_user, "BTC", address) == OWNER
