@@ -125,7 +125,9 @@ async def main(n: int, url: str | None) -> None:
     r2, p2 = await serve(cp.app())
     backends = {
         "rpc": RpcBackend(f"http://rpc:secret@127.0.0.1:{p1}/", timeout=60),
-        "cryptopay": CryptoPayBackend(cp.token, base_url=f"http://127.0.0.1:{p2}/api", timeout=60),
+        "cryptopay": CryptoPayBackend(
+            cp.token, secret_key="bench" * 8, base_url=f"http://127.0.0.1:{p2}/api", timeout=60
+        ),
     }
     env = {"PAYOUT_BACKEND_BTC": "rpc", "PAYOUT_BACKEND_USDT": "cryptopay", "PAYOUT_BATCH_SIZE": "1000"}
     job = Payouts(db, Params(env=env), lambda name, asset: backends[name])

@@ -3,10 +3,17 @@
 Adding or changing an address needs the 2FA code when 2FA is on (core.twofa.require,
 in the same transaction). Addresses are checked by core.addresses against the network
 in force (param ``cashout.network``: mainnet refuses testnet addresses).
+
+The same addresses are where faucet sites pay the user (core.payout_links), and an
+address belongs to the first user who saves it. Someone else who holds its key takes it
+over: ``claim_challenge`` gives the text to sign (core.address_proof), ``claim_address``
+checks the signature and moves the address, link and book entry, from the squatter to
+them in one transaction, audited, with a notice to the squatter.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +31,8 @@ from sqlalchemy import (
     update,
 )
 
-from core import audit, payout_links, twofa
+from core import address_proof, audit, notices, payout_links, twofa
+from core.address_proof import ProofError
 from core.addresses import NETWORKS, Address, validate_address
 from core.assets import get_asset
 from core.errors import DomainError
@@ -50,7 +58,7 @@ _LABEL = re.compile(r"[A-Za-z0-9_-]{1,24}", re.ASCII)
 
 
 class AddressBookError(DomainError):
-    """bad_label, label_taken_other_asset, too_many_addresses, no_such_label."""
+    """bad_label, label_taken_other_asset, too_many_addresses, no_such_label, address_not_taken."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +102,21 @@ def save_address(
 ) -> Entry:
     """Add (or change, when ``label`` exists) an address. Needs the 2FA code when 2FA is on."""
     now = now or utcnow()
-    code_asset = get_asset(asset).code
     label = check_label(label)
-    checked: Address = validate_address(code_asset, address, network)
+    checked: Address = validate_address(get_asset(asset).code, address, network)
     twofa.require(conn, user_id, code, secret_key, now, max_failures=max_failures)
+    return _save(conn, user_id, checked, label, now)
+
+
+def _save(conn: Connection, user_id: int, checked: Address, label: str, now: datetime) -> Entry:
+    code_asset = checked.asset
     mine = withdrawal_addresses.c.user_id == user_id
     old = conn.execute(
         select(withdrawal_addresses).where(mine, withdrawal_addresses.c.label == label)
     ).first()
     values = dict(asset=code_asset, address=checked.text, chain=checked.chain)
     # The same addresses are where faucet sites pay the user (core.payout_links): one list to keep.
-    payout_links.link(conn, user_id, code_asset, checked.text, now)
+    payout_links.link(conn, user_id, code_asset, checked.text, now, checked.network)
     if old is not None:
         conn.execute(update(withdrawal_addresses).where(withdrawal_addresses.c.id == old.id).values(**values))
         if (old.asset, old.address) != (code_asset, checked.text):
@@ -117,6 +129,147 @@ def save_address(
         )
     audit.record(conn, "address_saved", actor=user_id, target=label, asset=code_asset, address=checked.text)
     return Entry(label, code_asset, checked.text, checked.chain)
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What a user signs to take an address over; ``text`` is the exact message."""
+
+    asset: str
+    address: str  # normal form
+    label: str
+    text: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    entry: Entry
+    previous_owner: int | None
+
+
+def claim_challenge(
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    address: str,
+    label: str,
+    *,
+    network: str,
+    secret_key: str,
+    now: datetime | None = None,
+) -> Challenge:
+    """The message that proves ``address`` is the user's, when another user linked it first.
+
+    Raises AddressBookError(address_not_taken) when nobody else holds it (save it as usual),
+    ProofError(proof_unsupported) for an address no single key can sign for. Nothing stored:
+    the text is rebuilt from the same values when the signature comes (core.address_proof).
+    """
+    now = now or utcnow()
+    checked = validate_address(get_asset(asset).code, address, network)
+    label = check_label(label)
+    owner = payout_links.owner_of(conn, checked.asset, checked.text)
+    if owner is None or owner == user_id:
+        raise AddressBookError("address_not_taken", asset=checked.asset, address=checked.text)
+    if not address_proof.supported(checked):
+        raise ProofError("proof_unsupported", asset=checked.asset, kind=checked.kind)
+    expires = address_proof.expiry(now)
+    text = address_proof.challenge(user_id, checked, expires, secret_key)
+    return Challenge(checked.asset, checked.text, label, text, expires)
+
+
+def check_claim(
+    user_id: int,
+    asset: str,
+    address: str,
+    *,
+    expires_at: datetime,
+    signature: str,
+    network: str,
+    secret_key: str,
+    now: datetime | None = None,
+) -> Address:
+    """Check a signature over the challenge given for these values (pure: no database).
+    ProofError: proof_expired, proof_bad_signature, proof_mismatch, proof_unsupported."""
+    now = now or utcnow()
+    checked = validate_address(get_asset(asset).code, address, network)
+    if now > expires_at:
+        raise ProofError("proof_expired")
+    address_proof.verify(
+        checked, address_proof.challenge(user_id, checked, expires_at, secret_key), signature
+    )
+    return checked
+
+
+def claim_address(
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    address: str,
+    label: str,
+    *,
+    expires_at: datetime,
+    signature: str,
+    network: str,
+    code: str | None,
+    secret_key: str,
+    max_failures: int,
+    now: datetime | None = None,
+) -> Claimed:
+    """Take ``address`` over with a signature of its challenge (``claim_challenge``): it leaves
+    whoever linked it (their link and every label of theirs holding it), is linked to the
+    user and saved in their book under ``label``. Needs the 2FA code when 2FA is on. Audited
+    (``address_claimed``); the previous holder gets the notice ``address_claimed``.
+    """
+    now = now or utcnow()
+    checked = check_claim(
+        user_id,
+        asset,
+        address,
+        expires_at=expires_at,
+        signature=signature,
+        network=network,
+        secret_key=secret_key,
+        now=now,
+    )
+    label = check_label(label)
+    twofa.require(conn, user_id, code, secret_key, now, max_failures=max_failures)
+    previous = payout_links.take_over(conn, user_id, checked.asset, checked.text, now, checked.network)
+    if previous is not None and previous != user_id:
+        removed = (
+            conn.execute(
+                delete(withdrawal_addresses)
+                .where(
+                    withdrawal_addresses.c.user_id == previous,
+                    withdrawal_addresses.c.asset == checked.asset,
+                    withdrawal_addresses.c.address == checked.text,
+                )
+                .returning(withdrawal_addresses.c.label)
+            )
+            .scalars()
+            .all()
+        )
+        audit.record(
+            conn,
+            "address_claimed",
+            actor=user_id,
+            target=label,
+            asset=checked.asset,
+            address=checked.text,
+            previous_owner=previous,
+            their_labels=sorted(removed),
+            now=now,
+        )
+        digest = hashlib.sha256(checked.text.encode()).hexdigest()[:16]
+        notices.enqueue(
+            conn,
+            previous,
+            "address_claimed",
+            {"asset": checked.asset, "address": checked.text},
+            key=f"address_claimed:{checked.asset}:{digest}:{previous}:{int(now.timestamp())}",
+            now=now,
+        )
+    return Claimed(_save(conn, user_id, checked, label, now), previous)
 
 
 def remove_address(conn: Connection, user_id: int, label: str) -> None:

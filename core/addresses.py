@@ -372,6 +372,18 @@ def _check_evm(s: str) -> str:
     return checksummed
 
 
+def program(address: Address) -> bytes:
+    """The hash an address commits to: the 20-byte key or script hash of a Base58 address,
+    the witness program of a segwit one, the 20-byte account of a TRON or EVM address.
+    ``address`` must come from ``validate_address`` (it is not checked again)."""
+    if address.kind == "evm":
+        return bytes.fromhex(address.text[2:])
+    if address.chain in _UTXO and address.kind in ("p2wpkh", "p2wsh", "p2tr", "segwit"):
+        _hrp, data, _enc = bech32_decode(address.text)
+        return _regroup(data[1:], 5, 8, pad=False) or b""
+    return base58.b58decode_check(address.text)[1:]
+
+
 def eip55(hex40: str) -> str:
     """The EIP-55 mixed-case form ("0x...") of 40 hex digits given in any case."""
     lower = hex40.lower()
@@ -389,5 +401,6 @@ __all__ = [
     "Reason",
     "bech32_decode",
     "eip55",
+    "program",
     "validate_address",
 ]

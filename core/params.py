@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +38,7 @@ class Param:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] | None = None  # text settings: the only values accepted
+    check: Callable[[Param, object], None] | None = None  # raises InvalidParam for a value it refuses
 
     @property
     def env_name(self) -> str:
@@ -59,6 +60,8 @@ class Param:
                 self.maximum is not None and value > self.maximum
             ):
                 raise InvalidParam("out_of_range", key=self.key, value=raw[:40], kind=self.kind)
+        if self.check is not None:
+            self.check(self, value)
         return value
 
 
@@ -125,15 +128,18 @@ def define(
     minimum: int | None = None,
     maximum: int | None = None,
     choices: tuple[str, ...] | None = None,
+    check: Callable[[Param, object], None] | None = None,
 ) -> Param:
     """Declare a setting (at import time of the feature that uses it).
 
     ``choices``: the values a text setting may take; anything else is refused as a bad value
     (by ``/set``, and from the environment), so a typo cannot select a fallback silently.
+    ``check(param, value)``: a further rule for a parsed value (e.g. a payout backend that
+    cannot send the setting's coin); it raises InvalidParam with its own reason.
     """
     if kind not in KINDS or (choices is not None and kind != "text"):
         raise ValueError(kind)
-    p = Param(key, default, kind, asset, minimum, maximum, tuple(choices) if choices else None)
+    p = Param(key, default, kind, asset, minimum, maximum, tuple(choices) if choices else None, check)
     p.parse(default)
     REGISTRY[key] = p
     return p

@@ -2,7 +2,9 @@
 
 Faucet scripts written for FaucetPay pay "an address"; here such an address finds the
 Dustpan user who linked it (or a Telegram @username does). One address of an asset
-belongs to one user. Not to be confused with the withdrawal address book (cash-out).
+belongs to one user: the first to link it, until someone proves with a signature that
+they hold its key (``take_over``, called by core.addressbook.claim_address). The
+withdrawal address book (cash-out) keeps this table in step with itself.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ _USERNAME = re.compile(r"@?([A-Za-z0-9_]{4,32})", re.ASCII)
 _LENIENT = re.compile(r"[A-Za-z0-9:_.-]{4,128}", re.ASCII)
 
 
-def normalise(asset: str, address: str, *, strict: bool) -> str:
+def normalise(asset: str, address: str, *, strict: bool, network: str = "mainnet") -> str:
     """The stored form of ``address``: checked and normalised by core.addresses where the
-    asset has a chain; otherwise (DUST, or lenient lookups) the trimmed text."""
+    asset has a chain (against ``network``); otherwise (DUST, or lenient lookups) the trimmed text."""
     try:
-        return validate_address(asset, address).text
+        return validate_address(asset, address, network).text
     except InvalidAddress as err:
         if strict and err.reason != Reason.UNSUPPORTED_ASSET:
             raise
@@ -56,13 +58,24 @@ _INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
 _OWNER = select(payout_links.c.user_id).where(
     payout_links.c.asset == bindparam("s"), payout_links.c.address == bindparam("a")
 )
+# Linking reads the owner with a row lock (PostgreSQL), so a takeover that deleted the row
+# in a transaction not yet committed makes it wait and then see the new owner.
+_OWNER_LOCKED = _OWNER.with_for_update()
 
 
-def link(conn: Connection, user_id: int, asset: str, address: str, now: datetime | None = None) -> str:
-    """Link ``address`` of ``asset`` to ``user_id``; returns the stored form. Linking again is harmless."""
+def link(
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    address: str,
+    now: datetime | None = None,
+    network: str = "mainnet",
+) -> str:
+    """Link ``address`` of ``asset`` to ``user_id``; returns the stored form. Linking again is
+    harmless. ``network``: the one the bot runs on (``cashout.network``)."""
     asset = get_asset(asset).code
-    text = normalise(asset, address, strict=True)
-    owner = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
+    text = normalise(asset, address, strict=True, network=network)
+    owner = conn.execute(_OWNER_LOCKED, {"s": asset, "a": text}).scalar()
     if owner is not None and owner != user_id:
         raise DomainError("address_taken")
     if owner is None:
@@ -78,6 +91,31 @@ def link(conn: Connection, user_id: int, asset: str, address: str, now: datetime
         if conn.execute(_OWNER, {"s": asset, "a": text}).scalar() != user_id:
             raise DomainError("address_taken")  # someone linked it a moment before
     return text
+
+
+def owner_of(conn: Connection, asset: str, address: str) -> int | None:
+    """Who linked ``address`` (in its stored form) of ``asset``, if anyone."""
+    return conn.execute(_OWNER, {"s": get_asset(asset).code, "a": address}).scalar()
+
+
+def take_over(
+    conn: Connection,
+    user_id: int,
+    asset: str,
+    address: str,
+    now: datetime | None = None,
+    network: str = "mainnet",
+) -> int | None:
+    """Move the link of ``address`` (stored form) to ``user_id``, whoever held it; the previous
+    holder (or None). Only for a caller that checked a proof of the key (core.addressbook)."""
+    asset = get_asset(asset).code
+    previous = conn.execute(
+        delete(payout_links)
+        .where(payout_links.c.asset == asset, payout_links.c.address == address)
+        .returning(payout_links.c.user_id)
+    ).scalar()
+    link(conn, user_id, asset, address, now, network)
+    return previous
 
 
 def unlink(conn: Connection, user_id: int, asset: str, address: str) -> bool:

@@ -8,7 +8,9 @@ or the item's spend id). ``settle`` applies one outcome per item, only to items 
 ``batched`` or ``unknown`` (conditional UPDATE), so a replayed outcome moves nothing.
 
 Outcomes: sent (post the reserve, pay world and fees), failed (void), unknown (kept for
-reconciliation), manual (an admin settles with /paid or /failed).
+reconciliation), manual (an admin settles with /paid or /failed). Only a backend's answer
+that proves nothing was paid, or an admin (``settle_manual``, with evidence), fails an
+item: a lookup that finds no payment leaves it unknown, since the payment may still land.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from sqlalchemy import (
     Connection,
     String,
     Table,
+    and_,
     bindparam,
     func,
+    or_,
     select,
     update,
 )
@@ -30,7 +34,7 @@ from sqlalchemy import (
 from core import ledger
 from core.accounts import FEES, WITHDRAWALS_PENDING, WORLD
 from core.assets import ASSET_CODES
-from core.errors import DomainError
+from core.errors import DomainError, InvalidParam
 from core.params import define
 from core.schema import UTCDateTime, id_column, metadata, utcnow
 from core.withdrawals import tell_many, withdrawals
@@ -50,8 +54,41 @@ payout_batches = Table(
 )
 
 BACKENDS = ("manual", "rpc", "cryptopay")
+# What each backend can send. rpc: a Bitcoin Core-compatible wallet node (BTC, LTC, DOGE).
+# cryptopay: Crypto Pay's coins among ours (it has no DUST, our own token). manual: an
+# admin pays by hand, whatever the coin.
+CAN_SEND = {
+    "manual": frozenset(ASSET_CODES),
+    "rpc": frozenset({"BTC", "LTC", "DOGE"}),
+    "cryptopay": frozenset({"BTC", "LTC", "DOGE", "USDT", "TRX"}),
+}
+
+
+def backends_for(asset: str) -> tuple[str, ...]:
+    """The payout backends that can send ``asset``."""
+    return tuple(b for b in BACKENDS if asset in CAN_SEND[b])
+
+
+def _backend_sends_asset(param, value) -> None:
+    if param.asset not in CAN_SEND[value]:
+        raise InvalidParam(
+            "backend_cannot_send",
+            key=param.key,
+            value=value,
+            asset=param.asset,
+            choices=", ".join(backends_for(param.asset)),
+        )
+
+
 for _code in ASSET_CODES:
-    define(f"payout.backend.{_code}", "manual", "text", choices=BACKENDS)
+    define(
+        f"payout.backend.{_code}",
+        "manual",
+        "text",
+        asset=_code,
+        choices=BACKENDS,
+        check=_backend_sends_asset,
+    )
 define("payout.batch_size", "500", "int", minimum=1, maximum=100_000)
 define(
     "payout.every", "60s", "duration", minimum=1, maximum=86400
@@ -62,7 +99,7 @@ define("payout.reconcile_after", "2m", "duration")
 
 
 class PayoutError(DomainError):
-    """no_such_batch, batch_not_manual."""
+    """no_such_batch, batch_not_manual, evidence_needed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +120,7 @@ class Batch:
     state: str
     items: list[Item] = field(default_factory=list)
     updated_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +141,7 @@ def _batch(conn, row) -> Batch:
         Item(r.id, r.user_id, r.address, r.amount - r.fee, r.asset)
         for r in conn.execute(_ITEMS, {"b": row.id})
     ]
-    return Batch(row.id, row.key, row.asset, row.backend, row.state, items, row.updated_at)
+    return Batch(row.id, row.key, row.asset, row.backend, row.state, items, row.updated_at, row.created_at)
 
 
 def form_batches(
@@ -211,7 +249,6 @@ def settle(
         if row is None or o.result == "manual" or (o.result == "unknown" and row.state == "unknown"):
             continue
         groups.setdefault((o.result, o.txid, o.reason), []).append(o.withdrawal_id)
-        counts[o.result] = counts.get(o.result, 0) + 1
     for (result, txid, reason), ids in groups.items():
         if result == "unknown":
             moved = _claim(conn, ids, ("batched",), state="unknown", updated_at=now)
@@ -232,6 +269,8 @@ def settle(
             tell_many(conn, [(rows[w], "sent", {"txid": txid}) for w in moved], now)
             if moved:
                 _pay_out(conn, batch_id, [rows[w] for w in moved], now)
+        if moved:  # what this call moved: another transaction may have settled some first
+            counts[result] = counts.get(result, 0) + len(moved)
     left = conn.execute(
         select(withdrawals.c.state, func.count())
         .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_(("batched", "unknown")))
@@ -291,13 +330,71 @@ def settle_manual(
     reason: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """/paid BATCH TXID or /failed BATCH REASON for a batch waiting on an admin."""
+    """/paid BATCH TXID or /failed BATCH REASON, audited.
+
+    A manual batch waits on an admin (``manual``, or ``sending`` when the CSV went out just
+    before a restart). A batch sent through a payout service is settled by hand only once it
+    is ``unknown``: the job looked it up and found no payment, which proves nothing (the
+    payment may still land), so the job never fails it; an admin does, with the evidence
+    that nothing was paid as the reason (required), or marks it sent with the txid found.
+    """
     from core import audit
 
+    now = now or utcnow()
+    txid, reason = (txid or "").strip() or None, (reason or "").strip() or None
     batch = get_batch(conn, batch_id)
-    if batch.backend != "manual" or batch.state not in ("manual", "sending"):
+    if not txid and not reason:
+        raise PayoutError("evidence_needed", id=batch_id)
+    # Claim the batch row first (a conditional UPDATE): of two admins (or an admin and the
+    # job) settling it at once, the second waits for the first, then finds it settled.
+    t = payout_batches.c
+    claimed = conn.execute(
+        update(payout_batches)
+        .where(
+            t.id == batch_id,
+            or_(
+                and_(t.backend != "manual", t.state == "unknown"),
+                and_(t.backend == "manual", t.state.in_(("manual", "sending"))),
+            ),
+        )
+        .values(updated_at=now)
+        .returning(t.id)
+    ).first()
+    if claimed is None:
         raise PayoutError("batch_not_manual", id=batch_id)
+    batch = get_batch(conn, batch_id)
     result = "sent" if txid else "failed"
     outcomes = [Outcome(i.withdrawal_id, result, txid, reason) for i in batch.items]
-    audit.record(conn, f"batch_{result}", actor=admin_id, target=str(batch_id), txid=txid, reason=reason)
-    return settle(conn, batch_id, outcomes, now)
+    audit.record(
+        conn,
+        f"batch_{result}",
+        actor=admin_id,
+        target=str(batch_id),
+        txid=txid,
+        reason=reason,
+        backend=batch.backend,
+        was=batch.state,
+        withdrawals=len(batch.items),
+        now=now,
+    )
+    counts = settle(conn, batch_id, outcomes, now)
+    if not counts:  # the job settled every item while we waited: nothing of ours to record
+        raise PayoutError("batch_not_manual", id=batch_id)
+    return counts
+
+
+def alert_in_doubt(conn: Connection, batch_id: int, admin_ids, now: datetime | None = None) -> bool:
+    """Tell every admin, once per batch, that a batch's outcome is still unknown after a lookup
+    (notice ``payout_in_doubt``, key ``payout_in_doubt:{batch}:{admin}``). True if it is."""
+    from core import notices
+
+    batch = get_batch(conn, batch_id)
+    if batch.state != "unknown" or not batch.items:
+        return False
+    params = {"id": batch.id, "asset": batch.asset, "backend": batch.backend, "count": len(batch.items)}
+    notices.enqueue_many(
+        conn,
+        [(a, "payout_in_doubt", params, f"payout_in_doubt:{batch.id}:{a}") for a in sorted(admin_ids)],
+        now=now,
+    )
+    return True

@@ -1,5 +1,7 @@
 """/addresses: the withdrawal address book (labels for /withdraw). Adding or changing an
-address needs the 2FA code when 2FA is on."""
+address needs the 2FA code when 2FA is on. An address someone else linked first gets the
+offer to prove it is yours (handlers.address_proof, included here).
+"""
 
 # i18n-domain: cashout
 
@@ -15,15 +17,17 @@ from aiogram.types import CallbackQuery, Message
 from core import addressbook
 from core.addresses import InvalidAddress, Reason
 from core.db import Database
+from core.errors import DomainError
 from core.params import Params
 from core.users import User
-from handlers import errors
+from handlers import address_proof, errors
 from handlers.i18n import _, __
 from handlers.menu import MenuCB, back_to_menu
 from handlers.private import private_chat_only
 from handlers.twofa import code_or_run, guarded, on_code
 
 router = private_chat_only(Router(name=__name__))
+router.include_router(address_proof.router)  # the parent's private-only check covers it
 
 _ADDRESS_REASONS = {
     Reason.BAD_CHARS: __("That address contains characters an address cannot have."),
@@ -105,7 +109,7 @@ async def cmd_address(
             message,
             state,
             "address_add",
-            lambda: save(message, user, asset, label, address, None, db, settings, params),
+            lambda: save(message, user, asset, label, address, None, db, settings, params, state),
             asset=asset,
             label=label,
             address=address,
@@ -114,20 +118,26 @@ async def cmd_address(
         await message.answer(usage())
 
 
-async def save(message, user, asset, label, address, code, db, settings, params) -> None:
-    e = await guarded(
-        db,
-        user.id,
-        addressbook.save_address,
-        user.id,
-        asset,
-        address,
-        label,
-        network=str(params.get("cashout.network")),
-        code=code,
-        secret_key=settings.secret_key,
-        max_failures=params.get("twofa.max_failures"),
-    )
+async def save(message, user, asset, label, address, code, db, settings, params, state=None) -> None:
+    try:
+        e = await guarded(
+            db,
+            user.id,
+            addressbook.save_address,
+            user.id,
+            asset,
+            address,
+            label,
+            network=str(params.get("cashout.network")),
+            code=code,
+            secret_key=settings.secret_key,
+            max_failures=params.get("twofa.max_failures"),
+        )
+    except DomainError as err:
+        if err.reason != "address_taken" or state is None:
+            raise
+        await address_proof.offer_proof(message, asset, label, address, params, state)
+        return
     await message.answer(
         _("Saved {label}: {asset} <code>{address}</code>").format(
             label=html.escape(e.label), asset=e.asset, address=html.escape(e.address)
@@ -137,6 +147,8 @@ async def save(message, user, asset, label, address, code, db, settings, params)
 
 @on_code("address_add")
 async def save_with_code(
-    message: Message, code: str, data: dict, *, user, db, settings, params, **_deps
+    message: Message, code: str, data: dict, *, user, db, settings, params, state=None, **_deps
 ) -> None:
-    await save(message, user, data["asset"], data["label"], data["address"], code, db, settings, params)
+    await save(
+        message, user, data["asset"], data["label"], data["address"], code, db, settings, params, state
+    )

@@ -1,8 +1,10 @@
-"""Admin side of cash-out: /payouts (approve or reject requests), /paid and /failed for manual batches.
+"""Admin side of cash-out: /payouts (approve or reject requests; batches in doubt), /paid and
+/failed for manual batches and for batches whose outcome a payout service left unknown.
 
 Approving and rejecting need the admin's 2FA code when the admin has 2FA on, checked in the
 action's transaction; whoever sends the code must still be an admin. /paid and /failed are
-guarded like every admin command (handlers.admin_codes).
+guarded like every admin command (handlers.admin_codes). A batch in doubt is failed only by an
+admin, with the evidence that nothing was paid as the reason (core.payouts).
 """
 
 # i18n-domain: cashout
@@ -22,6 +24,7 @@ from core import payouts, twofa, withdrawals
 from core.db import Database
 from core.params import Params
 from handlers import errors
+from handlers import notices as notice_texts
 from handlers.admin import IsAdmin, args_of
 from handlers.admin_codes import still_admin
 from handlers.i18n import _, __, amount
@@ -34,6 +37,24 @@ router.message.filter(IsAdmin())
 errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
 errors.register("no_such_batch", __("There is no batch {id}."))
 errors.register("batch_not_manual", __("Batch {id} is not waiting to be settled by hand."))
+errors.register(
+    "evidence_needed",
+    __("Say how you know: /failed {id} EVIDENCE (what shows that nothing was paid), or /paid {id} TXID."),
+)
+errors.register(
+    "backend_cannot_send", __("{value} cannot send {asset}. For {asset} choose one of: {choices}.")
+)
+
+
+def _in_doubt_notice(p: dict) -> str:
+    return _(
+        "⚠️ Payout batch {id} ({asset}, {backend}, {count} withdrawals): its payment was not found. "
+        "It stays unknown and is looked up again; nothing is refunded. If you find its transaction: "
+        "/paid {id} TXID. If you are sure nothing was paid: /failed {id} EVIDENCE."
+    ).format(id=p["id"], asset=p["asset"], backend=p["backend"], count=p["count"])
+
+
+notice_texts.register("payout_in_doubt", _in_doubt_notice)
 
 
 class PayCB(CallbackData, prefix="po"):
@@ -52,8 +73,26 @@ class IsAdminQuery(Filter):
         )
 
 
+def in_doubt_text(batches: list[payouts.Batch]) -> str:
+    lines = [_("<b>Batches in doubt</b> (/paid BATCH TXID or /failed BATCH EVIDENCE)")]
+    lines += [
+        _("Batch {id} · {asset} · {backend} · {count} withdrawals · since {since}").format(
+            id=b.id,
+            asset=b.asset,
+            backend=b.backend,
+            count=len(b.items),
+            since=f"{b.created_at:%Y-%m-%d %H:%M} UTC",
+        )
+        for b in batches
+    ]
+    return "\n".join(lines)
+
+
 @router.message(Command("payouts"))
 async def cmd_payouts(message: Message, db: Database) -> None:
+    doubt = await db.read(payouts.batches_in, ("unknown",))
+    if doubt:
+        await message.answer(in_doubt_text(doubt[:20]))
     rows = await db.read(withdrawals.awaiting_approval)
     if not rows:
         await message.answer(_("No withdrawals are waiting for approval."))
@@ -181,7 +220,12 @@ async def cmd_paid(message: Message, command: CommandObject, db: Database) -> No
 async def cmd_failed(message: Message, command: CommandObject, db: Database) -> None:
     args = args_of(command, 2)
     if args is None or _batch_id(args[0]) is None:
-        await message.answer(_("Usage: /failed BATCH REASON"))
+        await message.answer(
+            _(
+                "Usage: /failed BATCH REASON\n"
+                "For a batch in doubt the reason is your evidence that nothing was paid."
+            )
+        )
         return
     counts = await db.write(
         payouts.settle_manual, message.from_user.id, _batch_id(args[0]), reason=args[1][:200]

@@ -94,7 +94,12 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         args=[db, bot, settings.admin_ids],
     )
     payout_job = Payouts(
-        db, params, lambda name, asset: from_env(name, asset, bot=bot, admin_ids=settings.admin_ids)
+        db,
+        params,
+        lambda name, asset: from_env(
+            name, asset, bot=bot, admin_ids=settings.admin_ids, secret_key=settings.secret_key
+        ),
+        admin_ids=settings.admin_ids,
     )
     scheduler.add_job(
         exclusive(db, "payouts", ttl_seconds=600)(payout_job.run_once),

@@ -1,15 +1,30 @@
 """Payout backends: where a batch goes. Each has ``send(batch)`` and ``lookup(batch)``, both
 returning one core.payouts.Outcome per item, and never raising for the outside world's
-failures: an error that proves nothing was paid is ``failed``; a timeout or a dropped
-connection after the request went out is ``unknown`` (reconciled later with ``lookup``,
-never sent again).
+failures: an error that proves nothing was paid is ``failed``; a timeout, a dropped
+connection after the request went out, or a service error that may have come after the
+payment is ``unknown`` (reconciled later with ``lookup``, never sent again).
+
+``lookup`` never answers ``failed``: a payment it cannot find may still land (a node that
+took the call and sends later, a wallet that broadcasts again), so the items stay
+``unknown`` and are looked up again every ``payout.reconcile_after``; only an admin with
+evidence marks them failed (``/failed BATCH EVIDENCE``, core.payouts.settle_manual).
 
 - RpcBackend: Bitcoin Core-compatible JSON-RPC (BTC, LTC, DOGE). One ``sendmany`` per
-  batch with the batch key as its comment; ``lookup`` finds it with ``listtransactions``.
+  batch with the batch key as its comment. ``lookup`` finds the wallet transactions with
+  that comment (``listtransactions``, newest first, back to a day before the batch) that
+  pay exactly the batch's outputs; one that is mined, or in the node's mempool
+  (``getmempoolentry``), settles the batch as sent. One that is neither (evicted, conflicted,
+  abandoned) is followed through its ``walletconflicts``, ``mempoolconflicts`` and
+  ``replaced_by_txid`` (``gettransaction``): a replacement that pays the same outputs and
+  was mined or is in the mempool counts. Anything else stays unknown.
   URL with user:pass from the environment (RPC_URL_BTC ...).
-- CryptoPayBackend: Crypto Pay API ``transfer`` to the user's Telegram id, ``spend_id``
-  ``wd-{withdrawal id}`` (the API refuses a second transfer with one spend_id);
-  ``lookup`` asks ``getTransfers`` by spend_id. Token from CRYPTOPAY_TOKEN.
+- CryptoPayBackend: Crypto Pay API ``transfer`` to the user's Telegram id. The ``spend_id``
+  (which the API accepts once per app) is ``wd-{withdrawal id}-{mac}``, the mac an HMAC of
+  the withdrawal id under this installation's id (itself an HMAC of SECRET_KEY), so two
+  installations sharing one app never collide and nobody can guess ours. ``lookup`` asks
+  ``getTransfers`` by spend id and takes a transfer as ours only if spend id, recipient,
+  coin and amount all match. SPEND_ID_ALREADY_USED means "maybe sent": unknown, then lookup.
+  Token from CRYPTOPAY_TOKEN.
 - ManualBackend: the batch as a CSV document to the admins; they settle it by hand.
 """
 
@@ -17,11 +32,14 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
+import hmac
 import io
 import json
 import logging
 import os
-from decimal import Decimal
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 import aiohttp
 from yarl import URL
@@ -33,6 +51,9 @@ from core.payouts import Batch, Outcome
 log = logging.getLogger(__name__)
 TIMEOUT = 30
 LOOKUP_PAGES = 200
+# Our server's clock and the node's may differ: look this far before a batch was formed.
+CLOCK_MARGIN = timedelta(days=1)
+NOT_FOUND = -5  # Bitcoin Core's RPC_INVALID_ADDRESS_OR_KEY: no such transaction (wallet or mempool)
 
 
 def coins(amount: int, asset: str) -> str:
@@ -41,6 +62,31 @@ def coins(amount: int, asset: str) -> str:
 
 def _all(batch: Batch, result: str, txid=None, reason=None) -> list[Outcome]:
     return [Outcome(i.withdrawal_id, result, txid, reason) for i in batch.items]
+
+
+def installation_id(secret_key: str) -> bytes:
+    """This installation's secret id: every instance of one deployment shares SECRET_KEY, so
+    they share it; another deployment (another SECRET_KEY) has another one."""
+    if not secret_key:
+        raise ValueError("an installation id needs SECRET_KEY")
+    return hmac.new(secret_key.encode(), b"dustpan/installation-id/v1", hashlib.sha256).digest()
+
+
+def batch_outputs(batch: Batch) -> dict[str, Decimal]:
+    """What ``sendmany`` pays: two withdrawals to one address are one output."""
+    amounts: dict[str, Decimal] = {}
+    for i in batch.items:
+        amounts[i.address] = amounts.get(i.address, Decimal(0)) + to_decimal(i.amount, get_asset(i.asset))
+    return amounts
+
+
+def _paid_by(entries: list[dict]) -> dict[str, Decimal]:
+    """The outputs a wallet transaction sent, from its "send" entries (amounts are negative)."""
+    out: dict[str, Decimal] = {}
+    for e in entries:
+        if e.get("category") == "send" and e.get("address"):
+            out[e["address"]] = out.get(e["address"], Decimal(0)) - Decimal(str(e.get("amount", 0)))
+    return out
 
 
 class RpcBackend:
@@ -68,14 +114,12 @@ class RpcBackend:
                     raise RpcError("payout node refused our credentials")
                 reply = json.loads(await r.text(), parse_float=Decimal)
         if reply.get("error"):
-            raise RpcError(str(reply["error"].get("message", "error"))[:150])
+            err = reply["error"]
+            raise RpcError(str(err.get("message", "error"))[:150], code=err.get("code"))
         return reply["result"]
 
     async def send(self, batch: Batch) -> list[Outcome]:
-        amounts: dict[str, Decimal] = {}
-        for i in batch.items:  # two withdrawals to one address are one output
-            amounts[i.address] = amounts.get(i.address, Decimal(0)) + to_decimal(i.amount, get_asset(i.asset))
-        outputs = {a: format(v, "f") for a, v in amounts.items()}
+        outputs = {a: format(v, "f") for a, v in batch_outputs(batch).items()}
         try:
             params = ["", outputs, 1, batch.key]
             if self.fee_options:
@@ -91,42 +135,119 @@ class RpcBackend:
         return _all(batch, "sent", txid=str(txid))
 
     async def lookup(self, batch: Batch) -> list[Outcome]:
-        """Find the batch's transaction by its comment, newest first, page by page.
+        """Sent (with the paying transaction's id) once a transaction of ours that pays the
+        batch is mined or in the mempool; otherwise unknown, never failed (see the module)."""
+        try:
+            txid = await self._find_payment(batch)
+        except (RpcError, TimeoutError, aiohttp.ClientError, ValueError, InvalidOperation, KeyError):
+            log.warning("payout batch %s: lookup failed; still unknown", batch.key, exc_info=True)
+            return _all(batch, "unknown")
+        if txid is None:
+            log.warning("payout batch %s: no mined or pending payment found; still unknown", batch.key)
+            return _all(batch, "unknown")
+        return _all(batch, "sent", txid=txid)
 
-        Not in the wallet's whole history: it was never sent (failed). Cannot tell (an
-        error, or more history than we page through): still unknown.
-        """
+    async def _find_payment(self, batch: Batch) -> str | None:
+        expected = batch_outputs(batch)
+        found = await self._with_comment(batch)
+        ours = {txid: entries for txid, entries in found.items() if _paid_by(entries) == expected}
+        if len(ours) < len(found):  # the same comment paying other outputs: another installation's?
+            log.warning("payout batch %s: a transaction with its comment pays other outputs", batch.key)
+        found_in: dict[str, list[str]] = {"mined": [], "mempool": []}
+        seen = set(ours)
+        for txid, entries in ours.items():
+            info = entries[0]
+            state = await self._state(txid, info)
+            found_in.get(state, []).append(txid)
+            if state in found_in:
+                continue
+            # Evicted, conflicted or abandoned: did a replacement that pays the same outputs land?
+            others = [*info.get("walletconflicts", []), *info.get("mempoolconflicts", [])]
+            if info.get("replaced_by_txid"):
+                others.append(info["replaced_by_txid"])
+            for other in others:
+                if other in seen:
+                    continue
+                seen.add(other)
+                try:
+                    tx = await self._call("gettransaction", [other])
+                except RpcError as e:
+                    if e.code == NOT_FOUND:  # not a wallet transaction: it pays nobody of ours
+                        continue
+                    raise
+                if _paid_by(tx.get("details", [])) == expected:
+                    found_in.get(await self._state(other, tx), []).append(other)
+        if len(found_in["mined"]) > 1:
+            log.error("payout batch %s: paid by more than one transaction: %s", batch.key, found_in["mined"])
+        return (found_in["mined"] or found_in["mempool"] or [None])[0]
+
+    async def _state(self, txid: str, info: dict) -> str:
+        """mined | mempool | limbo (not mined, not in our mempool) | dead (conflicted or abandoned)."""
+        confirmations = int(info.get("confirmations", 0))
+        if confirmations > 0:
+            return "mined"
+        if confirmations < 0 or info.get("abandoned"):
+            return "dead"
+        try:
+            await self._call("getmempoolentry", [txid])
+        except RpcError as e:
+            if e.code == NOT_FOUND:
+                return "limbo"
+            raise
+        return "mempool"
+
+    async def _with_comment(self, batch: Batch) -> dict[str, list[dict]]:
+        """Wallet "send" entries whose comment is the batch key, by txid: newest first, back to
+        a day before the batch was formed (entries carry the node's receive time)."""
+        since = int((batch.created_at - CLOCK_MARGIN).timestamp()) if batch.created_at else None
+        found: dict[str, list[dict]] = {}
         page = 1000
         for skip in range(0, page * LOOKUP_PAGES, page):
-            try:
-                txs = await self._call("listtransactions", ["*", page, skip, True])
-            except (RpcError, TimeoutError, aiohttp.ClientError, ValueError):
-                return _all(batch, "unknown")
+            txs = await self._call("listtransactions", ["*", page, skip, True])
             for tx in txs:
                 if tx.get("comment") == batch.key and tx.get("category") == "send":
-                    return _all(batch, "sent", txid=tx["txid"])
+                    found.setdefault(tx["txid"], []).append(tx)
             if len(txs) < page:
-                return _all(batch, "failed", reason="not sent")
-        return _all(batch, "unknown")
+                return found
+            oldest = txs[0].get("timereceived", txs[0].get("time"))  # a page runs oldest first
+            if since is not None and oldest is not None and int(oldest) < since:
+                return found
+        raise RpcError("more wallet history than a lookup pages through")
 
 
 class RpcError(Exception):
-    pass
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class CryptoPayBackend:
     MAINNET = "https://pay.crypt.bot/api"
     TESTNET = "https://testnet-pay.crypt.bot/api"
+    MAYBE_SENT = "SPEND_ID_ALREADY_USED"
 
     def __init__(
-        self, token: str, *, base_url: str | None = None, testnet: bool = False, timeout: float = TIMEOUT
-    ):  # float ok: seconds
+        self,
+        token: str,
+        *,
+        secret_key: str,
+        base_url: str | None = None,
+        testnet: bool = False,
+        timeout: float = TIMEOUT,  # float ok: seconds
+    ):
         self.token = token
+        self._installation = installation_id(secret_key)
         self.base = (base_url or (self.TESTNET if testnet else self.MAINNET)).rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout)
 
     def __repr__(self) -> str:
         return "CryptoPayBackend(<redacted>)"
+
+    def spend_id(self, withdrawal_id: int) -> str:
+        """``wd-{id}-{24 hex}``: readable by an admin, unique to this installation, not guessable
+        from the ones other apps' owners can see. At most 64 characters, as the API allows."""
+        mac = hmac.new(self._installation, f"cryptopay-spend:{withdrawal_id}".encode(), hashlib.sha256)
+        return f"wd-{withdrawal_id}-{mac.hexdigest()[:24]}"
 
     async def _call(self, session, method: str, params: dict):
         async with session.post(
@@ -134,7 +255,8 @@ class CryptoPayBackend:
         ) as r:
             reply = await r.json(content_type=None)
         if not reply.get("ok"):
-            raise RpcError(str((reply.get("error") or {}).get("name", "error"))[:150])
+            error = reply.get("error") or {}
+            raise RpcError(str(error.get("name", "error"))[:150], code=error.get("code"))
         return reply["result"]
 
     async def send(self, batch: Batch) -> list[Outcome]:
@@ -145,14 +267,18 @@ class CryptoPayBackend:
                     "user_id": i.user_id,
                     "asset": i.asset,
                     "amount": coins(i.amount, i.asset),
-                    "spend_id": f"wd-{i.withdrawal_id}",
+                    "spend_id": self.spend_id(i.withdrawal_id),
                     "comment": "Dustpan withdrawal",
                 }
                 try:
                     t = await self._call(s, "transfer", params)
                     out.append(Outcome(i.withdrawal_id, "sent", txid=f"cryptopay:{t['transfer_id']}"))
                 except RpcError as e:
-                    out.append(Outcome(i.withdrawal_id, "failed", reason=str(e)))
+                    if str(e) == self.MAYBE_SENT or (isinstance(e.code, int) and e.code >= 500):
+                        log.warning("withdrawal %s: Crypto Pay said %s; outcome unknown", i.withdrawal_id, e)
+                        out.append(Outcome(i.withdrawal_id, "unknown"))
+                    else:  # refused: nothing was paid
+                        out.append(Outcome(i.withdrawal_id, "failed", reason=str(e)))
                 except aiohttp.ClientConnectorError:
                     out.append(Outcome(i.withdrawal_id, "failed", reason="payout service unreachable"))
                 except (TimeoutError, aiohttp.ClientError, ValueError):
@@ -163,17 +289,28 @@ class CryptoPayBackend:
         out = []
         async with aiohttp.ClientSession(timeout=self.timeout) as s:
             for i in batch.items:
+                sid = self.spend_id(i.withdrawal_id)
                 try:
-                    found = await self._call(s, "getTransfers", {"spend_id": f"wd-{i.withdrawal_id}"})
-                except (RpcError, TimeoutError, aiohttp.ClientError, ValueError):
+                    found = await self._call(s, "getTransfers", {"spend_id": sid, "asset": i.asset})
+                    ours = [t for t in found.get("items", []) if self._is_ours(t, sid, i)]
+                except (RpcError, TimeoutError, aiohttp.ClientError, ValueError, InvalidOperation, TypeError):
                     out.append(Outcome(i.withdrawal_id, "unknown"))
                     continue
-                items = [t for t in found.get("items", []) if t.get("spend_id") == f"wd-{i.withdrawal_id}"]
-                if items:
-                    out.append(Outcome(i.withdrawal_id, "sent", txid=f"cryptopay:{items[0]['transfer_id']}"))
-                else:
-                    out.append(Outcome(i.withdrawal_id, "failed", reason="not sent"))
+                if ours:
+                    out.append(Outcome(i.withdrawal_id, "sent", txid=f"cryptopay:{ours[0]['transfer_id']}"))
+                else:  # not (yet) there, or under our spend id someone else's transfer: an admin decides
+                    out.append(Outcome(i.withdrawal_id, "unknown"))
         return out
+
+    @staticmethod
+    def _is_ours(t: dict, sid: str, item) -> bool:
+        return (
+            t.get("spend_id") == sid
+            and str(t.get("user_id")) == str(item.user_id)
+            and t.get("asset") == item.asset
+            and Decimal(str(t.get("amount"))) == to_decimal(item.amount, get_asset(item.asset))
+            and t.get("status", "completed") == "completed"
+        )
 
 
 class ManualBackend:
@@ -212,9 +349,10 @@ class ManualBackend:
     lookup = send  # after a restart the CSV is simply sent again; nothing is paid by it
 
 
-def from_env(name: str, asset: str, *, bot=None, admin_ids=frozenset(), env=None):
+def from_env(name: str, asset: str, *, bot=None, admin_ids=frozenset(), env=None, secret_key: str = ""):
     """The backend called ``name`` for ``asset``, or None when it is not configured or not known
-    (a batch then waits, still open, for a backend that can settle it)."""
+    (a batch then waits, still open, for a backend that can settle it). ``secret_key`` is
+    SECRET_KEY, from which Crypto Pay spend ids are derived (core.config.Settings.secret_key)."""
     env = os.environ if env is None else env
     if name == "rpc":
         url = env.get(f"RPC_URL_{asset}")
@@ -223,10 +361,14 @@ def from_env(name: str, asset: str, *, bot=None, admin_ids=frozenset(), env=None
     if name == "cryptopay":
         token = env.get("CRYPTOPAY_TOKEN")
         testnet = (env.get("CRYPTOPAY_NETWORK") or "mainnet").lower() == "testnet"
-        return CryptoPayBackend(token, testnet=testnet, base_url=env.get("CRYPTOPAY_URL")) if token else None
+        if not token or not secret_key:
+            return None
+        return CryptoPayBackend(
+            token, secret_key=secret_key, testnet=testnet, base_url=env.get("CRYPTOPAY_URL")
+        )
     if name == "manual":
         return ManualBackend(bot, admin_ids)
     return None
 
 
-__all__ = ["RpcBackend", "CryptoPayBackend", "ManualBackend", "from_env"]
+__all__ = ["RpcBackend", "CryptoPayBackend", "ManualBackend", "from_env", "installation_id"]

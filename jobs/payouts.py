@@ -3,7 +3,8 @@
 Runs under the ``payouts`` lease (jobs.exclusive), so one instance at a time. Every step
 is recorded before the next outside call (see core.payouts), so a restart at any point
 resumes from the database: ``open`` batches are sent, ``sending``/``unknown`` ones are
-only looked up, never sent again.
+only looked up, never sent again, every ``payout.reconcile_after`` until the payment is
+found (a lookup never fails them; admins are told once and settle them with evidence).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ log = logging.getLogger(__name__)
 
 
 class Payouts:
-    def __init__(self, db: Database, params: Params, backends) -> None:
-        """``backends``: a function (backend name, asset) -> backend object or None."""
+    def __init__(self, db: Database, params: Params, backends, admin_ids=frozenset()) -> None:
+        """``backends``: a function (backend name, asset) -> backend object or None.
+        ``admin_ids`` are told (once per batch) about a batch still unknown after a lookup."""
         self.db, self.params, self.backends = db, params, backends
+        self.admin_ids = frozenset(admin_ids)
 
     def _backend(self, name: str, asset: str):
         return self.backends(name, asset)
@@ -42,6 +45,8 @@ class Payouts:
             if backend is None or not batch.items or batch.updated_at > settled_before:
                 continue
             add(await self.db.write(payouts.settle, batch.id, await backend.lookup(batch)))
+            if self.admin_ids and await self.db.write(payouts.alert_in_doubt, batch.id, self.admin_ids):
+                log.warning("payouts: batch %s (%s) still unknown after a lookup", batch.id, batch.asset)
         backend_of = {a: str(self.params.get(f"payout.backend.{a}")) for a in ASSET_CODES}
         await self.db.write(payouts.form_batches, backend_of, self.params.get("payout.batch_size"))
         for open_batch in await self.db.read(payouts.batches_in, ("open",)):

@@ -71,3 +71,45 @@ async def test_2fa_address_withdraw_and_txid(fake_api, bot_process, bot_env, db)
     assert await proc.stop() == 0
     log = proc.output()
     assert secret not in log and backup[0] not in log  # no secrets or codes in logs
+
+
+async def test_crypto_pay_payouts_carry_this_installations_spend_ids(fake_api, bot_process, bot_env, db):
+    """bot.py hands SECRET_KEY to the Crypto Pay backend: its spend ids are this installation's
+    own (issue 9, item 4), not ``wd-<id>``, which any installation on the same app would use."""
+    from jobs.payout_backends import CryptoPayBackend
+    from tests.fakes.payouts import FakeCryptoPay, serve
+
+    app = FakeCryptoPay()
+    runner, port = await serve(app.app())
+    env = {
+        **bot_env,
+        "PAYOUT_EVERY": "1s",
+        "PAYOUT_BACKEND_USDT": "cryptopay",
+        "CRYPTOPAY_TOKEN": app.token,
+        "CRYPTOPAY_URL": f"http://127.0.0.1:{port}/api",
+    }
+    try:
+        proc = bot_process(env=env)
+        await proc.start(ready=fake_api.ready_when("getUpdates", timeout=45), timeout=60)
+        admin = fake_api.user(9001, "Root", username="root")
+        alice = fake_api.user(1001, "Alice", username="alice")
+        for who, text in [
+            (admin, "/start"),
+            (alice, "/start"),
+            (admin, "/deposit 100 USDT x"),
+            (admin, "/credit @alice 10 USDT x"),
+        ]:
+            await say(who, text)
+        assert "@CryptoBot" in await say(alice, "/withdraw 6 USDT")
+        await alice.tap_button("Confirm")
+        for _ in range(100):  # the payout job runs every second
+            if app.paid:
+                break
+            await asyncio.sleep(0.2)
+        assert [(t["user_id"], t["amount"]) for t in app.paid] == [(1001, "5.000000")]
+        mine = CryptoPayBackend(app.token, secret_key=bot_env["SECRET_KEY"])
+        assert app.paid[0]["spend_id"] == mine.spend_id(1) != "wd-1"
+        assert await proc.stop() == 0
+        assert bot_env["SECRET_KEY"] not in proc.output()
+    finally:
+        await runner.cleanup()

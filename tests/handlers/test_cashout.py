@@ -291,3 +291,68 @@ async def test_users_and_admins_read_a_rejection_in_their_language(tg, db, alice
     to_alice = texts([s for s in session.sent if s.chat_id == ALICE])
     assert "um administrador o recusou" in to_alice and "rejected" not in to_alice
     assert await available(db) == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("asset", "backend"), [("DUST", "cryptopay"), ("DUST", "rpc"), ("USDT", "rpc"), ("TRX", "rpc")]
+)
+async def test_set_refuses_a_payout_backend_that_cannot_send_the_coin(tg, db, asset, backend):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    out = texts(await admin.send(f"/set payout.backend.{asset} {backend}"))
+    assert f"{backend} cannot send {asset}" in out and "manual" in out
+    assert tg.dp["params"].get(f"payout.backend.{asset}") == "manual"
+    assert await db.read(audit.recent, 10) == []
+
+
+@pytest.mark.parametrize(
+    ("asset", "backend"), [("BTC", "rpc"), ("LTC", "cryptopay"), ("DOGE", "rpc"), ("USDT", "cryptopay")]
+)
+async def test_set_takes_a_payout_backend_that_sends_the_coin(tg, db, asset, backend):
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    assert f"is now {backend}" in texts(await admin.send(f"/set payout.backend.{asset} {backend}"))
+    assert tg.dp["params"].get(f"payout.backend.{asset}") == backend
+
+
+async def test_a_batch_in_doubt_is_shown_to_admins_and_failed_only_with_evidence(tg, db, alice):
+    from aiogram import Bot
+
+    from core.params import Params
+    from jobs.notify import NoticeSender
+    from jobs.payout_backends import RpcBackend
+    from jobs.payouts import Payouts
+    from tests.fakes.payouts import FakeRpc, serve
+    from tests.handlers.harness import BOT_TOKEN, RecordingSession
+
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    await alice.send(f"/withdraw 0.001 BTC {ADDR}")
+    await alice.tap_button("Confirm")
+    node = FakeRpc()
+    node.hold_sends = 1  # the node takes sendmany and answers nothing
+    runner, port = await serve(node.app())
+    try:
+        backend = RpcBackend(f"http://rpc:secret@127.0.0.1:{port}/", timeout=0.5)
+        env = {"PAYOUT_BACKEND_BTC": "rpc", "PAYOUT_RECONCILE_AFTER": "0s"}
+        job = Payouts(db, Params(env=env), lambda name, asset: backend, admin_ids={ADMIN})
+        assert await job.run_once() == {"unknown": 1}
+        assert await job.run_once() == {}  # looked up, not found: still unknown
+        assert await job.run_once() == {}
+        session = RecordingSession()
+        await NoticeSender(db, Bot(BOT_TOKEN, session=session), Params(env={})).run_once()
+        told = [s.text for s in session.sent if s.chat_id == ADMIN]
+        assert len(told) == 1 and "/failed 1" in told[0] and "/paid 1" in told[0]  # once, not per lookup
+        assert "Batch 1 · BTC · rpc · 1 withdrawals" in texts(await admin.send("/payouts"))
+        assert "being checked" in texts(await alice.send("/withdrawals"))
+        assert "Usage: /failed" in texts(await admin.send("/failed 1"))
+        assert await available(db) == 900_000
+        out = texts(await admin.send("/failed 1 node wallet has no transaction with comment payout:BTC:1"))
+        assert "1 withdrawals marked failed" in out
+        assert await available(db) == 1_000_000
+        line = [a for a in await db.read(audit.recent, 5) if a.action == "batch_failed"][0]
+        assert line.actor == ADMIN and "no transaction" in line.details["reason"]
+        assert "not waiting" in texts(await admin.send("/failed 1 again"))
+    finally:
+        node.release()
+        await runner.cleanup()
