@@ -96,16 +96,21 @@ async def cmd_clientseed(message: Message, command: CommandObject, user: User, d
 
 _STEPS = {
     "roll": __("Roll = floor(float × 10001) / 100 = {value}"),
-    "n": __("n = floor(float × 10^8) = {value}"),
-    "result": __("Result = max(1, floor((100 − edge) × 10^6 / (n + 1)) / 100) = {value}x"),
+    "house": __(
+        "Result = max(1, floor(1e8 / (float × 1e8) × {value} × 100) / 100), "
+        "computed in IEEE-754 doubles as Stake's verifier (JavaScript) does"
+    ),
+    "result": __("Result = {value}x"),
     "path": __("Path (R when floor(float × 2) = 1): {value}"),
     "bucket": __("Slot = number of R = {value}"),
 }
 
 
 def _step(key: str, value) -> str | None:
-    if key in ("roll", "result"):
+    if key == "roll":
         value = fair.format_fixed(int(value))
+    elif key == "result":
+        value = fair.limbo_text(int(value))
     text = _STEPS.get(key)
     return str(text).format(value=value) if text else None
 

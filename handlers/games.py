@@ -79,7 +79,7 @@ def result_text(bet: games.Bet) -> str:
     if bet.game == "dice":
         shown = _("Roll: <b>{roll}</b>").format(roll=fair.format_fixed(bet.result))
     elif bet.game == "limbo":
-        shown = _("Result: <b>{x}x</b>").format(x=fair.format_fixed(bet.result))
+        shown = _("Result: <b>{x}x</b>").format(x=fair.limbo_text(bet.result))
     else:
         shown = _("The ball landed in slot {slot} of {slots}.").format(
             slot=bet.result, slots=bet.params["rows"] + 1

@@ -171,3 +171,25 @@ async def test_crash_admin_join_cash_out_and_refusals(tg, db):
     assert "Cashed out at 1.1" in out
     assert "already cashed out" in answers(await alice.tap(bet_button))
     assert await balance(db, user_account(A)) > 10**8
+
+
+async def test_verify_shows_the_limbo_formula_stake_verifiers_use(tg, db):
+    """/verify names Stake's formula, and what it shows is that formula run in doubles on the
+    revealed seeds (tests.core.test_fair.stake_limbo_js is Stake's JavaScript, line by line)."""
+    import re
+
+    from core import fair
+    from tests.core.test_fair import stake_limbo_js
+
+    await setup_money(db, {A: 10**8})
+    alice = tg.person(A)
+    played = texts(await alice.send("/limbo 0.0001 DOGE 1.5"))
+    shown = re.search(r"Result: <b>([0-9.]+)x</b>", played).group(1)
+    await alice.send("/fair")
+    rotated = texts(await alice.tap_button("Rotate"))
+    seed = re.search(r"Revealed server seed: <code>([0-9a-f]{64})</code>", rotated).group(1)
+    client = re.search(r"client seed <code>([^<]+)</code> for nonces", rotated).group(1)
+    checked = texts(await alice.send("/verify 1"))
+    assert "Result = max(1, floor(1e8 / (float × 1e8) × 0.99 × 100) / 100)" in checked
+    assert f"Result = {shown}x" in checked
+    assert fair.format_fixed(stake_limbo_js(fair.draw(seed, client, 0, 1)[0])) == shown
