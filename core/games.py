@@ -44,6 +44,7 @@ class Rotation:
     old_client_seed: str
     bets_made: int  # the old seed's last nonce + 1
     state: SeedState
+    client_seed_chosen: bool  # False: the new client seed was drawn at random (invite the user's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +150,11 @@ def rotate_seed(
 ) -> Rotation:
     """Reveal the active server seed and switch to the committed next one, nonce 0.
 
-    ``client_seed`` (validated by ``fair.normalize_client_seed``) replaces the client seed;
-    None keeps it. Crash bets never use these seeds (crash has its own chain), so an open crash
+    ``client_seed`` (validated by ``fair.normalize_client_seed``) replaces the client seed; None
+    draws a new random one. The old client seed is never kept: the next server seed was made
+    while it was known, so keeping it would pair a server seed with a client seed the server
+    knew when it chose that seed. Every new pair takes a client seed fixed after the commitment
+    shown in /fair. Crash bets never use these seeds (crash has its own chain), so an open crash
     bet does not stop a rotation.
     """
     now = now or utcnow()
@@ -159,7 +163,7 @@ def rotate_seed(
     except fair.InvalidClientSeed as e:  # "empty"/"too_long" also name amount errors: keep them apart
         raise fair.InvalidClientSeed("seed_" + e.reason, **e.params) from None
     old = _ensure(conn, user_id, now)
-    client = new_client if new_client is not None else old.client_seed
+    client = new_client if new_client is not None else fair.new_client_seed()
     new_id = _new_seed_row(conn, user_id, old.next_server_seed, client, now)
     done = conn.execute(
         update(fair_seeds)
@@ -176,7 +180,14 @@ def rotate_seed(
         raise GameRefused("seeds_changed")
     conn.execute(update(game_seeds).where(game_seeds.c.id == old.seed_id).values(revealed_at=now))
     state = _state(conn.execute(_STATE, {"u": user_id}).one())
-    return Rotation(old.server_seed, fair.commitment(old.server_seed), old.client_seed, old.nonce, state)
+    return Rotation(
+        old.server_seed,
+        fair.commitment(old.server_seed),
+        old.client_seed,
+        old.nonce,
+        state,
+        client_seed_chosen=new_client is not None,
+    )
 
 
 # --- placing a bet -------------------------------------------------------------------------

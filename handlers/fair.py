@@ -55,18 +55,25 @@ def fair_keyboard() -> InlineKeyboardMarkup:
 
 
 def rotation_text(rot: games.Rotation) -> str:
-    return "\n".join(
-        [
-            _("<b>Seeds rotated.</b>"),
-            _("Revealed server seed: <code>{seed}</code>").format(seed=rot.revealed_seed),
-            _("Its SHA-256: <code>{hash}</code>").format(hash=rot.revealed_commitment),
-            _("It was used with client seed <code>{seed}</code> for nonces 0 to {last}.").format(
-                seed=html.escape(rot.old_client_seed), last=max(0, rot.bets_made - 1)
-            ),
+    lines = [
+        _("<b>Seeds rotated.</b>"),
+        _("Revealed server seed: <code>{seed}</code>").format(seed=rot.revealed_seed),
+        _("Its SHA-256: <code>{hash}</code>").format(hash=rot.revealed_commitment),
+        _("It was used with client seed <code>{seed}</code> for nonces 0 to {last}.").format(
+            seed=html.escape(rot.old_client_seed), last=max(0, rot.bets_made - 1)
+        ),
+        "",
+        fair_text(rot.state),
+    ]
+    if not rot.client_seed_chosen:
+        lines += [
             "",
-            fair_text(rot.state),
+            _(
+                "A new client seed was drawn at random for your next bets. For a seed nobody but "
+                "you chose, type your own: /clientseed TEXT"
+            ),
         ]
-    )
+    return "\n".join(lines)
 
 
 @router.message(Command("fair"))

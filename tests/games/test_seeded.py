@@ -88,6 +88,24 @@ async def test_rotation_commits_next_seed_before_client_seed_is_chosen(db):
     assert rot.revealed_commitment == st.commitment
 
 
+async def test_rotation_never_reuses_the_client_seed(db):
+    """The next server seed was committed while the old client seed was known: pairing the two
+    would let the server have picked its seed for that client seed. A rotation without a seed of
+    the user's own therefore draws a new client seed, after the commitment."""
+    st = await db.write(games.seed_state, U)
+    seen = {st.client_seed}
+    for _ in range(5):
+        rot = await db.write(games.rotate_seed, U)
+        assert rot.state.commitment == st.next_commitment  # the promised server seed
+        assert rot.state.client_seed not in seen and rot.old_client_seed == st.client_seed
+        assert len(rot.state.client_seed) == 32 and int(rot.state.client_seed, 16) >= 0
+        assert not rot.client_seed_chosen
+        seen.add(rot.state.client_seed)
+        st = rot.state
+    own = await db.write(games.rotate_seed, U, "mine")
+    assert own.state.client_seed == "mine" and own.client_seed_chosen
+
+
 @pytest.mark.parametrize(
     "seed,reason",
     [

@@ -193,3 +193,16 @@ async def test_verify_shows_the_limbo_formula_stake_verifiers_use(tg, db):
     assert "Result = max(1, floor(1e8 / (float × 1e8) × 0.99 × 100) / 100)" in checked
     assert f"Result = {shown}x" in checked
     assert fair.format_fixed(stake_limbo_js(fair.draw(seed, client, 0, 1)[0])) == shown
+
+
+async def test_rotate_button_draws_a_new_client_seed_and_invites_your_own(tg, db):
+    import re
+
+    alice = tg.person(A)
+    before = re.search(r"Client seed: <code>([^<]+)</code>", texts(await alice.send("/fair"))).group(1)
+    rotated = texts(await alice.tap_button("Rotate"))
+    now = re.search(r"Client seed: <code>([^<]+)</code>", rotated).group(1)
+    assert now != before and f"client seed <code>{before}</code> for nonces" in rotated
+    assert "new client seed was drawn at random" in rotated and "/clientseed" in rotated
+    own = texts(await alice.send("/clientseed my own words"))
+    assert "Client seed: <code>my own words</code>" in own and "drawn at random" not in own
