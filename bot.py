@@ -75,6 +75,7 @@ async def run(settings: Settings) -> None:
     from aiohttp import web
 
     from core.db import Database
+    from core.games import seal_seeds
     from core.migrate import upgrade_async
     from core.params import Params
     from handlers.commands import register_commands
@@ -87,6 +88,8 @@ async def run(settings: Settings) -> None:
     await upgrade_async(settings.database_url)
     db = Database(settings.database_url)
     await db.start()
+    if sealed := await db.write(seal_seeds, secret_key=settings.secret_key):  # rows from before 0007_play
+        log.info("sealed %s game server seeds stored in clear", sealed)
     params = Params()
     await params.refresh(db, force=True)
 

@@ -22,13 +22,15 @@ from sqlalchemy import (
 from core.schema import UTCDateTime, id_column, metadata
 
 # Every server seed a user has had. ``revealed_at`` is set when the user rotates away from it;
-# until then server_seed must never be shown or logged (only its commitment).
+# until then server_seed is sealed (core.games: a SecretBox token under SECRET_KEY, aad
+# fair_seed:<user_id>) and must never be shown or logged (only its commitment).
+SEALED_COMMENT = "SecretBox token (aad fair_seed:<user_id>) until revealed"
 game_seeds = Table(
     "game_seeds",
     metadata,
     id_column(),
     Column("user_id", BigInteger, nullable=False),
-    Column("server_seed", String(64), nullable=False),
+    Column("server_seed", String(200), nullable=False, comment=SEALED_COMMENT + ", then the seed in clear"),
     Column("commitment", String(64), nullable=False),
     Column("client_seed", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -42,10 +44,15 @@ fair_seeds = Table(
     metadata,
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("seed_id", BigInteger, nullable=False),
-    Column("server_seed", String(64), nullable=False),
+    Column("server_seed", String(200), nullable=False, comment=SEALED_COMMENT),
     Column("client_seed", String(64), nullable=False),
     Column("nonce", BigInteger, nullable=False, server_default="0", comment="the next bet's nonce"),
-    Column("next_server_seed", String(64), nullable=False, comment="committed by its hash before use"),
+    Column(
+        "next_server_seed",
+        String(200),
+        nullable=False,
+        comment="committed by its hash before use; " + SEALED_COMMENT,
+    ),
 )
 
 bets = Table(

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core import fair, games
+from core.config import Settings
 from core.db import Database
 from core.users import User
 from handlers import errors
@@ -77,27 +78,30 @@ def rotation_text(rot: games.Rotation) -> str:
 
 
 @router.message(Command("fair"))
-async def cmd_fair(message: Message, user: User, db: Database) -> None:
-    await message.answer(fair_text(await db.write(games.seed_state, user.id)), reply_markup=fair_keyboard())
+async def cmd_fair(message: Message, user: User, db: Database, settings: Settings) -> None:
+    st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
+    await message.answer(fair_text(st), reply_markup=fair_keyboard())
 
 
 @router.callback_query(MenuCB.filter(F.to == "fair"))
-async def cb_fair_menu(query: CallbackQuery, user: User, db: Database) -> None:
-    st = await db.write(games.seed_state, user.id)
+async def cb_fair_menu(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
     await query.message.edit_text(fair_text(st), reply_markup=fair_keyboard())
     await query.answer()
 
 
 @router.callback_query(FairCB.filter(F.act == "rotate"))
-async def cb_rotate(query: CallbackQuery, user: User, db: Database) -> None:
-    rot = await db.write(games.rotate_seed, user.id)
+async def cb_rotate(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    rot = await db.write(games.rotate_seed, user.id, secret_key=settings.secret_key)
     await query.message.edit_text(rotation_text(rot), reply_markup=fair_keyboard())
     await query.answer()
 
 
 @router.message(Command("clientseed"))
-async def cmd_clientseed(message: Message, command: CommandObject, user: User, db: Database) -> None:
-    rot = await db.write(games.rotate_seed, user.id, command.args or "")
+async def cmd_clientseed(
+    message: Message, command: CommandObject, user: User, db: Database, settings: Settings
+) -> None:
+    rot = await db.write(games.rotate_seed, user.id, command.args or "", secret_key=settings.secret_key)
     await message.answer(rotation_text(rot), reply_markup=fair_keyboard())
 
 

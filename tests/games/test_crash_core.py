@@ -161,8 +161,8 @@ async def test_seeds_rotate_while_a_crash_bet_is_open(db):
     await setup_money(db, {1: 100_000})
     await salted_round(db, chains, now)
     b, _ = await join(db, 1, now)
-    before = await db.write(games.seed_state, 1)
-    rot = await db.write(games.rotate_seed, 1, "new seed", now=now)
+    before = await db.write(games.seed_state, 1, secret_key=KEY)
+    rot = await db.write(games.rotate_seed, 1, "new seed", now=now, secret_key=KEY)
     assert rot.revealed_commitment == before.commitment and rot.state.client_seed == "new seed"
     assert (await db.read(crash.round_bets, b.round_id))[0].status == "open"
 

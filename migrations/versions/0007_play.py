@@ -1,0 +1,56 @@
+"""games hardening: sealed server seeds
+
+Revision ID: 0007_play
+Revises: 0006_lookup_indexes
+Create Date: 2026-12-06 19:00:00
+
+Unrevealed server seeds are stored as SecretBox tokens (124 characters) instead of 64 hex
+characters. The migration only widens the columns: it cannot encrypt, since it runs without
+SECRET_KEY (``bot.py migrate``, ``alembic upgrade``; on SQLite the key may live in
+data/secret.key). The bot seals the rows still in clear at its next start
+(core.games.seal_seeds) and reads both forms meanwhile.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007_play"
+down_revision = "0006_lookup_indexes"
+branch_labels = None
+depends_on = None
+
+SEALED = "SecretBox token (aad fair_seed:<user_id>) until revealed"
+SEED_COLUMNS = [  # table, column, new comment, old comment
+    ("game_seeds", "server_seed", SEALED + ", then the seed in clear", None),
+    ("fair_seeds", "server_seed", SEALED, None),
+    (
+        "fair_seeds",
+        "next_server_seed",
+        "committed by its hash before use; " + SEALED,
+        "committed by its hash before use",
+    ),
+]
+
+
+def _seed_columns(length_from: int, length_to: int, *, upgrading: bool) -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for table, column, new_comment, old_comment in SEED_COLUMNS:
+        comments = (new_comment, old_comment) if upgrading else (old_comment, new_comment)
+        extra = {"comment": comments[0], "existing_comment": comments[1]} if postgresql else {}
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(
+                column,
+                existing_type=sa.String(length_from),
+                type_=sa.String(length_to),
+                existing_nullable=False,
+                **extra,
+            )
+
+
+def upgrade() -> None:
+    _seed_columns(64, 200, upgrading=True)
+
+
+def downgrade() -> None:
+    # Sealed tokens do not fit 64 characters: reveal or drop them before downgrading.
+    _seed_columns(200, 64, upgrading=False)
