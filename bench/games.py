@@ -86,7 +86,15 @@ async def crash_round(db: Database, base: int) -> tuple[float, float]:  # float 
     key = SECRET_KEY
     chains = crash.ChainCache(key)
     now = utcnow()
-    chain = await db.write(crash.create_chain, crash.build_chain(1000), secret_key=key, admin_id=1, now=now)
+    chain = await db.write(
+        crash.create_chain,
+        crash.build_chain(1000),
+        secret_key=key,
+        admin_id=1,
+        tip_height=900_000,
+        salt_blocks=6,
+        now=now - timedelta(hours=1),
+    )
     await db.write(crash.set_salt, "ab" * 32, admin_id=1, now=now)
     chains.load(await db.read(crash.sealed_chain, chain.id))
     rnd = await db.write(crash.open_round, chains, betting_seconds=10, now=now)

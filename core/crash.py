@@ -1,9 +1,12 @@
 """Crash: shared live rounds on a published hash chain (maths in core.crash_chain).
 
 Life of a chain: an admin creates it (``build_chain`` hashes it outside any transaction, then
-``create_chain`` stores it: its terminating hash is the public commitment; the 32-byte seed is
-stored Fernet-encrypted with SECRET_KEY and never shown), then sets the salt (``set_salt``, e.g.
-a Bitcoin block hash mined after the commitment was published). Only a salted chain plays rounds.
+``create_chain`` stores it: its terminating hash is the public commitment, published together
+with the height of a Bitcoin block not mined yet, ``salt_blocks`` above the current tip; the
+32-byte seed is stored Fernet-encrypted with SECRET_KEY and never shown), then sets the salt
+(``set_salt``): exactly that block's hash, accepted only once the block can exist. Neither the
+operator nor anyone else could know the salt when the chain was fixed, so no chain could be
+picked for it. Only a salted chain plays rounds.
 
 Life of a round: ``open_round`` (betting for N seconds; the crash point is computed and kept
 secret) -> ``join`` (the stake is reserved user -> house, key ``crash:{round}:{user}``) ->
@@ -19,7 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet
@@ -35,16 +38,20 @@ params.define("crash.betting_seconds", "10s", "duration", minimum=1, maximum=600
 params.define("crash.edits_per_second", "25", "int", minimum=1, maximum=30)
 params.define("crash.chain_length", "100000", "int", minimum=10, maximum=10_000_000)
 params.define("crash.channel", "", "text")
+params.define("crash.salt_blocks", "6", "int", minimum=1, maximum=1000)
 
 BETTING, RUNNING, CRASHED = "betting", "running", "crashed"
 OPEN, WON, LOST = "open", "won", "lost"
 AUTO_MIN, AUTO_MAX = 101, 100_000_000  # hundredths
-_SALT = re.compile(r"[0-9a-f]{16,128}", re.ASCII)
+_BLOCK_HASH = re.compile(r"[0-9a-f]{64}", re.ASCII)
+# The fastest Bitcoin could plausibly mine: a block a minute (six blocks in six minutes happen
+# about once in 25,000 tries at the usual ten minutes a block).
+FASTEST_BLOCK = timedelta(minutes=1)
 
 
 class CrashRefused(GameRefused):
     """reason: no_round | betting_closed | crashed | already_cashed | not_found | no_chain |
-    salt_set | bad_salt | bad_auto | chain_exists."""
+    salt_set | bad_salt(height) | salt_early(height, after) | no_block | bad_auto | chain_exists."""
 
 
 def _fernet(secret_key: str) -> Fernet:
@@ -59,10 +66,22 @@ class Chain:
     length: int
     next_game: int
     salt: str | None
+    salt_height: int | None  # the Bitcoin block whose hash is the salt (None: made before commitments)
+    salt_after: datetime | None  # the earliest that block could exist
+    committed_at: datetime
 
 
 def _chain(row) -> Chain:
-    return Chain(row.id, row.commitment, row.length, row.next_game, row.salt)
+    return Chain(
+        row.id,
+        row.commitment,
+        row.length,
+        row.next_game,
+        row.salt,
+        row.salt_height,
+        row.salt_after,
+        row.created_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +99,42 @@ def build_chain(length: int) -> NewChain:
     return NewChain(seed, crash_chain.make_chain(seed, length))
 
 
-def check_new_chain(conn: Connection) -> None:
-    """Refuse a new chain while the newest one still has games to play (ask before building)."""
+def check_new_chain(conn: Connection, now: datetime | None = None) -> None:
+    """Refuse a new chain while the newest one still has games to play (ask before building).
+
+    An unsalted chain is replaced only while its salt block cannot exist yet (or when it names
+    no block: made before block commitments). Later, its salt may be known, and replacing it
+    would let the operator drop a chain that would bust early with that salt.
+    """
     current = latest_chain(conn)
-    if current is not None and current.next_game <= current.length:
+    if current is None:
+        return
+    if current.salt is None:
+        if current.salt_height is None or (now or utcnow()) < current.salt_after:
+            return
+        raise CrashRefused("chain_exists", commitment=current.commitment)
+    if current.next_game <= current.length:
         raise CrashRefused("chain_exists", commitment=current.commitment)
 
 
 def create_chain(
-    conn: Connection, new: NewChain, *, secret_key: str, admin_id: int, now: datetime | None = None
+    conn: Connection,
+    new: NewChain,
+    *,
+    secret_key: str,
+    admin_id: int,
+    tip_height: int,
+    salt_blocks: int,
+    now: datetime | None = None,
 ) -> Chain:
-    """Store a chain from ``build_chain``; refused while a chain still has games to play."""
-    check_new_chain(conn)
+    """Store a chain from ``build_chain`` and commit to the Bitcoin block ``tip_height +
+    salt_blocks`` (``tip_height``: the newest block now) as its salt; refused while a chain
+    still has games to play (``check_new_chain``). Its salt is taken from ``salt_after`` on:
+    ``salt_blocks`` blocks cannot be mined faster than a block a minute."""
+    if not 0 <= tip_height < 10**8 or salt_blocks < 1:
+        raise CrashRefused("bad_height")
     now = now or utcnow()
+    check_new_chain(conn, now)
     row = conn.execute(
         crash_chains.insert()
         .values(
@@ -100,12 +142,22 @@ def create_chain(
             length=new.hashes.length,
             next_game=1,
             seed_enc=_fernet(secret_key).encrypt(new.seed).decode(),
+            salt_height=tip_height + salt_blocks,
+            salt_after=now + salt_blocks * FASTEST_BLOCK,
             created_at=now,
         )
         .returning(*crash_chains.c)
     ).one()
     conn.execute(update(crash_chains).where(crash_chains.c.id != row.id).values(active=False))
-    audit.record(conn, "crash_chain", actor=admin_id, target=str(row.id), commitment=row.commitment, now=now)
+    audit.record(
+        conn,
+        "crash_chain",
+        actor=admin_id,
+        target=str(row.id),
+        commitment=row.commitment,
+        salt_height=row.salt_height,
+        now=now,
+    )
     return _chain(row)
 
 
@@ -114,24 +166,51 @@ def latest_chain(conn: Connection) -> Chain | None:
     return _chain(row) if row else None
 
 
-def set_salt(conn: Connection, salt: str, *, admin_id: int, now: datetime | None = None) -> Chain:
-    """Fix the public salt of the newest chain, once. Rounds start only after this."""
+def is_block_hash(text: str) -> bool:
+    """64 hexadecimal characters (either case), as a Bitcoin block hash is written."""
+    return bool(_BLOCK_HASH.fullmatch((text or "").strip().lower()))
+
+
+def set_salt(
+    conn: Connection,
+    salt: str,
+    *,
+    admin_id: int,
+    now: datetime | None = None,
+    node_confirmed: bool = False,
+) -> Chain:
+    """Fix the salt of the newest chain, once: the hash of the Bitcoin block it committed to
+    (64 hex characters), given no earlier than that block could exist (``salt_after``), unless
+    ``node_confirmed`` (a Bitcoin node returned this hash for that height). Rounds start only
+    after this."""
     salt = (salt or "").strip().lower()
-    if not _SALT.fullmatch(salt):
-        raise CrashRefused("bad_salt")
     chain = latest_chain(conn)
     if chain is None:
         raise CrashRefused("no_chain")
     if chain.salt is not None:
         raise CrashRefused("salt_set", salt=chain.salt)
+    if chain.salt_height is None:
+        raise CrashRefused("no_block")
+    if not _BLOCK_HASH.fullmatch(salt):
+        raise CrashRefused("bad_salt", height=chain.salt_height)
     now = now or utcnow()
+    if not node_confirmed and now < chain.salt_after:
+        raise CrashRefused("salt_early", height=chain.salt_height, after=chain.salt_after)
     conn.execute(
         update(crash_chains)
         .where(crash_chains.c.id == chain.id)
         .values(salt=salt, salt_set_at=now, active=True)
     )
-    audit.record(conn, "crash_salt", actor=admin_id, target=str(chain.id), salt=salt, now=now)
-    return Chain(chain.id, chain.commitment, chain.length, chain.next_game, salt)
+    audit.record(
+        conn,
+        "crash_salt",
+        actor=admin_id,
+        target=str(chain.id),
+        salt=salt,
+        salt_height=chain.salt_height,
+        now=now,
+    )
+    return replace(chain, salt=salt)
 
 
 class ChainNotLoaded(Exception):  # noqa: N818 - a signal to the runner, not a failure

@@ -88,6 +88,8 @@ crash_chains = Table(
     Column("seed_enc", Text, nullable=False, comment="chain seed, Fernet-encrypted with SECRET_KEY"),
     Column("salt", String(128), nullable=True, comment="public value fixed after the commitment"),
     Column("salt_set_at", UTCDateTime, nullable=True),
+    Column("salt_height", BigInteger, nullable=True, comment="Bitcoin block whose hash is the salt"),
+    Column("salt_after", UTCDateTime, nullable=True, comment="earliest time that block could exist"),
     Column("active", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("commitment", name="uq_crash_chains_commitment"),

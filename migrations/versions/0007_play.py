@@ -1,4 +1,4 @@
-"""games hardening: sealed server seeds
+"""games hardening: sealed server seeds, crash salts committed to a Bitcoin block
 
 Revision ID: 0007_play
 Revises: 0006_lookup_indexes
@@ -9,10 +9,16 @@ characters. The migration only widens the columns: it cannot encrypt, since it r
 SECRET_KEY (``bot.py migrate``, ``alembic upgrade``; on SQLite the key may live in
 data/secret.key). The bot seals the rows still in clear at its next start
 (core.games.seal_seeds) and reads both forms meanwhile.
+
+A crash chain names the Bitcoin block whose hash will be its salt (salt_height) and the earliest
+time that block could exist (salt_after). Chains made before have neither: one without a salt
+is replaced by the next /crashnew.
 """
 
 import sqlalchemy as sa
 from alembic import op
+
+import core.schema
 
 revision = "0007_play"
 down_revision = "0006_lookup_indexes"
@@ -49,8 +55,23 @@ def _seed_columns(length_from: int, length_to: int, *, upgrading: bool) -> None:
 
 def upgrade() -> None:
     _seed_columns(64, 200, upgrading=True)
+    with op.batch_alter_table("crash_chains", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("salt_height", sa.BigInteger(), nullable=True, comment="Bitcoin block whose hash is the salt")
+        )
+        batch_op.add_column(
+            sa.Column(
+                "salt_after",
+                core.schema.UTCDateTime(timezone=True),
+                nullable=True,
+                comment="earliest time that block could exist",
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("crash_chains", schema=None) as batch_op:
+        batch_op.drop_column("salt_after")
+        batch_op.drop_column("salt_height")
     # Sealed tokens do not fit 64 characters: reveal or drop them before downgrading.
     _seed_columns(200, 64, upgrading=False)

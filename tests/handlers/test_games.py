@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from core import crash, crash_chain
 from core.accounts import user_account
-from core.schema import utcnow
-from tests.games.helpers import balance, load_chain, setup_money
-from tests.handlers.conftest import ADMIN
+from tests.games.helpers import balance, setup_money
 from tests.handlers.harness import texts
 
 A = 111
@@ -137,40 +132,6 @@ async def test_limits_enforced_and_cannot_be_loosened(tg, db):
     assert "paused until" in texts(await alice.tap_button("7 days"))
     assert "paused games until" in texts(await alice.send("/dice 0.0001 DOGE over 50"))
     assert "cannot be shortened" in answers(await alice.tap_button("1 day"))
-
-
-async def test_crash_admin_join_cash_out_and_refusals(tg, db):
-    await setup_money(db, {A: 10**8})
-    admin = tg.person(ADMIN)
-    alice = tg.person(A)
-    assert "don't know that command" in texts(await alice.send("/crashnew"))
-    assert "Commitment" in texts(await admin.send("/crashnew"))
-    assert "16 to 128 hexadecimal" in texts(await admin.send("/crashsalt nothex"))
-    assert "Rounds start now" in texts(await admin.send("/crashsalt " + "ab" * 32))
-    assert "No crash round" in texts(await alice.send("/crash 0.0001 DOGE"))
-    from core.crash import ChainCache
-    from tests.games.test_crash_core import KEY  # noqa: F401  (the fixture's SECRET_KEY is "k" * 40)
-
-    chains, now = ChainCache("k" * 40), utcnow()
-    await load_chain(db, chains)
-    rnd = await db.write(crash.open_round, chains, betting_seconds=30, now=now)
-    while rnd.crash_point < 130:
-        await db.write(crash.start_round, rnd.id, now=now)
-        await db.write(crash.crash_round, rnd.id, "00" * 32, now=now)
-        rnd = await db.write(crash.open_round, chains, betting_seconds=30, now=now)
-    assert "between 1.01x" in texts(await alice.send("/crash 0.0001 DOGE auto 1"))
-    joined = await alice.send("/crash 0.0001 DOGE")
-    assert "Crash round" in texts(joined)
-    assert "already in this round" in texts(await alice.send("/crash 0.0001 DOGE"))
-    assert "Client seed: <code>abc</code>" in texts(await alice.send("/clientseed abc"))  # crash: own chain
-    bet_button = joined[-1].buttons()[0][1]
-    assert "not started" in answers(await alice.tap(bet_button))
-    started = utcnow() - timedelta(milliseconds=crash_chain.time_to_reach(115))
-    await db.write(crash.start_round, rnd.id, now=started)
-    out = answers(await alice.tap(bet_button))
-    assert "Cashed out at 1.1" in out
-    assert "already cashed out" in answers(await alice.tap(bet_button))
-    assert await balance(db, user_account(A)) > 10**8
 
 
 async def test_verify_shows_the_limbo_formula_stake_verifiers_use(tg, db):
