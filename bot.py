@@ -131,7 +131,7 @@ async def run(settings: Settings) -> None:
     scheduler = build_scheduler(settings, db, bot, params)
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.
-    crash_runner = CrashRunner(db, bot, params, settings.secret_key)
+    crash_runner = CrashRunner(db, bot, params, settings.secret_key, admin_ids=settings.admin_ids)
     crash_runner.start()
     dp["crash_runner"] = crash_runner
 

@@ -95,7 +95,8 @@ crash_chains = Table(
     UniqueConstraint("commitment", name="uq_crash_chains_commitment"),
 )
 
-# status: betting -> running -> crashed. crash_point is secret until status = crashed.
+# status: betting -> running -> crashed (or stuck: busted, settlement failed, retried later).
+# crash_point is secret until the round has busted.
 crash_rounds = Table(
     "crash_rounds",
     metadata,
@@ -112,7 +113,8 @@ crash_rounds = Table(
     UniqueConstraint("chain_id", "game", name="uq_crash_rounds_chain_id"),
 )
 
-# status: open (stake reserved) -> won | lost (reserve posted; a win also paid from house).
+# status: open (stake reserved user -> house, cover reserved house -> user) -> won | lost (stake
+# posted, cover voided; a win paid from house).
 crash_bets = Table(
     "crash_bets",
     metadata,
@@ -126,6 +128,8 @@ crash_bets = Table(
     Column("cashout", BigInteger, nullable=True, comment="hundredths paid at"),
     Column("payout", BigInteger, nullable=False, server_default="0"),
     Column("reserve_id", BigInteger, nullable=False),
+    Column("cover", BigInteger, nullable=False, server_default="0", comment="largest win beyond the stake"),
+    Column("cover_id", BigInteger, nullable=True, comment="its reserve house -> user (none when 0)"),
     Column("idem", String(100), nullable=False),
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=True),

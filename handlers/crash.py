@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 
 from aiogram import Bot, F, Router
@@ -22,6 +23,7 @@ from core.params import REGISTRY, Params
 from core.stakes import rules_for, step_stake
 from core.users import User
 from handlers import errors, labels
+from handlers import notices as notice_texts
 from handlers.admin import IsAdmin
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID, MenuCB, back_button
@@ -346,5 +348,35 @@ errors.register(
     "no_block", __("This chain names no Bitcoin block for its salt: create a new one with /crashnew.")
 )
 errors.register("chain_exists", __("The current chain still has games to play."))
+errors.register(
+    "round_full",
+    lambda e: _(
+        "This round cannot take more winnings (at most {limit} more for all its players). "
+        "Lower the auto cash-out or the stake, or join the next round."
+    ).format(limit=amount(int(e.params["limit"]), str(e.params["asset"]))),
+)
 labels.register("crash_bet", __("Crash bet"))
 labels.register("crash_win", __("Crash win"))
+
+
+def _result(p: dict) -> str:
+    if p["won"]:
+        return _("Crash round #{game} is settled: you cashed out at {x}: {payout}.").format(
+            game=p["game"], x=x(int(p["x"])), payout=amount(int(p["payout"]), str(p["asset"]))
+        )
+    return _("Crash round #{game} is settled: you lost {amount}.").format(
+        game=p["game"], amount=amount(int(p["amount"]), str(p["asset"]))
+    )
+
+
+notice_texts.register(
+    "crash_stuck",
+    lambda p: _(
+        "⚠️ Crash round #{game} could not be settled: {error}\nIts open bets stay on hold (the books "
+        "balance), the bot tries again before every round, and the game goes on."
+    ).format(game=p["game"], error=html.escape(str(p["error"]))),
+)
+notice_texts.register(
+    "crash_settled", lambda p: _("✅ Crash round #{game} is settled now.").format(game=p["game"])
+)
+notice_texts.register("crash_result", _result)

@@ -1,4 +1,4 @@
-"""games hardening: sealed server seeds, crash salts committed to a Bitcoin block
+"""games hardening: sealed server seeds, crash salts committed to a Bitcoin block, crash covers
 
 Revision ID: 0007_play
 Revises: 0006_lookup_indexes
@@ -13,6 +13,9 @@ data/secret.key). The bot seals the rows still in clear at its next start
 A crash chain names the Bitcoin block whose hash will be its salt (salt_height) and the earliest
 time that block could exist (salt_after). Chains made before have neither: one without a salt
 is replaced by the next /crashnew.
+
+A crash bet records the most it can win beyond its stake (cover) and the house's reserve of it
+(cover_id). Bets open during the upgrade have none (0, NULL) and settle as before.
 """
 
 import sqlalchemy as sa
@@ -57,7 +60,9 @@ def upgrade() -> None:
     _seed_columns(64, 200, upgrading=True)
     with op.batch_alter_table("crash_chains", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("salt_height", sa.BigInteger(), nullable=True, comment="Bitcoin block whose hash is the salt")
+            sa.Column(
+                "salt_height", sa.BigInteger(), nullable=True, comment="Bitcoin block whose hash is the salt"
+            )
         )
         batch_op.add_column(
             sa.Column(
@@ -68,8 +73,27 @@ def upgrade() -> None:
             )
         )
 
+    with op.batch_alter_table("crash_bets", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "cover",
+                sa.BigInteger(),
+                server_default="0",
+                nullable=False,
+                comment="largest win beyond the stake",
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "cover_id", sa.BigInteger(), nullable=True, comment="its reserve house -> user (none when 0)"
+            )
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("crash_bets", schema=None) as batch_op:
+        batch_op.drop_column("cover_id")
+        batch_op.drop_column("cover")
     with op.batch_alter_table("crash_chains", schema=None) as batch_op:
         batch_op.drop_column("salt_after")
         batch_op.drop_column("salt_height")
