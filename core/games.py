@@ -109,10 +109,14 @@ def _seal(secret_key: str, user_id: int, seed: str) -> str:
 
 
 def _open(secret_key: str, user_id: int, stored: str) -> str:
-    """The seed from a sealed token (or from a row written in clear before sealing)."""
+    """The seed from a sealed token (or from a row written in clear before sealing). A token that
+    does not open (another SECRET_KEY, another user's row) refuses the bet: ``seeds_unreadable``."""
     if _PLAIN.fullmatch(stored):
         return stored
-    return _box(secret_key).decrypt(stored, aad=f"fair_seed:{user_id}")
+    try:
+        return _box(secret_key).decrypt(stored, aad=f"fair_seed:{user_id}")
+    except totp.UndecryptableSecret:
+        raise GameRefused("seeds_unreadable") from None
 
 
 _STATE = select(fair_seeds).where(fair_seeds.c.user_id == bindparam("u"))

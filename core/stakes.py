@@ -42,8 +42,8 @@ for _code in ASSETS:
 
 class GameRefused(DomainError):
     """reason: below_min(min) | above_max(max) | max_profit(limit) | self_excluded(until) |
-    loss_limit(limit, left) | seeds_changed | not_found | limit_raise_locked(after) | exclusion_locked(until)
-    | bad_period. Amount params are ints in minor units with ``asset``."""
+    loss_limit(limit, left) | seeds_changed | seeds_unreadable | not_found | limit_raise_locked(after) |
+    exclusion_locked(until) | bad_period. Amount params are ints in minor units with ``asset``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,6 +201,10 @@ async def cb_bets(query: CallbackQuery, user: User, db: Database) -> None:
 
 
 errors.register("seeds_changed", __("Your seeds changed just now. Look at /fair and try again."))
+errors.register(
+    "seeds_unreadable",
+    __("Your game seeds cannot be read right now, so no bet was placed. Please contact support."),
+)
 errors.register("not_found", __("No such bet of yours."))
 errors.register("seed_empty", __("Usage: /clientseed TEXT (1 to 64 visible characters)."))
 errors.register("seed_too_long", __("The client seed can have at most {max_length} characters."))

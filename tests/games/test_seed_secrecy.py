@@ -11,10 +11,12 @@ import logging
 import pytest
 from sqlalchemy import select, text, update
 
-from core import fair, games, totp
+from core import fair, games
+from core.accounts import user_account
 from core.db import Database
 from core.games_schema import fair_seeds, game_seeds
-from tests.games.helpers import RULES, setup_money
+from core.stakes import GameRefused
+from tests.games.helpers import RULES, balance, setup_money
 
 U = 42
 KEY = "k" * 40
@@ -131,7 +133,10 @@ async def test_a_sealed_seed_opens_only_for_its_user_and_key(db):
         conn.execute(update(fair_seeds).where(fair_seeds.c.user_id == U).values(server_seed=other))
 
     await db.write(swap)
-    with pytest.raises(totp.UndecryptableSecret):
+    with pytest.raises(GameRefused) as e:
         await bet(db, "x")
-    with pytest.raises(totp.UndecryptableSecret):
+    assert e.value.reason == "seeds_unreadable"
+    with pytest.raises(GameRefused) as e:
         await db.write(games.seed_state, U + 1, secret_key="another key that is long enough....")
+    assert e.value.reason == "seeds_unreadable"
+    assert await balance(db, user_account(U)) == 10**9  # nothing moved
