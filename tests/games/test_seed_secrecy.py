@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 
 from core import fair, games
 from core.accounts import user_account
 from core.db import Database
 from core.games_schema import fair_seeds, game_seeds
+from core.schema import UTCDateTime
 from core.stakes import GameRefused
 from tests.games.helpers import RULES, balance, setup_money
 
@@ -140,3 +141,72 @@ async def test_a_sealed_seed_opens_only_for_its_user_and_key(db):
         await db.write(games.seed_state, U + 1, secret_key="another key that is long enough....")
     assert e.value.reason == "seeds_unreadable"
     assert await balance(db, user_account(U)) == 10**9  # nothing moved
+
+
+async def test_an_upgrade_keeps_seeds_from_before_and_the_first_start_seals_them(tmp_path, migrated_template):
+    """A database at 0006 with a player's seeds in clear: after the migration and bot.py's
+    start-up sealing, no unrevealed seed is left in clear, and the old seeds still play and
+    reveal to their commitments."""
+    import asyncio
+
+    from core.migrate import upgrade
+    from tests.conftest import PG_URL, reset_pg_schema
+
+    url = PG_URL or f"sqlite+aiosqlite:///{tmp_path}/old.db"
+    try:
+        await upgrade_with_old_seeds(url)
+    finally:
+        if PG_URL:  # leave the shared test schema at head, as the session set it up
+            await asyncio.to_thread(reset_pg_schema, PG_URL)
+            await asyncio.to_thread(upgrade, PG_URL)
+
+
+async def upgrade_with_old_seeds(url: str) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from core.ledger import check_invariants
+    from core.migrate import upgrade
+    from tests.conftest import PG_URL, reset_pg_schema
+
+    if PG_URL:
+        await asyncio.to_thread(reset_pg_schema, PG_URL)
+    await asyncio.to_thread(upgrade, url, "0006_lookup_indexes")
+    server, nxt, client = fair.new_server_seed(), fair.new_server_seed(), "old client seed"
+    old = Database(url)
+    await old.start()
+    then = datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+    def as_0006_wrote(conn):
+        conn.execute(
+            text(
+                "INSERT INTO game_seeds (user_id, server_seed, commitment, client_seed, created_at)"
+                " VALUES (:u, :s, :c, :cl, :t)"
+            ).bindparams(bindparam("t", type_=UTCDateTime)),
+            {"u": U, "s": server, "c": fair.commitment(server), "cl": client, "t": then},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO fair_seeds (user_id, seed_id, server_seed, client_seed, nonce, next_server_seed)"
+                " VALUES (:u, 1, :s, :cl, 0, :n)"
+            ),
+            {"u": U, "s": server, "cl": client, "n": nxt},
+        )
+
+    await old.write(as_0006_wrote)
+    await old.close()
+    await asyncio.to_thread(upgrade, url)
+    new = Database(url)
+    await new.start()
+    try:
+        assert await new.write(games.seal_seeds, secret_key=KEY) == 3
+        assert server not in await new.read(dump) and nxt not in await new.read(dump)
+        await setup_money(new, {U: 10**9})
+        placed = await bet(new, "after-upgrade")
+        assert placed.client_seed == client and placed.nonce == 0
+        rot = await new.write(games.rotate_seed, U, secret_key=KEY)
+        assert rot.revealed_seed == server and rot.state.commitment == fair.commitment(nxt)
+        assert (await new.read(games.check_bet, U, placed.id)).verification.result == placed.result
+        assert await new.read(check_invariants) == []
+    finally:
+        await new.close()
