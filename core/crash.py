@@ -435,7 +435,7 @@ def settle_stuck(
                 "amount": b.amount,
                 "asset": b.asset,
             }
-            items.append((b.chat_id, "crash_result", result, f"crash_result:{b.id}"))
+            items.append((b.user_id, "crash_result", result, f"crash_result:{b.id}"))  # in private
     notices.enqueue_many(conn, items, now=now)
     return settled
 
