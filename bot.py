@@ -74,6 +74,7 @@ async def run(settings: Settings) -> None:
     from aiogram.client.telegram import TelegramAPIServer
 
     from core.db import Database
+    from core.games import seal_seeds
     from core.migrate import upgrade_async
     from core.params import Params
     from handlers.commands import register_commands
@@ -87,6 +88,8 @@ async def run(settings: Settings) -> None:
     await upgrade_async(settings.database_url)
     db = Database(settings.database_url)
     await db.start()
+    if sealed := await db.write(seal_seeds, secret_key=settings.secret_key):  # rows from before 0007_play
+        log.info("sealed %s game server seeds stored in clear", sealed)
     params = Params()
     await params.refresh(db, force=True)
 
@@ -127,7 +130,7 @@ async def run(settings: Settings) -> None:
     scheduler = build_scheduler(settings, db, bot, params)
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.
-    crash_runner = CrashRunner(db, bot, params, settings.secret_key)
+    crash_runner = CrashRunner(db, bot, params, settings.secret_key, admin_ids=settings.admin_ids)
     crash_runner.start()
     dp["crash_runner"] = crash_runner
 

@@ -28,6 +28,7 @@ BETS_PER_PLAYER = 60
 CRASH_PLAYERS = 1000
 RULES = Rules(edge_bp=100, min_bet=1, max_bet=10**12, max_profit_bp=100, limbo_max=100_000)
 PG_DEFAULT = PG_URL
+SECRET_KEY = "bench-secret-key-" * 3
 _ids = itertools.count(1)
 
 
@@ -58,7 +59,7 @@ async def seeded(db: Database, game: str, params: dict, base: int) -> float:  # 
     users = range(base, base + PLAYERS)
     await fund(db, users, 10**12)
     for u in users:  # seeds exist before timing, as for returning players
-        await db.write(games.seed_state, u)
+        await db.write(games.seed_state, u, secret_key=SECRET_KEY)
 
     async def player(u: int) -> None:
         for i in range(BETS_PER_PLAYER):
@@ -71,6 +72,7 @@ async def seeded(db: Database, game: str, params: dict, base: int) -> float:  # 
                 params=params,
                 rules=RULES,
                 idem=f"bench:{game}:{u}:{i}",
+                secret_key=SECRET_KEY,
             )
 
     started = time.perf_counter()
@@ -81,10 +83,18 @@ async def seeded(db: Database, game: str, params: dict, base: int) -> float:  # 
 async def crash_round(db: Database, base: int) -> tuple[float, float]:  # float ok: seconds
     users = range(base, base + CRASH_PLAYERS)
     await fund(db, users, 10**9)
-    key = "bench-secret-key-" * 3
+    key = SECRET_KEY
     chains = crash.ChainCache(key)
     now = utcnow()
-    chain = await db.write(crash.create_chain, crash.build_chain(1000), secret_key=key, admin_id=1, now=now)
+    chain = await db.write(
+        crash.create_chain,
+        crash.build_chain(1000),
+        secret_key=key,
+        admin_id=1,
+        tip_height=900_000,
+        salt_blocks=6,
+        now=now - timedelta(hours=1),
+    )
     await db.write(crash.set_salt, "ab" * 32, admin_id=1, now=now)
     chains.load(await db.read(crash.sealed_chain, chain.id))
     rnd = await db.write(crash.open_round, chains, betting_seconds=10, now=now)

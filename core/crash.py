@@ -1,191 +1,66 @@
 """Crash: shared live rounds on a published hash chain (maths in core.crash_chain).
 
-Life of a chain: an admin creates it (``build_chain`` hashes it outside any transaction, then
-``create_chain`` stores it: its terminating hash is the public commitment; the 32-byte seed is
-stored Fernet-encrypted with SECRET_KEY and never shown), then sets the salt (``set_salt``, e.g.
-a Bitcoin block hash mined after the commitment was published). Only a salted chain plays rounds.
+Chains (created by an admin, committed to a Bitcoin block whose hash becomes the salt) are stored
+by core.crash_chains; its names are re-exported here. Only a salted chain plays rounds.
 
 Life of a round: ``open_round`` (betting for N seconds; the crash point is computed and kept
-secret) -> ``join`` (the stake is reserved user -> house, key ``crash:{round}:{user}``) ->
+secret) -> ``join`` (the stake is reserved user -> house, key ``crash:{round}:{user}``, and the
+most the bet can win beyond it house -> user, key ``crash:{round}:{user}:cover``) ->
 ``start_round`` (the server clock starts the curve) -> ``cash_out`` (the server's clock at the
-moment the transaction runs decides the multiplier; posts the reserve and pays the win in one
-transaction; a conditional status update makes it happen at most once) -> ``crash_round``
-(settles every open bet in one transaction: auto cash-outs at or below the crash point win at
-their target, the rest lose; the game hash is revealed).
+moment the transaction runs decides the multiplier; posts the stake, voids the cover and pays the
+win in one transaction; a conditional status update makes it happen at most once) ->
+``crash_round`` (settles every open bet in one transaction: auto cash-outs at or below the crash
+point win at their target, the rest lose; the game hash is revealed).
+
+Exposure: every staked bet has an auto cash-out (the player's, or lower), so its largest win is
+known at join and reserved from the house then (two-phase). The covers the house holds stay within
+``Rules.round_profit_bp`` of its balance (``crash.max_round_profit``: one round takes bets at a
+time, so that is the round's cap) and each within ``games.max_profit``: a bet that would pass either gets a lower auto cash-out, or is refused when
+even 1.01x does not fit. So a settlement can always be paid. Should one fail all the same (a bug,
+a broken disk), ``mark_stuck`` ends the round without settling it: its bets stay open, stakes and
+covers still held (the books balance), the admins are told through the notice outbox, rounds go
+on, and ``settle_stuck`` settles it later.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography.fernet import Fernet
 from sqlalchemy import Connection, bindparam, select, update
 
-from core import audit, crash_chain, ledger, params
+from core import audit, crash_chain, ledger, notices, params
 from core.accounts import HOUSE, user_account
+from core.crash_chains import (  # noqa: F401  (the chain names, as core.crash has always offered them)
+    FASTEST_BLOCK,
+    Chain,
+    ChainCache,
+    ChainNotLoaded,
+    CrashRefused,
+    NewChain,
+    SealedChain,
+    build_chain,
+    check_new_chain,
+    create_chain,
+    is_block_hash,
+    latest_chain,
+    sealed_chain,
+    set_salt,
+)
 from core.games_schema import crash_bets, crash_chains, crash_rounds
 from core.schema import utcnow
-from core.stakes import GameRefused, Rules, check_stake, max_profit
+from core.stakes import GameRefused, Rules, check_stake
 
 params.define("crash.betting_seconds", "10s", "duration", minimum=1, maximum=600)
 params.define("crash.edits_per_second", "25", "int", minimum=1, maximum=30)
 params.define("crash.chain_length", "100000", "int", minimum=10, maximum=10_000_000)
 params.define("crash.channel", "", "text")
+params.define("crash.salt_blocks", "6", "int", minimum=1, maximum=1000)
 
 BETTING, RUNNING, CRASHED = "betting", "running", "crashed"
+STUCK = "stuck"  # busted, but its settlement failed: its open bets wait for settle_stuck
 OPEN, WON, LOST = "open", "won", "lost"
 AUTO_MIN, AUTO_MAX = 101, 100_000_000  # hundredths
-_SALT = re.compile(r"[0-9a-f]{16,128}", re.ASCII)
-
-
-class CrashRefused(GameRefused):
-    """reason: no_round | betting_closed | crashed | already_cashed | not_found | no_chain |
-    salt_set | bad_salt | bad_auto | chain_exists."""
-
-
-def _fernet(secret_key: str) -> Fernet:
-    digest = hashlib.sha256(b"dustpan-crash-chain:" + secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
-@dataclass(frozen=True, slots=True)
-class Chain:
-    id: int
-    commitment: str
-    length: int
-    next_game: int
-    salt: str | None
-
-
-def _chain(row) -> Chain:
-    return Chain(row.id, row.commitment, row.length, row.next_game, row.salt)
-
-
-@dataclass(frozen=True, slots=True)
-class NewChain:
-    """A chain built by ``build_chain``, outside any transaction, for ``create_chain`` to store."""
-
-    seed: bytes
-    hashes: crash_chain.HashChain
-
-
-def build_chain(length: int) -> NewChain:
-    """A new secret seed and its chain of ``length`` games: ``length`` SHA-256 (about 4 s for
-    10^7), so run it off the event loop (``asyncio.to_thread``), never inside a transaction."""
-    seed = crash_chain.new_chain_seed()
-    return NewChain(seed, crash_chain.make_chain(seed, length))
-
-
-def check_new_chain(conn: Connection) -> None:
-    """Refuse a new chain while the newest one still has games to play (ask before building)."""
-    current = latest_chain(conn)
-    if current is not None and current.next_game <= current.length:
-        raise CrashRefused("chain_exists", commitment=current.commitment)
-
-
-def create_chain(
-    conn: Connection, new: NewChain, *, secret_key: str, admin_id: int, now: datetime | None = None
-) -> Chain:
-    """Store a chain from ``build_chain``; refused while a chain still has games to play."""
-    check_new_chain(conn)
-    now = now or utcnow()
-    row = conn.execute(
-        crash_chains.insert()
-        .values(
-            commitment=new.hashes.terminating_hash.hex(),
-            length=new.hashes.length,
-            next_game=1,
-            seed_enc=_fernet(secret_key).encrypt(new.seed).decode(),
-            created_at=now,
-        )
-        .returning(*crash_chains.c)
-    ).one()
-    conn.execute(update(crash_chains).where(crash_chains.c.id != row.id).values(active=False))
-    audit.record(conn, "crash_chain", actor=admin_id, target=str(row.id), commitment=row.commitment, now=now)
-    return _chain(row)
-
-
-def latest_chain(conn: Connection) -> Chain | None:
-    row = conn.execute(select(crash_chains).order_by(crash_chains.c.id.desc()).limit(1)).first()
-    return _chain(row) if row else None
-
-
-def set_salt(conn: Connection, salt: str, *, admin_id: int, now: datetime | None = None) -> Chain:
-    """Fix the public salt of the newest chain, once. Rounds start only after this."""
-    salt = (salt or "").strip().lower()
-    if not _SALT.fullmatch(salt):
-        raise CrashRefused("bad_salt")
-    chain = latest_chain(conn)
-    if chain is None:
-        raise CrashRefused("no_chain")
-    if chain.salt is not None:
-        raise CrashRefused("salt_set", salt=chain.salt)
-    now = now or utcnow()
-    conn.execute(
-        update(crash_chains)
-        .where(crash_chains.c.id == chain.id)
-        .values(salt=salt, salt_set_at=now, active=True)
-    )
-    audit.record(conn, "crash_salt", actor=admin_id, target=str(chain.id), salt=salt, now=now)
-    return Chain(chain.id, chain.commitment, chain.length, chain.next_game, salt)
-
-
-class ChainNotLoaded(Exception):  # noqa: N818 - a signal to the runner, not a failure
-    """``open_round`` needs a chain the cache has not built: ``ChainCache.load`` it (off the
-    event loop, outside any transaction) and call again."""
-
-    def __init__(self, chain_id: int) -> None:
-        super().__init__(chain_id)
-        self.chain_id = chain_id
-
-
-@dataclass(frozen=True, slots=True)
-class SealedChain:
-    """A stored chain as ``ChainCache.load`` needs it (the seed still encrypted)."""
-
-    id: int
-    seed_enc: str
-    length: int
-    commitment: str
-
-
-def sealed_chain(conn: Connection, chain_id: int) -> SealedChain:
-    row = conn.execute(select(crash_chains).where(crash_chains.c.id == chain_id)).one()
-    return SealedChain(row.id, row.seed_enc, row.length, row.commitment)
-
-
-class ChainCache:
-    """The runner's in-memory chain (decrypted once, checkpoints only): game hash lookups.
-
-    Building a chain costs ``length`` SHA-256, seconds for a long one, so it happens only in
-    ``load``, which the runner calls in a worker thread outside any transaction; a lookup in a
-    chain not loaded raises ``ChainNotLoaded`` instead of hashing where it would stall writes.
-    """
-
-    def __init__(self, secret_key: str) -> None:
-        self._fernet = _fernet(secret_key)
-        self._chains: dict[int, crash_chain.HashChain] = {}
-
-    def loaded(self, chain_id: int) -> bool:
-        return chain_id in self._chains
-
-    def load(self, sealed: SealedChain) -> None:
-        seed = self._fernet.decrypt(sealed.seed_enc.encode())
-        chain = crash_chain.make_chain(seed, sealed.length)
-        if chain.terminating_hash.hex() != sealed.commitment:
-            raise RuntimeError("crash chain does not match its commitment (wrong SECRET_KEY?)")
-        self._chains = {sealed.id: chain}  # one chain at a time: the one being played
-
-    def game_hash(self, chain_id: int, game: int) -> bytes:
-        """Hash of ``game`` (at most sqrt(length) SHA-256 from a checkpoint)."""
-        chain = self._chains.get(chain_id)
-        if chain is None:
-            raise ChainNotLoaded(chain_id)
-        return chain.game_hash(game)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +93,11 @@ def _round(row) -> Round:
     )
 
 
-_UNFINISHED = (
-    select(crash_rounds).where(crash_rounds.c.status != CRASHED).order_by(crash_rounds.c.id.desc()).limit(1)
-)
+_LIVE = crash_rounds.c.status.in_((BETTING, RUNNING))
+_UNFINISHED = select(crash_rounds).where(_LIVE).order_by(crash_rounds.c.id.desc()).limit(1)
+# join locks the round's row (PostgreSQL; SQLite has one writer): joins of one round take turns,
+# so each sees every cover taken before it.
+_UNFINISHED_LOCKED = _UNFINISHED.with_for_update()
 _ROUND = select(crash_rounds).where(crash_rounds.c.id == bindparam("r"))
 
 
@@ -289,6 +166,7 @@ class CrashBet:
     chat_id: int
     message_id: int | None
     locale: str
+    cover: int  # the most this bet can win beyond its stake: reserved from the house until settled
     replayed: bool = False
 
 
@@ -301,6 +179,18 @@ _JOINED = select(crash_bets.c.id).where(
     crash_bets.c.round_id == bindparam("r"), crash_bets.c.user_id == bindparam("u")
 )
 _BET_BY_IDEM = select(crash_bets).where(crash_bets.c.idem == bindparam("k"))
+
+
+def exposure(conn: Connection, asset: str, rules: Rules) -> tuple[int, int]:
+    """(per bet, room) in minor units: the most one bet may win beyond its stake
+    (``games.max_profit`` of what the house has free), and what the open crash bets may still
+    win together: ``round_profit_bp`` of the house's balance, less the covers it holds already.
+    Only crash covers are held by the house, and one round takes bets at a time, so the covers
+    held are this round's (and those of a round stuck unsettled, which still count)."""
+    house = ledger.balance(conn, HOUSE, asset)
+    per_bet = house.available * rules.max_profit_bp // 10_000
+    room = max(0, house.balance * rules.round_profit_bp // 10_000 - house.held)
+    return per_bet, room
 
 
 def join(
@@ -316,11 +206,13 @@ def join(
     locale: str = "en",
     now: datetime | None = None,
 ) -> tuple[CrashBet, Round]:
-    """Join the round taking bets: reserve the stake. ``auto_cashout`` in hundredths (or None).
+    """Join the round taking bets: reserve the stake, and the most it can win from the house.
+    ``auto_cashout`` in hundredths (or None).
 
-    The most a bet may win is capped (``games.max_profit``, and AUTO_MAX): the stored auto
-    cash-out is the lower of the player's and the cap's multiplier, so the cap pays out instead
-    of refusing. None only for a stake of 0 without an auto cash-out.
+    The most a bet may win is capped (``games.max_profit``, the round's room, and AUTO_MAX): the
+    stored auto cash-out is the lower of the player's and the caps', so a cap pays out instead
+    of refusing; ``round_full`` (or ``max_profit``) only when not even 1.01x fits. None only for
+    a stake of 0 without an auto cash-out.
     """
     prior = conn.execute(_BET_BY_IDEM, {"k": idem}).first()
     if prior is not None:
@@ -328,22 +220,26 @@ def join(
     if auto_cashout is not None and not AUTO_MIN <= auto_cashout <= AUTO_MAX:
         raise CrashRefused("bad_auto")
     now = now or utcnow()
-    rnd = current_round(conn)
-    if rnd is None:
+    row = conn.execute(_UNFINISHED_LOCKED).first()
+    if row is None:
         raise CrashRefused("no_round")
+    rnd = _round(row)
     if rnd.status != BETTING or now >= rnd.betting_ends_at:
         raise CrashRefused("betting_closed")
-    cap = max_profit(conn, asset, rules)  # the house balance, read once
+    cap, room = exposure(conn, asset, rules)  # the house balance, read once
     auto = auto_cashout
     if amount > 0:
-        # Every staked bet keeps an auto cash-out: the player's, or the cap's (at most AUTO_MAX),
-        # so no press can win more than check_stake allowed for.
-        auto = min(auto_cashout or AUTO_MAX, (amount + cap) * 100 // amount, AUTO_MAX)
+        # Every staked bet keeps an auto cash-out: the player's, or the caps' (at most AUTO_MAX),
+        # so no press can win more than was reserved for it.
+        auto = min(auto_cashout or AUTO_MAX, (amount + min(cap, room)) * 100 // amount, AUTO_MAX)
         if auto < AUTO_MIN:
+            if room < cap:
+                raise CrashRefused("round_full", limit=room, asset=asset)
             raise GameRefused("max_profit", limit=cap, asset=asset)
     check_stake(conn, user_id, asset, amount, amount * (auto or 100) // 100, rules, now, cap=cap)
     if conn.execute(_JOINED, {"r": rnd.id, "u": user_id}).first() is not None:
         raise CrashRefused("already_joined")
+    ref = f"crash:{rnd.id}:{user_id}"
     t = ledger.reserve(
         conn,
         debit=user_account(user_id),
@@ -351,10 +247,24 @@ def join(
         asset=asset,
         amount=amount,
         code="crash_bet",
-        key=f"crash:{rnd.id}:{user_id}",
+        key=ref,
         meta={"round": rnd.id},
         now=now,
     )
+    cover = amount * (auto or 100) // 100 - amount
+    cover_id = None
+    if cover > 0:
+        cover_id = ledger.reserve(
+            conn,
+            debit=HOUSE,
+            credit=user_account(user_id),
+            asset=asset,
+            amount=cover,
+            code="crash_cover",
+            key=f"{ref}:cover",
+            meta={"round": rnd.id},
+            now=now,
+        ).id
     row = conn.execute(
         crash_bets.insert()
         .values(
@@ -366,6 +276,8 @@ def join(
             status=OPEN,
             payout=0,
             reserve_id=t.id,
+            cover=cover,
+            cover_id=cover_id,
             idem=idem,
             chat_id=chat_id,
             locale=locale,
@@ -397,6 +309,8 @@ def _settle(conn: Connection, bet, status: str, mult: int | None, now: datetime)
         return -1
     ref = f"crash:{bet.round_id}:{bet.user_id}"
     ledger.post_pending(conn, bet.reserve_id, key=f"{ref}:post", now=now)
+    if bet.cover_id is not None:  # the house's reserve for this bet: the win is paid below
+        ledger.void_pending(conn, bet.cover_id, key=f"{ref}:cover:void", now=now)
     if win > 0:
         ledger.transfer(
             conn,
@@ -443,7 +357,8 @@ def cash_out(conn: Connection, *, user_id: int, bet_id: int, now: datetime | Non
 def crash_round(
     conn: Connection, round_id: int, game_hash_hex: str, now: datetime | None = None
 ) -> list[CrashBet]:
-    """Settle every open bet of a round that has busted and reveal its hash. Idempotent."""
+    """Settle every open bet of a round that has busted (or is stuck) and reveal its hash.
+    Idempotent."""
     now = now or utcnow()
     rnd = _round(conn.execute(_ROUND, {"r": round_id}).one())
     for bet in conn.execute(
@@ -458,6 +373,71 @@ def crash_round(
         .values(status=CRASHED, hash=game_hash_hex, crashed_at=now)
     )
     return round_bets(conn, round_id)
+
+
+def mark_stuck(
+    conn: Connection,
+    round_id: int,
+    game_hash_hex: str,
+    *,
+    error: str,
+    admin_ids=(),
+    now: datetime | None = None,
+) -> Round:
+    """End a round whose settlement failed without settling it, so the next one can open.
+
+    Its open bets keep their stakes and covers on hold (nothing moves, the books balance); the
+    bust has passed, so no cash-out can reach them. Its hash is stored (and may be shown: the
+    crash point no longer decides anything) for ``settle_stuck``. Each admin gets one notice
+    (key ``crash_stuck:{round}:{admin}``)."""
+    now = now or utcnow()
+    conn.execute(
+        update(crash_rounds)
+        .where(crash_rounds.c.id == round_id, _LIVE)
+        .values(status=STUCK, hash=game_hash_hex, crashed_at=now)
+    )
+    rnd = _round(conn.execute(_ROUND, {"r": round_id}).one())
+    params = {"game": rnd.game, "round": rnd.id, "error": error[:200]}
+    notices.enqueue_many(
+        conn, [(a, "crash_stuck", params, f"crash_stuck:{round_id}:{a}") for a in sorted(admin_ids)], now=now
+    )
+    audit.record(conn, "crash_stuck", actor=None, target=str(round_id), error=error[:200], now=now)
+    return rnd
+
+
+def stuck_rounds(conn: Connection) -> list[Round]:
+    q = select(crash_rounds).where(crash_rounds.c.status == STUCK).order_by(crash_rounds.c.id)
+    return [_round(r) for r in conn.execute(q)]
+
+
+def settle_stuck(
+    conn: Connection, round_id: int, *, admin_ids=(), now: datetime | None = None
+) -> list[CrashBet]:
+    """Settle a stuck round as ``crash_round`` would have; tell the admins (``crash_settled``)
+    and each player whose bet it settles (``crash_result``)."""
+    now = now or utcnow()
+    rnd = _round(conn.execute(_ROUND, {"r": round_id}).one())
+    if rnd.status != STUCK:
+        return round_bets(conn, round_id)
+    waiting = {b.id for b in round_bets(conn, round_id) if b.status == OPEN}
+    settled = crash_round(conn, round_id, rnd.hash, now=now)
+    items = [
+        (a, "crash_settled", {"game": rnd.game, "round": rnd.id}, f"crash_settled:{round_id}:{a}")
+        for a in sorted(admin_ids)
+    ]
+    for b in settled:
+        if b.id in waiting:
+            result = {
+                "game": rnd.game,
+                "won": b.status == WON,
+                "x": b.cashout,
+                "payout": b.payout,
+                "amount": b.amount,
+                "asset": b.asset,
+            }
+            items.append((b.user_id, "crash_result", result, f"crash_result:{b.id}"))  # in private
+    notices.enqueue_many(conn, items, now=now)
+    return settled
 
 
 def round_bets(conn: Connection, round_id: int) -> list[CrashBet]:

@@ -7,7 +7,10 @@ Scheme (what a public Stake verifier recomputes):
   then round increments. The float Stake shows is exactly ``u / 2**32`` (its byte sum is exact).
 
 Every result is computed from ``u`` with integers: floor(float * N) == (u * N) >> 32 exactly, so
-no float rounding can move a result. Floats appear only for display (``to_float``).
+no float rounding can move a result. Limbo is the one game whose published formula is a chain of
+double-precision operations; it is reproduced in integers that round exactly as IEEE-754 doubles
+do (``_double``), so a JavaScript verifier agrees with every result. Floats appear only for display
+(``to_float``).
 
 Units: amounts are ints in minor units; dice rolls, limbo results/targets and plinko table entries
 are hundredths (``7718`` = 77.18, ``200`` = 2.00x); chances and house edges are basis points
@@ -37,9 +40,10 @@ DICE_MIN_CHANCE_BP = 1  # 0.01 %
 DICE_MAX_CHANCE_BP = 9_800  # 98 %
 OVER, UNDER = "over", "under"
 
-LIMBO_SPAN = 10**8  # Stake's limbo resolution: floor(float * 1e8)
+LIMBO_SCALE = 10**8  # the 1e8 of Stake's limbo formula
 LIMBO_MIN_TARGET = 101  # 1.01x
 LIMBO_MAX_TARGET = 100_000_000  # 1,000,000.00x
+LIMBO_INFINITE = 10**18  # hundredths standing for JavaScript's Infinity (float 0: 1e8 / 0)
 
 PLINKO_ROWS = range(8, 17)
 PLINKO_RISKS = ("low", "medium", "high")
@@ -249,16 +253,54 @@ def dice_multiplier(chance: int, edge_bp: int = HOUSE_EDGE_BP) -> int:
 # --- limbo -----------------------------------------------------------------------------------
 
 
-def limbo_result(u: int, edge_bp: int = HOUSE_EDGE_BP) -> int:
-    """Result in hundredths, >= 100: floor((1 - edge) * 1e8 / (floor(float * 1e8) + 1)), to 0.01.
+def _double(num: int, den: int) -> tuple[int, int]:
+    """The IEEE-754 double nearest to num / den (ties to even), as an exact fraction (n, d).
 
-    At 1 % edge this is Stake's max(1, floor(1e8 / (floor(float * 1e8) + 1) * 0.99 * 100) / 100),
-    computed exactly; P(result >= T) = floor(99e8 / T) / 1e8 <= 0.99 / T for T >= 1.01x.
-    Stake's JS evaluates it in doubles, which shows 0.01 less than this for 46 of the 1e8 values of
-    floor(float * 1e8) (those where n + 1 divides 99e8) and never more.
+    For num >= 0, den > 0 and quotients in the normal range (here 2^-40 .. 2^60): what one
+    JavaScript (or Python float) division or multiplication of doubles rounds its exact result to.
     """
-    n = (u * LIMBO_SPAN) >> 32
-    return max(100, (10_000 - edge_bp) * 10**6 // (n + 1))
+    if num == 0:
+        return 0, 1
+    e = num.bit_length() - den.bit_length()  # now 2^(e-1) < num/den < 2^(e+1)
+    if (num < den << e) if e >= 0 else (num << -e < den):
+        e -= 1  # now 2^e <= num/den < 2^(e+1): the double's exponent
+    shift = 52 - e  # scale the quotient to a 53-bit mantissa
+    n2, d2 = (num << shift, den) if shift >= 0 else (num, den << -shift)
+    mantissa, rem = divmod(n2, d2)
+    if 2 * rem > d2 or (2 * rem == d2 and mantissa & 1):
+        mantissa += 1
+    return (mantissa, 1 << shift) if shift >= 0 else (mantissa << -shift, 1)
+
+
+def limbo_house(edge_bp: int = HOUSE_EDGE_BP) -> str:
+    """The house factor of the limbo formula as shown: "0.99" at a 1 % edge."""
+    return format_fixed(10_000 - edge_bp, 4).rstrip("0").rstrip(".")
+
+
+def limbo_result(u: int, edge_bp: int = HOUSE_EDGE_BP) -> int:
+    """Result in hundredths, >= 100: Stake's published formula, evaluated as its verifier does,
+    in IEEE-754 doubles (each step rounded to the nearest double, as JavaScript does)::
+
+        floatPoint = 1e8 / (float * 1e8) * houseEdge      // houseEdge = 0.99 at a 1 % edge
+        result = Math.max(Math.floor(floatPoint * 100) / 100, 1)
+
+    float = u / 2^32 exactly. Computed in integers, so every machine gets the same result.
+    P(result >= T) is within 2^-31 of 0.99 / T; float 0 gives JavaScript's Infinity, kept as
+    ``LIMBO_INFINITE`` (it wins at any target).
+    """
+    if u == 0:
+        return LIMBO_INFINITE
+    an, ad = _double(u * LIMBO_SCALE, U32)  # float * 1e8
+    bn, bd = _double(LIMBO_SCALE * ad, an)  # 1e8 / (float * 1e8)
+    hn, hd = _double(10_000 - edge_bp, 10_000)  # houseEdge: 0.99 is the double nearest 99/100
+    cn, cd = _double(bn * hn, bd * hd)  # * houseEdge
+    dn, dd = _double(cn * 100, cd)  # floatPoint * 100
+    return max(100, dn // dd)
+
+
+def limbo_text(result: int) -> str:
+    """A limbo result as shown: "8.29", or "∞" for float 0."""
+    return "∞" if result >= LIMBO_INFINITE else format_fixed(result)
 
 
 def limbo_win(result: int, target: int) -> bool:
@@ -339,11 +381,10 @@ def _limbo(p: Mapping[str, int | str], u: Iterator[int], edge: int) -> tuple[lis
     target = int(p["target"])
     if not LIMBO_MIN_TARGET <= target <= LIMBO_MAX_TARGET:
         raise InvalidBet("target_out_of_range")
-    x = next(u)
-    result = limbo_result(x, edge)
+    result = limbo_result(next(u), edge)
     won = limbo_win(result, target)
     steps: list[Step] = [
-        ("n", (x * LIMBO_SPAN) >> 32),
+        ("house", limbo_house(edge)),
         ("edge_bp", edge),
         ("result", result),
         ("target", target),

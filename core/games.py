@@ -8,18 +8,27 @@ user -> house and the payout house -> user, and the bet row is written. The bet 
 (unique) comes from the Telegram update, so a retried update returns the first bet. Ledger keys:
 ``bet:{user}:{seed}:{nonce}`` and ``win:{user}:{seed}:{nonce}`` (the nonce restarts at 0 with
 each server seed, so the seed id is part of the key).
+
+Server seeds are sealed at rest until revealed: ``game_seeds.server_seed`` and both seeds of
+``fair_seeds`` hold a ``core.totp.SecretBox`` token (AES-GCM under SECRET_KEY, aad
+``fair_seed:{user}``), so a backup, a replica or the SQL log (parameters and rows alike) shows
+only ciphertext and commitments; rotation writes the revealed seed in clear, since it is public
+from then on. Rows written before sealing hold 64 hex characters: they are still read, and
+``seal_seeds`` (run at every start) encrypts them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from core import fair, ledger
+from core import fair, ledger, totp
 from core.accounts import HOUSE, user_account
 from core.games_schema import bets, fair_seeds, game_seeds
 from core.schema import utcnow
@@ -44,6 +53,7 @@ class Rotation:
     old_client_seed: str
     bets_made: int  # the old seed's last nonce + 1
     state: SeedState
+    client_seed_chosen: bool  # False: the new client seed was drawn at random (invite the user's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,29 @@ def _bet(row, replayed: bool = False) -> Bet:
 
 # --- seeds ---------------------------------------------------------------------------------
 
+_PLAIN = re.compile(r"[0-9a-f]{64}", re.ASCII)  # a seed written in clear, before seeds were sealed
+
+
+@lru_cache(maxsize=4)
+def _box(secret_key: str) -> totp.SecretBox:
+    return totp.SecretBox(secret_key)  # the HKDF once per key, not once per bet
+
+
+def _seal(secret_key: str, user_id: int, seed: str) -> str:
+    return _box(secret_key).encrypt(seed, aad=f"fair_seed:{user_id}")
+
+
+def _open(secret_key: str, user_id: int, stored: str) -> str:
+    """The seed from a sealed token (or from a row written in clear before sealing). A token that
+    does not open (another SECRET_KEY, another user's row) refuses the bet: ``seeds_unreadable``."""
+    if _PLAIN.fullmatch(stored):
+        return stored
+    try:
+        return _box(secret_key).decrypt(stored, aad=f"fair_seed:{user_id}")
+    except totp.UndecryptableSecret:
+        raise GameRefused("seeds_unreadable") from None
+
+
 _STATE = select(fair_seeds).where(fair_seeds.c.user_id == bindparam("u"))
 _TAKE_NONCE = (
     update(fair_seeds)
@@ -95,88 +128,134 @@ _TAKE_NONCE = (
 )
 
 
-def _new_seed_row(conn: Connection, user_id: int, server_seed: str, client_seed: str, now: datetime) -> int:
+def _new_seed_row(
+    conn: Connection, user_id: int, sealed: str, commitment: str, client: str, now: datetime
+) -> int:
     return conn.execute(
         game_seeds.insert()
         .values(
-            user_id=user_id,
-            server_seed=server_seed,
-            commitment=fair.commitment(server_seed),
-            client_seed=client_seed,
-            created_at=now,
+            user_id=user_id, server_seed=sealed, commitment=commitment, client_seed=client, created_at=now
         )
         .returning(game_seeds.c.id)
     ).scalar_one()
 
 
-def _ensure(conn: Connection, user_id: int, now: datetime):
+def _ensure(conn: Connection, user_id: int, now: datetime, secret_key: str):
     row = conn.execute(_STATE, {"u": user_id}).first()
     if row is not None:
         return row
     server, client = fair.new_server_seed(), fair.new_client_seed()
-    seed_id = _new_seed_row(conn, user_id, server, client, now)
+    sealed = _seal(secret_key, user_id, server)
+    seed_id = _new_seed_row(conn, user_id, sealed, fair.commitment(server), client, now)
     # A concurrent first bet inserts the same key: PostgreSQL raises 23505 and db.write retries.
     conn.execute(
         fair_seeds.insert().values(
             user_id=user_id,
             seed_id=seed_id,
-            server_seed=server,
+            server_seed=sealed,
             client_seed=client,
             nonce=0,
-            next_server_seed=fair.new_server_seed(),
+            next_server_seed=_seal(secret_key, user_id, fair.new_server_seed()),
         )
     )
     return conn.execute(_STATE, {"u": user_id}).one()
 
 
-def _state(row) -> SeedState:
+def _state(row, secret_key: str) -> SeedState:
     return SeedState(
         seed_id=row.seed_id,
-        commitment=fair.commitment(row.server_seed),
-        next_commitment=fair.commitment(row.next_server_seed),
+        commitment=fair.commitment(_open(secret_key, row.user_id, row.server_seed)),
+        next_commitment=fair.commitment(_open(secret_key, row.user_id, row.next_server_seed)),
         client_seed=row.client_seed,
         nonce=row.nonce,
     )
 
 
-def seed_state(conn: Connection, user_id: int, now: datetime | None = None) -> SeedState:
-    """The user's commitments, client seed and next nonce (creates the seeds on first use)."""
-    return _state(_ensure(conn, user_id, now or utcnow()))
+def seed_state(conn: Connection, user_id: int, now: datetime | None = None, *, secret_key: str) -> SeedState:
+    """The user's commitments, client seed and next nonce (creates the seeds on first use).
+    ``secret_key`` (SECRET_KEY) seals new seeds and opens stored ones."""
+    return _state(_ensure(conn, user_id, now or utcnow(), secret_key), secret_key)
 
 
 def rotate_seed(
-    conn: Connection, user_id: int, client_seed: str | None = None, now: datetime | None = None
+    conn: Connection,
+    user_id: int,
+    client_seed: str | None = None,
+    now: datetime | None = None,
+    *,
+    secret_key: str,
 ) -> Rotation:
     """Reveal the active server seed and switch to the committed next one, nonce 0.
 
-    ``client_seed`` (validated by ``fair.normalize_client_seed``) replaces the client seed;
-    None keeps it. Crash bets never use these seeds (crash has its own chain), so an open crash
-    bet does not stop a rotation.
+    ``client_seed`` (validated by ``fair.normalize_client_seed``) replaces the client seed; None
+    draws a new random one. The old client seed is never kept: the next server seed was made
+    while it was known, so keeping it would pair a server seed with a client seed the server
+    knew when it chose that seed. Every new pair takes a client seed fixed after the commitment
+    shown in /fair. Crash bets never use these seeds (crash has its own chain), so an open crash
+    bet does not stop a rotation. The revealed seed is stored in clear from now on (it is public).
     """
     now = now or utcnow()
     try:
         new_client = fair.normalize_client_seed(client_seed) if client_seed is not None else None
     except fair.InvalidClientSeed as e:  # "empty"/"too_long" also name amount errors: keep them apart
         raise fair.InvalidClientSeed("seed_" + e.reason, **e.params) from None
-    old = _ensure(conn, user_id, now)
-    client = new_client if new_client is not None else old.client_seed
-    new_id = _new_seed_row(conn, user_id, old.next_server_seed, client, now)
+    old = _ensure(conn, user_id, now, secret_key)
+    revealed = _open(secret_key, user_id, old.server_seed)
+    promised = _open(secret_key, user_id, old.next_server_seed)
+    sealed = _seal(secret_key, user_id, promised)
+    client = new_client if new_client is not None else fair.new_client_seed()
+    new_id = _new_seed_row(conn, user_id, sealed, fair.commitment(promised), client, now)
     done = conn.execute(
         update(fair_seeds)
         .where(fair_seeds.c.user_id == user_id, fair_seeds.c.seed_id == old.seed_id)
         .values(
             seed_id=new_id,
-            server_seed=old.next_server_seed,
+            server_seed=sealed,
             client_seed=client,
             nonce=0,
-            next_server_seed=fair.new_server_seed(),
+            next_server_seed=_seal(secret_key, user_id, fair.new_server_seed()),
         )
     ).rowcount
     if done != 1:  # a concurrent rotation won (SQLite cannot get here: one writer)
         raise GameRefused("seeds_changed")
-    conn.execute(update(game_seeds).where(game_seeds.c.id == old.seed_id).values(revealed_at=now))
-    state = _state(conn.execute(_STATE, {"u": user_id}).one())
-    return Rotation(old.server_seed, fair.commitment(old.server_seed), old.client_seed, old.nonce, state)
+    conn.execute(
+        update(game_seeds).where(game_seeds.c.id == old.seed_id).values(revealed_at=now, server_seed=revealed)
+    )
+    state = _state(conn.execute(_STATE, {"u": user_id}).one(), secret_key)
+    return Rotation(
+        revealed,
+        fair.commitment(revealed),
+        old.client_seed,
+        old.nonce,
+        state,
+        client_seed_chosen=new_client is not None,
+    )
+
+
+def seal_seeds(conn: Connection, *, secret_key: str) -> int:
+    """Encrypt every unrevealed seed still stored in clear (rows from before sealing); returns
+    how many. Idempotent; bot.py runs it at every start, after the migrations."""
+    sealed = 0
+    plain_pair = or_(
+        func.length(fair_seeds.c.server_seed) == 64, func.length(fair_seeds.c.next_server_seed) == 64
+    )
+    for row in conn.execute(select(fair_seeds).where(plain_pair)).all():
+        values = {
+            col: _seal(secret_key, row.user_id, getattr(row, col))
+            for col in ("server_seed", "next_server_seed")
+            if _PLAIN.fullmatch(getattr(row, col))
+        }
+        conn.execute(update(fair_seeds).where(fair_seeds.c.user_id == row.user_id).values(**values))
+        sealed += len(values)
+    plain_seeds = select(game_seeds.c.id, game_seeds.c.user_id, game_seeds.c.server_seed).where(
+        game_seeds.c.revealed_at.is_(None), func.length(game_seeds.c.server_seed) == 64
+    )
+    for row in conn.execute(plain_seeds).all():
+        if _PLAIN.fullmatch(row.server_seed):
+            token = _seal(secret_key, row.user_id, row.server_seed)
+            conn.execute(update(game_seeds).where(game_seeds.c.id == row.id).values(server_seed=token))
+            sealed += 1
+    return sealed
 
 
 # --- placing a bet -------------------------------------------------------------------------
@@ -221,12 +300,13 @@ def place_bet(
     params: dict[str, Any],
     rules: Rules,
     idem: str,
+    secret_key: str,
     now: datetime | None = None,
 ) -> Bet:
     """Place and settle one seeded bet in this transaction; see the module docstring.
 
     ``amount`` in minor units; ``idem`` identifies the Telegram update (a retry returns the
-    first bet with ``replayed=True`` and moves nothing).
+    first bet with ``replayed=True`` and moves nothing); ``secret_key`` opens the sealed seed.
     """
     prior = conn.execute(_BY_IDEM, {"k": idem}).first()
     if prior is not None:
@@ -238,10 +318,11 @@ def place_bet(
     # A refusal rolls the nonce back with everything else.
     taken = conn.execute(_TAKE_NONCE, {"u": user_id}).first()
     if taken is None:  # first bet ever: make the seeds, then take nonce 0
-        _ensure(conn, user_id, now)
+        _ensure(conn, user_id, now, secret_key)
         taken = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
     check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now)
-    seed_id, server_seed, client_seed, next_nonce = taken
+    seed_id, sealed, client_seed, next_nonce = taken
+    server_seed = _open(secret_key, user_id, sealed)
     nonce = next_nonce - 1
     v = fair.verify_bet(game, stored, server_seed, client_seed, nonce)
     win = fair.payout_x10k(amount, v.multiplier_x10k)

@@ -22,13 +22,15 @@ from sqlalchemy import (
 from core.schema import UTCDateTime, id_column, metadata
 
 # Every server seed a user has had. ``revealed_at`` is set when the user rotates away from it;
-# until then server_seed must never be shown or logged (only its commitment).
+# until then server_seed is sealed (core.games: a SecretBox token under SECRET_KEY, aad
+# fair_seed:<user_id>) and must never be shown or logged (only its commitment).
+SEALED_COMMENT = "SecretBox token (aad fair_seed:<user_id>) until revealed"
 game_seeds = Table(
     "game_seeds",
     metadata,
     id_column(),
     Column("user_id", BigInteger, nullable=False),
-    Column("server_seed", String(64), nullable=False),
+    Column("server_seed", String(200), nullable=False, comment=SEALED_COMMENT + ", then the seed in clear"),
     Column("commitment", String(64), nullable=False),
     Column("client_seed", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -42,10 +44,15 @@ fair_seeds = Table(
     metadata,
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("seed_id", BigInteger, nullable=False),
-    Column("server_seed", String(64), nullable=False),
+    Column("server_seed", String(200), nullable=False, comment=SEALED_COMMENT),
     Column("client_seed", String(64), nullable=False),
     Column("nonce", BigInteger, nullable=False, server_default="0", comment="the next bet's nonce"),
-    Column("next_server_seed", String(64), nullable=False, comment="committed by its hash before use"),
+    Column(
+        "next_server_seed",
+        String(200),
+        nullable=False,
+        comment="committed by its hash before use; " + SEALED_COMMENT,
+    ),
 )
 
 bets = Table(
@@ -81,12 +88,15 @@ crash_chains = Table(
     Column("seed_enc", Text, nullable=False, comment="chain seed, Fernet-encrypted with SECRET_KEY"),
     Column("salt", String(128), nullable=True, comment="public value fixed after the commitment"),
     Column("salt_set_at", UTCDateTime, nullable=True),
+    Column("salt_height", BigInteger, nullable=True, comment="Bitcoin block whose hash is the salt"),
+    Column("salt_after", UTCDateTime, nullable=True, comment="earliest time that block could exist"),
     Column("active", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("commitment", name="uq_crash_chains_commitment"),
 )
 
-# status: betting -> running -> crashed. crash_point is secret until status = crashed.
+# status: betting -> running -> crashed (or stuck: busted, settlement failed, retried later).
+# crash_point is secret until the round has busted.
 crash_rounds = Table(
     "crash_rounds",
     metadata,
@@ -103,7 +113,8 @@ crash_rounds = Table(
     UniqueConstraint("chain_id", "game", name="uq_crash_rounds_chain_id"),
 )
 
-# status: open (stake reserved) -> won | lost (reserve posted; a win also paid from house).
+# status: open (stake reserved user -> house, cover reserved house -> user) -> won | lost (stake
+# posted, cover voided; a win paid from house).
 crash_bets = Table(
     "crash_bets",
     metadata,
@@ -117,6 +128,8 @@ crash_bets = Table(
     Column("cashout", BigInteger, nullable=True, comment="hundredths paid at"),
     Column("payout", BigInteger, nullable=False, server_default="0"),
     Column("reserve_id", BigInteger, nullable=False),
+    Column("cover", BigInteger, nullable=False, server_default="0", comment="largest win beyond the stake"),
+    Column("cover_id", BigInteger, nullable=True, comment="its reserve house -> user (none when 0)"),
     Column("idem", String(100), nullable=False),
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger, nullable=True),

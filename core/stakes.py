@@ -6,7 +6,8 @@ the use case's transaction, right before the stake moves, so nothing can slip in
 Settings (admins change them with /set): ``games.edge`` (house edge, basis points),
 ``games.min_bet.<ASSET>`` / ``games.max_bet.<ASSET>`` (minor units), ``games.max_profit``
 (share of the house balance one bet may win, basis points), ``games.limbo.max_target``
-(hundredths). Self-exclusion lasts 1, 7 or 30 days and cannot be shortened; a daily loss
+(hundredths), ``crash.max_round_profit`` (share of the house one crash round's bets may win
+together; core.crash reserves it at join). Self-exclusion lasts 1, 7 or 30 days and cannot be shortened; a daily loss
 limit can be lowered at once but raised or removed only 24 hours after its last change.
 """
 
@@ -33,6 +34,7 @@ _MAX = {"BTC": "0.001", "LTC": "0.01", "DOGE": "100", "USDT": "10", "TRX": "100"
 params.define("games.edge", "1%", "share", maximum=2000)
 params.define("games.max_profit", "1%", "share", minimum=1)
 params.define("games.limbo.max_target", "100000", "int", minimum=101, maximum=100_000_000)
+params.define("crash.max_round_profit", "5%", "share", minimum=1)
 for _code in ASSETS:
     params.define(f"games.min_bet.{_code}", _MIN.get(_code, "0.000001"), "amount", asset=_code)
     params.define(f"games.max_bet.{_code}", _MAX.get(_code, "1000"), "amount", asset=_code)
@@ -40,8 +42,8 @@ for _code in ASSETS:
 
 class GameRefused(DomainError):
     """reason: below_min(min) | above_max(max) | max_profit(limit) | self_excluded(until) |
-    loss_limit(limit, left) | seeds_changed | not_found | limit_raise_locked(after) | exclusion_locked(until)
-    | bad_period. Amount params are ints in minor units with ``asset``."""
+    loss_limit(limit, left) | seeds_changed | seeds_unreadable | not_found | limit_raise_locked(after) |
+    exclusion_locked(until) | bad_period. Amount params are ints in minor units with ``asset``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class Rules:
     max_bet: int
     max_profit_bp: int
     limbo_max: int
+    round_profit_bp: int = 500  # crash: what one round's bets may win together, share of the house
 
 
 def rules_for(p: params.Params, asset: str) -> Rules:
@@ -62,6 +65,7 @@ def rules_for(p: params.Params, asset: str) -> Rules:
         max_bet=p.get(f"games.max_bet.{asset}"),
         max_profit_bp=p.get("games.max_profit"),
         limbo_max=p.get("games.limbo.max_target"),
+        round_profit_bp=p.get("crash.max_round_profit"),
     )
 
 

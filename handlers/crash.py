@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 
 from aiogram import Bot, F, Router
@@ -12,16 +13,17 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core import crash, fair
+from core import bitcoin_node, crash, fair
 from core.assets import ASSETS, get_asset
 from core.config import Settings
 from core.db import Database
 from core.games import parse_hundredths
 from core.money import parse_amount
-from core.params import Params
+from core.params import REGISTRY, Params
 from core.stakes import rules_for, step_stake
 from core.users import User
 from handlers import errors, labels
+from handlers import notices as notice_texts
 from handlers.admin import IsAdmin
 from handlers.i18n import _, __, amount
 from handlers.menu import MAX_ID, MenuCB, back_button
@@ -165,43 +167,138 @@ async def cb_cash_out(query: CallbackQuery, callback_data: CashCB, user: User, d
     )
 
 
-async def post_to_channel(bot: Bot, params: Params, text: str) -> None:
-    channel = params.get("crash.channel")
-    if not channel:
-        return
-    try:
-        await bot.send_message(channel, text)
-    except Exception:  # the channel is a courtesy copy: never fail the round for it
-        log.warning("could not post to the crash channel", exc_info=True)
+def _channels(params: Params, *, ops: bool) -> list:
+    """Where public posts go: crash.channel, and for chain announcements ops.channel too (when
+    the operators' channel is a setting of this bot)."""
+    found = [params.get("crash.channel")]
+    if ops and "ops.channel" in REGISTRY:
+        found.append(params.get("ops.channel"))
+    return list(dict.fromkeys(c for c in found if c))
+
+
+async def post_to_channel(bot: Bot, params: Params, text: str, *, ops: bool = False) -> None:
+    for channel in _channels(params, ops=ops):
+        try:
+            await bot.send_message(channel, text)
+        except Exception:  # the channel is a courtesy copy: never fail the round for it
+            log.warning("could not post to the channel %s", channel, exc_info=True)
+
+
+def block_link(height: int) -> str:
+    """A public page that answers with the hash of the block at ``height`` (Esplora's API)."""
+    return f"https://mempool.space/api/block-height/{height}"
+
+
+def commitment_text(chain: crash.Chain, tip: int) -> str:
+    return "\n".join(
+        [
+            _("🔐 <b>New crash chain</b> of {length} games.").format(length=chain.length),
+            _("Terminating hash: <code>{hash}</code>").format(hash=chain.commitment),
+            _(
+                "Salt: the hash of Bitcoin block #{height}, not mined yet (the newest block is #{tip}). "
+                "The chain is fixed now, so nobody, the operator included, can fit it to that hash."
+            ).format(height=chain.salt_height, tip=tip),
+            "",
+            _("How anyone can check it:"),
+            _(
+                "1. Block #{height} was mined after this message: compare its time on any block explorer."
+            ).format(height=chain.salt_height),
+            _(
+                "2. The salt set with /crashsalt is that block's hash: {link} "
+                "(or bitcoin-cli getblockhash {height})."
+            ).format(link=block_link(chain.salt_height), height=chain.salt_height),
+            _(
+                "3. After each round its game hash is shown: SHA-256 of it is the previous round's hash (for "
+                "the first round, the terminating hash above), and the crash point comes from "
+                "HMAC-SHA256(key = the salt as hex text, message = the game hash), as on bustabit."
+            ),
+        ]
+    )
+
+
+async def _tip(args: str) -> int:
+    """The newest Bitcoin height: the node's when one is configured, else the admin's."""
+    typed = (args or "").strip()
+    node = bitcoin_node.from_env()
+    if node is not None:
+        try:
+            return await node.height()
+        except bitcoin_node.NodeError as e:
+            log.warning("the Bitcoin node did not answer getblockcount: %s", e)
+            if not typed:
+                raise crash.CrashRefused("node_failed", error=str(e)) from None
+    if not typed:
+        raise crash.CrashRefused("need_height")
+    if not (typed.isascii() and typed.isdigit() and len(typed) <= 8):
+        raise crash.CrashRefused("bad_height")
+    return int(typed)
 
 
 @router.message(Command("crashnew"), IsAdmin())
-async def cmd_crashnew(message: Message, db: Database, params: Params, settings: Settings, bot: Bot) -> None:
+async def cmd_crashnew(
+    message: Message, command: CommandObject, db: Database, params: Params, settings: Settings, bot: Bot
+) -> None:
     await db.read(crash.check_new_chain)  # refuse before seconds of hashing, not after
+    tip = await _tip(command.args)
     new = await asyncio.to_thread(crash.build_chain, params.get("crash.chain_length"))
     chain = await db.write(
-        crash.create_chain, new, secret_key=settings.secret_key, admin_id=message.from_user.id
+        crash.create_chain,
+        new,
+        secret_key=settings.secret_key,
+        admin_id=message.from_user.id,
+        tip_height=tip,
+        salt_blocks=params.get("crash.salt_blocks"),
     )
-    text = _(
-        "New crash chain of {length} games. Commitment (terminating hash): <code>{hash}</code>\n"
-        "Now publish it, then set the salt with /crashsalt HEX (e.g. a Bitcoin block hash mined later)."
-    ).format(length=chain.length, hash=chain.commitment)
+    text = commitment_text(chain, tip)
     await message.answer(text)
-    await post_to_channel(bot, params, text)
+    await post_to_channel(bot, params, text, ops=True)
+
+
+async def _check_block(chain: crash.Chain | None, salt: str) -> bool:
+    """True when a configured node confirms ``salt`` is the hash of the chain's block; refuses
+    when it knows better. False (nothing to ask, or nothing worth asking): core decides."""
+    node = bitcoin_node.from_env()
+    if node is None or chain is None or chain.salt is not None or chain.salt_height is None:
+        return False
+    if not crash.is_block_hash(salt):
+        return False
+    try:
+        tip = await node.height()
+        if tip < chain.salt_height:
+            raise crash.CrashRefused("salt_not_mined", height=chain.salt_height, tip=tip)
+        mined = await node.block_hash(chain.salt_height)
+    except bitcoin_node.NodeError as e:
+        log.warning("the Bitcoin node did not answer: %s", e)
+        raise crash.CrashRefused("node_failed", error=str(e)) from None
+    if mined != salt.strip().lower():
+        raise crash.CrashRefused("salt_wrong_block", height=chain.salt_height, hash=mined)
+    return True
 
 
 @router.message(Command("crashsalt"), IsAdmin())
 async def cmd_crashsalt(
     message: Message, command: CommandObject, db: Database, params: Params, bot: Bot, crash_runner=None
 ) -> None:
-    chain = await db.write(crash.set_salt, command.args or "", admin_id=message.from_user.id)
+    salt = command.args or ""
+    confirmed = await _check_block(await db.read(crash.latest_chain), salt)
+    chain = await db.write(crash.set_salt, salt, admin_id=message.from_user.id, node_confirmed=confirmed)
     if crash_runner is not None:  # open the first round now, so "Rounds start now" is true
         await crash_runner.poke()
-    text = _("Crash salt set: <code>{salt}</code> for chain <code>{hash}</code>. Rounds start now.").format(
-        salt=chain.salt, hash=chain.commitment
+    text = _(
+        "Crash salt set: <code>{salt}</code>, the hash of Bitcoin block #{height} ({link}), "
+        "for chain <code>{hash}</code>. Rounds start now."
+    ).format(
+        salt=chain.salt, height=chain.salt_height, link=block_link(chain.salt_height), hash=chain.commitment
     )
     await message.answer(text)
-    await post_to_channel(bot, params, text)
+    await post_to_channel(bot, params, text, ops=True)
+
+
+def _early(e) -> str:
+    return _(
+        "Block #{height} cannot have been mined yet. Send its hash once it is: after {after:%H:%M} UTC "
+        "at the earliest."
+    ).format(height=e.params["height"], after=e.params["after"])
 
 
 errors.register("no_round", __("No crash round is taking bets right now. Try again in a few seconds."))
@@ -213,7 +310,73 @@ errors.register("already_joined", __("You are already in this round."))
 errors.register("bad_auto", __("Auto cash-out must be between 1.01x and 1000000x."))
 errors.register("no_chain", __("Create a chain first with /crashnew."))
 errors.register("salt_set", __("The salt of this chain is already set."))
-errors.register("bad_salt", __("The salt must be 16 to 128 hexadecimal characters."))
+errors.register(
+    "bad_salt",
+    lambda e: _("The salt must be the hash of Bitcoin block #{height}: 64 hexadecimal characters.").format(
+        height=e.params["height"]
+    ),
+)
+errors.register("salt_early", _early)
+errors.register(
+    "salt_not_mined",
+    lambda e: _("Block #{height} is not mined yet: the Bitcoin node is at #{tip}.").format(
+        height=e.params["height"], tip=e.params["tip"]
+    ),
+)
+errors.register(
+    "salt_wrong_block",
+    lambda e: _("That is not the hash of block #{height}. The Bitcoin node has <code>{hash}</code>.").format(
+        height=e.params["height"], hash=e.params["hash"]
+    ),
+)
+errors.register(
+    "node_failed",
+    lambda e: _("The Bitcoin node did not answer ({error}). Try again in a minute.").format(
+        error=e.params["error"]
+    ),
+)
+errors.register(
+    "need_height",
+    __(
+        "Give the newest Bitcoin block height: /crashnew HEIGHT (any block explorer shows it, e.g. "
+        "mempool.space). The chain commits to a block a few above it, whose hash becomes the salt. "
+        "With a Bitcoin node in RPC_URL_BTC the bot asks the node itself."
+    ),
+)
+errors.register("bad_height", __("The height is the number of the newest Bitcoin block, like 925000."))
+errors.register(
+    "no_block", __("This chain names no Bitcoin block for its salt: create a new one with /crashnew.")
+)
 errors.register("chain_exists", __("The current chain still has games to play."))
+errors.register(
+    "round_full",
+    lambda e: _(
+        "This round cannot take more winnings (at most {limit} more for all its players). "
+        "Lower the auto cash-out or the stake, or join the next round."
+    ).format(limit=amount(int(e.params["limit"]), str(e.params["asset"]))),
+)
 labels.register("crash_bet", __("Crash bet"))
 labels.register("crash_win", __("Crash win"))
+
+
+def _result(p: dict) -> str:
+    if p["won"]:
+        return _("Crash round #{game} is settled: you cashed out at {x}: {payout}.").format(
+            game=p["game"], x=x(int(p["x"])), payout=amount(int(p["payout"]), str(p["asset"]))
+        )
+    return _("Crash round #{game} is settled: you lost {amount}.").format(
+        game=p["game"], amount=amount(int(p["amount"]), str(p["asset"]))
+    )
+
+
+notice_texts.register(
+    "crash_stuck",
+    lambda p: _(
+        "⚠️ Crash round #{game} could not be settled: {error}\nIts open bets stay on hold (the books "
+        "balance), the bot tries again before every round, and the game goes on."
+    ).format(game=p["game"], error=html.escape(str(p["error"]))),
+)
+notice_texts.register(
+    "crash_settled", lambda p: _("✅ Crash round #{game} is settled now.").format(game=p["game"])
+)
+notice_texts.register("crash_result", _result)

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core import fair, games
+from core.config import Settings
 from core.db import Database
 from core.users import User
 from handlers import errors
@@ -56,57 +57,72 @@ def fair_keyboard() -> InlineKeyboardMarkup:
 
 
 def rotation_text(rot: games.Rotation) -> str:
-    return "\n".join(
-        [
-            _("<b>Seeds rotated.</b>"),
-            _("Revealed server seed: <code>{seed}</code>").format(seed=rot.revealed_seed),
-            _("Its SHA-256: <code>{hash}</code>").format(hash=rot.revealed_commitment),
-            _("It was used with client seed <code>{seed}</code> for nonces 0 to {last}.").format(
-                seed=html.escape(rot.old_client_seed), last=max(0, rot.bets_made - 1)
-            ),
+    lines = [
+        _("<b>Seeds rotated.</b>"),
+        _("Revealed server seed: <code>{seed}</code>").format(seed=rot.revealed_seed),
+        _("Its SHA-256: <code>{hash}</code>").format(hash=rot.revealed_commitment),
+        _("It was used with client seed <code>{seed}</code> for nonces 0 to {last}.").format(
+            seed=html.escape(rot.old_client_seed), last=max(0, rot.bets_made - 1)
+        ),
+        "",
+        fair_text(rot.state),
+    ]
+    if not rot.client_seed_chosen:
+        lines += [
             "",
-            fair_text(rot.state),
+            _(
+                "A new client seed was drawn at random for your next bets. For a seed nobody but "
+                "you chose, type your own: /clientseed TEXT"
+            ),
         ]
-    )
+    return "\n".join(lines)
 
 
 @router.message(Command("fair"))
-async def cmd_fair(message: Message, user: User, db: Database) -> None:
-    await message.answer(fair_text(await db.write(games.seed_state, user.id)), reply_markup=fair_keyboard())
+async def cmd_fair(message: Message, user: User, db: Database, settings: Settings) -> None:
+    st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
+    await message.answer(fair_text(st), reply_markup=fair_keyboard())
 
 
 @router.callback_query(MenuCB.filter(F.to == "fair"))
-async def cb_fair_menu(query: CallbackQuery, user: User, db: Database) -> None:
-    st = await db.write(games.seed_state, user.id)
+async def cb_fair_menu(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
     await query.message.edit_text(fair_text(st), reply_markup=fair_keyboard())
     await query.answer()
 
 
 @router.callback_query(FairCB.filter(F.act == "rotate"))
-async def cb_rotate(query: CallbackQuery, user: User, db: Database) -> None:
-    rot = await db.write(games.rotate_seed, user.id)
+async def cb_rotate(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    rot = await db.write(games.rotate_seed, user.id, secret_key=settings.secret_key)
     await query.message.edit_text(rotation_text(rot), reply_markup=fair_keyboard())
     await query.answer()
 
 
 @router.message(Command("clientseed"))
-async def cmd_clientseed(message: Message, command: CommandObject, user: User, db: Database) -> None:
-    rot = await db.write(games.rotate_seed, user.id, command.args or "")
+async def cmd_clientseed(
+    message: Message, command: CommandObject, user: User, db: Database, settings: Settings
+) -> None:
+    rot = await db.write(games.rotate_seed, user.id, command.args or "", secret_key=settings.secret_key)
     await message.answer(rotation_text(rot), reply_markup=fair_keyboard())
 
 
 _STEPS = {
     "roll": __("Roll = floor(float × 10001) / 100 = {value}"),
-    "n": __("n = floor(float × 10^8) = {value}"),
-    "result": __("Result = max(1, floor((100 − edge) × 10^6 / (n + 1)) / 100) = {value}x"),
+    "house": __(
+        "Result = max(1, floor(1e8 / (float × 1e8) × {value} × 100) / 100), "
+        "computed in IEEE-754 doubles as Stake's verifier (JavaScript) does"
+    ),
+    "result": __("Result = {value}x"),
     "path": __("Path (R when floor(float × 2) = 1): {value}"),
     "bucket": __("Slot = number of R = {value}"),
 }
 
 
 def _step(key: str, value) -> str | None:
-    if key in ("roll", "result"):
+    if key == "roll":
         value = fair.format_fixed(int(value))
+    elif key == "result":
+        value = fair.limbo_text(int(value))
     text = _STEPS.get(key)
     return str(text).format(value=value) if text else None
 
@@ -190,6 +206,10 @@ async def cb_bets(query: CallbackQuery, user: User, db: Database) -> None:
 
 
 errors.register("seeds_changed", __("Your seeds changed just now. Look at /fair and try again."))
+errors.register(
+    "seeds_unreadable",
+    __("Your game seeds cannot be read right now, so no bet was placed. Please contact support."),
+)
 errors.register("not_found", __("No such bet of yours."))
 errors.register("seed_empty", __("Usage: /clientseed TEXT (1 to 64 visible characters)."))
 errors.register("seed_too_long", __("The client seed can have at most {max_length} characters."))

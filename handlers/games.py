@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core import fair, games
 from core.assets import ASSETS, get_asset
+from core.config import Settings
 from core.db import Database
 from core.money import parse_amount
 from core.params import Params
@@ -79,7 +80,7 @@ def result_text(bet: games.Bet) -> str:
     if bet.game == "dice":
         shown = _("Roll: <b>{roll}</b>").format(roll=fair.format_fixed(bet.result))
     elif bet.game == "limbo":
-        shown = _("Result: <b>{x}x</b>").format(x=fair.format_fixed(bet.result))
+        shown = _("Result: <b>{x}x</b>").format(x=fair.limbo_text(bet.result))
     else:
         shown = _("The ball landed in slot {slot} of {slots}.").format(
             slot=bet.result, slots=bet.params["rows"] + 1
@@ -159,11 +160,26 @@ async def cb_games(query: CallbackQuery) -> None:
 
 
 async def _play(
-    db: Database, params: Params, user: User, game: str, asset: str, amt: int, p: dict, idem: str
+    db: Database,
+    params: Params,
+    settings: Settings,
+    user: User,
+    game: str,
+    asset: str,
+    amt: int,
+    p: dict,
+    idem: str,
 ):
-    rules = rules_for(params, asset)
     return await db.write(
-        games.place_bet, user_id=user.id, game=game, asset=asset, amount=amt, params=p, rules=rules, idem=idem
+        games.place_bet,
+        user_id=user.id,
+        game=game,
+        asset=asset,
+        amount=amt,
+        params=p,
+        rules=rules_for(params, asset),
+        idem=idem,
+        secret_key=settings.secret_key,
     )
 
 
@@ -197,7 +213,7 @@ USAGE = {
 
 @router.message(Command("dice", "limbo", "plinko"))
 async def cmd_game(
-    message: Message, command: CommandObject, user: User, db: Database, params: Params
+    message: Message, command: CommandObject, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
     game = command.command.lower()
     parsed = _typed(game, (command.args or "").split())
@@ -205,7 +221,8 @@ async def cmd_game(
         await message.answer(str(USAGE[game]))
         return
     asset, amt, p = parsed
-    bet = await _play(db, params, user, game, asset, amt, p, f"msg:{message.chat.id}:{message.message_id}")
+    idem = f"msg:{message.chat.id}:{message.message_id}"
+    bet = await _play(db, params, settings, user, game, asset, amt, p, idem)
     g, x, y = _short(bet)
     await message.answer(result_text(bet), reply_markup=panel(g, asset, amt, x, y))
 
@@ -217,7 +234,7 @@ _VALID = (
 
 @router.callback_query(PlayCB.filter(_VALID))
 async def cb_play(
-    query: CallbackQuery, callback_data: PlayCB, user: User, db: Database, params: Params
+    query: CallbackQuery, callback_data: PlayCB, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
     c = callback_data
     amt = step_stake(c.amt, c.act)
@@ -228,18 +245,22 @@ async def cb_play(
         await query.answer()
         return
     game, p = _params(c.g, c.x, c.y)
-    bet = await _play(db, params, user, game, c.a, amt, p, f"cb:{query.id}")
+    bet = await _play(db, params, settings, user, game, c.a, amt, p, f"cb:{query.id}")
     await query.message.edit_text(result_text(bet), reply_markup=panel(c.g, c.a, amt, c.x, c.y))
     await query.answer()
 
 
 @router.callback_query(GamesCB.filter(F.to == "repeat"))
-async def cb_repeat(query: CallbackQuery, user: User, db: Database, params: Params) -> None:
+async def cb_repeat(
+    query: CallbackQuery, user: User, db: Database, params: Params, settings: Settings
+) -> None:
     last = await db.read(games.last_bet, user.id)
     if last is None:
         await query.answer(_("No bet to repeat yet."), show_alert=True)
         return
-    bet = await _play(db, params, user, last.game, last.asset, last.amount, last.params, f"cb:{query.id}")
+    bet = await _play(
+        db, params, settings, user, last.game, last.asset, last.amount, last.params, f"cb:{query.id}"
+    )
     g, x, y = _short(bet)
     await query.message.edit_text(result_text(bet), reply_markup=panel(g, bet.asset, bet.amount, x, y))
     await query.answer()

@@ -2,13 +2,15 @@
 
 Wire it in bot.py after the dispatcher (see docs/games.md)::
 
-    runner = CrashRunner(db, bot, params, settings.secret_key)
+    runner = CrashRunner(db, bot, params, settings.secret_key, admin_ids=settings.admin_ids)
     runner.start()
     ...
     await runner.stop()
 
 Only the instance holding the "crash" lease (core.leases) runs rounds; others wait. Time comes
-from an injected clock, so tests run rounds without waiting. Views (the players' round
+from an injected clock, so tests run rounds without waiting. A round whose settlement fails is
+marked stuck (core.crash.mark_stuck: bets stay on hold, admins are told) and the next round
+opens; before each round the runner tries again to settle the stuck ones. Views (the players' round
 messages) are edited within a budget: at most one edit a second per chat and
 ``crash.edits_per_second`` in all, shared round-robin, so with many players each view updates
 less often, while the game itself (cash-outs, the bust, settlement) never waits for an edit.
@@ -86,6 +88,7 @@ class RoundReport:
     bets: list[crash.CrashBet]
     settle_seconds: float  # float ok: wall time of the settlement write
     settled_late_by: timedelta  # settlement time minus the bust, on the injected clock
+    stuck: bool = False  # the settlement failed: reported, retried before later rounds
 
 
 class CrashRunner:
@@ -99,8 +102,10 @@ class CrashRunner:
         clock=None,
         tick: float = 0.2,  # float ok: seconds
         idle: float = 5.0,  # float ok: seconds between looks for a salted chain
+        admin_ids=frozenset(),  # told (notice outbox) when a settlement fails
     ) -> None:
         self.db, self.bot, self.params = db, bot, params
+        self.admin_ids = frozenset(admin_ids)
         self.chains = crash.ChainCache(secret_key)
         self.clock = clock or SystemClock()
         self.tick, self.idle = tick, idle
@@ -199,9 +204,38 @@ class CrashRunner:
                 crash.open_round, self.chains, betting_seconds=betting, now=self.clock.now()
             )
 
+    async def _settle_stuck(self) -> None:
+        """Try again to settle rounds whose settlement failed (each one, each round)."""
+        for rnd in await self.db.read(crash.stuck_rounds):
+            try:
+                await self.db.write(
+                    crash.settle_stuck, rnd.id, admin_ids=self.admin_ids, now=self.clock.now()
+                )
+                log.warning("crash round %s (game %s) is settled now", rnd.id, rnd.game)
+            except Exception:
+                log.warning("crash round %s still cannot be settled", rnd.id, exc_info=True)
+
+    async def _settle(self, rnd: crash.Round, game_hash: str) -> tuple[list[crash.CrashBet], bool]:
+        """Settle the round; if that fails, mark it stuck and report it: (its bets, stuck)."""
+        try:
+            return await self.db.write(crash.crash_round, rnd.id, game_hash, now=self.clock.now()), False
+        except Exception as e:
+            log.exception("crash round %s could not be settled: marked stuck, the game goes on", rnd.id)
+            error = f"{type(e).__name__}: {e}"
+            await self.db.write(
+                crash.mark_stuck,
+                rnd.id,
+                game_hash,
+                error=error,
+                admin_ids=self.admin_ids,
+                now=self.clock.now(),
+            )
+            return await self.db.read(crash.round_bets, rnd.id), True
+
     async def run_round(self) -> RoundReport | None:
         """Open (or resume) a round, take bets, run the curve, settle, reveal. None: no chain,
         or the lease went to another instance."""
+        await self._settle_stuck()
         rnd = await self._open_round()
         if rnd is None:
             return None
@@ -226,7 +260,7 @@ class CrashRunner:
             await self.clock.sleep(min(self.tick, (bust - now).total_seconds()))
         game_hash = self.chains.game_hash(rnd.chain_id, rnd.game).hex()
         started = time.perf_counter()
-        settled = await self.db.write(crash.crash_round, rnd.id, game_hash, now=self.clock.now())
+        settled, stuck = await self._settle(rnd, game_hash)
         took = time.perf_counter() - started
         late = self.clock.now() - bust
         self._finals(rnd, settled, game_hash)
@@ -238,7 +272,7 @@ class CrashRunner:
                     game=rnd.game, x=x(rnd.crash_point), hash=game_hash
                 ),
             )
-        return RoundReport(rnd, settled, took, late)
+        return RoundReport(rnd, settled, took, late, stuck)
 
     def _edit(self, bet: crash.CrashBet, text: str, markup: InlineKeyboardMarkup | None) -> None:
         async def go():
@@ -302,6 +336,12 @@ class CrashRunner:
                             lines.append(
                                 _("You cashed out at {x}: {payout}").format(
                                     x=x(bet.cashout), payout=amount(bet.payout, bet.asset)
+                                )
+                            )
+                        elif bet.status == crash.OPEN:  # the settlement failed: retried soon
+                            lines.append(
+                                _(
+                                    "Your bet is safe on hold and will be settled shortly; you will get a message."
                                 )
                             )
                         else:

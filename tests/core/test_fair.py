@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import random
+import shutil
+import subprocess
 from fractions import Fraction
 from math import comb
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from core import crash_chain as cc
 from core import fair
@@ -188,18 +193,17 @@ def test_results_equal_exact_rational_float_formulas():
     for u in _interesting_u():
         f = Fraction(u, U32)
         assert dice_roll(u) == math.floor(f * 10_001)
-        n = math.floor(f * 10**8)
-        assert limbo_result(u) == max(100, math.floor(Fraction(99 * 10**8, n + 1)))
         assert plinko_bucket([u]) == math.floor(f * 2)
 
 
 @pytest.mark.parametrize(
     ("u", "roll", "limbo", "right"),
     [
-        (0, 0, 99 * 10**8, 0),  # float 0: roll 0.00, limbo 99,000,000.00x
+        (0, 0, fair.LIMBO_INFINITE, 0),  # float 0: roll 0.00, limbo 1e8 / 0 = Infinity in JS
+        (1, 0, 425_201_762_304, 0),  # the largest finite limbo: 2^32 * 0.99 = 4,252,017,623.04x
         (U32 - 1, 10_000, 100, 1),  # float -> 1: roll 100.00, limbo floor(0.99) clamped to 1.00x
         ((1 << 31) - 1, 5000, 198, 0),
-        (1 << 31, 5000, 197, 1),  # n = 5e7: 99e8 / (5e7 + 1) = 197.99999...
+        (1 << 31, 5000, 198, 1),  # float 0.5: 1e8 / 5e7 * 0.99 = 1.98 exactly
     ],
 )
 def test_boundaries(u, roll, limbo, right):
@@ -208,28 +212,95 @@ def test_boundaries(u, roll, limbo, right):
     assert plinko_bucket([u]) == right
 
 
-def test_limbo_vs_stake_float_formula():
-    """Stake's JS: Math.floor(1e8 / (n + 1) * 0.99 * 100) / 100 (doubles, as Python's floats).
-    Only exact divisors of 99e8 can land on a whole hundredth, where rounding may cut 0.01."""
+def stake_limbo_js(u: int, edge_bp: int = 100) -> int:
+    """Stake's limbo verifier, line by line in doubles (Python's floats are IEEE-754 doubles with
+    the same rounding as JavaScript's numbers), as hundredths:
 
-    def js(n: int) -> int:
-        return round(max(math.floor(1e8 / (n + 1) * 0.99 * 100) / 100, 1) * 100)
+        const floatPoint = 1e8 / (float * 1e8) * houseEdge;
+        const crashPoint = Math.floor(floatPoint * 100) / 100;
+        const result = Math.max(crashPoint, 1);
+    """
+    house = (10_000 - edge_bp) / 10_000  # 0.99 at 1 %: the same double as the literal
+    scaled = u / U32 * 1e8  # Stake's float is exactly u / 2^32
+    if scaled == 0:
+        return fair.LIMBO_INFINITE  # 1e8 / 0 is Infinity in JS
+    point = 1e8 / scaled * house
+    return max(math.floor(point * 100), 100)  # floor(x * 100) / 100 shown to 2 places is its floor
 
+
+# Stake's own verifier, via KyranRana/stake-provably-fair-api src/test/Limbo.test.ts (1.28, 5.05,
+# 1.75: stake.com/provably-fair/calculation links there), and bets of the first seed pair where the
+# old integer formula floor(99e8 / (floor(float * 1e8) + 1)) showed 0.01x less than Stake's verifier
+# (checked with Node.js running Stake's three lines): a target of 8.29x is a win there, so here.
+LIMBO_VECTORS = [
+    ("18e93f4a7b5b58d2569765766d1b6c3296bbd8430d6f20249044d72f14720159", "bb62964774", 1, 128),
+    ("a9a09f7f84c9dc6d4f46f9b702d8e7e211e1fc219ac10e1145c4ca032eb000c6", "3c83fc7e07", 3, 505),
+    ("a5022ccf5dd5a76d2014278e3d91d1dfc47c3f12e683ea0c8151fdc2f944beb1", "8b3ca8298c", 54, 175),
+    ("18e93f4a7b5b58d2569765766d1b6c3296bbd8430d6f20249044d72f14720159", "bb62964774", 229_778, 829),
+    ("18e93f4a7b5b58d2569765766d1b6c3296bbd8430d6f20249044d72f14720159", "bb62964774", 70_167, 1103),
+    ("18e93f4a7b5b58d2569765766d1b6c3296bbd8430d6f20249044d72f14720159", "bb62964774", 48_373, 2285),
+]
+
+
+@pytest.mark.parametrize(("server", "client", "nonce", "shown"), LIMBO_VECTORS)
+def test_limbo_agrees_with_stake_verifier(server, client, nonce, shown):
+    v = verify_bet("limbo", {"target": shown}, server, client, nonce)
+    assert v.result == shown and v.won and v.multiplier_x10k == shown * 100  # a win, as Stake shows
+    assert not verify_bet("limbo", {"target": shown + 1}, server, client, nonce).won
+
+
+# u values where the old formula and Stake's differ: the boundary cases a user checks by hand
+LIMBO_BOUNDARY_U = [3_628_045, 2_535_051, 1_445_836, 952_200, 6_376_530, 512_909_217, 385_495_693]
+
+
+@given(st.integers(min_value=0, max_value=U32 - 1), st.sampled_from([0, 1, 50, 100, 150, 200, 500, 2000]))
+@settings(max_examples=3000, deadline=None)
+@example(1 << 31, 100)
+@example(1, 100)
+@example(0, 100)
+@example(U32 - 1, 2000)
+def test_limbo_equals_stake_js_in_doubles(u, edge_bp):
+    assert limbo_result(u, edge_bp) == stake_limbo_js(u, edge_bp)
+
+
+def test_limbo_equals_stake_js_where_the_old_formula_differed():
     rng = random.Random(3)
-    for n in (rng.randrange(10**8) for _ in range(20_000)):
-        if 99 * 10**8 % (n + 1):
-            assert js(n) == fair.limbo_result(-(-n * U32 // 10**8))
-    divisors = [d for d in range(1, 10**5) if 99 * 10**8 % d == 0]
-    divisors += [99 * 10**8 // d for d in range(99, 10**5) if 99 * 10**8 % d == 0]
-    diffs = []
-    for d in sorted(set(divisors)):
-        u = -(-(d - 1) * U32 // 10**8)  # smallest u with floor(float * 1e8) == d - 1
-        assert (u * 10**8) >> 32 == d - 1
-        exact, shown = fair.limbo_result(u), js(d - 1)
-        assert shown <= exact
-        if shown != exact:
-            diffs.append(d - 1)
-    assert len(diffs) == 46 and diffs[0] == 494  # n = 494: Stake shows 199,999.99x, we 200,000.00x
+    us = LIMBO_BOUNDARY_U + [u + d for u in LIMBO_BOUNDARY_U for d in (-1, 1)]
+    us += [rng.getrandbits(32) for _ in range(50_000)]
+    for k in (101, 150, 200, 829, 1000, 10_000, 100_000):  # both sides of a few win/lose edges
+        cut = U32 * 99 // k
+        us += range(cut - 300, cut + 300)
+    old_differs = 0
+    for u in us:
+        assert limbo_result(u) == stake_limbo_js(u)
+        old_differs += limbo_result(u) != max(100, 99 * 10**8 // (((u * 10**8) >> 32) + 1))
+    assert old_differs > 40  # those were the bets where a verifier showed a win we paid as a loss
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_limbo_equals_stake_javascript_run_by_node():
+    """The same three lines of JavaScript, run by Node.js on Stake's byte-sum float."""
+    rng = random.Random(9)
+    us = [0, 1, 2, U32 - 1, 1 << 31] + LIMBO_BOUNDARY_U + [rng.getrandbits(32) for _ in range(20_000)]
+    script = """
+    const us = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const out = us.map(u => {
+      const b = [u >>> 24, (u >>> 16) & 255, (u >>> 8) & 255, u & 255];
+      const float = b.reduce((sum, byte, i) => sum + byte / Math.pow(256, i + 1), 0);
+      const floatPoint = 1e8 / (float * 1e8) * 0.99;
+      const crashPoint = Math.floor(floatPoint * 100) / 100;
+      const result = Math.max(crashPoint, 1);
+      return Number.isFinite(result) ? result.toFixed(2) : "Infinity";
+    });
+    console.log(JSON.stringify(out));
+    """
+    run = subprocess.run(
+        ["node", "-e", script], input=json.dumps(us), capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    for u, shown in zip(us, json.loads(run.stdout), strict=True):
+        mine = limbo_result(u)
+        assert (shown == "Infinity") if mine == fair.LIMBO_INFINITE else fair.format_fixed(mine) == shown
 
 
 # --- dice --------------------------------------------------------------------------------------
@@ -318,16 +389,24 @@ def test_dice_simulated_edge():
     assert abs(edge - float(exact)) < 5 * 1.42e-4
 
 
+def _limbo_last_win(target: int) -> int:
+    """The largest u whose limbo result reaches ``target``: results never rise with u."""
+    lo, hi = 0, U32 - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if limbo_result(mid) >= target else (lo, mid - 1)
+    return lo
+
+
 def test_limbo_simulated_and_exact_edge():
-    """Exact: P(result >= T) = floor(99e8 / T) / 1e8, so RTP(T) <= 99 %, = 99 % at 2x.
-    Simulated at 1.02x (sd of mean 1.72e-4, 0.1 % = 5.8 sigma); at 2x the sd is 1e-3."""
-    for target in (101, 102, 150, 200, 333, 1000, 10_000, 100_000_000):
-        last_win_n = 99 * 10**8 // target - 1
-        u_last, u_next = (-(-n * U32 // 10**8) for n in (last_win_n, last_win_n + 1))
-        assert limbo_result(u_last) >= target > limbo_result(u_next)
-        rtp = Fraction(target, 100) * Fraction(last_win_n + 1, 10**8)
-        assert Fraction(99, 100) - Fraction(target, 10**10) < rtp <= Fraction(99, 100)
-    assert Fraction(200, 100) * Fraction(99 * 10**8 // 200, 10**8) == Fraction(99, 100)
+    """Exact: a target T wins for u = 0 .. u_T, so RTP(T) = T/100 * (u_T + 1) / 2^32, within a
+    rounding step of 99 % (0.99 / f >= T/100 exactly when f <= 99 / T). Simulated at 1.02x (sd of
+    the mean 1.72e-4, 0.1 % = 5.8 sigma); at 2x the sd is 1e-3."""
+    for target in (101, 102, 150, 200, 333, 829, 1000, 10_000, 100_000_000):
+        last = _limbo_last_win(target)
+        assert limbo_result(last) >= target > limbo_result(last + 1)
+        rtp = Fraction(target, 100) * Fraction(last + 1, U32)
+        assert abs(rtp - Fraction(99, 100)) <= Fraction(target, 100) * Fraction(2, U32)
 
     rng = random.Random(20240602)
     wins = sum(1 for _ in range(N_SIM) if limbo_result(rng.getrandbits(32)) >= 102)

@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from tests.games.fake_node import FakeNode, serve
+
 pytestmark = pytest.mark.timeout(180)
 SALT = "00000000000000000001a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
 
@@ -27,7 +29,16 @@ async def say(user, text):
 
 
 async def test_join_cash_out_and_verify_the_round(fake_api, bot_process, bot_env, db):
-    env = {**bot_env, "CRASH_BETTING_SECONDS": "1s", "CRASH_CHAIN_LENGTH": "50"}
+    node = FakeNode(tip=925_000)
+    node_runner = await serve(node)
+    env = {**bot_env, "CRASH_BETTING_SECONDS": "1s", "CRASH_CHAIN_LENGTH": "50", "RPC_URL_BTC": node.url}
+    try:
+        await play_a_round(fake_api, bot_process, env, node)
+    finally:
+        await node_runner.cleanup()
+
+
+async def play_a_round(fake_api, bot_process, env, node):
     proc = bot_process(env=env)
     await proc.start(ready=fake_api.ready_when("getUpdates"), timeout=60)
     admin = fake_api.user(9001, "Root", username="root")
@@ -40,8 +51,11 @@ async def test_join_cash_out_and_verify_the_round(fake_api, bot_process, bot_env
         (admin, "/credit @alice 1 DOGE x"),
     ]:
         await say(who, text)
-    created = await say(admin, "/crashnew")
+    created = await say(admin, "/crashnew")  # the bot asks the node for the newest height
     commitment = re.search(r"\b([0-9a-f]{64})\b", created).group(1)
+    assert "Bitcoin block #925006" in created
+    assert "not mined yet" in await say(admin, f"/crashsalt {SALT}")
+    node.mine(925_006, SALT)  # an hour later, the block is mined: its hash is the salt
     assert "Rounds start now" in await say(admin, f"/crashsalt {SALT}")
 
     joined = await say(alice, "/crash 0.01 DOGE")

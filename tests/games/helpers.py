@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import timedelta
 
 from core import crash, ledger
 from core.accounts import HOUSE, TREASURY, WORLD, user_account
+from core.schema import utcnow
 from core.stakes import Rules
 
 _keys = itertools.count()
@@ -37,10 +39,17 @@ async def balance(db, owner: str, asset: str = "DOGE") -> int:
     return (await db.read(ledger.balance, owner, asset)).available
 
 
+TIP = 900_000  # the Bitcoin height the tests' chains are committed at
+
+
 async def new_chain(db, length: int, key: str, now=None) -> crash.Chain:
-    """/crashnew as the handler does it: hash the chain off the event loop, then store it."""
+    """/crashnew as the handler does it: hash the chain off the event loop, then store it. The
+    commitment is dated an hour back, so its salt block (TIP + 6) may be given at ``now``."""
     built = await asyncio.to_thread(crash.build_chain, length)
-    return await db.write(crash.create_chain, built, secret_key=key, admin_id=1, now=now)
+    when = (now or utcnow()) - timedelta(hours=1)
+    return await db.write(
+        crash.create_chain, built, secret_key=key, admin_id=1, tip_height=TIP, salt_blocks=6, now=when
+    )
 
 
 async def load_chain(db, chains: crash.ChainCache) -> None:

@@ -10,7 +10,7 @@ import pytest
 from core import crash, crash_chain
 from core.accounts import HOUSE, user_account
 from core.schema import utcnow
-from tests.games.helpers import RULES, balance, load_chain, new_chain, setup_money
+from tests.games.helpers import RULES, TIP, balance, load_chain, new_chain, setup_money
 
 KEY = "s" * 40
 SALT = "00000000000000000002a0d9b1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0"
@@ -43,12 +43,67 @@ async def test_round_hash_chains_to_commitment_and_gives_crash_point(db):
     assert crash_chain.crash_point(h, SALT) == rnd.crash_point
 
 
-@pytest.mark.parametrize("salt", ["", "zz" * 16, "ab", "a" * 200])
+@pytest.mark.parametrize("salt", ["", "zz" * 32, "ab", "ab" * 31, "ab" * 33, "a" * 128, "0x" + "ab" * 31])
 async def test_bad_salt_refused(db, salt):
+    """The salt is a Bitcoin block hash: exactly 64 hex characters, nothing else."""
     await new_chain(db, 5, KEY)
     with pytest.raises(crash.CrashRefused) as e:
         await db.write(crash.set_salt, salt, admin_id=1)
-    assert e.value.reason == "bad_salt"
+    assert e.value.reason == "bad_salt" and e.value.params["height"] == TIP + 6
+    assert (await db.read(crash.latest_chain)).salt is None
+
+
+async def test_a_chain_commits_to_a_future_block_and_takes_only_its_hash_once_it_can_exist(db):
+    """/crashnew fixes the chain and names a block not mined yet (tip + crash.salt_blocks);
+    /crashsalt before that block could have been mined (a block a minute at the very fastest)
+    is refused, so the salt cannot be one the operator knew when the chain was made."""
+    at = utcnow()
+    built = await asyncio.to_thread(crash.build_chain, 20)
+    chain = await db.write(
+        crash.create_chain, built, secret_key=KEY, admin_id=1, tip_height=912_345, salt_blocks=6, now=at
+    )
+    assert chain.salt_height == 912_351 and chain.salt_after == at + timedelta(minutes=6)
+    assert chain.committed_at == at
+    block = "00000000000000000001" + "ab" * 22
+    for early in (at, at + timedelta(minutes=5, seconds=59)):
+        with pytest.raises(crash.CrashRefused) as e:
+            await db.write(crash.set_salt, block, admin_id=1, now=early)
+        assert e.value.reason == "salt_early" and e.value.params["height"] == 912_351
+    assert (await db.read(crash.latest_chain)).salt is None
+    salted = await db.write(crash.set_salt, block.upper(), admin_id=1, now=at + timedelta(minutes=6))
+    assert salted.salt == block and salted.salt_height == 912_351
+
+
+async def test_a_block_the_node_has_seen_is_taken_at_once(db):
+    """A configured Bitcoin node that returned the block's hash proves it was mined."""
+    at = utcnow()
+    built = await asyncio.to_thread(crash.build_chain, 20)
+    await db.write(
+        crash.create_chain, built, secret_key=KEY, admin_id=1, tip_height=10, salt_blocks=1, now=at
+    )
+    salted = await db.write(crash.set_salt, SALT, admin_id=1, now=at, node_confirmed=True)
+    assert salted.salt == SALT
+
+
+async def test_an_unsalted_chain_is_replaced_only_before_its_block_can_exist(db):
+    """Replacing a chain once its salt block may be known would let an operator keep the chain
+    that busts early with that salt: only a commitment whose block cannot exist yet is replaced."""
+    at = utcnow()
+    for when in (at, at + timedelta(minutes=3)):
+        built = await asyncio.to_thread(crash.build_chain, 20)
+        await db.write(crash.check_new_chain, now=when)
+        await db.write(
+            crash.create_chain, built, secret_key=KEY, admin_id=1, tip_height=100, salt_blocks=6, now=when
+        )
+    later = at + timedelta(minutes=10)  # the second chain's block (106) may exist now
+    with pytest.raises(crash.CrashRefused) as e:
+        await db.write(crash.check_new_chain, now=later)
+    assert e.value.reason == "chain_exists"
+    built = await asyncio.to_thread(crash.build_chain, 20)
+    with pytest.raises(crash.CrashRefused):
+        await db.write(
+            crash.create_chain, built, secret_key=KEY, admin_id=1, tip_height=200, salt_blocks=6, now=later
+        )
 
 
 async def test_salt_is_set_once(db):
@@ -161,8 +216,8 @@ async def test_seeds_rotate_while_a_crash_bet_is_open(db):
     await setup_money(db, {1: 100_000})
     await salted_round(db, chains, now)
     b, _ = await join(db, 1, now)
-    before = await db.write(games.seed_state, 1)
-    rot = await db.write(games.rotate_seed, 1, "new seed", now=now)
+    before = await db.write(games.seed_state, 1, secret_key=KEY)
+    rot = await db.write(games.rotate_seed, 1, "new seed", now=now, secret_key=KEY)
     assert rot.revealed_commitment == before.commitment and rot.state.client_seed == "new seed"
     assert (await db.read(crash.round_bets, b.round_id))[0].status == "open"
 

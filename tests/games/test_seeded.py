@@ -15,6 +15,7 @@ from core.schema import utcnow
 from tests.games.helpers import RULES, balance, setup_money
 
 U = 42
+KEY = "k" * 40  # SECRET_KEY: seals the server seeds
 
 
 async def bet(db, idem, game="dice", amount=10_000, params=None, rules=RULES, user=U, **kw):
@@ -28,6 +29,7 @@ async def bet(db, idem, game="dice", amount=10_000, params=None, rules=RULES, us
         params=params,
         rules=rules,
         idem=idem,
+        secret_key=KEY,
         **kw,
     )
 
@@ -49,7 +51,7 @@ async def test_retry_returns_first_bet_and_moves_nothing(db):
     again = await bet(db, "m:7")
     assert again.replayed and again.id == first.id and again.nonce == first.nonce
     assert await balance(db, user_account(U)) == 1_000_000 - 10_000 + first.payout
-    st = await db.write(games.seed_state, U)
+    st = await db.write(games.seed_state, U, secret_key=KEY)
     assert st.nonce == 1
 
 
@@ -60,7 +62,7 @@ async def test_nonce_grows_and_results_follow_the_seed(db):
         for i in range(5)
     ]
     assert [b.nonce for b in placed] == [0, 1, 2, 3, 4]
-    rot = await db.write(games.rotate_seed, U)
+    rot = await db.write(games.rotate_seed, U, secret_key=KEY)
     assert fair.commitment(rot.revealed_seed) == rot.revealed_commitment and rot.bets_made == 5
     for b in placed:
         check = await db.read(games.check_bet, U, b.id)
@@ -73,7 +75,7 @@ async def test_unrevealed_bet_shows_only_the_commitment(db):
     await setup_money(db, {U: 1_000_000})
     b = await bet(db, "m:1")
     check = await db.read(games.check_bet, U, b.id)
-    st = await db.write(games.seed_state, U)
+    st = await db.write(games.seed_state, U, secret_key=KEY)
     assert check.verification is None and check.commitment == st.commitment
     with pytest.raises(stakes.GameRefused) as e:
         await db.read(games.check_bet, U + 1, b.id)  # someone else's bet
@@ -81,11 +83,29 @@ async def test_unrevealed_bet_shows_only_the_commitment(db):
 
 
 async def test_rotation_commits_next_seed_before_client_seed_is_chosen(db):
-    st = await db.write(games.seed_state, U)
-    rot = await db.write(games.rotate_seed, U, "my lucky seed")
+    st = await db.write(games.seed_state, U, secret_key=KEY)
+    rot = await db.write(games.rotate_seed, U, "my lucky seed", secret_key=KEY)
     assert rot.state.commitment == st.next_commitment  # the promised seed is the one used
     assert rot.state.client_seed == "my lucky seed" and rot.state.nonce == 0
     assert rot.revealed_commitment == st.commitment
+
+
+async def test_rotation_never_reuses_the_client_seed(db):
+    """The next server seed was committed while the old client seed was known: pairing the two
+    would let the server have picked its seed for that client seed. A rotation without a seed of
+    the user's own therefore draws a new client seed, after the commitment."""
+    st = await db.write(games.seed_state, U, secret_key=KEY)
+    seen = {st.client_seed}
+    for _ in range(5):
+        rot = await db.write(games.rotate_seed, U, secret_key=KEY)
+        assert rot.state.commitment == st.next_commitment  # the promised server seed
+        assert rot.state.client_seed not in seen and rot.old_client_seed == st.client_seed
+        assert len(rot.state.client_seed) == 32 and int(rot.state.client_seed, 16) >= 0
+        assert not rot.client_seed_chosen
+        seen.add(rot.state.client_seed)
+        st = rot.state
+    own = await db.write(games.rotate_seed, U, "mine", secret_key=KEY)
+    assert own.state.client_seed == "mine" and own.client_seed_chosen
 
 
 @pytest.mark.parametrize(
@@ -99,11 +119,11 @@ async def test_rotation_commits_next_seed_before_client_seed_is_chosen(db):
     ],
 )
 async def test_malformed_client_seed_refused(db, seed, reason):
-    before = await db.write(games.seed_state, U)
+    before = await db.write(games.seed_state, U, secret_key=KEY)
     with pytest.raises(fair.InvalidClientSeed) as e:
-        await db.write(games.rotate_seed, U, seed)
+        await db.write(games.rotate_seed, U, seed, secret_key=KEY)
     assert e.value.reason == "seed_" + reason
-    assert await db.write(games.seed_state, U) == before
+    assert await db.write(games.seed_state, U, secret_key=KEY) == before
 
 
 @pytest.mark.parametrize(
@@ -208,7 +228,7 @@ async def test_race_concurrent_bets_keep_to_the_daily_loss_limit(db, database_ur
     await setup_money(db, {U: 10**9})
     now = utcnow()
     await db.write(stakes.set_loss_limit, U, "DOGE", 25_000, now=now)  # two bets of 10_000
-    await db.write(games.seed_state, U)  # the seed row exists: every bet queues on its lock
+    await db.write(games.seed_state, U, secret_key=KEY)  # the seed row exists: every bet queues on its lock
     rules = stakes.Rules(edge_bp=100, min_bet=1, max_bet=10**12, max_profit_bp=10_000, limbo_max=100_000_000)
     instances = [Database(database_url) for _ in range(10)]
     for instance in instances:
@@ -225,6 +245,7 @@ async def test_race_concurrent_bets_keep_to_the_daily_loss_limit(db, database_ur
                     params={"target": 100_000_000},  # 1,000,000x: never pays in a test run
                     rules=rules,
                     idem=f"loss:{i}",
+                    secret_key=KEY,
                     now=now,
                 )
                 for i, instance in enumerate(instances)

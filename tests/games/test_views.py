@@ -45,12 +45,12 @@ async def test_half_and_double_buttons_step_the_stake_on_both_panels(tg, db):  #
         assert shown in texts(await alice.tap(data)), data
 
 
-async def test_crash_chain_commands_and_the_auto_cash_out_a_player_sees(tg, db):  # noqa: F811
+async def test_crash_chain_commands_and_the_auto_cash_out_a_player_sees(tg, db, btc_node):  # noqa: F811
     await setup_money(db, {A: 10**8, A + 1: 10**8})
     admin, alice, bob = tg.person(ADMIN), tg.person(A), tg.person(A + 1)
-    assert "Commitment" in texts(await admin.send("/crashnew"))
+    assert "Terminating hash" in texts(await admin.send("/crashnew"))
+    await admin.send("/crashsalt " + btc_node.mine(btc_node.tip + 6))
     assert "still has games to play" in texts(await admin.send("/crashnew"))  # before any hashing
-    await admin.send("/crashsalt " + "ab" * 32)
     chains = crash.ChainCache("k" * 40)  # the settings' SECRET_KEY
     await load_chain(db, chains)
     await db.write(crash.open_round, chains, betting_seconds=30)

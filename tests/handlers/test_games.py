@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from core import crash, crash_chain
 from core.accounts import user_account
-from core.schema import utcnow
-from tests.games.helpers import balance, load_chain, setup_money
-from tests.handlers.conftest import ADMIN
+from tests.games.helpers import balance, setup_money
 from tests.handlers.harness import texts
 
 A = 111
@@ -139,35 +134,36 @@ async def test_limits_enforced_and_cannot_be_loosened(tg, db):
     assert "cannot be shortened" in answers(await alice.tap_button("1 day"))
 
 
-async def test_crash_admin_join_cash_out_and_refusals(tg, db):
-    await setup_money(db, {A: 10**8})
-    admin = tg.person(ADMIN)
-    alice = tg.person(A)
-    assert "don't know that command" in texts(await alice.send("/crashnew"))
-    assert "Commitment" in texts(await admin.send("/crashnew"))
-    assert "16 to 128 hexadecimal" in texts(await admin.send("/crashsalt nothex"))
-    assert "Rounds start now" in texts(await admin.send("/crashsalt " + "ab" * 32))
-    assert "No crash round" in texts(await alice.send("/crash 0.0001 DOGE"))
-    from core.crash import ChainCache
-    from tests.games.test_crash_core import KEY  # noqa: F401  (the fixture's SECRET_KEY is "k" * 40)
+async def test_verify_shows_the_limbo_formula_stake_verifiers_use(tg, db):
+    """/verify names Stake's formula, and what it shows is that formula run in doubles on the
+    revealed seeds (tests.core.test_fair.stake_limbo_js is Stake's JavaScript, line by line)."""
+    import re
 
-    chains, now = ChainCache("k" * 40), utcnow()
-    await load_chain(db, chains)
-    rnd = await db.write(crash.open_round, chains, betting_seconds=30, now=now)
-    while rnd.crash_point < 130:
-        await db.write(crash.start_round, rnd.id, now=now)
-        await db.write(crash.crash_round, rnd.id, "00" * 32, now=now)
-        rnd = await db.write(crash.open_round, chains, betting_seconds=30, now=now)
-    assert "between 1.01x" in texts(await alice.send("/crash 0.0001 DOGE auto 1"))
-    joined = await alice.send("/crash 0.0001 DOGE")
-    assert "Crash round" in texts(joined)
-    assert "already in this round" in texts(await alice.send("/crash 0.0001 DOGE"))
-    assert "Client seed: <code>abc</code>" in texts(await alice.send("/clientseed abc"))  # crash: own chain
-    bet_button = joined[-1].buttons()[0][1]
-    assert "not started" in answers(await alice.tap(bet_button))
-    started = utcnow() - timedelta(milliseconds=crash_chain.time_to_reach(115))
-    await db.write(crash.start_round, rnd.id, now=started)
-    out = answers(await alice.tap(bet_button))
-    assert "Cashed out at 1.1" in out
-    assert "already cashed out" in answers(await alice.tap(bet_button))
-    assert await balance(db, user_account(A)) > 10**8
+    from core import fair
+    from tests.core.test_fair import stake_limbo_js
+
+    await setup_money(db, {A: 10**8})
+    alice = tg.person(A)
+    played = texts(await alice.send("/limbo 0.0001 DOGE 1.5"))
+    shown = re.search(r"Result: <b>([0-9.]+)x</b>", played).group(1)
+    await alice.send("/fair")
+    rotated = texts(await alice.tap_button("Rotate"))
+    seed = re.search(r"Revealed server seed: <code>([0-9a-f]{64})</code>", rotated).group(1)
+    client = re.search(r"client seed <code>([^<]+)</code> for nonces", rotated).group(1)
+    checked = texts(await alice.send("/verify 1"))
+    assert "Result = max(1, floor(1e8 / (float × 1e8) × 0.99 × 100) / 100)" in checked
+    assert f"Result = {shown}x" in checked
+    assert fair.format_fixed(stake_limbo_js(fair.draw(seed, client, 0, 1)[0])) == shown
+
+
+async def test_rotate_button_draws_a_new_client_seed_and_invites_your_own(tg, db):
+    import re
+
+    alice = tg.person(A)
+    before = re.search(r"Client seed: <code>([^<]+)</code>", texts(await alice.send("/fair"))).group(1)
+    rotated = texts(await alice.tap_button("Rotate"))
+    now = re.search(r"Client seed: <code>([^<]+)</code>", rotated).group(1)
+    assert now != before and f"client seed <code>{before}</code> for nonces" in rotated
+    assert "new client seed was drawn at random" in rotated and "/clientseed" in rotated
+    own = texts(await alice.send("/clientseed my own words"))
+    assert "Client seed: <code>my own words</code>" in own and "drawn at random" not in own
