@@ -24,7 +24,7 @@ from alembic import op
 import core.schema
 
 revision = "0007_play"
-down_revision = "0006_lookup_indexes"
+down_revision = "0013_captcha"
 branch_labels = None
 depends_on = None
 
