@@ -4,9 +4,12 @@ code when the admin has 2FA on: a stolen Telegram session alone moves nothing.""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from core import audit, crash, ledger, twofa, withdrawals
 from core.accounts import TREASURY, user_account
+from core.games_schema import crash_chains
+from core.schema import utcnow
 from handlers.commands import ADMIN as ADMIN_COMMANDS
 from tests.handlers.conftest import ADMIN
 from tests.handlers.harness import texts
@@ -28,7 +31,7 @@ GUARDED = {
     "set": ("/set withdraw.auto_approve.BTC 1", "set_param"),
     "paid": ("/paid 1 deadbeef", "batch_sent"),
     "failed": ("/failed 1 lost", "batch_failed"),
-    "crashnew": ("/crashnew", "crash_chain"),
+    "crashnew": ("/crashnew 925000", "crash_chain"),  # no Bitcoin node: the admin gives the tip
     "crashsalt": (f"/crashsalt {SALT}", "crash_salt"),
 }
 
@@ -70,6 +73,10 @@ async def snapshot(db, tg):
     return actions, money, chain, tg.dp["params"].get("withdraw.auto_approve.BTC")
 
 
+def committed_block_can_exist(conn):  # as if the commitment had been posted an hour ago
+    conn.execute(update(crash_chains).values(salt_after=utcnow() - timedelta(minutes=54)))
+
+
 def next_code(t, steps=0):
     return t.at(datetime.now(UTC) + timedelta(seconds=30 * steps))
 
@@ -79,7 +86,8 @@ async def test_a_stolen_session_without_the_code_changes_nothing(tg, db, name):
     command, action = GUARDED[name]
     admin, _alice = await world(tg, db)
     if name == "crashsalt":
-        await admin.send("/crashnew")
+        await admin.send("/crashnew 925000")
+        await db.write(committed_block_can_exist)
     t = await enable_2fa(db, ADMIN)
     before = await snapshot(db, tg)
 
