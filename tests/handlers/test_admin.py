@@ -183,3 +183,12 @@ async def test_admin_commands_do_nothing_in_a_group(tg, db, admin):
     assert await available(db, user_account(ALICE)) == 0
     assert [a.action for a in await db.read(audit.recent, 10)] == ["deposit"]
     assert tg.dp["params"].get("payout.batch_size") == 500
+
+
+async def test_credit_by_username_reaches_its_current_holder(tg, db, admin):
+    await tg.person(ALICE, username="alice").send("/start")
+    await tg.person(222, first_name="Bob", username="Alice").send("/start")  # @alice is Bob's now
+    await admin.send("/deposit 1 BTC float")
+    assert "Credited 0.00010000 BTC to user 222" in texts(await admin.send("/credit @alice 0.0001 BTC gift"))
+    assert await available(db, user_account(222)) == 10_000
+    assert await available(db, user_account(ALICE)) == 0
