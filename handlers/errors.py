@@ -69,7 +69,15 @@ def _insufficient(e: DomainError) -> str:
     )
 
 
+def _balance_limit(e: DomainError) -> str:
+    return _(
+        "That would take the {account} account past the largest balance an account may hold ({limit}). "
+        "Nothing was changed."
+    ).format(account=e.params["account"], limit=amount(int(e.params["limit"]), str(e.params["asset"])))
+
+
 register("insufficient_funds", _insufficient)
+register("balance_limit", _balance_limit)
 register("unknown_asset", __("Unknown coin “{code}”. We support BTC, LTC, DOGE, USDT, TRX and DUST."))
 register("unknown_account", __("Unknown account “{name}”."))
 register("unknown_user", __("No user “{ref}” here. Use a numeric Telegram id or @username."))
