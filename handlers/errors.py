@@ -15,6 +15,7 @@ from aiogram import Router
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
+from core.db import DatabaseUnavailable
 from core.errors import DomainError
 from core.users import DEFAULT_LANGUAGE, User
 from handlers.i18n import _, __, amount, get_i18n
@@ -110,6 +111,9 @@ async def _tell(event: ErrorEvent) -> None:
     update = event.update
     if isinstance(exc, DomainError):
         text = explain(exc, as_html=update.callback_query is None)  # alerts are plain text
+    elif isinstance(exc, DatabaseUnavailable):  # the writer logs the cause; one line per update here
+        log.warning("update %s not handled: %s", update.update_id, exc)
+        text = _("Sorry, the bot cannot save anything right now, so nothing was changed. Please try again in a minute.")
     else:
         log.error(
             "update %s failed: %s: %s",
