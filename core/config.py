@@ -7,15 +7,19 @@ core.params instead.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.db import DEFAULT_URL
+from core.db import DEFAULT_URL, private_dir, private_sqlite_file
 
 
 class ConfigError(Exception):
@@ -38,6 +42,7 @@ class Settings:
     redis_url: str | None = None
     secret_key: str = ""  # empty only on SQLite: bot.py then keeps a generated one in the data folder
     log_level: str = "INFO"
+    instance_id: str = ""  # INSTANCE_ID; empty: bot.py takes this deployment slot's (with_instance_id)
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database={self.database_url.split('@')[-1]!r}, webhook={bool(self.webhook_url)})"
@@ -48,6 +53,7 @@ class Settings:
 
 
 _TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}", re.ASCII)
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._:@/-]{1,64}", re.ASCII)
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 
 
@@ -110,6 +116,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
 
+    instance_id = (env.get("INSTANCE_ID") or "").strip()
+    if instance_id and not _INSTANCE_ID.fullmatch(instance_id):
+        raise ConfigError("INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)")
+
     return Settings(
         bot_token=token,
         database_url=database_url,
@@ -123,22 +133,80 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         redis_url=(env.get("REDIS_URL") or "").strip() or None,
         secret_key=secret_key,
         log_level=level,
+        instance_id=instance_id,
     )
+
+
+def _sqlite_path(database_url: str) -> str | None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.database
+    return None
+
+
+def data_dir(database_url: str) -> Path:
+    """Where this deployment keeps its files: the SQLite database's folder, else ``data/``."""
+    path = _sqlite_path(database_url)
+    return Path(path).resolve().parent if path else Path("data").resolve()
+
+
+def prepare_files(database_url: str) -> None:
+    """Before anything opens it, on SQLite: the database file (0600) in its data folder (0700
+    when made here), whatever the umask. It holds every balance and 2FA secret."""
+    path = _sqlite_path(database_url)
+    if path:
+        private_sqlite_file(path)
+
+
+def readable_by_others(path: str | os.PathLike) -> bool:
+    """True when a file exists and its group or other users may read or write it."""
+    try:
+        return bool(Path(path).stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
+_SLOT_LOCKS: list[int] = []  # held open for the life of the process
+
+
+def with_instance_id(settings: Settings) -> Settings:
+    """This process's name in job leases (core.leases), stable across restarts.
+
+    INSTANCE_ID when set (it must differ between instances that run at once). Otherwise
+    ``<host>:<data folder hash>:<slot>``: the first slot whose lock file in the data folder no
+    live process holds (a killed one holds none). A restarted bot therefore has the name its
+    leases were taken under and takes them back at once, while two bots started side by side
+    from one folder get different slots, and so never both believe they hold a lease.
+    """
+    if settings.instance_id:
+        return settings
+    import fcntl
+
+    folder = private_dir(data_dir(settings.database_url))
+    tag = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "host"
+    for slot in range(100):
+        fd = os.open(folder / f"instance-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another live process holds this slot
+            os.close(fd)
+            continue
+        _SLOT_LOCKS.append(fd)
+        return replace(settings, instance_id=f"{host}:{tag}:{slot}")
+    raise ConfigError("INSTANCE_ID", f"100 bots already run from {folder}; set INSTANCE_ID for each")
 
 
 def with_local_secret_key(settings: Settings) -> Settings:
     """On SQLite (one instance), a missing SECRET_KEY is generated once and kept beside the database."""
     if settings.secret_key:
         return settings
-    import os
     import secrets
-    from dataclasses import replace
-    from pathlib import Path
 
     db_path = make_url(settings.database_url).database or "data/dustpan.db"
     key_file = Path(db_path).resolve().parent / "secret.key"
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fp:
             fp.write(secrets.token_urlsafe(48))
@@ -155,7 +223,6 @@ def with_file_for_memory_db(settings: Settings) -> Settings:
     import atexit
     import shutil
     import tempfile
-    from dataclasses import replace
 
     folder = tempfile.mkdtemp(prefix="dustpan-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

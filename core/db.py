@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import random
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -80,7 +82,7 @@ class Database:
             path = self.url.database
             if not path or path == ":memory:":
                 raise ValueError("SQLite needs a file path (in-memory databases cannot be shared)")
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(path)
             self.engine: AsyncEngine = create_async_engine(
                 self.url.set(drivername="sqlite+aiosqlite"), echo=echo, connect_args={"timeout": BUSY_TIMEOUT}
             )
@@ -132,6 +134,47 @@ class Database:
         """Run ``fn(conn, ...)`` on a consistent snapshot; nothing it does is committed."""
         async with self._reads.connect() as conn:
             return await conn.run_sync(lambda c: fn(c, *args, **kwargs))
+
+
+def private_dir(folder: str | os.PathLike) -> Path:
+    """Make ``folder`` (and any missing parent) readable by this user only (0700), whatever the
+    umask. Folders that already exist are left as they are: they may not be ours alone."""
+    folder = Path(folder)
+    missing = []
+    p = folder
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)  # mkdir's mode passes through the umask; this does not
+    return folder
+
+
+def private_sqlite_file(path: str | os.PathLike) -> None:
+    """The SQLite database for this user only: its folder is made 0700 if it has to be made,
+    the file is created 0600 (an empty file is an empty database) and SQLite gives its -wal,
+    -shm and -journal files the database file's mode. Files from older versions that others
+    could read are narrowed to 0600."""
+    path = Path(path)
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.fchmod(fd, 0o600)  # the umask may have taken bits off, or left some on
+        os.close(fd)
+    for p in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            mode = p.stat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode) and mode & 0o077:
+            os.chmod(p, 0o600)
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
