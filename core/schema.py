@@ -167,6 +167,7 @@ leases = Table(
     Column("name", String(64), primary_key=True),
     Column("holder", String(64), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime, nullable=True, comment="when the holder took the lease"),
 )
 
 

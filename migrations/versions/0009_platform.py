@@ -1,4 +1,4 @@
-"""platform hardening: 2FA failures counted in one row, one user per username
+"""platform hardening: 2FA failures counted in one row, one user per username, lease holders since
 
 Revision ID: 0009_platform
 Revises: 0006_lookup_indexes
@@ -9,6 +9,7 @@ Create Date: 2026-12-06 19:00:00
   carried over.
 - users: a username belongs to one user. Where several rows share one (case-insensitive),
   the most recently seen user keeps it; the lookup index becomes unique.
+- leases.since: when the current holder took the lease (shown by /admin).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -69,8 +70,20 @@ def upgrade() -> None:
     op.drop_index("ix_users_username_lower", table_name="users")
     op.create_index("ix_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
 
+    with op.batch_alter_table("leases", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "since",
+                core.schema.UTCDateTime(timezone=True),
+                nullable=True,
+                comment="when the holder took the lease",
+            )
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("leases", schema=None) as batch_op:
+        batch_op.drop_column("since")
     op.drop_index("ix_users_username_lower", table_name="users")
     op.create_index("ix_users_username_lower", "users", [sa.text("lower(username)")], unique=False)
     op.create_table(

@@ -208,3 +208,20 @@ async def test_ten_maximal_deposits_get_a_clear_refusal_and_the_books_stay_whole
     assert await available(db, TREASURY) == 10**18
     assert await ledger_check.run(db, tg.bot, frozenset({ADMIN})) == []
     assert [a.action for a in await db.read(audit.recent, 20)] == ["deposit"]
+
+
+async def test_admin_shows_who_holds_each_job_and_since_when(tg, db, admin):
+    from datetime import timedelta
+
+    from core import leases
+    from core.schema import utcnow
+
+    first = utcnow() - timedelta(minutes=5)
+    await db.write(leases.acquire, "payouts", "host-a:1234abcd:0", 30, now=first)
+    await db.write(leases.acquire, "payouts", "host-a:1234abcd:0", 30)  # renewed: still held since `first`
+    await db.write(leases.acquire, "notify", "host-b:99ff00aa:1", 30, now=first)
+    await db.write(leases.release, "notify", "host-b:99ff00aa:1")
+    out = texts(await admin.send("/admin"))
+    assert "<b>Jobs</b>" in out
+    assert f"payouts: host-a:1234abcd:0 since {first:%Y-%m-%d %H:%M:%S} UTC, lease until " in out
+    assert f"notify: free (last run by host-b:99ff00aa:1 since {first:%Y-%m-%d %H:%M:%S} UTC)" in out
