@@ -222,11 +222,29 @@ class _Job:
 _QUEUED, _STARTED, _EXPIRED = 0, 1, 2
 
 
+def _keep(conn: Connection, error: BaseException) -> None:
+    """Commit what a failed use case's error asks to keep (``error.keep(conn)``, e.g. the count
+    of a wrong 2FA code) after the use case itself was rolled back. Best effort: it runs in a
+    savepoint, and if it fails the refusal still stands."""
+    keep = getattr(error, "keep", None)
+    if keep is None:
+        return
+    try:
+        with conn.begin_nested():
+            keep(conn)
+    except Exception:
+        log.exception("could not keep what %s asked to keep", type(error).__name__)
+
+
 def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) -> list[tuple[bool, Any]]:
     """Run a group of use cases in one transaction, each in its own savepoint, and commit once.
 
     Returns (ok, result or exception) per job. If the commit itself fails, every job
     gets that error: nothing of any of them was kept.
+
+    A use case's error may carry ``keep(conn)``: work to commit although the use case failed
+    and was undone (core.twofa counts a wrong code so). It runs right after the rollback, in
+    this transaction (or, for a group of one, in one of its own just after).
 
     ``optimistic``: first run the whole group without savepoints; if any use case refuses,
     roll everything back and run the group again the careful way. Savepoints cost two
@@ -255,6 +273,7 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
                         result = job.fn(conn, *job.args, **job.kwargs)
                     except Exception as exc:  # one use case's refusal must not sink the group
                         savepoint.rollback()
+                        _keep(conn, exc)
                         outcomes.append((False, exc))
                     else:
                         savepoint.commit()
@@ -263,6 +282,12 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
         if len(group) > 1 and not isinstance(exc, DBAPIError):
             log.exception("group commit failed")
         outcomes = [(False, exc)] * len(group)
+        if len(group) == 1 and getattr(exc, "keep", None) is not None:
+            try:
+                with conn.begin():
+                    _keep(conn, exc)
+            except Exception:
+                log.exception("could not keep what %s asked to keep", type(exc).__name__)
     return outcomes
 
 

@@ -15,12 +15,14 @@ raises ``TwoFactorFailed``. Every function that checks a code takes the setting
 Failures: before a code is looked at, one conditional UPDATE counts it as a failure and
 checks the limit in the same statement (``_CLAIM``: the user's ``failures`` column, at most
 ``max_failures`` within 24 hours of the first of them); a right code gives the count back in
-the same transaction. So however many codes arrive at once, from however many instances, at
+the same transaction, and so does a right code replayed (its step already used: no guess). So however many codes arrive at once, from however many instances, at
 most ``max_failures`` are ever tried: the others are refused as ``TwoFactorLocked`` until
 the first failure is 24 hours old. The caller's transaction rolls back on a wrong code, so
 ``counting_failures`` (what handlers.twofa.guarded runs) keeps the count: it runs the use
 case in a savepoint and, on a wrong code, undoes only the use case and counts the failure again
-outside it, in the same transaction, while holding the user's 2FA row (PostgreSQL).
+outside it, in the same transaction, while holding the user's 2FA row (PostgreSQL). A use case
+run by plain ``db.write`` is covered too: core.db calls the error's ``keep`` after the rollback
+(exact with one writer; across PostgreSQL instances a few extra codes may be tried at once).
 
 Secrets, codes and backup codes are never logged, audited or put in an error's params.
 """
@@ -87,11 +89,17 @@ class TwoFactorRequired(DomainError):
 class TwoFactorFailed(DomainError):
     """Wrong, malformed, expired or replayed code. Carries no code.
 
-    ``counted``: (user id, max_failures, now) of the failure, for ``counting_failures``.
+    ``counted``: (user id, max_failures, now) of the failure, which ``keep`` counts again
+    once the use case that raised it has been undone (core.db calls it).
     """
 
     reason = "twofa_wrong_code"
     counted: tuple[int, int, datetime] | None = None
+
+    def keep(self, conn: Connection) -> None:
+        if self.counted is not None:
+            user_id, max_failures, now = self.counted
+            conn.execute(_CLAIM, {"u": user_id, "cutoff": now - WINDOW, "max": max_failures, "now": now})
 
 
 class TwoFactorLocked(DomainError):
@@ -209,11 +217,7 @@ def counting_failures(conn: Connection, user_id: int, fn, /, *args, **kwargs):
         with conn.begin_nested():
             return fn(conn, *args, **kwargs)
     except TwoFactorFailed as error:
-        if error.counted is not None:
-            failed_user, max_failures, now = error.counted
-            conn.execute(
-                _CLAIM, {"u": failed_user, "cutoff": now - WINDOW, "max": max_failures, "now": now}
-            )
+        error.keep(conn)
         return Refused(error)
 
 
@@ -239,12 +243,23 @@ def begin_setup(
     return Setup(secret, totp.provisioning_uri(secret, account_name))
 
 
-def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: datetime) -> bool:
+def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: datetime) -> bool | None:
+    """True: accepted (its step is used up now). False: wrong. None: a right code whose step
+    was used already (a replay, or a second tap): refused, but no guess, so not a failure."""
     secret = totp.SecretBox(secret_key).decrypt(row.secret, aad=f"totp:{user_id}")
     step = totp.match_step(secret, code, now.timestamp(), row.last_step)
     if step is None:
-        return False
-    return conn.execute(_CLAIM_STEP, {"u": user_id, "s": step}).rowcount == 1
+        return None if totp.match_step(secret, code, now.timestamp(), None) is not None else False
+    return True if conn.execute(_CLAIM_STEP, {"u": user_id, "s": step}).rowcount == 1 else None
+
+
+def _settle_claim(conn, user_id: int, ok: bool | None, now: datetime, max_failures: int) -> None:
+    """After a code was checked: give the claimed failure back unless the code was wrong."""
+    if ok is False:
+        raise _failed(user_id, now, max_failures)
+    conn.execute(_REFUND, {"u": user_id})
+    if ok is None:
+        raise TwoFactorFailed()
 
 
 def confirm_setup(
@@ -265,9 +280,7 @@ def confirm_setup(
     if row.enabled:
         raise TwoFactorState("twofa_already_on")
     _claim(conn, user_id, now, max_failures)
-    if not _check_totp(conn, row, user_id, code, secret_key, now):
-        raise _failed(user_id, now, max_failures)
-    conn.execute(_REFUND, {"u": user_id})
+    _settle_claim(conn, user_id, _check_totp(conn, row, user_id, code, secret_key, now), now, max_failures)
     conn.execute(update(twofa).where(twofa.c.user_id == user_id).values(enabled=True, enabled_at=now))
     codes = totp.new_backup_codes(10)
     pepper = totp.backup_pepper(secret_key)
@@ -306,12 +319,10 @@ def require(
         ok = _check_totp(conn, row, user_id, code, secret_key, now)
     elif totp.normalise_backup_code(code) is not None:
         digest = totp.hash_backup_code(code, totp.backup_pepper(secret_key))
-        ok = conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1
+        ok = conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1  # unknown or used: wrong
     else:
         ok = False
-    if not ok:
-        raise _failed(user_id, now, max_failures)
-    conn.execute(_REFUND, {"u": user_id})
+    _settle_claim(conn, user_id, ok, now, max_failures)
     return True
 
 

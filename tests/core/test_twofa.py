@@ -185,3 +185,39 @@ async def test_failures_from_before_the_upgrade_still_lock(tmp_path):
         await db.read(twofa.check_lock, U, max_failures=MAX + 1)  # a higher limit: not locked
     finally:
         await db.close()
+
+
+async def test_wrong_codes_are_counted_even_by_a_use_case_run_without_guarded(db):
+    """Any write whose use case fails on a wrong code keeps the failure counted (core.db runs
+    the error's ``keep`` after rolling the use case back), so a caller that forgets
+    handlers.twofa.guarded opens no way around the limit."""
+    secret, _ = await enable(db, now=datetime.now(UTC) - timedelta(minutes=2))
+    code = wrong_code(secret, datetime.now(UTC))
+    results = await asyncio.gather(*(db.write(verify, U, code, KEY) for _ in range(40)), return_exceptions=True)
+    assert Counter(type(r).__name__ for r in results) == {"TwoFactorFailed": MAX, "TwoFactorLocked": 40 - MAX}
+    with pytest.raises(twofa.TwoFactorLocked):
+        await db.write(verify, U, pyotp.TOTP(secret).now(), KEY)
+
+
+async def test_one_wrong_code_alone_is_counted_once(db):
+    secret, _ = await enable(db, now=datetime.now(UTC) - timedelta(minutes=2))
+    for expected in (1, 2):
+        with pytest.raises(twofa.TwoFactorFailed):
+            await db.write(verify, U, wrong_code(secret, datetime.now(UTC)), KEY)
+        row = await db.read(lambda c: c.execute(twofa.twofa.select()).one())
+        assert row.failures == expected
+
+
+async def test_a_replayed_right_code_is_refused_but_is_no_guess(db):
+    """A double tap sends the same right code twice: the second is refused, and costs none of
+    the user's tries (only wrong codes are guesses)."""
+    from handlers.twofa import guarded
+
+    secret, _ = await enable(db, now=datetime.now(UTC) - timedelta(minutes=2))
+    code = pyotp.TOTP(secret).now()
+    assert await guarded(db, U, verify, U, code, KEY)
+    for _ in range(MAX + 2):
+        with pytest.raises(twofa.TwoFactorFailed):
+            await guarded(db, U, verify, U, code, KEY)
+    row = await db.read(lambda c: c.execute(twofa.twofa.select()).one())
+    assert (row.failures, row.failures_since) == (0, None)
