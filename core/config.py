@@ -180,21 +180,25 @@ def with_instance_id(settings: Settings) -> Settings:
     """
     if settings.instance_id:
         return settings
-    import fcntl
+    folder = data_dir(settings.database_url)
+    try:
+        import fcntl
 
-    folder = private_dir(data_dir(settings.database_url))
-    tag = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
-    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "host"
-    for slot in range(100):
-        fd = os.open(folder / f"instance-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # another live process holds this slot
-            os.close(fd)
-            continue
-        _SLOT_LOCKS.append(fd)
-        return replace(settings, instance_id=f"{host}:{tag}:{slot}")
-    raise ConfigError("INSTANCE_ID", f"100 bots already run from {folder}; set INSTANCE_ID for each")
+        private_dir(folder)
+        tag = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "host"
+        for slot in range(100):
+            fd = os.open(folder / f"instance-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another live process holds this slot
+                os.close(fd)
+                continue
+            _SLOT_LOCKS.append(fd)
+            return replace(settings, instance_id=f"{host}:{tag}:{slot}")
+    except (ImportError, OSError) as err:  # no fcntl (Windows), a read-only or foreign folder
+        raise ConfigError("INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})") from None
+    raise ConfigError("INSTANCE_ID", f"is not set and 100 bots already run from {folder}; set it for each")
 
 
 def with_local_secret_key(settings: Settings) -> Settings:

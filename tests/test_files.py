@@ -152,3 +152,11 @@ async def test_the_default_instance_id_is_stable_per_slot_and_never_shared(tmp_p
     assert again == name and other != name and far not in (name, other)
     assert name.endswith(":0") and other.endswith(":1") and len(name) <= 64
     assert mode(tmp_path / "a" / "data" / "instance-0.lock") == 0o600
+
+
+def test_a_data_folder_that_cannot_hold_the_slot_lock_asks_for_instance_id(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a file where the data folder should be
+    with pytest.raises(ConfigError) as e:
+        with_instance_id(load_settings({**GOOD, "DATABASE_URL": f"sqlite+aiosqlite:///{blocked}/data/x.db"}))
+    assert e.value.name == "INSTANCE_ID" and "cannot hold the slot lock" in e.value.problem
