@@ -15,9 +15,10 @@ raises ``TwoFactorFailed``. Every function that checks a code takes the setting
 Failures: before a code is looked at, one conditional UPDATE counts it as a failure and
 checks the limit in the same statement (``_CLAIM``: the user's ``failures`` column, at most
 ``max_failures`` within 24 hours of the first of them); a right code gives the count back in
-the same transaction, and so does a right code replayed (its step already used: no guess). So however many codes arrive at once, from however many instances, at
-most ``max_failures`` are ever tried: the others are refused as ``TwoFactorLocked`` until
-the first failure is 24 hours old. The caller's transaction rolls back on a wrong code, so
+the same transaction, and so does a right code replayed (its step already used: no guess).
+So however many codes arrive at once, from however many instances, at most ``max_failures``
+are ever tried: the others are refused as ``TwoFactorLocked`` until the first failure is 24
+hours old. The caller's transaction rolls back on a wrong code, so
 ``counting_failures`` (what handlers.twofa.guarded runs) keeps the count: it runs the use
 case in a savepoint and, on a wrong code, undoes only the use case and counts the failure again
 outside it, in the same transaction, while holding the user's 2FA row (PostgreSQL). A use case

@@ -4,7 +4,7 @@
 holds the job's lease (a row in the database) runs it. Leases are short (LEASE_SECONDS)
 and renewed while a job runs, and held under ``INSTANCE``: bot.py sets it to the
 deployment slot's stable name (core.config.with_instance_id), so after a crash the
-restarted bot takes its leases back at once, and a dead instance's lapse within 30 s.
+restarted bot takes its leases back at once, and a dead instance's leases lapse within 30 s.
 """
 
 from __future__ import annotations
