@@ -350,8 +350,8 @@ class _SQLiteWriter:
 
     def _unavailable(self, why: str) -> DatabaseUnavailable:
         return DatabaseUnavailable(
-            f"the database cannot be written: the SQLite writer could not open {self.url.database}"
-            f" ({self.problem}); {why}, so nothing was written"
+            f"the database cannot be written: the SQLite writer for {self.url.database} is not"
+            f" connected ({self.problem}); {why}, so nothing was written"
         )
 
     def _expire(self, job: _Job) -> None:
