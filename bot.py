@@ -14,9 +14,18 @@ import sys
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
-from core.config import ConfigError, Settings, load_settings, with_file_for_memory_db, with_local_secret_key
+from core.config import (
+    ConfigError,
+    Settings,
+    load_settings,
+    prepare_files,
+    readable_by_others,
+    with_file_for_memory_db,
+    with_instance_id,
+    with_local_secret_key,
+)
 
 log = logging.getLogger("dustpan")
 
@@ -88,7 +97,7 @@ async def run(settings: Settings) -> None:
     await upgrade_async(settings.database_url)
     db = Database(settings.database_url)
     await db.start()
-    if sealed := await db.write(seal_seeds, secret_key=settings.secret_key):  # rows from before 0007_play
+    if sealed := await db.write(seal_seeds, secret_key=settings.secret_key):  # rows from before 0009_play
         log.info("sealed %s game server seeds stored in clear", sealed)
     params = Params()
     await params.refresh(db, force=True)
@@ -173,20 +182,31 @@ async def run(settings: Settings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    load_dotenv()
+    env_file = find_dotenv()
+    load_dotenv(env_file)
     if argv[1:2] == ["migrate"]:
         from core.db import DEFAULT_URL
         from core.migrate import upgrade
 
-        upgrade(os.environ.get("DATABASE_URL") or DEFAULT_URL)
+        url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+        prepare_files(url)
+        upgrade(url)
         print("database is up to date")
         return 0
     try:
-        settings = with_local_secret_key(with_file_for_memory_db(load_settings(os.environ)))
+        settings = with_file_for_memory_db(load_settings(os.environ))
+        prepare_files(settings.database_url)
+        settings = with_instance_id(with_local_secret_key(settings))
     except ConfigError as err:
         print(f"Configuration error: {err.name} {err.problem}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    if env_file and readable_by_others(env_file):
+        log.warning("%s can be read by other users of this machine; it holds secrets: chmod 600 it", env_file)
+    import jobs
+
+    jobs.INSTANCE = settings.instance_id  # before the job modules import it (jobs.crash does, by name)
+    log.info("instance %s", settings.instance_id)
     asyncio.run(run(settings))
     return 0
 

@@ -7,16 +7,20 @@ core.params instead.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import os
 import re
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.db import DEFAULT_URL
+from core.db import DEFAULT_URL, private_dir, private_sqlite_file
 
 
 class ConfigError(Exception):
@@ -50,6 +54,7 @@ class Settings:
     captcha_secret_key: str = ""
     captcha_verify_url: str = ""
     captcha_verify_timeout: float = 10.0  # float ok: seconds to wait for the provider's siteverify
+    instance_id: str = ""  # INSTANCE_ID; empty: bot.py takes this deployment slot's (with_instance_id)
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database={self.database_url.split('@')[-1]!r}, webhook={bool(self.webhook_url)})"
@@ -66,6 +71,7 @@ SITEVERIFY_URLS = {
     "hcaptcha": "https://api.hcaptcha.com/siteverify",
 }
 _TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}", re.ASCII)
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._:@/-]{1,64}", re.ASCII)
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
 
 
@@ -165,6 +171,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                 raise ConfigError(
                     name, "does not look like a key (printable, no spaces, up to 200 characters)"
                 )
+    instance_id = (env.get("INSTANCE_ID") or "").strip()
+    if instance_id and not _INSTANCE_ID.fullmatch(instance_id):
+        raise ConfigError("INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)")
 
     return Settings(
         bot_token=token,
@@ -188,22 +197,84 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         captcha_site_key=site_key,
         captcha_secret_key=captcha_secret,
         captcha_verify_url=verify_url,
+        instance_id=instance_id,
     )
+
+
+def _sqlite_path(database_url: str) -> str | None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.database
+    return None
+
+
+def data_dir(database_url: str) -> Path:
+    """Where this deployment keeps its files: the SQLite database's folder, else ``data/``."""
+    path = _sqlite_path(database_url)
+    return Path(path).resolve().parent if path else Path("data").resolve()
+
+
+def prepare_files(database_url: str) -> None:
+    """Before anything opens it, on SQLite: the database file (0600) in its data folder (0700
+    when made here), whatever the umask. It holds every balance and 2FA secret."""
+    path = _sqlite_path(database_url)
+    if path:
+        private_sqlite_file(path)
+
+
+def readable_by_others(path: str | os.PathLike) -> bool:
+    """True when a file exists and its group or other users may read or write it."""
+    try:
+        return bool(Path(path).stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
+_SLOT_LOCKS: list[int] = []  # held open for the life of the process
+
+
+def with_instance_id(settings: Settings) -> Settings:
+    """This process's name in job leases (core.leases), stable across restarts.
+
+    INSTANCE_ID when set (it must differ between instances that run at once). Otherwise
+    ``<host>:<data folder hash>:<slot>``: the first slot whose lock file in the data folder no
+    live process holds (a killed one holds none). A restarted bot therefore has the name its
+    leases were taken under and takes them back at once, while two bots started side by side
+    from one folder get different slots, and so never both believe they hold a lease.
+    """
+    if settings.instance_id:
+        return settings
+    folder = data_dir(settings.database_url)
+    try:
+        import fcntl
+
+        private_dir(folder)
+        tag = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "host"
+        for slot in range(100):
+            fd = os.open(folder / f"instance-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another live process holds this slot
+                os.close(fd)
+                continue
+            _SLOT_LOCKS.append(fd)
+            return replace(settings, instance_id=f"{host}:{tag}:{slot}")
+    except (ImportError, OSError) as err:  # no fcntl (Windows), a read-only or foreign folder
+        raise ConfigError("INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})") from None
+    raise ConfigError("INSTANCE_ID", f"is not set and 100 bots already run from {folder}; set it for each")
 
 
 def with_local_secret_key(settings: Settings) -> Settings:
     """On SQLite (one instance), a missing SECRET_KEY is generated once and kept beside the database."""
     if settings.secret_key:
         return settings
-    import os
     import secrets
-    from dataclasses import replace
-    from pathlib import Path
 
     db_path = make_url(settings.database_url).database or "data/dustpan.db"
     key_file = Path(db_path).resolve().parent / "secret.key"
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fp:
             fp.write(secrets.token_urlsafe(48))
@@ -220,7 +291,6 @@ def with_file_for_memory_db(settings: Settings) -> Settings:
     import atexit
     import shutil
     import tempfile
-    from dataclasses import replace
 
     folder = tempfile.mkdtemp(prefix="dustpan-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

@@ -11,6 +11,10 @@ IMMEDIATE`` transaction (optimistically without savepoints; again with one savep
 each if any refuses) and commits them with one fsync, then resolves every caller. A caller is answered only after its commit is durable
 (WAL, ``synchronous=FULL``). One thread hop in and one out per group, instead of
 a dozen per statement through aiosqlite. Reads go through aiosqlite.
+If the writer cannot open the file (locked, unreadable, not a database), it logs why and
+tries again with back-off; a write that cannot start within ``write_timeout`` seconds then
+fails with DatabaseUnavailable (nothing of it was written) instead of waiting forever, and
+writes work again as soon as the writer gets its connection.
 
 PostgreSQL: the same grouping, done by writer tasks that each own an asyncpg
 connection (greenlets, no threads); one by default, since two writers mostly wait
@@ -24,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import random
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -42,15 +48,28 @@ T = TypeVar("T")
 
 DEFAULT_URL = "sqlite+aiosqlite:///data/dustpan.db"
 MAX_GROUP = 256
+BUSY_TIMEOUT = 30  # seconds SQLite waits for another connection's lock
+WRITE_TIMEOUT = 10.0  # float ok: seconds a write may wait for a writer that is not connected
+RETRY_MAX = 5.0  # float ok: the longest pause between two attempts to open the file
 # PostgreSQL SQLSTATEs after which the whole use case can simply run again.
 RETRYABLE = {"40001", "40P01", "23505"}
+
+
+class DatabaseUnavailable(RuntimeError):
+    """A write could not even start (the database cannot be opened); nothing of it was written."""
 
 
 class Database:
     """The process's handle on the database. Create with the URL, then ``await start()``."""
 
     def __init__(
-        self, url: str = DEFAULT_URL, *, pool_size: int = 8, writers: int = 1, echo: bool = False
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        pool_size: int = 8,
+        writers: int = 1,
+        echo: bool = False,
+        write_timeout: float = WRITE_TIMEOUT,  # float ok: seconds
     ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
@@ -58,13 +77,14 @@ class Database:
             raise ValueError(f"unsupported database: {self.dialect}")
         self._writer: _SQLiteWriter | _PostgresWriter | None = None
         self.writers = writers
+        self.write_timeout = write_timeout
         if self.dialect == "sqlite":
             path = self.url.database
             if not path or path == ":memory:":
                 raise ValueError("SQLite needs a file path (in-memory databases cannot be shared)")
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(path)
             self.engine: AsyncEngine = create_async_engine(
-                self.url.set(drivername="sqlite+aiosqlite"), echo=echo, connect_args={"timeout": 30}
+                self.url.set(drivername="sqlite+aiosqlite"), echo=echo, connect_args={"timeout": BUSY_TIMEOUT}
             )
             _sqlite_pragmas(self.engine.sync_engine, begin="BEGIN")
         else:
@@ -93,7 +113,7 @@ class Database:
         if self._writer is not None:
             return
         if self.is_sqlite:
-            self._writer = _SQLiteWriter(self.url.set(drivername="sqlite+pysqlite"))
+            self._writer = _SQLiteWriter(self.url.set(drivername="sqlite+pysqlite"), self.write_timeout)
         else:
             self._writer = _PostgresWriter(self.engine, self.writers)
         self._writer.start()
@@ -116,6 +136,47 @@ class Database:
             return await conn.run_sync(lambda c: fn(c, *args, **kwargs))
 
 
+def private_dir(folder: str | os.PathLike) -> Path:
+    """Make ``folder`` (and any missing parent) readable by this user only (0700), whatever the
+    umask. Folders that already exist are left as they are: they may not be ours alone."""
+    folder = Path(folder)
+    missing = []
+    p = folder
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)  # mkdir's mode passes through the umask; this does not
+    return folder
+
+
+def private_sqlite_file(path: str | os.PathLike) -> None:
+    """The SQLite database for this user only: its folder is made 0700 if it has to be made,
+    the file is created 0600 (an empty file is an empty database) and SQLite gives its -wal,
+    -shm and -journal files the database file's mode. Files from older versions that others
+    could read are narrowed to 0600."""
+    path = Path(path)
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.fchmod(fd, 0o600)  # the umask may have taken bits off, or left some on
+        os.close(fd)
+    for p in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            mode = p.stat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode) and mode & 0o077:
+            os.chmod(p, 0o600)
+
+
 def _sqlstate(exc: DBAPIError) -> str | None:
     orig = exc.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
@@ -135,9 +196,11 @@ def _sqlite_pragmas(sync_engine, *, begin: str) -> None:
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # First the busy timeout: switching to WAL needs the file to itself, so while another
+        # program holds a lock it must wait for it rather than fail at once.
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -147,11 +210,30 @@ def _sqlite_pragmas(sync_engine, *, begin: str) -> None:
 
 
 class _Job:
-    __slots__ = ("fn", "args", "kwargs", "future", "loop", "attempts")
+    __slots__ = ("fn", "args", "kwargs", "future", "loop", "attempts", "deadline", "state")
 
     def __init__(self, fn, args, kwargs, future, loop):
         self.fn, self.args, self.kwargs, self.future, self.loop = fn, args, kwargs, future, loop
         self.attempts = 0
+        self.deadline = None  # a TimerHandle while a write waits for a writer that is not connected
+        self.state = _QUEUED
+
+
+_QUEUED, _STARTED, _EXPIRED = 0, 1, 2
+
+
+def _keep(conn: Connection, error: BaseException) -> None:
+    """Commit what a failed use case's error asks to keep (``error.keep(conn)``, e.g. the count
+    of a wrong 2FA code) after the use case itself was rolled back. Best effort: it runs in a
+    savepoint, and if it fails the refusal still stands."""
+    keep = getattr(error, "keep", None)
+    if keep is None:
+        return
+    try:
+        with conn.begin_nested():
+            keep(conn)
+    except Exception:
+        log.exception("could not keep what %s asked to keep", type(error).__name__)
 
 
 def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) -> list[tuple[bool, Any]]:
@@ -159,6 +241,10 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
 
     Returns (ok, result or exception) per job. If the commit itself fails, every job
     gets that error: nothing of any of them was kept.
+
+    A use case's error may carry ``keep(conn)``: work to commit although the use case failed
+    and was undone (core.twofa counts a wrong code so). It runs right after the rollback, in
+    this transaction (or, for a group of one, in one of its own just after).
 
     ``optimistic``: first run the whole group without savepoints; if any use case refuses,
     roll everything back and run the group again the careful way. Savepoints cost two
@@ -187,6 +273,7 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
                         result = job.fn(conn, *job.args, **job.kwargs)
                     except Exception as exc:  # one use case's refusal must not sink the group
                         savepoint.rollback()
+                        _keep(conn, exc)
                         outcomes.append((False, exc))
                     else:
                         savepoint.commit()
@@ -195,6 +282,12 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
         if len(group) > 1 and not isinstance(exc, DBAPIError):
             log.exception("group commit failed")
         outcomes = [(False, exc)] * len(group)
+        if len(group) == 1 and getattr(exc, "keep", None) is not None:
+            try:
+                with conn.begin():
+                    _keep(conn, exc)
+            except Exception:
+                log.exception("could not keep what %s asked to keep", type(exc).__name__)
     return outcomes
 
 
@@ -213,13 +306,26 @@ def _settle_all(items) -> None:
 
 
 class _SQLiteWriter:
-    """The one thread that writes to the SQLite file, committing queued use cases in groups."""
+    """The one thread that writes to the SQLite file, committing queued use cases in groups.
 
-    def __init__(self, url) -> None:
-        self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    It never dies of a bad file: opening is retried with back-off (each failure logged), and
+    a write queued while it is not connected carries a deadline (``write_timeout``): if it has
+    not started by then, it fails with DatabaseUnavailable and is skipped when its turn comes.
+    """
+
+    def __init__(self, url, write_timeout: float) -> None:  # float ok: seconds
+        self.url = url
+        self.engine = create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT}
+        )
         _sqlite_pragmas(self.engine, begin="BEGIN IMMEDIATE")
         self.queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
+        self.write_timeout = write_timeout
+        self.connected = False  # set by the writer thread; read by submit()
+        self.problem = "it is still opening the file"
+        self._lock = threading.Lock()  # a deadline and the writer decide a job's fate under it
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         self.thread.start()
@@ -228,6 +334,7 @@ class _SQLiteWriter:
         await asyncio.to_thread(self._stop)
 
     def _stop(self) -> None:
+        self._stopping.set()
         self.queue.put(None)
         self.thread.join()
         self.engine.dispose()
@@ -235,12 +342,68 @@ class _SQLiteWriter:
     def submit(self, fn, args, kwargs) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.queue.put(_Job(fn, args, kwargs, future, loop))
+        job = _Job(fn, args, kwargs, future, loop)
+        if not self.connected:  # only then may a write wait long: give it a deadline
+            job.deadline = loop.call_later(self.write_timeout, self._expire, job)
+        self.queue.put(job)
         return future
 
-    def _run(self) -> None:
-        conn = self.engine.connect()
+    def _unavailable(self, why: str) -> DatabaseUnavailable:
+        return DatabaseUnavailable(
+            f"the database cannot be written: the SQLite writer for {self.url.database} is not"
+            f" connected ({self.problem}); {why}, so nothing was written"
+        )
+
+    def _expire(self, job: _Job) -> None:
+        """On the event loop, at a waiting write's deadline."""
+        with self._lock:
+            if job.state != _QUEUED:
+                return
+            job.state = _EXPIRED
+        _settle(job.future, False, self._unavailable(f"this write did not start within {self.write_timeout:g} s"))
+
+    def _take(self, job: _Job) -> bool:
+        """Mark a job started, unless its deadline passed first (then it is skipped)."""
+        if job.deadline is None:
+            job.state = _STARTED
+            return True
+        with self._lock:
+            if job.state == _EXPIRED:
+                return False
+            job.state = _STARTED
         try:
+            job.loop.call_soon_threadsafe(job.deadline.cancel)
+        except RuntimeError:  # that event loop is closed: no deadline left to cancel
+            pass
+        return True
+
+    def _connect(self) -> Connection | None:
+        """Open the connection, retrying with back-off; None when stopped first."""
+        delay, attempt = 0.05, 0  # float ok: seconds
+        while not self._stopping.is_set():
+            attempt += 1
+            try:
+                conn = self.engine.connect()
+            except Exception as exc:  # locked, unreadable, not a database...
+                orig = getattr(exc, "orig", None) or exc
+                self.problem = f"{type(orig).__name__}: {orig}"
+                report = log.error if attempt == 1 else log.warning
+                report("SQLite writer cannot open %s (%s); retrying in %.2f s", self.url.database, self.problem, delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            if attempt > 1:
+                log.warning("SQLite writer connected to %s after %d attempts", self.url.database, attempt)
+            self.connected = True
+            return conn
+        return None
+
+    def _run(self) -> None:
+        conn = None
+        try:
+            conn = self._connect()
+            if conn is None:
+                return
             while True:
                 job = self.queue.get()
                 if job is None:
@@ -256,11 +419,31 @@ class _SQLiteWriter:
                         stop = True
                         break
                     group.append(nxt)
-                self._commit_group(conn, group)
+                group = [j for j in group if self._take(j)]
+                if group:
+                    self._commit_group(conn, group)
                 if stop:
                     return
         finally:
-            conn.close()
+            self.connected = False
+            self.problem = "it has stopped"
+            if conn is not None:
+                conn.close()
+            self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        """Whatever is still queued when the writer ends will never run: say so."""
+        while True:
+            try:
+                job = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None and self._take(job):
+                error = self._unavailable("the database was closed before this write started")
+                try:
+                    job.loop.call_soon_threadsafe(_settle, job.future, False, error)
+                except RuntimeError:  # that event loop is closed: nobody waits any more
+                    pass
 
     def _commit_group(self, conn: Connection, group: list[_Job]) -> None:
         # One wake-up of the event loop per group, not one per job.
@@ -268,7 +451,10 @@ class _SQLiteWriter:
         for job, (ok, value) in zip(group, run_group(conn, group, optimistic=True), strict=True):
             settled.setdefault(job.loop, []).append((job.future, ok, value))
         for loop, items in settled.items():
-            loop.call_soon_threadsafe(_settle_all, items)
+            try:
+                loop.call_soon_threadsafe(_settle_all, items)
+            except RuntimeError:  # that caller's event loop is closed: nobody waits for these
+                log.warning("a write finished after its event loop closed")
 
 
 class _PostgresWriter:

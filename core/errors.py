@@ -43,6 +43,13 @@ class InsufficientFunds(DomainError):
         super().__init__("insufficient_funds", account=account, asset=asset, amount=amount)
 
 
+class BalanceLimit(DomainError):
+    """The transfer would take an account past MAX_BALANCE (or the world below -MAX_BALANCE)."""
+
+    def __init__(self, account: str, asset: str, limit: int) -> None:
+        super().__init__("balance_limit", account=account, asset=asset, limit=limit)
+
+
 class IdempotencyConflict(DomainError):
     """The same idempotency key was posted before with different fields."""
 

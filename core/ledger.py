@@ -14,6 +14,12 @@ account (it can no longer be spent) without moving it; ``post_pending`` or
 Invariants: per asset all balances sum to zero; each balance equals the sum of its
 entries; no account but ``world`` has ``balance - debits_pending < 0``.
 
+Caps (core.money.MAX_BALANCE): no account's ``balance + credits_pending`` passes the cap and
+the world's ``balance - debits_pending`` never goes below minus the cap. A transfer that would
+break either is refused with BalanceLimit, like a debit without funds: nothing of it is kept,
+even for a caller that catches the refusal. Since only world is negative, every sum of
+balances, pending amounts or entries then stays far inside a BIGINT.
+
 All functions take a SQLAlchemy ``Connection`` inside the caller's transaction
 (see core.db); statements are built once, with bind parameters.
 """
@@ -34,16 +40,18 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from core.accounts import WORLD, check_owner
 from core.assets import ASSETS
-from core.errors import IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
-from core.money import MAX_AMOUNT
+from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
+from core.money import MAX_AMOUNT, MAX_BALANCE
 from core.schema import UTCDateTime, accounts, entries, transfers, utcnow
 
 POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
@@ -150,31 +158,48 @@ _UNCREDIT = (
         credits_pending=accounts.c.credits_pending - bindparam("a"),
     )
 )
+_UNDEBIT = update(accounts).where(_where).values(balance=accounts.c.balance + bindparam("a"))
 _INSERT_ENTRY = entries.insert()
 
 
 def _upserts(dialect):
-    """Credit (or debit world): create the account row if needed, in one statement."""
+    """Credit (or debit world): create the account row if needed, in one statement.
+
+    Each returns no row when the cap would be passed (the conflict update's WHERE): a new
+    row never passes it, since no amount is larger than the cap.
+    """
     ins = dialect.insert(accounts)
     row = dict(owner=bindparam("o"), asset=bindparam("s"), created_at=bindparam("now"))
+    key = [accounts.c.owner, accounts.c.asset]
+    incoming = accounts.c.balance + accounts.c.credits_pending
+    world_available = accounts.c.balance - accounts.c.debits_pending
     add = ins.values(**row, balance=bindparam("a")).on_conflict_do_update(
-        index_elements=[accounts.c.owner, accounts.c.asset],
+        index_elements=key,
         set_={"balance": accounts.c.balance + ins.excluded.balance},
+        where=incoming + ins.excluded.balance <= literal(MAX_BALANCE),
+    )
+    debit_world = ins.values(**row, balance=-bindparam("a", type_=BigInteger)).on_conflict_do_update(
+        index_elements=key,
+        set_={"balance": accounts.c.balance + ins.excluded.balance},
+        where=world_available + ins.excluded.balance >= literal(-MAX_BALANCE),
     )
     pend = ins.values(**row, credits_pending=bindparam("a")).on_conflict_do_update(
-        index_elements=[accounts.c.owner, accounts.c.asset],
+        index_elements=key,
         set_={"credits_pending": accounts.c.credits_pending + ins.excluded.credits_pending},
+        where=incoming + ins.excluded.credits_pending <= literal(MAX_BALANCE),
     )
     hold_world = ins.values(**row, debits_pending=bindparam("a")).on_conflict_do_update(
-        index_elements=[accounts.c.owner, accounts.c.asset],
+        index_elements=key,
         set_={"debits_pending": accounts.c.debits_pending + ins.excluded.debits_pending},
+        where=world_available - ins.excluded.debits_pending >= literal(-MAX_BALANCE),
     )
     tr = dialect.insert(transfers)
     insert_transfer = tr.on_conflict_do_nothing(index_elements=[transfers.c.key]).returning(transfers.c.id)
     return {
         "add": add.returning(accounts.c.balance),
-        "pend": pend,
-        "hold_world": hold_world,
+        "debit_world": debit_world.returning(accounts.c.balance),
+        "pend": pend.returning(accounts.c.credits_pending),
+        "hold_world": hold_world.returning(accounts.c.debits_pending),
         "insert_transfer": insert_transfer,
     }
 
@@ -183,9 +208,10 @@ _DIALECT_STMTS = {"sqlite": _upserts(sqlite), "postgresql": _upserts(postgresql)
 
 # PostgreSQL can do a whole posted transfer in one statement with data-modifying CTEs:
 # insert the transfer (nothing if the key exists), debit only if funds suffice, credit
-# only if the debit happened, and write both entries. Round trips, not SQL, are the cost there.
+# only if the debit happened and the cap allows, and write both entries only if both legs
+# happened (a capped credit is undone by the caller). Round trips, not SQL, are the cost there.
 _PG_POSTED = text(
-    """
+    f"""
 WITH t AS (
     INSERT INTO transfers (key, kind, debit, credit, asset, amount, code, meta, pending_id, reverses_id, created_at)
     VALUES (:key, :kind, :debit, :credit, :asset, :amount, :code, :meta, :pending_id, :reverses_id, :created_at)
@@ -199,12 +225,13 @@ WITH t AS (
     INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at)
     SELECT :credit, :asset, :amount, 0, 0, :created_at WHERE EXISTS (SELECT 1 FROM d)
     ON CONFLICT (owner, asset) DO UPDATE SET balance = accounts.balance + excluded.balance
+    WHERE accounts.balance + accounts.credits_pending + excluded.balance <= {MAX_BALANCE}
     RETURNING balance
 ), e AS (
     INSERT INTO entries (transfer_id, owner, asset, amount, balance_after)
-    SELECT t.id, :debit, :asset, -:amount, d.balance FROM t, d
+    SELECT t.id, :debit, :asset, -:amount, d.balance FROM t, d, c
     UNION ALL
-    SELECT t.id, :credit, :asset, :amount, c.balance FROM t, c
+    SELECT t.id, :credit, :asset, :amount, c.balance FROM t, d, c
 )
 SELECT (SELECT id FROM t) AS id, (SELECT balance FROM d) AS debit_after, (SELECT balance FROM c) AS credit_after
 """
@@ -389,18 +416,27 @@ def _post(
     if one_trip:
         if debit_after is None:
             _refuse(conn, new_id, debit, asset, amount)
+        if credit_after is None:
+            conn.execute(_UNDEBIT, d)
+            _refuse(conn, new_id, credit, asset, amount, capped=True)
     elif kind == POSTED:
         debit_after = _debit(conn, st, d)
         if debit_after is None:
-            _refuse(conn, new_id, debit, asset, amount)
-        credit_after = conn.execute(st["add"], c).scalar_one()
+            _refuse(conn, new_id, debit, asset, amount, capped=debit == WORLD)
+        credit_after = conn.execute(st["add"], c).scalar()
+        if credit_after is None:
+            conn.execute(_UNDEBIT, d)
+            _refuse(conn, new_id, credit, asset, amount, capped=True)
         _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
     elif kind == PENDING:
         if debit == WORLD:
-            conn.execute(st["hold_world"], d)
+            if conn.execute(st["hold_world"], d).first() is None:
+                _refuse(conn, new_id, debit, asset, amount, capped=True)
         elif conn.execute(_HOLD, d).first() is None:
             _refuse(conn, new_id, debit, asset, amount)
-        conn.execute(st["pend"], c)
+        if conn.execute(st["pend"], c).first() is None:
+            conn.execute(_UNHOLD, d)
+            _refuse(conn, new_id, credit, asset, amount, capped=True)
     elif kind == POST:
         debit_after = conn.execute(_RELEASE_DEBIT, d).scalar_one()
         credit_after = conn.execute(_SETTLE_CREDIT, c).scalar_one()
@@ -431,6 +467,7 @@ _SQL_DEBIT = (
 _SQL_CREDIT = (
     "INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at)"
     " VALUES (?, ?, ?, 0, 0, ?) ON CONFLICT (owner, asset) DO UPDATE SET balance = accounts.balance + excluded.balance"
+    f" WHERE accounts.balance + accounts.credits_pending + excluded.balance <= {MAX_BALANCE}"
     " RETURNING balance"
 )
 _SQL_ENTRY = "INSERT INTO entries (transfer_id, owner, asset, amount, balance_after) VALUES (?, ?, ?, ?, ?)"
@@ -450,7 +487,10 @@ def _sqlite_posted(conn: Connection, row: dict) -> tuple[int | None, int | None,
         got_debit = cur.execute(_SQL_DEBIT, (amount, debit, asset, amount)).fetchone()
         if got_debit is None:
             return got[0], None, None
-        credit_after = cur.execute(_SQL_CREDIT, (credit, asset, amount, at)).fetchone()[0]
+        got_credit = cur.execute(_SQL_CREDIT, (credit, asset, amount, at)).fetchone()
+        if got_credit is None:  # over the cap: the caller undoes the debit
+            return got[0], got_debit[0], None
+        credit_after = got_credit[0]
         cur.executemany(
             _SQL_ENTRY,
             ((got[0], debit, asset, -amount, got_debit[0]), (got[0], credit, asset, amount, credit_after)),
@@ -461,23 +501,27 @@ def _sqlite_posted(conn: Connection, row: dict) -> tuple[int | None, int | None,
 
 
 def _debit(conn, st, d) -> int | None:
-    """The debit account's balance after, or None when it cannot pay (world always can)."""
+    """The debit account's balance after, or None when it cannot pay (world: up to the cap)."""
     if d["o"] == WORLD:
-        return conn.execute(st["add"], {**d, "a": -d["a"]}).scalar_one()
+        return conn.execute(st["debit_world"], d).scalar()
     return conn.execute(_DEBIT, d).scalar()
 
 
 _UNDO = delete(transfers).where(transfers.c.id == bindparam("i"))
 
 
-def _refuse(conn, new_id: int, debit: str, asset: str, amount: int):
-    """Take back the transfer row written moments ago in this same transaction, then refuse.
+def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped: bool = False):
+    """Take back the transfer row written moments ago in this same transaction, then refuse:
+    InsufficientFunds, or BalanceLimit when ``account`` would pass the cap (the caller undid
+    any leg it had already moved).
 
     The row was never committed, so this is no rewrite of history; it keeps the key
     unused even for a caller that catches the refusal and goes on (a retry can then pay).
     """
     conn.execute(_UNDO, {"i": new_id})
-    raise InsufficientFunds(debit, asset, amount)
+    if capped:
+        raise BalanceLimit(account, asset, MAX_BALANCE)
+    raise InsufficientFunds(account, asset, amount)
 
 
 def _entries(conn, transfer_id, debit, credit, asset, amount, debit_after, credit_after) -> None:
@@ -599,22 +643,43 @@ def history(conn: Connection, owner: str, *, limit: int = 10, offset: int = 0) -
 # --- invariants ---------------------------------------------------------------------
 
 
+def _grouped_sums(conn: Connection, summed, rows) -> dict[tuple, int]:
+    """``summed`` (a GROUP BY with the sum last) as {group: sum}. SQLite's SUM() fails on a
+    64-bit overflow, which the caps rule out but books from before them may hold: then the
+    sums are taken here, exactly, from ``rows`` (the same columns, one row per value)."""
+    try:
+        return {tuple(r[:-1]): r[-1] for r in conn.execute(summed)}
+    except OperationalError:
+        if conn.dialect.name != "sqlite":
+            raise
+    totals: dict[tuple, int] = {}
+    for r in conn.execute(rows.execution_options(yield_per=10_000)):
+        totals[tuple(r[:-1])] = totals.get(tuple(r[:-1]), 0) + r[-1]
+    return totals
+
+
 def check_invariants(conn: Connection) -> list[str]:
-    """Every broken ledger invariant, as readable lines; empty when the books balance."""
+    """Every broken ledger invariant, as readable lines; empty when the books balance.
+
+    Never fails on what is stored: values SQLite turned into floats and balances past the
+    caps (both only possible in books from before the caps) are reported like the rest.
+    """
     problems: list[str] = []
-    for asset, total in conn.execute(
-        select(accounts.c.asset, func.sum(accounts.c.balance)).group_by(accounts.c.asset)
-    ):
+    totals = _grouped_sums(
+        conn,
+        select(accounts.c.asset, func.sum(accounts.c.balance)).group_by(accounts.c.asset),
+        select(accounts.c.asset, accounts.c.balance),
+    )
+    for (asset,), total in totals.items():
         if total != 0:
             problems.append(f"{asset}: balances sum to {total}, not 0")
-    sums = {
-        (r.owner, r.asset): r.total
-        for r in conn.execute(
-            select(entries.c.owner, entries.c.asset, func.sum(entries.c.amount).label("total")).group_by(
-                entries.c.owner, entries.c.asset
-            )
-        )
-    }
+    sums = _grouped_sums(
+        conn,
+        select(entries.c.owner, entries.c.asset, func.sum(entries.c.amount)).group_by(
+            entries.c.owner, entries.c.asset
+        ),
+        select(entries.c.owner, entries.c.asset, entries.c.amount),
+    )
     pending = {}
     resolved = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
     open_pending = select(transfers).where(transfers.c.kind == PENDING, transfers.c.id.not_in(resolved))
@@ -623,10 +688,17 @@ def check_invariants(conn: Connection) -> list[str]:
         pending.setdefault((t.credit, t.asset), [0, 0])[1] += t.amount
     for a in conn.execute(select(accounts)):
         k = (a.owner, a.asset)
+        if any(type(v) is not int for v in (a.balance, a.debits_pending, a.credits_pending)):
+            problems.append(f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)")
         if sums.get(k, 0) != a.balance:
             problems.append(f"{a.owner}/{a.asset}: balance {a.balance} but entries sum to {sums.get(k, 0)}")
         if a.owner != WORLD and a.balance - a.debits_pending < 0:
             problems.append(f"{a.owner}/{a.asset}: negative ({a.balance} - {a.debits_pending} held)")
+        if a.balance + a.credits_pending > MAX_BALANCE or a.balance - a.debits_pending < -MAX_BALANCE:
+            problems.append(
+                f"{a.owner}/{a.asset}: balance {a.balance} ({a.debits_pending} held, {a.credits_pending}"
+                f" incoming) is past the cap of {MAX_BALANCE} either way"
+            )
         held, incoming = pending.get(k, [0, 0])
         if (a.debits_pending, a.credits_pending) != (held, incoming):
             problems.append(

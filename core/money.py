@@ -21,6 +21,10 @@ MAX_WHOLE_DIGITS = 12
 # so a sum of a few never overflows. 12 whole digits of an 8-decimal coin pass the digit
 # check yet exceed it, hence both checks.
 MAX_AMOUNT = 10**18
+# The most an account may hold (balance plus what is on its way in), and the most the world
+# account may owe (it is the only one below zero). Money only moves between accounts, so every
+# other balance then sums to at most this, and no sum the ledger takes can pass a BIGINT.
+MAX_BALANCE = MAX_AMOUNT
 _PLAIN = re.compile(r"(?P<int>[0-9]*)(?:[.,](?P<frac>[0-9]*))?", re.ASCII)
 
 

@@ -83,8 +83,9 @@ users = Table(
     Column("seen_at", UTCDateTime, nullable=False),
     Column("is_blocked", Boolean, nullable=False, server_default=false()),
 )
-# /credit @name and the faucet API's ``to=name`` look users up by lower(username).
-Index("ix_users_username_lower", func.lower(users.c.username))
+# /credit @name and the faucet API's ``to=name`` look users up by lower(username). A username
+# belongs to one user at a time: core.users takes it from whoever was seen with it before.
+Index("ix_users_username_lower", func.lower(users.c.username), unique=True)
 
 # One row per (owner, asset). Owners are "user:<id>" or a system account name.
 # balance is posted money; debits_pending/credits_pending are two-phase reserves.
@@ -166,6 +167,7 @@ leases = Table(
     Column("name", String(64), primary_key=True),
     Column("holder", String(64), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime, nullable=True, comment="when the holder took the lease"),
 )
 
 

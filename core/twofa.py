@@ -9,11 +9,21 @@ codes (stored as peppered hashes, shown once).
 transaction: it does nothing when 2FA is off; otherwise it accepts a TOTP code (±1 step,
 never the same step twice: the step is claimed by one conditional UPDATE checked by row
 count, so of two concurrent submissions one wins) or an unused backup code. A wrong code
-raises ``TwoFactorFailed``; the caller's transaction rolls back, so the failure is
-counted by ``record_failure`` in a transaction of its own (see handlers.twofa.guarded).
-After ``twofa.max_failures`` failures in 24 hours every 2FA action is refused until the
-oldest of them is 24 hours old (``TwoFactorLocked`` says when). Every function that checks
-a code takes that setting as the required ``max_failures`` (no default to drift from it).
+raises ``TwoFactorFailed``. Every function that checks a code takes the setting
+``twofa.max_failures`` as the required ``max_failures`` (no default to drift from it).
+
+Failures: before a code is looked at, one conditional UPDATE counts it as a failure and
+checks the limit in the same statement (``_CLAIM``: the user's ``failures`` column, at most
+``max_failures`` within 24 hours of the first of them); a right code gives the count back in
+the same transaction, and so does a right code replayed (its step already used: no guess).
+So however many codes arrive at once, from however many instances, at most ``max_failures``
+are ever tried: the others are refused as ``TwoFactorLocked`` until the first failure is 24
+hours old. The caller's transaction rolls back on a wrong code, so
+``counting_failures`` (what handlers.twofa.guarded runs) keeps the count: it runs the use
+case in a savepoint and, on a wrong code, undoes only the use case and counts the failure again
+outside it, in the same transaction, while holding the user's 2FA row (PostgreSQL). A use case
+run by plain ``db.write`` is covered too: core.db calls the error's ``keep`` after the rollback
+(exact with one writer; across PostgreSQL instances a few extra codes may be tried at once).
 
 Secrets, codes and backup codes are never logged, audited or put in an error's params.
 """
@@ -29,12 +39,14 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
+    Integer,
     String,
     Table,
     bindparam,
+    case,
     delete,
-    func,
     insert,
+    or_,
     select,
     update,
 )
@@ -54,6 +66,8 @@ twofa = Table(
     Column("last_step", BigInteger, nullable=True, comment="last accepted TOTP time step"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("enabled_at", UTCDateTime, nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0", comment="wrong codes since failures_since"),
+    Column("failures_since", UTCDateTime, nullable=True, comment="the first counted wrong code of the window"),
 )
 twofa_backup_codes = Table(
     "twofa_backup_codes",
@@ -64,14 +78,6 @@ twofa_backup_codes = Table(
     Column("used_at", UTCDateTime, nullable=True),
 )
 Index("ix_twofa_backup_codes_user", twofa_backup_codes.c.user_id)
-twofa_failures = Table(
-    "twofa_failures",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("at", UTCDateTime, nullable=False),
-)
-Index("ix_twofa_failures_user_at", twofa_failures.c.user_id, twofa_failures.c.at)
 
 define("twofa.max_failures", "10", "int", minimum=1, maximum=1000)
 WINDOW = timedelta(hours=24)
@@ -82,9 +88,19 @@ class TwoFactorRequired(DomainError):
 
 
 class TwoFactorFailed(DomainError):
-    """Wrong, malformed, expired or replayed code. Carries no code."""
+    """Wrong, malformed, expired or replayed code. Carries no code.
+
+    ``counted``: (user id, max_failures, now) of the failure, which ``keep`` counts again
+    once the use case that raised it has been undone (core.db calls it).
+    """
 
     reason = "twofa_wrong_code"
+    counted: tuple[int, int, datetime] | None = None
+
+    def keep(self, conn: Connection) -> None:
+        if self.counted is not None:
+            user_id, max_failures, now = self.counted
+            conn.execute(_CLAIM, {"u": user_id, "cutoff": now - WINDOW, "max": max_failures, "now": now})
 
 
 class TwoFactorLocked(DomainError):
@@ -106,8 +122,30 @@ class Setup:
 
 
 _ROW = select(twofa).where(twofa.c.user_id == bindparam("u"))
-_FAILS = select(func.count(), func.min(twofa_failures.c.at)).where(
-    twofa_failures.c.user_id == bindparam("u"), twofa_failures.c.at > bindparam("since")
+# PostgreSQL: hold the user's 2FA row to the end of the transaction, so concurrent attempts
+# of one user take turns (SQLite has one writer: nothing to lock, and nothing is rendered).
+_HOLD_ROW = select(twofa.c.user_id).where(twofa.c.user_id == bindparam("u")).with_for_update()
+_fresh_window = or_(twofa.c.failures_since.is_(None), twofa.c.failures_since <= bindparam("cutoff"))
+# Count one failure and check the limit in one statement: no row comes back when the user
+# already has ``max`` failures in the window. A window older than 24 hours starts again at 1.
+_CLAIM = (
+    update(twofa)
+    .where(twofa.c.user_id == bindparam("u"), _fresh_window | (twofa.c.failures < bindparam("max")))
+    .values(
+        failures=case((_fresh_window, 1), else_=twofa.c.failures + 1),
+        failures_since=case(
+            (_fresh_window, bindparam("now", type_=UTCDateTime)), else_=twofa.c.failures_since
+        ),
+    )
+    .returning(twofa.c.failures)
+)
+_REFUND = (
+    update(twofa)
+    .where(twofa.c.user_id == bindparam("u"), twofa.c.failures > 0)
+    .values(
+        failures=twofa.c.failures - 1,
+        failures_since=case((twofa.c.failures == 1, None), else_=twofa.c.failures_since),
+    )
 )
 _CLAIM_STEP = (
     update(twofa)
@@ -134,18 +172,54 @@ def is_enabled(conn: Connection, user_id: int) -> bool:
 
 
 def check_lock(conn: Connection, user_id: int, now: datetime | None = None, *, max_failures: int) -> None:
-    """Raise TwoFactorLocked if the user failed ``max_failures`` codes in the last 24 hours."""
+    """Raise TwoFactorLocked if the user failed ``max_failures`` codes within 24 hours of the first."""
     now = now or utcnow()
-    count, oldest = conn.execute(_FAILS, {"u": user_id, "since": now - WINDOW}).one()
-    if count >= max_failures:
-        raise TwoFactorLocked(oldest + WINDOW)
+    row = conn.execute(_ROW, {"u": user_id}).first()
+    if row is not None and row.failures >= max_failures and row.failures_since > now - WINDOW:
+        raise TwoFactorLocked(row.failures_since + WINDOW)
+
+
+def _claim(conn: Connection, user_id: int, now: datetime, max_failures: int) -> None:
+    """Count a code about to be checked as a failure; TwoFactorLocked when none is left."""
+    if conn.execute(_CLAIM, {"u": user_id, "cutoff": now - WINDOW, "max": max_failures, "now": now}).first():
+        return
+    check_lock(conn, user_id, now, max_failures=max_failures)
+    raise TwoFactorLocked(now + WINDOW)  # not reached: no row back means the user is locked
+
+
+def _failed(user_id: int, now: datetime, max_failures: int) -> TwoFactorFailed:
+    error = TwoFactorFailed()
+    error.counted = (user_id, max_failures, now)
+    return error
 
 
 def record_failure(conn: Connection, user_id: int, now: datetime | None = None) -> None:
-    """Count one failed code (in its own transaction: the refused action rolled back)."""
+    """Count one failed code for a user with 2FA set up (the window rules of ``_claim``, no limit)."""
     now = now or utcnow()
-    conn.execute(twofa_failures.insert().values(user_id=user_id, at=now))
-    conn.execute(delete(twofa_failures).where(twofa_failures.c.at < now - 2 * WINDOW))
+    conn.execute(_CLAIM, {"u": user_id, "cutoff": now - WINDOW, "max": 2**31 - 1, "now": now})
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """What ``counting_failures`` returns for a wrong code; the caller raises ``error``."""
+
+    error: TwoFactorFailed
+
+
+def counting_failures(conn: Connection, user_id: int, fn, /, *args, **kwargs):
+    """Run the use case ``fn(conn, *args, **kwargs)``; if it fails on a wrong 2FA code, undo it
+    but keep the failure counted (and return ``Refused``), in this one transaction.
+
+    Any other refusal undoes everything, the count included: the code was right (its count was
+    given back) or never checked.
+    """
+    conn.execute(_HOLD_ROW, {"u": user_id})
+    try:
+        with conn.begin_nested():
+            return fn(conn, *args, **kwargs)
+    except TwoFactorFailed as error:
+        error.keep(conn)
+        return Refused(error)
 
 
 def begin_setup(
@@ -170,12 +244,23 @@ def begin_setup(
     return Setup(secret, totp.provisioning_uri(secret, account_name))
 
 
-def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: datetime) -> bool:
+def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: datetime) -> bool | None:
+    """True: accepted (its step is used up now). False: wrong. None: a right code whose step
+    was used already (a replay, or a second tap): refused, but no guess, so not a failure."""
     secret = totp.SecretBox(secret_key).decrypt(row.secret, aad=f"totp:{user_id}")
     step = totp.match_step(secret, code, now.timestamp(), row.last_step)
     if step is None:
-        return False
-    return conn.execute(_CLAIM_STEP, {"u": user_id, "s": step}).rowcount == 1
+        return None if totp.match_step(secret, code, now.timestamp(), None) is not None else False
+    return True if conn.execute(_CLAIM_STEP, {"u": user_id, "s": step}).rowcount == 1 else None
+
+
+def _settle_claim(conn, user_id: int, ok: bool | None, now: datetime, max_failures: int) -> None:
+    """After a code was checked: give the claimed failure back unless the code was wrong."""
+    if ok is False:
+        raise _failed(user_id, now, max_failures)
+    conn.execute(_REFUND, {"u": user_id})
+    if ok is None:
+        raise TwoFactorFailed()
 
 
 def confirm_setup(
@@ -189,14 +274,14 @@ def confirm_setup(
 ) -> list[str]:
     """Turn 2FA on after a valid code; returns ten backup codes (only their hashes are kept)."""
     now = now or utcnow()
-    check_lock(conn, user_id, now, max_failures=max_failures)
     row = conn.execute(_ROW, {"u": user_id}).first()
     if row is None:
+        check_lock(conn, user_id, now, max_failures=max_failures)
         raise TwoFactorState("twofa_not_started")
     if row.enabled:
         raise TwoFactorState("twofa_already_on")
-    if not _check_totp(conn, row, user_id, code, secret_key, now):
-        raise TwoFactorFailed()
+    _claim(conn, user_id, now, max_failures)
+    _settle_claim(conn, user_id, _check_totp(conn, row, user_id, code, secret_key, now), now, max_failures)
     conn.execute(update(twofa).where(twofa.c.user_id == user_id).values(enabled=True, enabled_at=now))
     codes = totp.new_backup_codes(10)
     pepper = totp.backup_pepper(secret_key)
@@ -227,18 +312,18 @@ def require(
     if row is None or not row.enabled:
         return False
     now = now or utcnow()
-    check_lock(conn, user_id, now, max_failures=max_failures)
     if not code:
+        check_lock(conn, user_id, now, max_failures=max_failures)
         raise TwoFactorRequired()
+    _claim(conn, user_id, now, max_failures)
     if totp.normalise_code(code) is not None:
         ok = _check_totp(conn, row, user_id, code, secret_key, now)
     elif totp.normalise_backup_code(code) is not None:
         digest = totp.hash_backup_code(code, totp.backup_pepper(secret_key))
-        ok = conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1
+        ok = conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1  # unknown or used: wrong
     else:
         ok = False
-    if not ok:
-        raise TwoFactorFailed()
+    _settle_claim(conn, user_id, ok, now, max_failures)
     return True
 
 

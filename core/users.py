@@ -1,4 +1,11 @@
-"""Users: who they are (Telegram id, names, language) and how they first arrived."""
+"""Users: who they are (Telegram id, names, language) and how they first arrived.
+
+A Telegram @username belongs to one user at a time, and it moves: someone gives theirs up and
+another takes it. Payments by @username (/credit, the faucet API's ``send``) must reach its
+current holder, so the user seen with a username last holds it here: ``upsert_user`` takes it
+from any other row in the same transaction, and a unique index on lower(username) makes two
+holders impossible (a concurrent claim on PostgreSQL fails on the index and is run again).
+"""
 
 from __future__ import annotations
 
@@ -69,9 +76,14 @@ def _upsert(dialect):
 
 
 _UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_RELEASE_USERNAME = (
+    update(users)
+    .where(func.lower(users.c.username) == bindparam("n"), users.c.id != bindparam("holder"))
+    .values(username=None)
+)
 _BY_ID = select(users).where(users.c.id == bindparam("id"))
-# Matches the expression index ix_users_username_lower, so it is a lookup, not a scan.
-_BY_USERNAME = select(users.c.id).where(func.lower(users.c.username) == bindparam("n")).limit(1)
+# Matches the (unique) expression index ix_users_username_lower: a lookup, not a scan.
+_BY_USERNAME = select(users.c.id).where(func.lower(users.c.username) == bindparam("n"))
 MAX_USER_ID = 2**63 - 1  # BIGINT
 
 
@@ -84,12 +96,19 @@ def upsert_user(
     language_code: str | None,
     now: datetime | None = None,
 ) -> User:
-    """Register a user on first contact, or refresh their names and language tag."""
+    """Register a user on first contact, or refresh their names and language tag.
+
+    A username the user is seen with is taken from whoever held it before (Telegram gives
+    each to one account at a time, so that holder has given it up).
+    """
+    username = (username or None) and username[:64]
+    if username is not None:
+        conn.execute(_RELEASE_USERNAME, {"n": username.lower(), "holder": id})
     row = conn.execute(
         _UPSERT[conn.dialect.name],
         dict(
             id=id,
-            username=(username or None) and username[:64],
+            username=username,
             first_name=(first_name or "")[:128],
             language_code=(language_code or None) and language_code[:16],
             now=now or utcnow(),
@@ -123,7 +142,7 @@ def get_user(conn: Connection, user_id: int) -> User:
 
 
 def id_by_username(conn: Connection, name: str) -> int | None:
-    """The id of the user with Telegram @username ``name`` (case-insensitive, without the @)."""
+    """The id of the user who holds Telegram @username ``name`` now (case-insensitive, without the @)."""
     if not name or len(name) > 64:
         return None
     return conn.execute(_BY_USERNAME, {"n": name.lower()}).scalar()

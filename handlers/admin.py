@@ -15,12 +15,13 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 
-from core import admin, audit, twofa
+from core import admin, audit, leases, twofa
 from core.accounts import FUNDABLE, SYSTEM_ACCOUNTS
 from core.assets import ASSET_CODES, get_asset
 from core.db import Database
 from core.money import parse_amount
 from core.params import REGISTRY, Params
+from core.schema import utcnow
 from handlers.i18n import _, amount
 
 router = Router(name=__name__)
@@ -77,7 +78,31 @@ async def cmd_admin(message: Message, db: Database) -> None:
             amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "") for asset, bal, hold in held
         ]
         lines.append(f"{name}: " + (", ".join(parts) if parts else "0"))
+    lines += await job_lines(db)
     await message.answer("\n".join(lines))
+
+
+async def job_lines(db: Database) -> list[str]:
+    """Who holds each job's lease (core.leases) and since when; a free one names its last holder."""
+    now, lines = utcnow(), ["", _("<b>Jobs</b>")]
+
+    def at(when) -> str:
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "?"
+
+    for lease in await db.read(leases.all_leases):
+        line = (
+            _("{job}: {holder} since {since}, lease until {until}")
+            if lease.held(now)
+            else _("{job}: free (last run by {holder} since {since})")
+        )
+        lines.append(
+            line.format(
+                job=lease.name, holder=html.escape(lease.holder), since=at(lease.since), until=at(lease.expires_at)
+            )
+        )
+    if len(lines) == 2:
+        lines.append(_("No job has run yet."))
+    return lines
 
 
 @router.message(Command("deposit"))

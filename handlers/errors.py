@@ -15,6 +15,7 @@ from aiogram import Router
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
+from core.db import DatabaseUnavailable
 from core.errors import DomainError
 from core.users import DEFAULT_LANGUAGE, User
 from handlers.i18n import _, __, amount, get_i18n
@@ -69,7 +70,15 @@ def _insufficient(e: DomainError) -> str:
     )
 
 
+def _balance_limit(e: DomainError) -> str:
+    return _(
+        "That would take the {account} account past the largest balance an account may hold ({limit}). "
+        "Nothing was changed."
+    ).format(account=e.params["account"], limit=amount(int(e.params["limit"]), str(e.params["asset"])))
+
+
 register("insufficient_funds", _insufficient)
+register("balance_limit", _balance_limit)
 register("unknown_asset", __("Unknown coin “{code}”. We support BTC, LTC, DOGE, USDT, TRX and DUST."))
 register("unknown_account", __("Unknown account “{name}”."))
 register("unknown_user", __("No user “{ref}” here. Use a numeric Telegram id or @username."))
@@ -102,6 +111,9 @@ async def _tell(event: ErrorEvent) -> None:
     update = event.update
     if isinstance(exc, DomainError):
         text = explain(exc, as_html=update.callback_query is None)  # alerts are plain text
+    elif isinstance(exc, DatabaseUnavailable):  # the writer logs the cause; one line per update here
+        log.warning("update %s not handled: %s", update.update_id, exc)
+        text = _("Sorry, the bot cannot save anything right now, so nothing was changed. Please try again in a minute.")
     else:
         log.error(
             "update %s failed: %s: %s",

@@ -2,7 +2,7 @@
 
 Other features call ``code_or_run(db, user_id, message, state, purpose, run, **data)`` (or
 ``ask_code``) and register what to do with the code under ``purpose`` (``on_code(purpose)``). The message with the
-code is deleted where Telegram allows. A wrong code is counted in its own transaction.
+code is deleted where Telegram allows. A wrong code stays counted though the action is undone.
 """
 
 # i18n-domain: twofa
@@ -69,12 +69,12 @@ def on_code(purpose: str):
 
 
 async def guarded(db: Database, user_id: int, fn, *args, **kwargs):
-    """``db.write(fn, ...)``; a wrong code is then counted (the action's transaction rolled back)."""
-    try:
-        return await db.write(fn, *args, **kwargs)
-    except twofa.TwoFactorFailed:
-        await db.write(twofa.record_failure, user_id)
-        raise
+    """``db.write(fn, ...)`` for a use case that checks ``user_id``'s code: a wrong code is
+    counted in the same transaction that undoes the action (core.twofa.counting_failures)."""
+    outcome = await db.write(twofa.counting_failures, user_id, fn, *args, **kwargs)
+    if isinstance(outcome, twofa.Refused):
+        raise outcome.error
+    return outcome
 
 
 async def ask_code(

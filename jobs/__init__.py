@@ -1,7 +1,10 @@
 """Scheduled work. A job is a plain async function that calls core, like a handler.
 
 ``exclusive`` wraps a job so that with several bot instances only the one that
-holds the job's lease (a row in the database) runs it.
+holds the job's lease (a row in the database) runs it. Leases are short (LEASE_SECONDS)
+and renewed while a job runs, and held under ``INSTANCE``: bot.py sets it to the
+deployment slot's stable name (core.config.with_instance_id), so after a crash the
+restarted bot takes its leases back at once, and a dead instance's leases lapse within 30 s.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from core import leases
 from core.db import Database
 
 log = logging.getLogger(__name__)
-INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+# This process's name in leases: INSTANCE_ID, else a stand-in until bot.py sets the stable one
+# (before the job modules are imported: jobs.crash imports it by name).
+INSTANCE = (os.environ.get("INSTANCE_ID") or "").strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+LEASE_SECONDS = 30
 
 
-def exclusive(db: Database, name: str, ttl_seconds: int = 300):
+def exclusive(db: Database, name: str, ttl_seconds: int = LEASE_SECONDS):
     """Run the wrapped job only if this instance holds (or can take) the lease ``name``.
 
     While the job runs the lease is renewed every ``ttl_seconds / 3``, so a job may run
@@ -86,7 +92,7 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
 
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     sender = NoticeSender(db, bot, params)
-    scheduler.add_job(exclusive(db, "notify", ttl_seconds=120)(sender.run_once), "interval", seconds=1)
+    scheduler.add_job(exclusive(db, "notify")(sender.run_once), "interval", seconds=1)
     scheduler.add_job(
         exclusive(db, "ledger_check")(ledger_check.run),
         "interval",
@@ -102,7 +108,7 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         admin_ids=settings.admin_ids,
     )
     scheduler.add_job(
-        exclusive(db, "payouts", ttl_seconds=600)(payout_job.run_once),
+        exclusive(db, "payouts")(payout_job.run_once),
         "interval",
         seconds=params.get("payout.every"),
     )

@@ -12,7 +12,11 @@ log = logging.getLogger(__name__)
 
 
 async def run(db: Database, bot, admin_ids: frozenset[int]) -> list[str]:
-    problems = await db.read(check_invariants)
+    try:
+        problems = await db.read(check_invariants)
+    except Exception as exc:  # a check that cannot run is news for the admins too
+        log.exception("ledger check could not run")
+        problems = [f"the check could not run: {type(exc).__name__}: {str(exc)[:300]}"]
     if problems:
         log.error("ledger invariants broken: %s", problems[:20])
         i18n = get_i18n()

@@ -7,6 +7,7 @@ from alembic import context
 from dotenv import load_dotenv
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.config import prepare_files
 from core.db import DEFAULT_URL
 from core.schema import load_all
 
@@ -41,10 +42,7 @@ def _run(connection) -> None:
 
 async def run_online() -> None:
     url = database_url()
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if os.path.dirname(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+    prepare_files(url)  # the folder and the SQLite file for this user only, before SQLite makes them
     engine = create_async_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(_run)

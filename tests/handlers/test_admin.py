@@ -183,3 +183,45 @@ async def test_admin_commands_do_nothing_in_a_group(tg, db, admin):
     assert await available(db, user_account(ALICE)) == 0
     assert [a.action for a in await db.read(audit.recent, 10)] == ["deposit"]
     assert tg.dp["params"].get("payout.batch_size") == 500
+
+
+async def test_credit_by_username_reaches_its_current_holder(tg, db, admin):
+    await tg.person(ALICE, username="alice").send("/start")
+    await tg.person(222, first_name="Bob", username="Alice").send("/start")  # @alice is Bob's now
+    await admin.send("/deposit 1 BTC float")
+    assert "Credited 0.00010000 BTC to user 222" in texts(await admin.send("/credit @alice 0.0001 BTC gift"))
+    assert await available(db, user_account(222)) == 10_000
+    assert await available(db, user_account(ALICE)) == 0
+
+
+async def test_ten_maximal_deposits_get_a_clear_refusal_and_the_books_stay_whole(tg, db, admin):
+    """10,000,000,000 BTC is the largest amount /deposit takes; ten of them would pass what a
+    balance can hold (SQLite stored a float, PostgreSQL refused with an error)."""
+    from jobs import ledger_check
+
+    answers = [texts(await admin.send("/deposit 10000000000 BTC top-up")) for _ in range(10)]
+    assert "Recorded a deposit of 10000000000.00000000 BTC" in answers[0]
+    for answer in answers[1:]:
+        assert "past the largest balance an account may hold (10000000000.00000000 BTC)" in answer, answer
+        assert "Nothing was changed" in answer
+    assert (await db.read(ledger.balance, WORLD, "BTC")).balance == -(10**18)
+    assert await available(db, TREASURY) == 10**18
+    assert await ledger_check.run(db, tg.bot, frozenset({ADMIN})) == []
+    assert [a.action for a in await db.read(audit.recent, 20)] == ["deposit"]
+
+
+async def test_admin_shows_who_holds_each_job_and_since_when(tg, db, admin):
+    from datetime import timedelta
+
+    from core import leases
+    from core.schema import utcnow
+
+    first = utcnow() - timedelta(minutes=5)
+    await db.write(leases.acquire, "payouts", "host-a:1234abcd:0", 30, now=first)
+    await db.write(leases.acquire, "payouts", "host-a:1234abcd:0", 30)  # renewed: still held since `first`
+    await db.write(leases.acquire, "notify", "host-b:99ff00aa:1", 30, now=first)
+    await db.write(leases.release, "notify", "host-b:99ff00aa:1")
+    out = texts(await admin.send("/admin"))
+    assert "<b>Jobs</b>" in out
+    assert f"payouts: host-a:1234abcd:0 since {first:%Y-%m-%d %H:%M:%S} UTC, lease until " in out
+    assert f"notify: free (last run by host-b:99ff00aa:1 since {first:%Y-%m-%d %H:%M:%S} UTC)" in out

@@ -285,3 +285,12 @@ async def test_faucetlist_shows_healthy_sites_only(api, db):
         body = await (await api.post(path)).json()
         assert body["status"] == 200
         assert [f["id"] for f in body["list_data"]["normal"]["BTC"]] == [site.id]
+
+
+async def test_send_to_a_username_pays_its_current_holder(api, db):
+    site, key = await make_site(db)
+    await make_user(db, ALICE, username="alice", link=None)
+    await make_user(db, BOB, username="ALICE", link=None)  # Bob was seen with @alice after Alice
+    body = await call(api, "send", api_key=key, currency="BTC", amount="25", to="@alice")
+    assert body["status"] == 200
+    assert await available(db, user_account(BOB)) == 25 and await available(db, user_account(ALICE)) == 0

@@ -61,3 +61,32 @@ async def test_menu_shows_the_state_with_a_button(tg, db):
     assert "is <b>off</b>" in texts(sent)
     sent = await p.tap_button("Turn 2FA on")
     assert [s for s in sent if s.method == "sendPhoto"]
+
+
+async def test_a_burst_of_wrong_codes_from_an_admin_tries_only_max_failures(tg, db):
+    """Twelve /credit commands with wrong codes at once: three (twofa.max_failures) are tried and
+    refused as wrong, the rest are refused as locked, nothing moves, and the right code is locked out."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from core import ledger
+    from core.accounts import user_account
+    from tests.core.test_twofa import wrong_code
+    from tests.handlers.conftest import ADMIN
+
+    params = tg.dp["params"]
+    await params.store(db, "twofa.max_failures", "3", admin_id=ADMIN)
+    await params.store(db, "throttle.in_flight", "50", admin_id=ADMIN)
+    admin, secret = await turn_on(tg, db, ADMIN)
+    t = pyotp.TOTP(secret)
+    await admin.send(t.now())
+    await tg.person(ALICE).send("/start")
+    await admin.send("/deposit 1 BTC float")
+    code = wrong_code(secret, datetime.now(UTC))
+    before = len(tg.session.sent)
+    await asyncio.gather(*(admin.send(f"/credit {ALICE} 0.0001 BTC gift code {code}") for _ in range(12)))
+    answers = [s.text for s in tg.session.sent[before:] if s.chat_id == ADMIN and s.method == "sendMessage"]
+    assert sum("That code is wrong" in a for a in answers) == 3, answers
+    assert sum("locked until" in a for a in answers) == 9, answers
+    assert "locked until" in texts(await admin.send(f"/credit {ALICE} 0.0001 BTC gift code {t.now()}"))
+    assert (await db.read(ledger.balance, user_account(ALICE), "BTC")).balance == 0

@@ -62,3 +62,39 @@ async def test_a_job_that_loses_its_lease_is_stopped(db):
         lambda c: c.execute(select(leases_table.c.holder).where(leases_table.c.name == "payouts")).scalar()
     )
     assert holder == "thief"  # the lease it lost was left alone
+
+
+async def test_a_restarted_instance_takes_its_own_lease_back_at_once(db):
+    """An instance killed mid-job leaves its lease behind. Restarted under the same name (its
+    deployment slot), it takes the lease again at once; any other instance waits for it to lapse."""
+    from datetime import timedelta
+
+    from core.schema import utcnow
+
+    taken = utcnow()
+    assert await db.write(leases.acquire, "payouts", "host:slot0", 30, now=taken)
+    # kill -9: no release. The restarted process, seconds later:
+    later = taken + timedelta(seconds=5)
+    assert not await db.write(leases.acquire, "payouts", "host:slot1", 30, now=later)
+    assert await db.write(leases.acquire, "payouts", "host:slot0", 30, now=later)
+    (lease,) = await db.read(leases.all_leases)
+    assert (lease.holder, lease.since, lease.expires_at) == ("host:slot0", taken, later + timedelta(seconds=30))
+    # A dead instance's lease lapses within one lease time: 30 s, not minutes.
+    assert await db.write(leases.acquire, "payouts", "host:slot1", 30, now=later + timedelta(seconds=31))
+    (lease,) = await db.read(leases.all_leases)
+    assert (lease.holder, lease.since) == ("host:slot1", later + timedelta(seconds=31))
+
+
+async def test_jobs_hold_short_leases_renewed_while_they_run(db):
+    import jobs
+
+    held = []
+
+    async def job():
+        held.append(await db.read(leases.all_leases))
+
+    await exclusive(db, "notify")(job)()
+    (lease,) = held[0]
+    assert lease.holder == jobs.INSTANCE and (lease.expires_at - lease.since).total_seconds() <= 60
+    (after,) = await db.read(leases.all_leases)
+    assert after.holder == jobs.INSTANCE and not after.held(lease.since)  # released, last holder kept

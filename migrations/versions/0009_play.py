@@ -1,7 +1,7 @@
 """games hardening: sealed server seeds, crash salts committed to a Bitcoin block, crash covers
 
-Revision ID: 0007_play
-Revises: 0006_lookup_indexes
+Revision ID: 0009_play
+Revises: 0008_captcha
 Create Date: 2026-12-06 19:00:00
 
 Unrevealed server seeds are stored as SecretBox tokens (124 characters) instead of 64 hex
@@ -23,8 +23,8 @@ from alembic import op
 
 import core.schema
 
-revision = "0007_play"
-down_revision = "0013_captcha"
+revision = "0009_play"
+down_revision = "0008_captcha"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """earning hardening: referral daily caps, who used a faucet site, site notices per day, notice priority
 
-Revision ID: 0011_earn
+Revision ID: 0007_earn
 Revises: 0006_lookup_indexes
 Create Date: 2026-12-01 10:00:00
 
@@ -17,7 +17,7 @@ from alembic import op
 
 import core.schema
 
-revision = "0011_earn"
+revision = "0007_earn"
 down_revision = "0006_lookup_indexes"
 branch_labels = None
 depends_on = None

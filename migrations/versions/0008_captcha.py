@@ -1,7 +1,7 @@
 """captcha challenges for every feature: faucet_challenges becomes captcha_challenges
 
-Revision ID: 0013_captcha
-Revises: 0006_lookup_indexes
+Revision ID: 0008_captcha
+Revises: 0007_earn
 Create Date: 2026-12-01
 
 The faucet's emoji puzzles (answerable by reading the message) move into one table that
@@ -14,8 +14,8 @@ from alembic import op
 
 import core.schema
 
-revision = "0013_captcha"
-down_revision = "0011_earn"
+revision = "0008_captcha"
+down_revision = "0007_earn"
 branch_labels = None
 depends_on = None
 
