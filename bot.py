@@ -82,14 +82,14 @@ async def run(settings: Settings) -> None:
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
-    from core.db import Database
-    from core.games import seal_seeds
-    from core.migrate import upgrade_async
-    from core.params import Params
-    from handlers.commands import register_commands
+    from core.platform.db import Database
+    from core.platform.migrate import upgrade_async
+    from core.platform.params import Params
+    from core.play.games import seal_seeds
+    from handlers.common.commands import register_commands
+    from handlers.common.i18n import get_i18n
     from handlers.dispatcher import build_dispatcher
     from handlers.http_server import HttpServer
-    from handlers.i18n import get_i18n
     from handlers.web import build_web_app
     from jobs import build_scheduler
     from jobs.crash import CrashRunner
@@ -185,8 +185,8 @@ def main(argv: list[str]) -> int:
     env_file = find_dotenv()
     load_dotenv(env_file)
     if argv[1:2] == ["migrate"]:
-        from core.db import DEFAULT_URL
-        from core.migrate import upgrade
+        from core.platform.db import DEFAULT_URL
+        from core.platform.migrate import upgrade
 
         url = os.environ.get("DATABASE_URL") or DEFAULT_URL
         prepare_files(url)

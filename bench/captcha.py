@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
 
-from core import captcha_image, totp  # noqa: E402
-from core.captcha import _rng  # noqa: E402
+from core.identity import captcha_image, totp
+from core.identity.captcha import _rng  # noqa: E402
 
 
 def per_call(fn, n: int) -> tuple[float, float]:

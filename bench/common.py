@@ -6,8 +6,8 @@ import os
 
 from sqlalchemy import text
 
-from core.db import Database
-from core.migrate import upgrade_async
+from core.platform.db import Database
+from core.platform.migrate import upgrade_async
 
 # The benches empty this database (created on the local server when missing), so by default
 # it is one of their own, never the test suite's.

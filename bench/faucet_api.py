@@ -31,15 +31,17 @@ PORT = int(os.environ.get("BENCH_PORT", "18931"))
 
 def prepare(url: str) -> str:
     """Migrate, create a funded site and USERS users with linked DUST addresses; return the key."""
-    from core.migrate import upgrade
+    from core.platform.migrate import upgrade
 
     upgrade(url)  # PostgreSQL arrives emptied and migrated by bench.common.fresh_pg; a no-op then
 
     async def go():
-        from core import faucet_sites, ledger, payout_links
-        from core.accounts import TREASURY, WORLD, user_account
-        from core.db import Database
-        from core.users import upsert_user
+        from core.earn import payout_links
+        from core.earn import sites as faucet_sites
+        from core.identity.users import upsert_user
+        from core.money import ledger
+        from core.money.accounts import TREASURY, WORLD, user_account
+        from core.platform.db import Database
 
         db = Database(url)
         await db.start()
@@ -85,7 +87,7 @@ def serve(url: str, ready) -> None:
         from aiogram import Bot
 
         from core.config import load_settings
-        from core.db import Database
+        from core.platform.db import Database
         from handlers.dispatcher import build_dispatcher
         from handlers.http_server import HttpServer
         from handlers.web import build_web_app

@@ -17,11 +17,12 @@ import time
 from datetime import timedelta
 
 from bench.common import PG_URL, fresh_pg, fresh_sqlite
-from core import crash, games, ledger
-from core.accounts import HOUSE, TREASURY, WORLD, user_account
-from core.db import Database
-from core.schema import utcnow
-from core.stakes import Rules
+from core.money import ledger
+from core.money.accounts import HOUSE, TREASURY, WORLD, user_account
+from core.platform.db import Database
+from core.platform.schema import utcnow
+from core.play import crash, games
+from core.play.stakes import Rules
 
 PLAYERS = 32
 BETS_PER_PLAYER = 60

@@ -1,4 +1,4 @@
-"""Ledger throughput: durable transfers per second through core.ledger, and the same
+"""Ledger throughput: durable transfers per second through core.money.ledger, and the same
 statements through the bare drivers in the same run (so the ratio shows our layers' cost).
 
     python bench/ledger.py [--n 4000] [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test]
@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import PG_URL, fresh_pg  # noqa: E402
-from core import ledger  # noqa: E402
-from core.accounts import HOUSE, WORLD, user_account  # noqa: E402
-from core.db import Database  # noqa: E402
-from core.migrate import upgrade_async  # noqa: E402
+from core.money import ledger
+from core.money.accounts import HOUSE, WORLD, user_account  # noqa: E402
+from core.platform.db import Database  # noqa: E402
+from core.platform.migrate import upgrade_async  # noqa: E402
 
 USERS = 64
 NOW = datetime.now(UTC).isoformat(" ")
@@ -181,8 +181,8 @@ async def main() -> None:
     line("bare sqlite3, 1 transfer per commit", raw1)
     line("bare sqlite3, 100 transfers per commit", raw100)
     line("bare aiosqlite, 1 transfer per commit", aio)
-    line("core.ledger via db.write, 1 task", one, raw1)
-    line("core.ledger via db.write, 32 concurrent tasks", many, raw1)
+    line("core.money.ledger via db.write, 1 task", one, raw1)
+    line("core.money.ledger via db.write, 32 concurrent tasks", many, raw1)
     problems = await db.read(ledger.check_invariants)
     print(f"  invariants after the runs: {'ok' if not problems else problems[:3]}")
     await db.close()
@@ -197,8 +197,8 @@ async def main() -> None:
     one = await run_ledger(pgdb, n // 4, 1, "pgone")
     many = await run_ledger(pgdb, n, 32, "pgmany")
     line("bare asyncpg, 32 tasks, 1 transfer per commit", bare)
-    line("core.ledger via db.write, 1 task", one, bare)
-    line("core.ledger via db.write, 32 concurrent tasks", many, bare)
+    line("core.money.ledger via db.write, 1 task", one, bare)
+    line("core.money.ledger via db.write, 32 concurrent tasks", many, bare)
     problems = await pgdb.read(ledger.check_invariants)
     print(f"  invariants after the runs: {'ok' if not problems else problems[:3]}")
     await pgdb.close()

@@ -20,13 +20,13 @@ import time
 
 from sqlalchemy import text
 
-from core import ledger
-from core.accounts import TREASURY, WITHDRAWALS_PENDING, WORLD, user_account
-from core.db import Database
-from core.migrate import upgrade_async
-from core.params import Params
-from core.schema import users, utcnow
-from core.withdrawals import withdrawals
+from core.cashout.withdrawals import withdrawals
+from core.money import ledger
+from core.money.accounts import TREASURY, WITHDRAWALS_PENDING, WORLD, user_account
+from core.platform.db import Database
+from core.platform.migrate import upgrade_async
+from core.platform.params import Params
+from core.platform.schema import users, utcnow
 from jobs.payout_backends import CryptoPayBackend, RpcBackend
 from jobs.payouts import Payouts
 from tests.fakes.payouts import FakeCryptoPay, FakeRpc, serve

@@ -33,7 +33,7 @@ CONCURRENCY = int(os.environ.get("CONCURRENCY", "64"))
 
 
 def migrate(url: str) -> None:
-    from core.migrate import upgrade
+    from core.platform.migrate import upgrade
 
     upgrade(url)  # PostgreSQL arrives emptied and migrated by bench.common.fresh_pg; a no-op then
 
@@ -41,7 +41,7 @@ def migrate(url: str) -> None:
 def updates_for(pairs, bot_user):
     from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
-    from handlers.faucet import CaptchaCB
+    from handlers.earn.faucet import CaptchaCB
 
     out = []
     for n, (uid, cid, opt) in enumerate(pairs):
@@ -105,12 +105,13 @@ async def run(name: str, url: str) -> None:
     from aiogram import Bot, Dispatcher, Router
     from aiogram.types import CallbackQuery
 
-    from core import faucet, ledger
-    from core.accounts import FAUCET_POOL, TREASURY, WORLD
     from core.config import load_settings
-    from core.db import Database
-    from core.params import Params
-    from core.users import upsert_user
+    from core.earn import faucet
+    from core.identity.users import upsert_user
+    from core.money import ledger
+    from core.money.accounts import FAUCET_POOL, TREASURY, WORLD
+    from core.platform.db import Database
+    from core.platform.params import Params
     from handlers.dispatcher import build_dispatcher
     from handlers.middlewares import Throttle
     from tests.handlers.harness import BOT_TOKEN, BOT_USER

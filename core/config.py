@@ -2,7 +2,7 @@
 
 A missing or malformed setting raises ConfigError naming it, which bot.py prints
 as one line before exiting. Feature settings that admins tune at runtime live in
-core.params instead.
+core.platform.params instead.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.db import DEFAULT_URL, private_dir, private_sqlite_file
+from core.platform.db import DEFAULT_URL, private_dir, private_sqlite_file
 
 
 class ConfigError(Exception):
@@ -234,7 +234,7 @@ _SLOT_LOCKS: list[int] = []  # held open for the life of the process
 
 
 def with_instance_id(settings: Settings) -> Settings:
-    """This process's name in job leases (core.leases), stable across restarts.
+    """This process's name in job leases (core.platform.leases), stable across restarts.
 
     INSTANCE_ID when set (it must differ between instances that run at once). Otherwise
     ``<host>:<data folder hash>:<slot>``: the first slot whose lock file in the data folder no

@@ -6,27 +6,14 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import (
-        addresses,
-        admin,
-        crash,
-        errors,
-        fair,
-        fallback,
-        faucet,
-        faucets,
-        games,
-        help,
-        language,
-        limits,
-        owner,
-        payouts,
-        referral,
-        start,
-        twofa,
-        wallet,
-        withdraw,
-    )
+    from handlers.admin import admin
+    from handlers.cashout import addresses, payouts, withdraw
+    from handlers.common import errors
+    from handlers.earn import faucet, owner, referral
+    from handlers.earn import sites as faucets
+    from handlers.home import fallback, help, language, start, wallet
+    from handlers.play import crash, fair, games, limits
+    from handlers.security import twofa
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     routers = [

@@ -7,13 +7,13 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from core.config import Settings
-from core.db import Database
-from core.params import Params
+from core.platform.db import Database
+from core.platform.params import Params
 from handlers import get_routers
-from handlers.admin_codes import AdminCodes
-from handlers.i18n import LocaleMiddleware, get_i18n
+from handlers.admin.codes import AdminCodes
+from handlers.common.i18n import LocaleMiddleware, get_i18n
+from handlers.common.private import PrivateOnly
 from handlers.middlewares import InFlight, Members, People, Throttle
-from handlers.private import PrivateOnly
 from handlers.routing import CallbackIndex
 
 
@@ -36,7 +36,7 @@ def build_dispatcher(
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
     dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
-    dp.message.middleware(PrivateOnly())  # handlers marked @private (handlers.private)
+    dp.message.middleware(PrivateOnly())  # handlers marked @private (handlers.common.private)
     dp.callback_query.middleware(PrivateOnly())
     dp.message.middleware(AdminCodes())  # the 2FA code for admin commands that change things
     index = CallbackIndex()

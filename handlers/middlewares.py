@@ -1,7 +1,7 @@
 """Outer middlewares, in the order they run for every update:
 
 InFlight (so shutdown can wait for it) -> People (only people get through) -> Members
-(the user, registered and cached) -> Locale (handlers.i18n) -> Throttle (a flood gets one
+(the user, registered and cached) -> Locale (handlers.common.i18n) -> Throttle (a flood gets one
 polite notice, then silence).
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import CallbackQuery, Message, Update
 
-from core import users
-from core.db import Database
-from core.params import Params, define
-from core.users import DEFAULT_LANGUAGE, User, supported_language
-from handlers.i18n import _, get_i18n
+from core.identity import users
+from core.identity.users import DEFAULT_LANGUAGE, User, supported_language
+from core.platform.db import Database
+from core.platform.params import Params, define
+from handlers.common.i18n import _, get_i18n
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class People(BaseMiddleware):
 
 
 class Members(BaseMiddleware):
-    """Registers whoever writes, and hands handlers ``user`` (core.users.User).
+    """Registers whoever writes, and hands handlers ``user`` (core.identity.users.User).
 
     A user's row is written when Telegram reports new names or language, and at
     most every ``refresh`` seconds otherwise, so ordinary updates cost no write.

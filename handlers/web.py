@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from core.config import Settings
-from core.db import Database
+from core.platform.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,8 @@ _loaded: list[bool] = []  # feature routes are imported on the first build, not 
 
 def _feature_routes() -> None:
     # Imported here, not at the top: feature modules import DB_KEY etc. from this module.
-    from handlers import captcha_web, faucet_api
+    from handlers.earn import api as faucet_api
+    from handlers.security import captcha_web
 
     ROUTES.append(faucet_api.setup)
     ROUTES.append(captcha_web.setup)

@@ -19,8 +19,8 @@ import uuid
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from core import leases
-from core.db import Database
+from core.platform import leases
+from core.platform.db import Database
 
 log = logging.getLogger(__name__)
 # This process's name in leases: INSTANCE_ID, else a stand-in until bot.py sets the stable one

@@ -7,15 +7,15 @@ Wire it in bot.py after the dispatcher (see docs/games.md)::
     ...
     await runner.stop()
 
-Only the instance holding the "crash" lease (core.leases) runs rounds; others wait. Time comes
+Only the instance holding the "crash" lease (core.platform.leases) runs rounds; others wait. Time comes
 from an injected clock, so tests run rounds without waiting. A round whose settlement fails is
-marked stuck (core.crash.mark_stuck: bets stay on hold, admins are told) and the next round
+marked stuck (core.play.crash.mark_stuck: bets stay on hold, admins are told) and the next round
 opens; before each round the runner tries again to settle the stuck ones. Views (the players' round
 messages) are edited within a budget: at most one edit a second per chat and
 ``crash.edits_per_second`` in all, shared round-robin, so with many players each view updates
 less often, while the game itself (cash-outs, the bust, settlement) never waits for an edit.
 """
-# i18n-domain: games
+# i18n-domain: play
 
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ from datetime import datetime, timedelta
 
 from aiogram.types import InlineKeyboardMarkup
 
-from core import crash, leases
-from core.crash_chain import multiplier_at
-from core.db import Database
-from core.params import Params
-from core.schema import utcnow
-from handlers.crash import cash_button, post_to_channel, x
-from handlers.i18n import _, amount, get_i18n
+from core.platform import leases
+from core.platform.db import Database
+from core.platform.params import Params
+from core.platform.schema import utcnow
+from core.play import crash
+from core.play.crash_chain import multiplier_at
+from handlers.common.i18n import _, amount, get_i18n
+from handlers.play.crash import cash_button, post_to_channel, x
 from jobs import INSTANCE
 
 log = logging.getLogger(__name__)

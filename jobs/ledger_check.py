@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from core.db import Database
-from core.ledger import check_invariants
-from handlers.i18n import _, get_i18n
+from core.money.ledger import check_invariants
+from core.platform.db import Database
+from handlers.common.i18n import _, get_i18n
 
 log = logging.getLogger(__name__)
 

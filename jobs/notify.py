@@ -3,7 +3,7 @@
 About 30 messages a second overall (``notify.rate``), at most one message a second
 per chat (several notices for one chat are joined into one message), honouring
 429 ``retry_after``. A user who blocked the bot is marked and skipped.
-Notices are taken by priority, then age (core.notices): withdrawal news goes out
+Notices are taken by priority, then age (core.platform.notices): withdrawal news goes out
 before any number of low-priority faucet-site notices.
 """
 
@@ -17,13 +17,13 @@ from collections import defaultdict
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 
-from core import notices
-from core.db import Database
 from core.errors import UnknownUser
-from core.params import Params
-from core.users import DEFAULT_LANGUAGE, get_user
-from handlers.i18n import get_i18n
-from handlers.notices import render
+from core.identity.users import DEFAULT_LANGUAGE, get_user
+from core.platform import notices
+from core.platform.db import Database
+from core.platform.params import Params
+from handlers.common.i18n import get_i18n
+from handlers.common.notices import render
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4000

@@ -1,5 +1,5 @@
 """Payout backends: where a batch goes. Each has ``send(batch)`` and ``lookup(batch)``, both
-returning one core.payouts.Outcome per item, and never raising for the outside world's
+returning one core.cashout.payouts.Outcome per item, and never raising for the outside world's
 failures: an error that proves nothing was paid is ``failed``; a timeout, a dropped
 connection after the request went out, or a service error that may have come after the
 payment is ``unknown`` (reconciled later with ``lookup``, never sent again).
@@ -7,7 +7,7 @@ payment is ``unknown`` (reconciled later with ``lookup``, never sent again).
 ``lookup`` never answers ``failed``: a payment it cannot find may still land (a node that
 took the call and sends later, a wallet that broadcasts again), so the items stay
 ``unknown`` and are looked up again every ``payout.reconcile_after``; only an admin with
-evidence marks them failed (``/failed BATCH EVIDENCE``, core.payouts.settle_manual).
+evidence marks them failed (``/failed BATCH EVIDENCE``, core.cashout.payouts.settle_manual).
 
 - RpcBackend: Bitcoin Core-compatible JSON-RPC (BTC, LTC, DOGE). One ``sendmany`` per
   batch with the batch key as its comment. ``lookup`` finds the wallet transactions with
@@ -44,9 +44,9 @@ from decimal import Decimal, InvalidOperation
 import aiohttp
 from yarl import URL
 
-from core.assets import get_asset
-from core.money import to_decimal
-from core.payouts import Batch, Outcome
+from core.cashout.payouts import Batch, Outcome
+from core.money.amounts import to_decimal
+from core.money.assets import get_asset
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30
@@ -332,7 +332,7 @@ class ManualBackend:
         from aiogram.types import BufferedInputFile
 
         doc = BufferedInputFile(self.csv_bytes(batch), filename=f"batch-{batch.id}-{batch.asset}.csv")
-        from handlers.i18n import _, get_i18n
+        from handlers.common.i18n import _, get_i18n
 
         i18n = get_i18n()
         with i18n.context(), i18n.use_locale("en"):  # admins' working language

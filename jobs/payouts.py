@@ -1,7 +1,7 @@
 """The payout job: reconcile batches in doubt, form new batches, send them.
 
 Runs under the ``payouts`` lease (jobs.exclusive), so one instance at a time. Every step
-is recorded before the next outside call (see core.payouts), so a restart at any point
+is recorded before the next outside call (see core.cashout.payouts), so a restart at any point
 resumes from the database: ``open`` batches are sent, ``sending``/``unknown`` ones are
 only looked up, never sent again, every ``payout.reconcile_after`` until the payment is
 found (a lookup never fails them; admins are told once and settle them with evidence).
@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from core import payouts
-from core.assets import ASSET_CODES
-from core.db import Database
-from core.params import Params
-from core.schema import utcnow
+from core.cashout import payouts
+from core.money.assets import ASSET_CODES
+from core.platform.db import Database
+from core.platform.params import Params
+from core.platform.schema import utcnow
 
 log = logging.getLogger(__name__)
 

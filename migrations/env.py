@@ -8,8 +8,8 @@ from dotenv import load_dotenv
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.config import prepare_files
-from core.db import DEFAULT_URL
-from core.schema import load_all
+from core.platform.db import DEFAULT_URL
+from core.platform.schema import load_all
 
 config = context.config
 target_metadata = load_all()

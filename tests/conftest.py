@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core.db import Database
-from core.ledger import check_invariants
-from core.migrate import upgrade
-from core.schema import load_all
+from core.money.ledger import check_invariants
+from core.platform.db import Database
+from core.platform.migrate import upgrade
+from core.platform.schema import load_all
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 ENGINE = "postgresql" if PG_URL else "sqlite"

@@ -1,7 +1,7 @@
 """Money for tests: coins put in by the operator (world -> treasury) and handed to an account."""
 
-from core import ledger
-from core.accounts import TREASURY, WORLD
+from core.money import ledger
+from core.money.accounts import TREASURY, WORLD
 
 
 async def fund(db, account: str, amount: int, asset: str = "BTC", key: str = "x", code: str = "fund") -> None:

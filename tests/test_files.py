@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from core.config import ConfigError, load_settings, with_instance_id
-from core.db import Database
+from core.platform.db import Database
 from tests.conftest import repo_root
 
 GOOD = {"BOT_TOKEN": "123456:ABC-def_123", "SECRET_KEY": "s" * 32}
@@ -70,7 +70,7 @@ async def test_the_database_and_its_wal_files_are_created_private(tmp_path):
 
 
 def test_a_database_from_an_older_version_is_narrowed_to_its_owner(tmp_path):
-    from core.db import private_sqlite_file
+    from core.platform.db import private_sqlite_file
 
     folder = tmp_path / "data"
     folder.mkdir(mode=0o755)

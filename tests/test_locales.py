@@ -1,6 +1,6 @@
 """Every string a user reads is translated in all five languages, and the compiled .mo files are current."""
 
-from handlers.i18n import LOCALES, merged_catalogues
+from handlers.common.i18n import LOCALES, merged_catalogues
 from tools.i18n import LANGUAGES, extract, problems
 
 

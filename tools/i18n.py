@@ -4,8 +4,10 @@
     python -m tools.i18n check      fail if a string is untranslated or a file is stale
     python -m tools.i18n fill DOMAIN LANG FILE.json   set translations from {msgid: msgstr}
 
-A module's strings go to the domain named by a ``# i18n-domain: NAME`` line near
-its top ("messages" when there is none). Keywords: _ and __ (lazy).
+A module's strings go to the domain of its capability: ``handlers/<capability>/`` for the
+capabilities that own their words (earn, play, cashout, security, and those to come), a
+``# i18n-domain: NAME`` line near its top elsewhere (jobs), and "messages" otherwise (home,
+common, admin, bot.py). Keywords: _ and __ (lazy).
 """
 
 from __future__ import annotations
@@ -38,9 +40,18 @@ def source_files() -> list[Path]:
     return files
 
 
+# handlers/ capabilities whose strings share "messages": the shell around every feature.
+SHARED = {"home", "common", "admin"}
+
+
 def domain_of(path: Path) -> str:
     m = _DOMAIN.search(path.read_text(encoding="utf-8")[:2000])
-    return m.group(1) if m else "messages"
+    if m:
+        return m.group(1)
+    parts = path.relative_to(ROOT).parts
+    if parts[0] == "handlers" and len(parts) > 2 and parts[1] not in SHARED:
+        return parts[1]
+    return "messages"
 
 
 def extract() -> dict[str, Catalog]:

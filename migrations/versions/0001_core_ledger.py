@@ -7,7 +7,7 @@ Create Date: 2026-11-30
 
 from alembic import op
 import sqlalchemy as sa
-import core.schema
+import core.platform.schema
 
 
 revision = '0001'
@@ -24,14 +24,14 @@ def upgrade() -> None:
     sa.Column('balance', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('debits_pending', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('credits_pending', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("owner = 'world' OR balance - debits_pending >= 0", name=op.f('ck_accounts_not_negative')),
     sa.CheckConstraint('debits_pending >= 0 AND credits_pending >= 0', name=op.f('ck_accounts_pending_not_negative')),
     sa.PrimaryKeyConstraint('owner', 'asset', name=op.f('pk_accounts'))
     )
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.BigInteger(), nullable=True, comment='Telegram id of the admin or user; null for the system'),
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('target', sa.String(length=64), nullable=True),
@@ -44,13 +44,13 @@ def upgrade() -> None:
     op.create_table('leases',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=64), nullable=False),
-    sa.Column('expires_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_leases'))
     )
     op.create_table('params',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('value', sa.String(length=256), nullable=False),
-    sa.Column('updated_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_by', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_params'))
     )
@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('meta', sa.Text(), server_default='{}', nullable=False),
     sa.Column('pending_id', sa.BigInteger(), nullable=True),
     sa.Column('reverses_id', sa.BigInteger(), nullable=True),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount > 0', name=op.f('ck_transfers_amount_positive')),
     sa.CheckConstraint('debit <> credit', name=op.f('ck_transfers_two_accounts')),
     sa.ForeignKeyConstraint(['pending_id'], ['transfers.id'], name=op.f('fk_transfers_pending_id_transfers')),
@@ -82,9 +82,9 @@ def upgrade() -> None:
     sa.Column('language_code', sa.String(length=16), nullable=True, comment='as Telegram reports it'),
     sa.Column('language', sa.String(length=8), nullable=True, comment='chosen with /language; beats language_code'),
     sa.Column('start_payload', sa.String(length=64), nullable=True, comment='deep-link payload of the first /start'),
-    sa.Column('started_at', core.schema.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('seen_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('seen_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('is_blocked', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users'))
     )

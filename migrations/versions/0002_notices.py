@@ -8,7 +8,7 @@ Create Date: 2026-11-30
 import sqlalchemy as sa
 from alembic import op
 
-import core.schema
+import core.platform.schema
 
 revision = "0002"
 down_revision = "0001"
@@ -24,9 +24,9 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=48), nullable=False),
         sa.Column("params", sa.Text(), server_default="{}", nullable=False),
         sa.Column("key", sa.String(length=120), nullable=True),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("due_at", core.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", core.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", core.platform.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=True, comment="sent | blocked | failed"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),

@@ -7,7 +7,7 @@ Create Date: 2026-11-30
 
 from alembic import op
 import sqlalchemy as sa
-import core.schema
+import core.platform.schema
 
 
 revision = "0003_faucet"
@@ -32,8 +32,8 @@ def upgrade() -> None:
             nullable=False,
             comment="index of the right option; never sent to the client",
         ),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", core.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", core.platform.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=8), nullable=True, comment="paid | wrong | dry | already"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_faucet_challenges")),
     )
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("referral", sa.Boolean(), nullable=False),
         sa.Column("to_text", sa.String(length=128), nullable=False),
         sa.Column("transfer_id", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_faucet_site_payouts")),
         sa.UniqueConstraint("transfer_id", name=op.f("uq_faucet_site_payouts_transfer_id")),
     )
@@ -72,7 +72,7 @@ def upgrade() -> None:
         sa.Column("site_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("stars", sa.Integer(), nullable=False),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("site_id", "user_id", name=op.f("pk_faucet_site_ratings")),
     )
     op.create_table(
@@ -98,7 +98,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("rating_sum", sa.Integer(), server_default="0", nullable=False),
         sa.Column("rating_count", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_faucet_sites")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_faucet_sites_key_hash")),
     )
@@ -110,7 +110,7 @@ def upgrade() -> None:
         sa.Column("asset", sa.String(length=8), nullable=False),
         sa.Column("address", sa.String(length=128), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("asset", "address", name=op.f("pk_payout_links")),
     )
     with op.batch_alter_table("payout_links", schema=None) as batch_op:
@@ -122,10 +122,10 @@ def upgrade() -> None:
             "user_id", sa.BigInteger(), autoincrement=False, nullable=False, comment="the invited user"
         ),
         sa.Column("referrer_id", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "activated_at",
-            core.schema.UTCDateTime(timezone=True),
+            core.platform.schema.UTCDateTime(timezone=True),
             nullable=True,
             comment="first solved captcha; commission from then on",
         ),

@@ -7,7 +7,7 @@ Create Date: 2026-11-30 11:51:03.732152
 
 from alembic import op
 import sqlalchemy as sa
-import core.schema
+import core.platform.schema
 
 
 revision = '0004_games'
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('result', sa.BigInteger(), nullable=False, comment='roll or limbo result (hundredths), plinko bucket'),
     sa.Column('multiplier_x10k', sa.BigInteger(), nullable=False),
     sa.Column('idem', sa.String(length=100), nullable=False, comment='from the Telegram update: a retry finds this bet'),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bets')),
     sa.UniqueConstraint('idem', name='uq_bets_idem'),
     sa.UniqueConstraint('seed_id', 'nonce', name='uq_bets_seed_id')
@@ -56,8 +56,8 @@ def upgrade() -> None:
     sa.Column('chat_id', sa.BigInteger(), nullable=False),
     sa.Column('message_id', sa.BigInteger(), nullable=True),
     sa.Column('locale', sa.String(length=8), server_default='en', nullable=False),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('settled_at', core.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('settled_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crash_bets')),
     sa.UniqueConstraint('idem', name='uq_crash_bets_idem'),
     sa.UniqueConstraint('round_id', 'user_id', name='uq_crash_bets_round_id')
@@ -73,9 +73,9 @@ def upgrade() -> None:
     sa.Column('next_game', sa.BigInteger(), server_default='1', nullable=False),
     sa.Column('seed_enc', sa.Text(), nullable=False, comment='chain seed, Fernet-encrypted with SECRET_KEY'),
     sa.Column('salt', sa.String(length=128), nullable=True, comment='public value fixed after the commitment'),
-    sa.Column('salt_set_at', core.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('salt_set_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
     sa.Column('active', sa.Boolean(), server_default=sa.false(), nullable=False),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crash_chains')),
     sa.UniqueConstraint('commitment', name='uq_crash_chains_commitment')
     )
@@ -86,10 +86,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('crash_point', sa.BigInteger(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=True, comment='game hash, stored once the round has crashed'),
-    sa.Column('betting_ends_at', core.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', core.schema.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('crashed_at', core.schema.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('betting_ends_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('crashed_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crash_rounds')),
     sa.UniqueConstraint('chain_id', 'game', name='uq_crash_rounds_chain_id')
     )
@@ -108,8 +108,8 @@ def upgrade() -> None:
     sa.Column('server_seed', sa.String(length=64), nullable=False),
     sa.Column('commitment', sa.String(length=64), nullable=False),
     sa.Column('client_seed', sa.String(length=64), nullable=False),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revealed_at', core.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revealed_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_game_seeds'))
     )
     with op.batch_alter_table('game_seeds', schema=None) as batch_op:
@@ -119,12 +119,12 @@ def upgrade() -> None:
     sa.Column('user_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('asset', sa.String(length=8), nullable=False),
     sa.Column('daily', sa.BigInteger(), nullable=False, comment='most a user may lose per UTC day, minor units'),
-    sa.Column('changed_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('user_id', 'asset', name=op.f('pk_loss_limits'))
     )
     op.create_table('play_limits',
     sa.Column('user_id', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('excluded_until', core.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('excluded_until', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_play_limits'))
     )
     # ### end Alembic commands ###

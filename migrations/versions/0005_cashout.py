@@ -7,7 +7,7 @@ Create Date: 2026-11-30 11:59:28.127557
 
 from alembic import op
 import sqlalchemy as sa
-import core.schema
+import core.platform.schema
 
 
 revision = '0005_cashout'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=12), nullable=False, comment='open | sending | manual | unknown | done'),
     sa.Column('txid', sa.String(length=128), nullable=True),
     sa.Column('error', sa.String(length=200), nullable=True),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_batches')),
     sa.UniqueConstraint('key', name=op.f('uq_payout_batches_key'))
     )
@@ -36,15 +36,15 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=200), nullable=False, comment='SecretBox token, aad totp:<user_id>'),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('last_step', sa.BigInteger(), nullable=True, comment='last accepted TOTP time step'),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('enabled_at', core.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('enabled_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_twofa'))
     )
     op.create_table('twofa_backup_codes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('user_id', sa.BigInteger(), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
-    sa.Column('used_at', core.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_at', core.platform.schema.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_twofa_backup_codes')),
     sa.UniqueConstraint('code_hash', name=op.f('uq_twofa_backup_codes_code_hash'))
     )
@@ -54,7 +54,7 @@ def upgrade() -> None:
     op.create_table('twofa_failures',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('user_id', sa.BigInteger(), nullable=False),
-    sa.Column('at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_twofa_failures'))
     )
     with op.batch_alter_table('twofa_failures', schema=None) as batch_op:
@@ -65,9 +65,9 @@ def upgrade() -> None:
     sa.Column('user_id', sa.BigInteger(), nullable=False),
     sa.Column('asset', sa.String(length=8), nullable=False),
     sa.Column('label', sa.String(length=24), nullable=False),
-    sa.Column('address', sa.String(length=128), nullable=False, comment='normal form from core.addresses'),
+    sa.Column('address', sa.String(length=128), nullable=False, comment='normal form from core.money.addresses'),
     sa.Column('chain', sa.String(length=16), nullable=False),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_withdrawal_addresses')),
     sa.UniqueConstraint('user_id', 'label', name='uq_withdrawal_addresses_user_label')
     )
@@ -85,8 +85,8 @@ def upgrade() -> None:
     sa.Column('txid', sa.String(length=128), nullable=True),
     sa.Column('reason', sa.String(length=200), nullable=True),
     sa.Column('approved_by', sa.BigInteger(), nullable=True),
-    sa.Column('created_at', core.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.platform.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_withdrawals'))
     )
     with op.batch_alter_table('withdrawals', schema=None) as batch_op:

@@ -15,7 +15,7 @@ site-payment notices.
 import sqlalchemy as sa
 from alembic import op
 
-import core.schema
+import core.platform.schema
 
 revision = "0007_earn"
 down_revision = "0006_lookup_indexes"
@@ -39,7 +39,7 @@ def upgrade() -> None:
         "faucet_site_users",
         sa.Column("site_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
-        sa.Column("since", core.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("since", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("how", sa.String(length=8), nullable=False, comment="address | rating"),
         sa.PrimaryKeyConstraint("site_id", "user_id", name=op.f("pk_faucet_site_users")),
     )

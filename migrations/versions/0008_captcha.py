@@ -12,7 +12,7 @@ any feature uses (purpose, subject, kind). Rows keep their ids, so a faucet tran
 import sqlalchemy as sa
 from alembic import op
 
-import core.schema
+import core.platform.schema
 
 revision = "0008_captcha"
 down_revision = "0007_earn"
@@ -39,8 +39,8 @@ def upgrade() -> None:
         sa.Column(
             "answer", sa.Integer(), nullable=False, comment="the right option; never sent to the client"
         ),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", core.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", core.platform.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=8), nullable=True, comment="right | wrong | replaced"),
         sa.Column("token_hash", sa.String(length=64), nullable=True, comment="SHA-256 of a provider token"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_captcha_challenges")),
@@ -87,8 +87,8 @@ def downgrade() -> None:
             nullable=False,
             comment="index of the right option; never sent to the client",
         ),
-        sa.Column("created_at", core.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", core.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", core.platform.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "outcome", sa.String(length=8), nullable=True, comment="paid | wrong | dry | already | replaced"
         ),

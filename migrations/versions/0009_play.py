@@ -8,7 +8,7 @@ Unrevealed server seeds are stored as SecretBox tokens (124 characters) instead 
 characters. The migration only widens the columns: it cannot encrypt, since it runs without
 SECRET_KEY (``bot.py migrate``, ``alembic upgrade``; on SQLite the key may live in
 data/secret.key). The bot seals the rows still in clear at its next start
-(core.games.seal_seeds) and reads both forms meanwhile.
+(core.play.games.seal_seeds) and reads both forms meanwhile.
 
 A crash chain names the Bitcoin block whose hash will be its salt (salt_height) and the earliest
 time that block could exist (salt_after). Chains made before have neither: one without a salt
@@ -21,7 +21,7 @@ A crash bet records the most it can win beyond its stake (cover) and the house's
 import sqlalchemy as sa
 from alembic import op
 
-import core.schema
+import core.platform.schema
 
 revision = "0009_play"
 down_revision = "0008_captcha"
@@ -67,7 +67,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "salt_after",
-                core.schema.UTCDateTime(timezone=True),
+                core.platform.schema.UTCDateTime(timezone=True),
                 nullable=True,
                 comment="earliest time that block could exist",
             )

@@ -5,7 +5,7 @@ Revises: 0009_play
 Create Date: 2026-12-06 19:00:00
 
 - twofa.failures / failures_since replace the twofa_failures log: one conditional UPDATE
-  counts a wrong code and checks the limit (core.twofa). Failures of the last 24 hours are
+  counts a wrong code and checks the limit (core.identity.twofa). Failures of the last 24 hours are
   carried over.
 - users: a username belongs to one user. Where several rows share one (case-insensitive),
   the most recently seen user keeps it; the lookup index becomes unique.
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-import core.schema
+import core.platform.schema
 
 revision = "0010_platform"
 down_revision = "0009_play"
@@ -39,12 +39,12 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "failures_since",
-                core.schema.UTCDateTime(timezone=True),
+                core.platform.schema.UTCDateTime(timezone=True),
                 nullable=True,
                 comment="the first counted wrong code of the window",
             )
         )
-    cutoff = sa.bindparam("cutoff", datetime.now(UTC) - timedelta(hours=24), type_=core.schema.UTCDateTime)
+    cutoff = sa.bindparam("cutoff", datetime.now(UTC) - timedelta(hours=24), type_=core.platform.schema.UTCDateTime)
     op.execute(
         sa.text(
             "UPDATE twofa SET"
@@ -74,7 +74,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "since",
-                core.schema.UTCDateTime(timezone=True),
+                core.platform.schema.UTCDateTime(timezone=True),
                 nullable=True,
                 comment="when the holder took the lease",
             )
@@ -90,7 +90,7 @@ def downgrade() -> None:
         "twofa_failures",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
-        sa.Column("at", core.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_twofa_failures")),
     )
     with op.batch_alter_table("twofa_failures", schema=None) as batch_op:

@@ -3,8 +3,8 @@
 import aiohttp
 import pytest
 
-from core import ledger
-from core.accounts import user_account
+from core.money import ledger
+from core.money.accounts import user_account
 
 pytestmark = pytest.mark.timeout(90)
 

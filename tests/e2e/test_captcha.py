@@ -12,8 +12,8 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import pytest
 
-from core import ledger
-from core.accounts import user_account
+from core.money import ledger
+from core.money.accounts import user_account
 from tests.fakes.bot_api import DEFAULT_TOKEN
 from tests.fakes.siteverify import FakeSiteverify
 

@@ -8,8 +8,8 @@ import time
 import pyotp
 import pytest
 
-from core import ledger
-from core.accounts import user_account
+from core.money import ledger
+from core.money.accounts import user_account
 
 pytestmark = pytest.mark.timeout(120)
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.games.fake_node import FakeNode, serve
+from tests.fakes.bitcoin_node import FakeNode, serve
 
 pytestmark = pytest.mark.timeout(180)
 SALT = "00000000000000000001a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"

@@ -7,8 +7,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from core import captcha, ledger
-from core.accounts import user_account
+from core.identity import captcha
+from core.money import ledger
+from core.money.accounts import user_account
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,8 +7,8 @@ import json
 import aiohttp
 import pytest
 
-from core import faucet_sites
-from core.users import upsert_user
+from core.earn import sites as faucet_sites
+from core.identity.users import upsert_user
 
 pytestmark = pytest.mark.timeout(120)
 SECRET = "e2e_hook-secret"

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from core import leases
-from core.schema import utcnow
+from core.platform import leases
+from core.platform.schema import utcnow
 from tests.conftest import repo_root
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.process import BotProcess

@@ -3,7 +3,7 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 
 from core.config import load_settings
-from core.params import Params
+from core.platform.params import Params
 from handlers.dispatcher import build_dispatcher
 from handlers.middlewares import Throttle
 from tests.handlers.harness import BOT_TOKEN, RecordingSession, Telegram

@@ -16,15 +16,16 @@ import urllib.parse
 import pytest
 from aiogram import Bot
 
-from core import faucet_sites, ledger
-from core.accounts import user_account
-from core.params import Params
+from core.earn import sites as faucet_sites
+from core.money import ledger
+from core.money.accounts import user_account
+from core.platform.params import Params
 from handlers.dispatcher import build_dispatcher
 from handlers.http_server import HttpServer
 from handlers.middlewares import Throttle
 from handlers.web import build_web_app, resolve_client
+from tests.handlers.earn.test_api import ADDR, ALICE, OWNER, make_site, make_user
 from tests.handlers.harness import BOT_TOKEN, RecordingSession
-from tests.handlers.test_faucet_api import ADDR, ALICE, OWNER, make_site, make_user
 from tests.money import available
 
 SECRET = "hook_secret-1"

@@ -110,5 +110,5 @@ async def test_production_dispatcher_routes_every_prefix_to_the_fallback_last(tg
     index.routers_for(None)
     assert index._table, "the production routers declare callback prefixes"
     for prefix, routers in index._table.items():
-        assert routers[-1].name == "handlers.fallback", prefix
+        assert routers[-1].name == "handlers.home.fallback", prefix
         assert len(routers) < len(index.sub_routers), prefix

@@ -7,8 +7,9 @@ import logging
 import pytest
 from aiogram.types import User as TgUser
 
-from core import audit, users
 from core.errors import DomainError
+from core.identity import users
+from core.platform import audit
 from tests.handlers.chats import (
     ANONYMOUS_ADMIN,
     CHANNEL,
@@ -18,8 +19,8 @@ from tests.handlers.chats import (
     message_update,
     private_chat,
 )
+from tests.handlers.common.test_commands import answered_commands
 from tests.handlers.harness import texts
-from tests.handlers.test_commands import answered_commands
 
 TELEGRAM = TgUser(id=777000, is_bot=False, first_name="Telegram")  # a linked channel's forwarded post
 

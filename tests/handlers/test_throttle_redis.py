@@ -6,7 +6,7 @@ import uuid
 import pytest
 from aiogram import Bot
 
-from core.params import Params
+from core.platform.params import Params
 from handlers.dispatcher import build_dispatcher
 from handlers.middlewares import Throttle
 from tests.handlers.harness import BOT_TOKEN, RecordingSession, Telegram

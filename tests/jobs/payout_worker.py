@@ -12,9 +12,9 @@ import sys
 
 from sqlalchemy import func, select
 
-from core.db import Database
-from core.params import Params
-from core.payouts import payout_batches
+from core.cashout.payouts import payout_batches
+from core.platform.db import Database
+from core.platform.params import Params
 from jobs.payout_backends import RpcBackend
 from jobs.payouts import Payouts
 

@@ -5,8 +5,8 @@ import asyncio
 
 from sqlalchemy import select, update
 
-from core import leases
-from core.schema import leases as leases_table
+from core.platform import leases
+from core.platform.schema import leases as leases_table
 from jobs import exclusive
 
 
@@ -69,7 +69,7 @@ async def test_a_restarted_instance_takes_its_own_lease_back_at_once(db):
     deployment slot), it takes the lease again at once; any other instance waits for it to lapse."""
     from datetime import timedelta
 
-    from core.schema import utcnow
+    from core.platform.schema import utcnow
 
     taken = utcnow()
     assert await db.write(leases.acquire, "payouts", "host:slot0", 30, now=taken)

@@ -4,8 +4,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import SendMessage
 
-from core import notices, users
-from core.params import Params
+from core.identity import users
+from core.platform import notices
+from core.platform.params import Params
 from jobs.notify import NoticeSender
 from tests.handlers.harness import BOT_TOKEN, RecordingSession
 
@@ -67,7 +68,7 @@ async def test_429_puts_notices_back_and_waits(db):
     # after the wait (simulated by making them due again), delivery resumes
     from datetime import timedelta
 
-    from core.schema import utcnow
+    from core.platform.schema import utcnow
 
     later = utcnow() + timedelta(seconds=4)
     due = await db.write(notices.claim_due, 10, now=later)
@@ -95,7 +96,7 @@ class RetryAtChat(RecordingSession):
 async def test_429_puts_back_the_chats_not_reached_yet_whatever_their_ids(db):
     from datetime import timedelta
 
-    from core.schema import utcnow
+    from core.platform.schema import utcnow
 
     for chat in (50, 90, 30):  # sent in this order: the oldest notice first
         await db.write(notices.enqueue, chat, "text", {"text": f"to {chat}"})
@@ -113,7 +114,7 @@ async def test_429_puts_back_the_chats_not_reached_yet_whatever_their_ids(db):
 
 
 async def test_a_language_change_reaches_later_notices(db):
-    import handlers.withdraw  # noqa: F401 - registers the withdrawal notice
+    import handlers.cashout.withdraw  # noqa: F401 - registers the withdrawal notice
 
     await db.write(users.upsert_user, id=1, username="a", first_name="A", language_code="es")
     state = {"id": 7, "state": "failed", "amount": 1000, "asset": "BTC", "reason": "rejected"}
@@ -139,9 +140,9 @@ async def test_a_language_change_reaches_later_notices(db):
 async def test_a_flood_of_site_notices_never_delays_a_withdrawal_notice(db):
     """Site-payment notices have their own, lower priority: 500 of them queued first, then one
     withdrawal notice; the withdrawal notice is the first message out, in the first round."""
-    import handlers.faucets  # noqa: F401 - registers how the notices read
-    import handlers.withdraw  # noqa: F401
-    from core import site_payees
+    import handlers.cashout.withdraw  # noqa: F401
+    import handlers.earn.sites  # noqa: F401 - registers how the notices read
+    from core.earn import site_payees
 
     day = {"amount": 500, "asset": "BTC", "payments": 1, "sites": 1, "date": "2026-11-30"}
     await db.write(

@@ -9,11 +9,12 @@ import signal
 import sys
 from collections import Counter
 
-from core import ledger, payouts
-from core.accounts import FEES, WORLD, user_account
-from core.withdrawals import list_for_user
+from core.cashout import payouts
+from core.cashout.withdrawals import list_for_user
+from core.money import ledger
+from core.money.accounts import FEES, WORLD, user_account
 from tests.conftest import repo_root
-from tests.core.test_withdrawals import BTC_ADDR, FEE, U, approved, fund
+from tests.core.cashout.test_withdrawals import BTC_ADDR, FEE, U, approved, fund
 from tests.fakes.payouts import FakeRpc, serve
 
 

@@ -9,14 +9,16 @@ from decimal import Decimal
 
 import pytest
 
-from core import audit, ledger, payouts
-from core.accounts import FEES, WITHDRAWALS_PENDING, WORLD, user_account
-from core.params import Params
-from core.payouts import Batch, Item
-from core.withdrawals import list_for_user
+from core.cashout import payouts
+from core.cashout.payouts import Batch, Item
+from core.cashout.withdrawals import list_for_user
+from core.money import ledger
+from core.money.accounts import FEES, WITHDRAWALS_PENDING, WORLD, user_account
+from core.platform import audit
+from core.platform.params import Params
 from jobs.payout_backends import CryptoPayBackend, RpcBackend
 from jobs.payouts import Payouts
-from tests.core.test_withdrawals import BTC_ADDR, FEE, U, approved, fund
+from tests.core.cashout.test_withdrawals import BTC_ADDR, FEE, U, approved, fund
 from tests.fakes.payouts import FakeCryptoPay, FakeRpc, serve
 
 KEY_A, KEY_B = "a" * 40, "b" * 40
@@ -243,7 +245,7 @@ async def test_spend_id_already_used_and_server_errors_are_unknown_and_a_missing
 
 
 async def approved_usdt(db, n):
-    from core.withdrawals import Policy, confirm_withdrawal, request_withdrawal
+    from core.cashout.withdrawals import Policy, confirm_withdrawal, request_withdrawal
 
     pol = Policy(
         fee=1_000_000,
@@ -273,7 +275,7 @@ def test_a_crypto_pay_backend_needs_the_installation_secret():
 async def test_admins_racing_to_settle_a_batch_in_doubt_settle_it_once(db, node, database_url):
     """Two admins on two bot instances, /paid and /failed at once, while the job's lookup
     finds the late payment: exactly one outcome lands, and the books move once."""
-    from core.db import Database
+    from core.platform.db import Database
 
     await fund(db, amount=START)
     await approved(db, 2)

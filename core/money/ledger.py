@@ -1,0 +1,707 @@
+"""The ledger: the one writer of balances. Double-entry, idempotent, never negative.
+
+Every movement is a transfer of ``amount`` (int, minor units, > 0) of one asset
+from a debit account to a credit account, with a ``code`` (why) and a unique
+idempotency ``key`` derived from the fact that caused it. Posting a key again
+returns the first transfer and moves nothing; the same key with different fields
+raises IdempotencyConflict. Transfers are never updated or deleted: a mistake is
+fixed by a new transfer that points at the one it reverses (``reverse``).
+
+Two-phase: ``reserve`` makes a pending transfer that holds the amount on the debit
+account (it can no longer be spent) without moving it; ``post_pending`` or
+``void_pending`` resolves it, each at most once, never both.
+
+Invariants: per asset all balances sum to zero; each balance equals the sum of its
+entries; no account but ``world`` has ``balance - debits_pending < 0``.
+
+Caps (core.money.amounts.MAX_BALANCE): no account's ``balance + credits_pending`` passes the cap and
+the world's ``balance - debits_pending`` never goes below minus the cap. A transfer that would
+break either is refused with BalanceLimit, like a debit without funds: nothing of it is kept,
+even for a caller that catches the refusal. Since only world is negative, every sum of
+balances, pending amounts or entries then stays far inside a BIGINT.
+
+All functions take a SQLAlchemy ``Connection`` inside the caller's transaction
+(see core.platform.db); statements are built once, with bind parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
+from core.money.accounts import WORLD, check_owner
+from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
+from core.money.assets import ASSETS
+from core.platform.schema import UTCDateTime, accounts, entries, transfers, utcnow
+
+POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: int
+    key: str
+    kind: str
+    debit: str
+    credit: str
+    asset: str
+    amount: int
+    code: str
+    meta: dict[str, Any]
+    pending_id: int | None
+    reverses_id: int | None
+    created_at: datetime
+    replayed: bool = False  # True when the key had already been posted: nothing moved now
+
+    @classmethod
+    def from_row(cls, row, *, replayed: bool = False) -> Transfer:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            key=m["key"],
+            kind=m["kind"],
+            debit=m["debit"],
+            credit=m["credit"],
+            asset=m["asset"],
+            amount=m["amount"],
+            code=m["code"],
+            meta=json.loads(m["meta"] or "{}"),
+            pending_id=m["pending_id"],
+            reverses_id=m["reverses_id"],
+            created_at=m["created_at"],
+            replayed=replayed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transfer to post, for ``transfer_many``."""
+
+    debit: str
+    credit: str
+    asset: str
+    amount: int
+    code: str
+    key: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# --- statements, built once -------------------------------------------------------
+
+_BY_KEY = select(transfers).where(transfers.c.key == bindparam("k"))
+_BY_ID = select(transfers).where(transfers.c.id == bindparam("i"))
+_RESOLVED = select(transfers.c.id).where(transfers.c.pending_id == bindparam("i"))
+
+_avail = accounts.c.balance - accounts.c.debits_pending
+_where = and_(accounts.c.owner == bindparam("o"), accounts.c.asset == bindparam("s"))
+_DEBIT = (
+    update(accounts)
+    .where(_where, _avail >= bindparam("a"))
+    .values(balance=accounts.c.balance - bindparam("a"))
+    .returning(accounts.c.balance)
+)
+_HOLD = (
+    update(accounts)
+    .where(_where, _avail >= bindparam("a"))
+    .values(debits_pending=accounts.c.debits_pending + bindparam("a"))
+    .returning(accounts.c.balance)
+)
+_RELEASE_DEBIT = (  # post: the held amount leaves the account
+    update(accounts)
+    .where(_where)
+    .values(
+        balance=accounts.c.balance - bindparam("a"),
+        debits_pending=accounts.c.debits_pending - bindparam("a"),
+    )
+    .returning(accounts.c.balance)
+)
+_SETTLE_CREDIT = (
+    update(accounts)
+    .where(_where)
+    .values(
+        balance=accounts.c.balance + bindparam("a"),
+        credits_pending=accounts.c.credits_pending - bindparam("a"),
+    )
+    .returning(accounts.c.balance)
+)
+_UNHOLD = (
+    update(accounts)
+    .where(_where)
+    .values(
+        debits_pending=accounts.c.debits_pending - bindparam("a"),
+    )
+)
+_UNCREDIT = (
+    update(accounts)
+    .where(_where)
+    .values(
+        credits_pending=accounts.c.credits_pending - bindparam("a"),
+    )
+)
+_UNDEBIT = update(accounts).where(_where).values(balance=accounts.c.balance + bindparam("a"))
+_INSERT_ENTRY = entries.insert()
+
+
+def _upserts(dialect):
+    """Credit (or debit world): create the account row if needed, in one statement.
+
+    Each returns no row when the cap would be passed (the conflict update's WHERE): a new
+    row never passes it, since no amount is larger than the cap.
+    """
+    ins = dialect.insert(accounts)
+    row = dict(owner=bindparam("o"), asset=bindparam("s"), created_at=bindparam("now"))
+    key = [accounts.c.owner, accounts.c.asset]
+    incoming = accounts.c.balance + accounts.c.credits_pending
+    world_available = accounts.c.balance - accounts.c.debits_pending
+    add = ins.values(**row, balance=bindparam("a")).on_conflict_do_update(
+        index_elements=key,
+        set_={"balance": accounts.c.balance + ins.excluded.balance},
+        where=incoming + ins.excluded.balance <= literal(MAX_BALANCE),
+    )
+    debit_world = ins.values(**row, balance=-bindparam("a", type_=BigInteger)).on_conflict_do_update(
+        index_elements=key,
+        set_={"balance": accounts.c.balance + ins.excluded.balance},
+        where=world_available + ins.excluded.balance >= literal(-MAX_BALANCE),
+    )
+    pend = ins.values(**row, credits_pending=bindparam("a")).on_conflict_do_update(
+        index_elements=key,
+        set_={"credits_pending": accounts.c.credits_pending + ins.excluded.credits_pending},
+        where=incoming + ins.excluded.credits_pending <= literal(MAX_BALANCE),
+    )
+    hold_world = ins.values(**row, debits_pending=bindparam("a")).on_conflict_do_update(
+        index_elements=key,
+        set_={"debits_pending": accounts.c.debits_pending + ins.excluded.debits_pending},
+        where=world_available - ins.excluded.debits_pending >= literal(-MAX_BALANCE),
+    )
+    tr = dialect.insert(transfers)
+    insert_transfer = tr.on_conflict_do_nothing(index_elements=[transfers.c.key]).returning(transfers.c.id)
+    return {
+        "add": add.returning(accounts.c.balance),
+        "debit_world": debit_world.returning(accounts.c.balance),
+        "pend": pend.returning(accounts.c.credits_pending),
+        "hold_world": hold_world.returning(accounts.c.debits_pending),
+        "insert_transfer": insert_transfer,
+    }
+
+
+_DIALECT_STMTS = {"sqlite": _upserts(sqlite), "postgresql": _upserts(postgresql)}
+
+# PostgreSQL can do a whole posted transfer in one statement with data-modifying CTEs:
+# insert the transfer (nothing if the key exists), debit only if funds suffice, credit
+# only if the debit happened and the cap allows, and write both entries only if both legs
+# happened (a capped credit is undone by the caller). Round trips, not SQL, are the cost there.
+_PG_POSTED = text(
+    f"""
+WITH t AS (
+    INSERT INTO transfers (key, kind, debit, credit, asset, amount, code, meta, pending_id, reverses_id, created_at)
+    VALUES (:key, :kind, :debit, :credit, :asset, :amount, :code, :meta, :pending_id, :reverses_id, :created_at)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+), d AS (
+    UPDATE accounts SET balance = balance - :amount
+    WHERE owner = :debit AND asset = :asset AND balance - debits_pending >= :amount AND EXISTS (SELECT 1 FROM t)
+    RETURNING balance
+), c AS (
+    INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at)
+    SELECT :credit, :asset, :amount, 0, 0, :created_at WHERE EXISTS (SELECT 1 FROM d)
+    ON CONFLICT (owner, asset) DO UPDATE SET balance = accounts.balance + excluded.balance
+    WHERE accounts.balance + accounts.credits_pending + excluded.balance <= {MAX_BALANCE}
+    RETURNING balance
+), e AS (
+    INSERT INTO entries (transfer_id, owner, asset, amount, balance_after)
+    SELECT t.id, :debit, :asset, -:amount, d.balance FROM t, d, c
+    UNION ALL
+    SELECT t.id, :credit, :asset, :amount, c.balance FROM t, d, c
+)
+SELECT (SELECT id FROM t) AS id, (SELECT balance FROM d) AS debit_after, (SELECT balance FROM c) AS credit_after
+"""
+).bindparams(
+    bindparam("amount", type_=BigInteger),
+    bindparam("pending_id", type_=BigInteger),
+    bindparam("reverses_id", type_=BigInteger),
+    bindparam("created_at", type_=UTCDateTime),
+    bindparam("key", type_=String),
+    bindparam("kind", type_=String),
+    bindparam("debit", type_=String),
+    bindparam("credit", type_=String),
+    bindparam("asset", type_=String),
+    bindparam("code", type_=String),
+    bindparam("meta", type_=Text),
+)
+
+
+def _stmts(conn: Connection) -> dict:
+    return _DIALECT_STMTS[conn.dialect.name]
+
+
+# --- posting ----------------------------------------------------------------------
+
+
+def transfer(
+    conn: Connection,
+    *,
+    debit: str,
+    credit: str,
+    asset: str,
+    amount: int,
+    code: str,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    reverses_id: int | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Move ``amount`` minor units of ``asset`` from ``debit`` to ``credit`` now.
+
+    Idempotent on ``key``. Raises InsufficientFunds if the debit account (any but
+    world) would go below zero, counting amounts held by pending transfers.
+    """
+    return _post(conn, POSTED, debit, credit, asset, amount, code, key, meta, None, reverses_id, now)
+
+
+def transfer_many(conn: Connection, moves: list[Move], *, now: datetime | None = None) -> list[Transfer]:
+    """Post several transfers atomically: in the caller's transaction, all or none."""
+    now = now or utcnow()
+    return [
+        _post(conn, POSTED, m.debit, m.credit, m.asset, m.amount, m.code, m.key, m.meta, None, None, now)
+        for m in moves
+    ]
+
+
+def reserve(
+    conn: Connection,
+    *,
+    debit: str,
+    credit: str,
+    asset: str,
+    amount: int,
+    code: str,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Hold ``amount`` on ``debit`` for a later ``post_pending`` or ``void_pending`` (two-phase)."""
+    return _post(conn, PENDING, debit, credit, asset, amount, code, key, meta, None, None, now)
+
+
+def post_pending(
+    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+) -> Transfer:
+    """Complete a pending transfer: the held amount moves. At most once; never after a void."""
+    p = _pending(conn, pending_id, key)
+    return _post(conn, POST, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+
+
+def void_pending(
+    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+) -> Transfer:
+    """Cancel a pending transfer: the hold is released, nothing moves. At most once; never after a post."""
+    p = _pending(conn, pending_id, key)
+    return _post(conn, VOID, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+
+
+def reverse(
+    conn: Connection,
+    transfer_id: int,
+    *,
+    key: str,
+    code: str = "correction",
+    meta: dict | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Correct a posted transfer with a new one in the opposite direction that points at it."""
+    row = conn.execute(_BY_ID, {"i": transfer_id}).first()
+    if row is None or row.kind not in (POSTED, POST):
+        raise TransferRejected("not_reversible", id=transfer_id)
+    return transfer(
+        conn,
+        debit=row.credit,
+        credit=row.debit,
+        asset=row.asset,
+        amount=row.amount,
+        code=code,
+        key=key,
+        meta=meta,
+        reverses_id=row.id,
+        now=now,
+    )
+
+
+def get_transfer(conn: Connection, *, key: str | None = None, id: int | None = None) -> Transfer | None:
+    row = (
+        conn.execute(_BY_KEY, {"k": key}).first()
+        if key is not None
+        else conn.execute(_BY_ID, {"i": id}).first()
+    )
+    return Transfer.from_row(row) if row is not None else None
+
+
+def _pending(conn: Connection, pending_id: int, key: str) -> Transfer:
+    """The pending transfer to resolve; refuses one already resolved under another key."""
+    row = conn.execute(_BY_ID, {"i": pending_id}).first()
+    if row is None or row.kind != PENDING:
+        raise TransferRejected("not_pending", id=pending_id)
+    resolved_by = conn.execute(_RESOLVED, {"i": pending_id}).scalar()
+    if resolved_by is not None and conn.execute(_BY_KEY, {"k": key}).first() is None:
+        raise TransferRejected("already_resolved", id=pending_id)
+    return Transfer.from_row(row)
+
+
+def _post(
+    conn, kind, debit, credit, asset, amount, code, key, meta, pending_id, reverses_id, now
+) -> Transfer:
+    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
+        raise TransferRejected("bad_amount", amount=repr(amount)[:40])
+    if asset not in ASSETS:  # the canonical code only: "btc" would open a second, hidden account
+        raise UnknownAsset(asset)
+    check_owner(debit)
+    check_owner(credit)
+    if debit == credit:
+        raise TransferRejected("same_account", account=debit)
+    if not key or len(key) > 200 or not code or len(code) > 32:
+        raise TransferRejected("bad_key_or_code", key=str(key)[:40])
+    now = now or utcnow()
+    if now.tzinfo is None:  # the plain-sqlite3 path would read it as local time
+        raise ValueError("naive datetime given to a UTC column")
+    meta_text = json.dumps(meta or {}, sort_keys=True, separators=(",", ":"), default=str)
+    fields = dict(
+        kind=kind,
+        debit=debit,
+        credit=credit,
+        asset=asset,
+        amount=amount,
+        code=code,
+        pending_id=pending_id,
+        reverses_id=reverses_id,
+    )
+    st = _stmts(conn)
+    row = {**fields, "key": key, "meta": meta_text, "created_at": now}
+    one_trip = kind == POSTED and debit != WORLD
+    if one_trip and conn.dialect.name == "postgresql":
+        # One round trip instead of four (see _PG_POSTED); a refused debit raises below and
+        # the caller's transaction rolls the transfer row back.
+        r = conn.execute(_PG_POSTED, row).one()
+        new_id, debit_after, credit_after = r.id, r.debit_after, r.credit_after
+    elif one_trip:
+        new_id, debit_after, credit_after = _sqlite_posted(conn, row)
+    else:
+        new_id = conn.execute(st["insert_transfer"], row).scalar()
+    if new_id is None:  # the key was posted before: return it, or refuse if it differs
+        first = conn.execute(_BY_KEY, {"k": key}).one()
+        if any(getattr(first, name) != value for name, value in fields.items()):
+            raise IdempotencyConflict(key)
+        return Transfer.from_row(first, replayed=True)
+
+    d = {"o": debit, "s": asset, "a": amount, "now": now}
+    c = {"o": credit, "s": asset, "a": amount, "now": now}
+    if one_trip:
+        if debit_after is None:
+            _refuse(conn, new_id, debit, asset, amount)
+        if credit_after is None:
+            conn.execute(_UNDEBIT, d)
+            _refuse(conn, new_id, credit, asset, amount, capped=True)
+    elif kind == POSTED:
+        debit_after = _debit(conn, st, d)
+        if debit_after is None:
+            _refuse(conn, new_id, debit, asset, amount, capped=debit == WORLD)
+        credit_after = conn.execute(st["add"], c).scalar()
+        if credit_after is None:
+            conn.execute(_UNDEBIT, d)
+            _refuse(conn, new_id, credit, asset, amount, capped=True)
+        _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
+    elif kind == PENDING:
+        if debit == WORLD:
+            if conn.execute(st["hold_world"], d).first() is None:
+                _refuse(conn, new_id, debit, asset, amount, capped=True)
+        elif conn.execute(_HOLD, d).first() is None:
+            _refuse(conn, new_id, debit, asset, amount)
+        if conn.execute(st["pend"], c).first() is None:
+            conn.execute(_UNHOLD, d)
+            _refuse(conn, new_id, credit, asset, amount, capped=True)
+    elif kind == POST:
+        debit_after = conn.execute(_RELEASE_DEBIT, d).scalar_one()
+        credit_after = conn.execute(_SETTLE_CREDIT, c).scalar_one()
+        _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
+    else:  # VOID
+        conn.execute(_UNHOLD, d)
+        conn.execute(_UNCREDIT, c)
+    return Transfer(
+        id=new_id,
+        key=key,
+        meta=json.loads(meta_text),
+        created_at=now,
+        **fields,
+    )
+
+
+# The hottest path on SQLite, as plain sqlite3 calls on the same connection and transaction:
+# SQLAlchemy's per-statement overhead is several times SQLite's own cost here, and the
+# writer thread shares the GIL with the event loop.
+_SQL_INSERT = (
+    "INSERT INTO transfers (key, kind, debit, credit, asset, amount, code, meta, reverses_id, created_at)"
+    " VALUES (?, 'posted', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id"
+)
+_SQL_DEBIT = (
+    "UPDATE accounts SET balance = balance - ? WHERE owner = ? AND asset = ?"
+    " AND balance - debits_pending >= ? RETURNING balance"
+)
+_SQL_CREDIT = (
+    "INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at)"
+    " VALUES (?, ?, ?, 0, 0, ?) ON CONFLICT (owner, asset) DO UPDATE SET balance = accounts.balance + excluded.balance"
+    f" WHERE accounts.balance + accounts.credits_pending + excluded.balance <= {MAX_BALANCE}"
+    " RETURNING balance"
+)
+_SQL_ENTRY = "INSERT INTO entries (transfer_id, owner, asset, amount, balance_after) VALUES (?, ?, ?, ?, ?)"
+
+
+def _sqlite_posted(conn: Connection, row: dict) -> tuple[int | None, int | None, int | None]:
+    at = row["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as UTCDateTime stores it
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        debit, credit, asset, amount = row["debit"], row["credit"], row["asset"], row["amount"]
+        got = cur.execute(
+            _SQL_INSERT,
+            (row["key"], debit, credit, asset, amount, row["code"], row["meta"], row["reverses_id"], at),
+        ).fetchone()
+        if got is None:
+            return None, None, None
+        got_debit = cur.execute(_SQL_DEBIT, (amount, debit, asset, amount)).fetchone()
+        if got_debit is None:
+            return got[0], None, None
+        got_credit = cur.execute(_SQL_CREDIT, (credit, asset, amount, at)).fetchone()
+        if got_credit is None:  # over the cap: the caller undoes the debit
+            return got[0], got_debit[0], None
+        credit_after = got_credit[0]
+        cur.executemany(
+            _SQL_ENTRY,
+            ((got[0], debit, asset, -amount, got_debit[0]), (got[0], credit, asset, amount, credit_after)),
+        )
+        return got[0], got_debit[0], credit_after
+    finally:
+        cur.close()
+
+
+def _debit(conn, st, d) -> int | None:
+    """The debit account's balance after, or None when it cannot pay (world: up to the cap)."""
+    if d["o"] == WORLD:
+        return conn.execute(st["debit_world"], d).scalar()
+    return conn.execute(_DEBIT, d).scalar()
+
+
+_UNDO = delete(transfers).where(transfers.c.id == bindparam("i"))
+
+
+def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped: bool = False):
+    """Take back the transfer row written moments ago in this same transaction, then refuse:
+    InsufficientFunds, or BalanceLimit when ``account`` would pass the cap (the caller undid
+    any leg it had already moved).
+
+    The row was never committed, so this is no rewrite of history; it keeps the key
+    unused even for a caller that catches the refusal and goes on (a retry can then pay).
+    """
+    conn.execute(_UNDO, {"i": new_id})
+    if capped:
+        raise BalanceLimit(account, asset, MAX_BALANCE)
+    raise InsufficientFunds(account, asset, amount)
+
+
+def _entries(conn, transfer_id, debit, credit, asset, amount, debit_after, credit_after) -> None:
+    conn.execute(
+        _INSERT_ENTRY,
+        [
+            dict(
+                transfer_id=transfer_id, owner=debit, asset=asset, amount=-amount, balance_after=debit_after
+            ),
+            dict(
+                transfer_id=transfer_id, owner=credit, asset=asset, amount=amount, balance_after=credit_after
+            ),
+        ],
+    )
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    balance: int  # posted
+    held: int  # held by pending transfers (e.g. a withdrawal on its way)
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+_BALANCES = select(accounts.c.asset, accounts.c.balance, accounts.c.debits_pending).where(
+    accounts.c.owner == bindparam("o")
+)
+_BALANCE = select(accounts.c.balance, accounts.c.debits_pending).where(_where)
+
+
+def balances_of(conn: Connection, owners: list[str]) -> dict[tuple[str, str], Balance]:
+    """Balances of several owners in one query, by (owner, asset); absent accounts are absent."""
+    if not owners:
+        return {}
+    rows = conn.execute(
+        select(accounts.c.owner, accounts.c.asset, accounts.c.balance, accounts.c.debits_pending).where(
+            accounts.c.owner.in_(owners)
+        )
+    )
+    return {(r.owner, r.asset): Balance(r.asset, r.balance, r.debits_pending) for r in rows}
+
+
+def balances(conn: Connection, owner: str) -> dict[str, Balance]:
+    """Every asset the owner has an account in, in registry order."""
+    rows = {
+        r.asset: Balance(r.asset, r.balance, r.debits_pending) for r in conn.execute(_BALANCES, {"o": owner})
+    }
+    return {code: rows[code] for code in ASSETS if code in rows}
+
+
+def balance(conn: Connection, owner: str, asset: str) -> Balance:
+    row = conn.execute(_BALANCE, {"o": owner, "s": asset}).first()
+    return Balance(asset, row.balance, row.debits_pending) if row else Balance(asset, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One line of an account's history: a posted entry and the transfer behind it."""
+
+    entry_id: int
+    transfer_id: int
+    asset: str
+    amount: int  # signed: + in, - out
+    balance_after: int
+    code: str
+    meta: dict[str, Any]
+    counterparty: str
+    created_at: datetime
+
+
+_HISTORY = (
+    select(
+        entries.c.id,
+        entries.c.transfer_id,
+        entries.c.asset,
+        entries.c.amount,
+        entries.c.balance_after,
+        transfers.c.code,
+        transfers.c.meta,
+        transfers.c.debit,
+        transfers.c.credit,
+        transfers.c.created_at,
+    )
+    .join(transfers, transfers.c.id == entries.c.transfer_id)
+    .where(entries.c.owner == bindparam("o"))
+    .order_by(entries.c.id.desc())
+    .limit(bindparam("n"))
+    .offset(bindparam("skip"))
+)
+_HISTORY_COUNT = select(func.count()).select_from(entries).where(entries.c.owner == bindparam("o"))
+
+
+def history(conn: Connection, owner: str, *, limit: int = 10, offset: int = 0) -> tuple[list[Movement], int]:
+    """Posted movements of ``owner``, newest first, and how many there are in all."""
+    rows = conn.execute(_HISTORY, {"o": owner, "n": limit, "skip": offset}).all()
+    total = conn.execute(_HISTORY_COUNT, {"o": owner}).scalar_one()
+    return [
+        Movement(
+            entry_id=r.id,
+            transfer_id=r.transfer_id,
+            asset=r.asset,
+            amount=r.amount,
+            balance_after=r.balance_after,
+            code=r.code,
+            meta=json.loads(r.meta or "{}"),
+            counterparty=r.debit if r.amount > 0 else r.credit,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ], total
+
+
+# --- invariants ---------------------------------------------------------------------
+
+
+def _grouped_sums(conn: Connection, summed, rows) -> dict[tuple, int]:
+    """``summed`` (a GROUP BY with the sum last) as {group: sum}. SQLite's SUM() fails on a
+    64-bit overflow, which the caps rule out but books from before them may hold: then the
+    sums are taken here, exactly, from ``rows`` (the same columns, one row per value)."""
+    try:
+        return {tuple(r[:-1]): r[-1] for r in conn.execute(summed)}
+    except OperationalError:
+        if conn.dialect.name != "sqlite":
+            raise
+    totals: dict[tuple, int] = {}
+    for r in conn.execute(rows.execution_options(yield_per=10_000)):
+        totals[tuple(r[:-1])] = totals.get(tuple(r[:-1]), 0) + r[-1]
+    return totals
+
+
+def check_invariants(conn: Connection) -> list[str]:
+    """Every broken ledger invariant, as readable lines; empty when the books balance.
+
+    Never fails on what is stored: values SQLite turned into floats and balances past the
+    caps (both only possible in books from before the caps) are reported like the rest.
+    """
+    problems: list[str] = []
+    totals = _grouped_sums(
+        conn,
+        select(accounts.c.asset, func.sum(accounts.c.balance)).group_by(accounts.c.asset),
+        select(accounts.c.asset, accounts.c.balance),
+    )
+    for (asset,), total in totals.items():
+        if total != 0:
+            problems.append(f"{asset}: balances sum to {total}, not 0")
+    sums = _grouped_sums(
+        conn,
+        select(entries.c.owner, entries.c.asset, func.sum(entries.c.amount)).group_by(
+            entries.c.owner, entries.c.asset
+        ),
+        select(entries.c.owner, entries.c.asset, entries.c.amount),
+    )
+    pending = {}
+    resolved = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
+    open_pending = select(transfers).where(transfers.c.kind == PENDING, transfers.c.id.not_in(resolved))
+    for t in conn.execute(open_pending):
+        pending.setdefault((t.debit, t.asset), [0, 0])[0] += t.amount
+        pending.setdefault((t.credit, t.asset), [0, 0])[1] += t.amount
+    for a in conn.execute(select(accounts)):
+        k = (a.owner, a.asset)
+        if any(type(v) is not int for v in (a.balance, a.debits_pending, a.credits_pending)):
+            problems.append(f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)")
+        if sums.get(k, 0) != a.balance:
+            problems.append(f"{a.owner}/{a.asset}: balance {a.balance} but entries sum to {sums.get(k, 0)}")
+        if a.owner != WORLD and a.balance - a.debits_pending < 0:
+            problems.append(f"{a.owner}/{a.asset}: negative ({a.balance} - {a.debits_pending} held)")
+        if a.balance + a.credits_pending > MAX_BALANCE or a.balance - a.debits_pending < -MAX_BALANCE:
+            problems.append(
+                f"{a.owner}/{a.asset}: balance {a.balance} ({a.debits_pending} held, {a.credits_pending}"
+                f" incoming) is past the cap of {MAX_BALANCE} either way"
+            )
+        held, incoming = pending.get(k, [0, 0])
+        if (a.debits_pending, a.credits_pending) != (held, incoming):
+            problems.append(
+                f"{a.owner}/{a.asset}: pending {a.debits_pending}/{a.credits_pending}, open transfers {held}/{incoming}"
+            )
+    return problems

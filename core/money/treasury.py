@@ -1,0 +1,129 @@
+"""What admins do with money: record deposits, fund pools, credit and debit users.
+
+Each is one ledger transfer plus an audit line in the same transaction. The
+idempotency key comes from the admin's message (chat and message id), so a
+retried update never moves money twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from core.identity.users import count_users, find_user
+from core.money import ledger
+from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS, TREASURY, WORLD, parse_system_account, user_account
+from core.platform import audit
+from core.platform.schema import accounts
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    users: int
+    liabilities: dict[str, int]  # asset -> sum of user balances
+    system: list[tuple[str, str, int, int]]  # (account, asset, balance, held)
+
+
+def stats(conn: Connection) -> Stats:
+    liabilities = {
+        r.asset: r.total
+        for r in conn.execute(
+            select(accounts.c.asset, func.sum(accounts.c.balance).label("total"))
+            .where(accounts.c.owner.like("user:%"))
+            .group_by(accounts.c.asset)
+        )
+    }
+    system = [
+        (r.owner, r.asset, r.balance, r.debits_pending)
+        for r in conn.execute(
+            select(accounts)
+            .where(accounts.c.owner.not_like("user:%"))
+            .order_by(accounts.c.owner, accounts.c.asset)
+        )
+        if r.owner.split(":", 1)[0] in SYSTEM_ACCOUNTS
+    ]
+    return Stats(count_users(conn), liabilities, system)
+
+
+def deposit(
+    conn: Connection, *, admin_id: int, asset: str, amount: int, note: str, key: str
+) -> ledger.Transfer:
+    """The operator put coins into the platform's wallets: world -> treasury."""
+    t = ledger.transfer(
+        conn,
+        debit=WORLD,
+        credit=TREASURY,
+        asset=asset,
+        amount=amount,
+        code="deposit",
+        key=key,
+        meta={"note": note},
+    )
+    if not t.replayed:
+        audit.record(conn, "deposit", actor=admin_id, target=TREASURY, asset=asset, amount=amount, note=note)
+    return t
+
+
+def fund(
+    conn: Connection, *, admin_id: int, account: str, asset: str, amount: int, key: str
+) -> ledger.Transfer:
+    """Move treasury money into a pool a feature pays from (faucet pool, marketing, house...)."""
+    target = parse_system_account(account, FUNDABLE)
+    t = ledger.transfer(
+        conn,
+        debit=TREASURY,
+        credit=target,
+        asset=asset,
+        amount=amount,
+        code="fund",
+        key=key,
+        meta={"admin": admin_id},
+    )
+    if not t.replayed:
+        audit.record(conn, "fund", actor=admin_id, target=target, asset=asset, amount=amount)
+    return t
+
+
+def credit_user(
+    conn: Connection, *, admin_id: int, user_ref: str, asset: str, amount: int, reason: str, key: str
+) -> tuple[int, ledger.Transfer]:
+    """Treasury -> user, e.g. a goodwill payment. Returns the user's id and the transfer."""
+    user = find_user(conn, user_ref)
+    t = ledger.transfer(
+        conn,
+        debit=TREASURY,
+        credit=user_account(user.id),
+        asset=asset,
+        amount=amount,
+        code="admin_credit",
+        key=key,
+        meta={"reason": reason},
+    )
+    if not t.replayed:
+        audit.record(
+            conn, "credit", actor=admin_id, target=str(user.id), asset=asset, amount=amount, reason=reason
+        )
+    return user.id, t
+
+
+def debit_user(
+    conn: Connection, *, admin_id: int, user_ref: str, asset: str, amount: int, reason: str, key: str
+) -> tuple[int, ledger.Transfer]:
+    """User -> treasury, e.g. clawing back an abuse payout. Never below the user's balance."""
+    user = find_user(conn, user_ref)
+    t = ledger.transfer(
+        conn,
+        debit=user_account(user.id),
+        credit=TREASURY,
+        asset=asset,
+        amount=amount,
+        code="admin_debit",
+        key=key,
+        meta={"reason": reason},
+    )
+    if not t.replayed:
+        audit.record(
+            conn, "debit", actor=admin_id, target=str(user.id), asset=asset, amount=amount, reason=reason
+        )
+    return user.id, t

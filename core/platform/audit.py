@@ -1,0 +1,48 @@
+"""The audit trail: who did what, written in the same transaction as the act itself."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from core.platform.schema import audit_log, utcnow
+
+
+def record(
+    conn: Connection,
+    action: str,
+    *,
+    actor: int | None,
+    target: str | None = None,
+    now: datetime | None = None,
+    **details: object,
+) -> None:
+    """Append one line. Never pass secrets, codes or unrevealed seeds in ``details``."""
+    conn.execute(
+        audit_log.insert().values(
+            at=now or utcnow(),
+            actor=actor,
+            action=action,
+            target=target,
+            details=json.dumps(details, sort_keys=True, default=str),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    at: datetime
+    actor: int | None
+    action: str
+    target: str | None
+    details: dict
+
+
+def recent(conn: Connection, limit: int = 20, actor: int | None = None) -> list[AuditLine]:
+    q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if actor is not None:
+        q = q.where(audit_log.c.actor == actor)
+    return [AuditLine(r.at, r.actor, r.action, r.target, json.loads(r.details)) for r in conn.execute(q)]

@@ -1,0 +1,227 @@
+"""Admin commands. Only numeric ids in ADMIN_IDS pass, and only in a private chat with the
+bot; anyone else (and an admin in a group) gets the reply for an unknown command (the
+fallback router), so the commands stay invisible.
+
+Money commands take their idempotency key from the admin's message, so a retried
+update moves nothing twice; core writes an audit line with each transfer. Commands that
+move money or change settings ask for the admin's 2FA code (handlers.admin.codes).
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.types import Message
+
+from core.identity import twofa
+from core.money import treasury as admin
+from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS
+from core.money.amounts import parse_amount
+from core.money.assets import ASSET_CODES, get_asset
+from core.platform import audit, leases
+from core.platform.db import Database
+from core.platform.params import REGISTRY, Params
+from core.platform.schema import utcnow
+from handlers.common.i18n import _, amount
+
+router = Router(name=__name__)
+
+
+class IsAdmin(Filter):
+    """An admin, in a private chat: in a group the chat is not the admin (2FA, audit) and
+    everyone there would read the answers."""
+
+    async def __call__(self, message: Message, admin_ids: frozenset[int]) -> bool:
+        return (
+            message.from_user is not None
+            and message.from_user.id in admin_ids
+            and message.chat.type == "private"
+        )
+
+
+router.message.filter(IsAdmin())
+
+
+def args_of(command: CommandObject, count: int, *, note: bool = False) -> list[str] | None:
+    """Split the arguments: the first ``count - 1`` words, then the rest as one.
+
+    With ``note``, the last one (a note or reason) may be left out and is then empty.
+    """
+    parts = (command.args or "").split(maxsplit=count - 1)
+    if note and len(parts) == count - 1:
+        parts.append("")
+    return parts if len(parts) == count else None
+
+
+def key_of(message: Message, action: str) -> str:
+    return f"admin:{action}:{message.chat.id}:{message.message_id}"
+
+
+@router.message(Command("admin"))
+async def cmd_admin(message: Message, db: Database) -> None:
+    s = await db.read(admin.stats)
+    lines = [
+        _("<b>Dustpan admin</b>"),
+        _("Users: {count}").format(count=s.users),
+        "",
+        _("<b>Owed to users</b>"),
+    ]
+    if not await db.read(twofa.is_enabled, message.from_user.id):
+        lines.insert(
+            1, _("⚠️ Your 2FA is off: anyone with your Telegram session can move money. Turn it on with /2fa.")
+        )
+    lines += [amount(s.liabilities.get(code, 0), code) for code in ASSET_CODES]
+    lines += ["", _("<b>System accounts</b>")]
+    for name in SYSTEM_ACCOUNTS:
+        held = [(asset, bal, hold) for owner, asset, bal, hold in s.system if owner.split(":", 1)[0] == name]
+        parts = [
+            amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "") for asset, bal, hold in held
+        ]
+        lines.append(f"{name}: " + (", ".join(parts) if parts else "0"))
+    lines += await job_lines(db)
+    await message.answer("\n".join(lines))
+
+
+async def job_lines(db: Database) -> list[str]:
+    """Who holds each job's lease (core.platform.leases) and since when; a free one names its last holder."""
+    now, lines = utcnow(), ["", _("<b>Jobs</b>")]
+
+    def at(when) -> str:
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "?"
+
+    for lease in await db.read(leases.all_leases):
+        line = (
+            _("{job}: {holder} since {since}, lease until {until}")
+            if lease.held(now)
+            else _("{job}: free (last run by {holder} since {since})")
+        )
+        lines.append(
+            line.format(
+                job=lease.name, holder=html.escape(lease.holder), since=at(lease.since), until=at(lease.expires_at)
+            )
+        )
+    if len(lines) == 2:
+        lines.append(_("No job has run yet."))
+    return lines
+
+
+@router.message(Command("deposit"))
+async def cmd_deposit(message: Message, command: CommandObject, db: Database) -> None:
+    args = args_of(command, 3, note=True)
+    if args is None:
+        await message.answer(
+            _("Usage: /deposit AMOUNT ASSET NOTE\nExample: /deposit 0.5 BTC cold wallet top-up")
+        )
+        return
+    asset = get_asset(args[1])
+    value = parse_amount(args[0], asset)
+    t = await db.write(
+        admin.deposit,
+        admin_id=message.from_user.id,
+        asset=asset.code,
+        amount=value,
+        note=args[2],
+        key=key_of(message, "deposit"),
+    )
+    await message.answer(
+        _("Recorded a deposit of {amount} into the treasury.").format(amount=amount(t.amount, t.asset))
+    )
+
+
+@router.message(Command("fund"))
+async def cmd_fund(message: Message, command: CommandObject, db: Database) -> None:
+    args = args_of(command, 3)
+    if args is None or len(args[2].split()) != 1:
+        await message.answer(
+            _("Usage: /fund ACCOUNT AMOUNT ASSET\nAccounts: {accounts}").format(accounts=", ".join(FUNDABLE))
+        )
+        return
+    asset = get_asset(args[2])
+    value = parse_amount(args[1], asset)
+    t = await db.write(
+        admin.fund,
+        admin_id=message.from_user.id,
+        account=args[0],
+        asset=asset.code,
+        amount=value,
+        key=key_of(message, "fund"),
+    )
+    await message.answer(
+        _("Moved {amount} from the treasury to {account}.").format(
+            amount=amount(t.amount, t.asset), account=t.credit
+        )
+    )
+
+
+async def _user_money(message: Message, command: CommandObject, db: Database, action: str) -> None:
+    args = args_of(command, 4, note=True)
+    if args is None:
+        await message.answer(
+            _(
+                "Usage: /{action} USER AMOUNT ASSET REASON\nUSER is a numeric Telegram id or @username."
+            ).format(action=action)
+        )
+        return
+    admin_id = message.from_user.id
+    asset = get_asset(args[2])
+    value = parse_amount(args[1], asset)
+    use_case = admin.credit_user if action == "credit" else admin.debit_user
+    user_id, t = await db.write(
+        use_case,
+        admin_id=admin_id,
+        user_ref=args[0],
+        asset=asset.code,
+        amount=value,
+        reason=args[3],
+        key=key_of(message, action),
+    )
+    done = (
+        _("Credited {amount} to user {user}.")
+        if action == "credit"
+        else _("Debited {amount} from user {user}.")
+    )
+    await message.answer(done.format(amount=amount(t.amount, t.asset), user=user_id))
+
+
+@router.message(Command("credit"))
+async def cmd_credit(message: Message, command: CommandObject, db: Database) -> None:
+    await _user_money(message, command, db, "credit")
+
+
+@router.message(Command("debit"))
+async def cmd_debit(message: Message, command: CommandObject, db: Database) -> None:
+    await _user_money(message, command, db, "debit")
+
+
+@router.message(Command("params"))
+async def cmd_params(message: Message, command: CommandObject, params: Params) -> None:
+    prefix = (command.args or "").strip()
+    keys = sorted(k for k in REGISTRY if k.startswith(prefix))
+    if not keys:
+        await message.answer(_("No settings match."))
+        return
+    lines = [
+        f"<code>{k}</code> = {html.escape(str(params.get(k)))} <i>({params.source(k)})</i>" for k in keys[:80]
+    ]
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("set"))
+async def cmd_set(message: Message, command: CommandObject, db: Database, params: Params) -> None:
+    args = args_of(command, 2)
+    if args is None:
+        await message.answer(_("Usage: /set KEY VALUE. See /params for the keys."))
+        return
+    value = await params.store(db, args[0], args[1], admin_id=message.from_user.id)
+    await message.answer(_("{key} is now {value}.").format(key=args[0], value=html.escape(str(value))))
+
+
+@router.message(Command("audit"))
+async def cmd_audit(message: Message, db: Database) -> None:
+    lines = [
+        f"{a.at:%m-%d %H:%M} {a.actor} {a.action} {html.escape(a.target or '')} {html.escape(str(a.details))[:120]}"
+        for a in await db.read(audit.recent, 20)
+    ]
+    await message.answer("\n".join(lines) or _("Nothing in the audit log yet."))

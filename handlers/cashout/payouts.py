@@ -1,0 +1,236 @@
+"""Admin side of cash-out: /payouts (approve or reject requests; batches in doubt), /paid and
+/failed for manual batches and for batches whose outcome a payout service left unknown.
+
+Approving and rejecting need the admin's 2FA code when the admin has 2FA on, checked in the
+action's transaction; whoever sends the code must still be an admin. /paid and /failed are
+guarded like every admin command (handlers.admin.codes). A batch in doubt is failed only by an
+admin, with the evidence that nothing was paid as the reason (core.cashout.payouts).
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.cashout import payouts, withdrawals
+from core.identity import twofa
+from core.platform.db import Database
+from core.platform.params import Params
+from handlers.admin.admin import IsAdmin, args_of
+from handlers.admin.codes import still_admin
+from handlers.common import errors
+from handlers.common import notices as notice_texts
+from handlers.common.i18n import _, __, amount
+from handlers.common.menu import MAX_ID
+from handlers.security.twofa import code_or_run, guarded, on_code
+
+router = Router(name=__name__)
+router.message.filter(IsAdmin())
+
+errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
+errors.register("no_such_batch", __("There is no batch {id}."))
+errors.register("batch_not_manual", __("Batch {id} is not waiting to be settled by hand."))
+errors.register(
+    "evidence_needed",
+    __("Say how you know: /failed {id} EVIDENCE (what shows that nothing was paid), or /paid {id} TXID."),
+)
+errors.register(
+    "backend_cannot_send", __("{value} cannot send {asset}. For {asset} choose one of: {choices}.")
+)
+
+
+def _in_doubt_notice(p: dict) -> str:
+    return _(
+        "⚠️ Payout batch {id} ({asset}, {backend}, {count} withdrawals): its payment was not found. "
+        "It stays unknown and is looked up again; nothing is refunded. If you find its transaction: "
+        "/paid {id} TXID. If you are sure nothing was paid: /failed {id} EVIDENCE."
+    ).format(id=p["id"], asset=p["asset"], backend=p["backend"], count=p["count"])
+
+
+notice_texts.register("payout_in_doubt", _in_doubt_notice)
+
+
+class PayCB(CallbackData, prefix="po"):
+    action: str  # yes | no
+    id: int
+
+
+class IsAdminQuery(Filter):
+    """An admin's tap, in the private chat where the admin commands answer (see IsAdmin)."""
+
+    async def __call__(self, query: CallbackQuery, admin_ids: frozenset[int]) -> bool:
+        return (
+            query.from_user.id in admin_ids
+            and query.message is not None
+            and query.message.chat.type == "private"
+        )
+
+
+def in_doubt_text(batches: list[payouts.Batch]) -> str:
+    lines = [_("<b>Batches in doubt</b> (/paid BATCH TXID or /failed BATCH EVIDENCE)")]
+    lines += [
+        _("Batch {id} · {asset} · {backend} · {count} withdrawals · since {since}").format(
+            id=b.id,
+            asset=b.asset,
+            backend=b.backend,
+            count=len(b.items),
+            since=f"{b.created_at:%Y-%m-%d %H:%M} UTC",
+        )
+        for b in batches
+    ]
+    return "\n".join(lines)
+
+
+@router.message(Command("payouts"))
+async def cmd_payouts(message: Message, db: Database) -> None:
+    doubt = await db.read(payouts.batches_in, ("unknown",))
+    if doubt:
+        await message.answer(in_doubt_text(doubt[:20]))
+    rows = await db.read(withdrawals.awaiting_approval)
+    if not rows:
+        await message.answer(_("No withdrawals are waiting for approval."))
+        return
+    kb = InlineKeyboardBuilder()
+    lines = [_("<b>Waiting for approval</b>")]
+    for w in rows:
+        lines.append(
+            _("#{id} · user {user} · {amount} → <code>{address}</code>").format(
+                id=w.id, user=w.user_id, amount=amount(w.amount, w.asset), address=html.escape(w.address)
+            )
+        )
+        kb.button(text=_("Approve #{id}").format(id=w.id), callback_data=PayCB(action="yes", id=w.id))
+        kb.button(text=_("Reject #{id}").format(id=w.id), callback_data=PayCB(action="no", id=w.id))
+    kb.adjust(2)
+    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+
+
+async def approve(
+    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+) -> None:
+    w = await guarded(
+        db,
+        admin_id,
+        withdrawals.approve,
+        admin_id,
+        wid,
+        code=code,
+        secret_key=settings.secret_key,
+        max_failures=params.get("twofa.max_failures"),
+    )
+    await message.answer(_("Withdrawal #{id} approved.").format(id=w.id))
+
+
+@router.callback_query(PayCB.filter((F.action == "yes") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
+async def cb_approve(
+    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
+):
+    admin_id, wid = query.from_user.id, callback_data.id
+    await code_or_run(
+        db,
+        admin_id,
+        query.message,
+        state,
+        "approve",
+        lambda: approve(query.message, admin_id, wid, None, db, settings, params),
+        confirming=_("approve withdrawal #{id}").format(id=wid),
+        id=wid,
+    )
+    await query.answer()
+
+
+@on_code("approve")
+async def approve_with_code(
+    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
+) -> None:
+    if await still_admin(message, admin_ids):
+        await approve(message, user.id, int(data["id"]), code, db, settings, params)
+
+
+async def reject(
+    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+) -> None:
+    w = await guarded(
+        db,
+        admin_id,
+        twofa.guarded_call,
+        admin_id,
+        code,
+        settings.secret_key,
+        params.get("twofa.max_failures"),
+        withdrawals.reject,
+        admin_id=admin_id,
+        wid=wid,
+        reason=withdrawals.REJECTED,
+    )
+    await message.answer(_("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id))
+
+
+@router.callback_query(PayCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
+async def cb_reject(
+    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
+):
+    admin_id, wid = query.from_user.id, callback_data.id
+    await code_or_run(
+        db,
+        admin_id,
+        query.message,
+        state,
+        "reject",
+        lambda: reject(query.message, admin_id, wid, None, db, settings, params),
+        confirming=_("reject withdrawal #{id}").format(id=wid),
+        id=wid,
+    )
+    await query.answer()
+
+
+@on_code("reject")
+async def reject_with_code(
+    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
+) -> None:
+    if await still_admin(message, admin_ids):
+        await reject(message, user.id, int(data["id"]), code, db, settings, params)
+
+
+def _batch_id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+
+@router.message(Command("paid"))
+async def cmd_paid(message: Message, command: CommandObject, db: Database) -> None:
+    args = args_of(command, 2)
+    if args is None or _batch_id(args[0]) is None:
+        await message.answer(_("Usage: /paid BATCH TXID"))
+        return
+    counts = await db.write(
+        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), txid=args[1][:128]
+    )
+    await message.answer(
+        _("Batch {id}: {count} withdrawals marked sent.").format(id=args[0], count=counts.get("sent", 0))
+    )
+
+
+@router.message(Command("failed"))
+async def cmd_failed(message: Message, command: CommandObject, db: Database) -> None:
+    args = args_of(command, 2)
+    if args is None or _batch_id(args[0]) is None:
+        await message.answer(
+            _(
+                "Usage: /failed BATCH REASON\n"
+                "For a batch in doubt the reason is your evidence that nothing was paid."
+            )
+        )
+        return
+    counts = await db.write(
+        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), reason=args[1][:200]
+    )
+    await message.answer(
+        _("Batch {id}: {count} withdrawals marked failed; their amounts are back with the users.").format(
+            id=args[0], count=counts.get("failed", 0)
+        )
+    )

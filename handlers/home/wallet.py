@@ -1,0 +1,97 @@
+"""/balance and /history: what the user holds and how it got there."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.identity.users import User
+from core.money import ledger
+from core.money.accounts import user_account
+from core.money.assets import ASSETS
+from core.platform.db import Database
+from handlers.common.i18n import _, amount
+from handlers.common.labels import label
+from handlers.common.menu import MenuCB, back_button, back_to_menu
+from handlers.common.private import private_chat_only
+
+router = private_chat_only(Router(name=__name__))
+PAGE = 10
+MAX_PAGE = 10_000
+
+
+class HistoryCB(CallbackData, prefix="h"):
+    page: int
+
+
+async def balance_text(db: Database, user: User) -> str:
+    held = await db.read(ledger.balances, user_account(user.id))
+    lines = [_("<b>Your balance</b>")]
+    for code in ASSETS:
+        b = held.get(code)
+        line = amount(b.available if b else 0, code)
+        if b and b.held:
+            line += " " + _("({held} on hold)").format(held=amount(b.held, code))
+        lines.append(line)
+    return "\n".join(lines)
+
+
+async def history_view(db: Database, user: User, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    moves, total = await db.read(ledger.history, user_account(user.id), limit=PAGE, offset=page * PAGE)
+    pages = max(1, -(-total // PAGE))
+    if not moves:
+        text = (
+            _("No movements yet. Your earnings will show up here.") if total == 0 else _("No more movements.")
+        )
+    else:
+        lines = [
+            _("<b>History</b> (page {page} of {pages}, newest first)").format(page=page + 1, pages=pages)
+        ]
+        for m in moves:
+            sign = "+" if m.amount > 0 else "−"
+            lines.append(
+                f"{'📥' if m.amount > 0 else '📤'} {sign}{amount(abs(m.amount), m.asset)} · {label(m.code)}\n"
+                f"    <i>{m.created_at:%Y-%m-%d %H:%M} UTC</i>"
+            )
+        text = "\n".join(lines)
+    kb = InlineKeyboardBuilder()
+    if page > 0:
+        kb.button(text=_("◀️ Newer"), callback_data=HistoryCB(page=page - 1))
+    if (page + 1) * PAGE < total:
+        kb.button(text=_("Older ▶️"), callback_data=HistoryCB(page=page + 1))
+    kb.row(back_button())
+    return text, kb.as_markup()
+
+
+@router.message(Command("balance"))
+async def cmd_balance(message: Message, user: User, db: Database) -> None:
+    await message.answer(await balance_text(db, user), reply_markup=back_to_menu())
+
+
+@router.callback_query(MenuCB.filter(F.to == "balance"))
+async def cb_balance(query: CallbackQuery, user: User, db: Database) -> None:
+    await query.message.edit_text(await balance_text(db, user), reply_markup=back_to_menu())
+    await query.answer()
+
+
+@router.message(Command("history"))
+async def cmd_history(message: Message, user: User, db: Database) -> None:
+    text, kb = await history_view(db, user, 0)
+    await message.answer(text, reply_markup=kb)
+
+
+@router.callback_query(MenuCB.filter(F.to == "history"))
+async def cb_history_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    text, kb = await history_view(db, user, 0)
+    await query.message.edit_text(text, reply_markup=kb)
+    await query.answer()
+
+
+@router.callback_query(HistoryCB.filter((F.page >= 0) & (F.page <= MAX_PAGE)))
+async def cb_history_page(query: CallbackQuery, callback_data: HistoryCB, user: User, db: Database) -> None:
+    text, kb = await history_view(db, user, callback_data.page)
+    await query.message.edit_text(text, reply_markup=kb)
+    await query.answer()

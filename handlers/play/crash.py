@@ -1,0 +1,381 @@
+"""Crash: /crash to join the next round, the Cash out button, and the admins' chain commands."""
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.config import Settings
+from core.identity.users import User
+from core.money.amounts import parse_amount
+from core.money.assets import ASSETS, get_asset
+from core.platform import bitcoin_node
+from core.platform.db import Database
+from core.platform.params import REGISTRY, Params
+from core.play import crash, fair
+from core.play.games import parse_hundredths
+from core.play.stakes import rules_for, step_stake
+from handlers.admin.admin import IsAdmin
+from handlers.common import errors, labels
+from handlers.common import notices as notice_texts
+from handlers.common.i18n import _, __, amount
+from handlers.common.menu import MAX_ID, MenuCB, back_button
+
+router = Router(name=__name__)
+log = logging.getLogger(__name__)
+
+
+class CashCB(CallbackData, prefix="co"):
+    bet: int
+
+
+class CrashCB(CallbackData, prefix="cj"):
+    act: str  # join | half | dbl
+    a: str
+    amt: int
+
+
+def x(hundredths: int) -> str:
+    return fair.format_fixed(hundredths) + "x"
+
+
+def cash_button(bet_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("💸 Cash out"), callback_data=CashCB(bet=bet_id))
+    return kb.as_markup()
+
+
+def joined_text(bet: crash.CrashBet, rnd: crash.Round, asked: int | None) -> str:
+    lines = [
+        _("📈 <b>Crash round #{game}</b>").format(game=rnd.game),
+        _("Your bet: {amount}").format(amount=amount(bet.amount, bet.asset)),
+    ]
+    # The ceiling every bet has is news only to a player who asked for an auto cash-out.
+    if bet.auto_cashout and (asked is not None or bet.auto_cashout < crash.AUTO_MAX):
+        lines.append(_("Auto cash-out at {x}").format(x=x(bet.auto_cashout)))
+    lines.append(
+        _("Betting closes at {at:%H:%M:%S} UTC; then tap Cash out before it crashes.").format(
+            at=rnd.betting_ends_at
+        )
+    )
+    return "\n".join(lines)
+
+
+async def _join(
+    message: Message, db: Database, params: Params, user: User, asset: str, amt: int, auto, idem: str
+):
+    bet, rnd = await db.write(
+        crash.join,
+        user_id=user.id,
+        asset=asset,
+        amount=amt,
+        auto_cashout=auto,
+        rules=rules_for(params, asset),
+        idem=idem,
+        chat_id=message.chat.id,
+        locale=user.locale,
+    )
+    if bet.replayed and bet.message_id:
+        return
+    sent = await message.answer(joined_text(bet, rnd, auto), reply_markup=cash_button(bet.id))
+    await db.write(crash.set_message, bet.id, sent.message_id)
+
+
+def crash_panel(asset: str, amt: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for act, text in (("half", "½"), ("dbl", "×2"), ("join", _("▶️ Join next round"))):
+        kb.button(text=text, callback_data=CrashCB(act=act, a=asset, amt=amt))
+    kb.adjust(3)
+    kb.row(back_button())
+    return kb.as_markup()
+
+
+async def crash_info(db: Database, asset: str, amt: int) -> str:
+    chain = await db.read(crash.latest_chain)
+    lines = [_("📈 <b>Crash</b>: the multiplier rises until it crashes. Cash out before that.")]
+    if chain is None or chain.salt is None:
+        lines.append(_("No rounds yet: the game chain is being prepared."))
+    else:
+        lines.append(
+            _("Chain commitment: <code>{hash}</code>\nSalt: <code>{salt}</code>").format(
+                hash=chain.commitment, salt=chain.salt
+            )
+        )
+    for rnd in await db.read(crash.recent_rounds, 5):
+        lines.append(_("#{game}: {x}").format(game=rnd.game, x=x(rnd.crash_point)))
+    lines.append(_("Bet: {amount}").format(amount=amount(amt, asset)))
+    lines.append(_("Type /crash 0.0001 DOGE auto 2 to join with an automatic cash-out at 2x."))
+    return "\n".join(lines)
+
+
+@router.message(Command("crash"))
+async def cmd_crash(
+    message: Message, command: CommandObject, user: User, db: Database, params: Params
+) -> None:
+    args = (command.args or "").split()
+    if not args:
+        await message.answer(await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000))
+        return
+    if len(args) not in (2, 4) or (len(args) == 4 and args[2].lower() != "auto"):
+        await message.answer(_("Usage: /crash AMOUNT ASSET, or /crash AMOUNT ASSET auto MULTIPLIER"))
+        return
+    asset = get_asset(args[1])
+    amt = parse_amount(args[0], asset)
+    auto = parse_hundredths(args[3]) if len(args) == 4 else None
+    await _join(
+        message, db, params, user, asset.code, amt, auto, f"msg:{message.chat.id}:{message.message_id}"
+    )
+
+
+@router.callback_query(MenuCB.filter(F.to == "crash"))
+async def cb_crash_menu(query: CallbackQuery, db: Database) -> None:
+    await query.message.edit_text(
+        await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000)
+    )
+    await query.answer()
+
+
+@router.callback_query(
+    CrashCB.filter(F.act.in_({"join", "half", "dbl"}) & F.a.in_(set(ASSETS)) & (F.amt > 0))
+)
+async def cb_crash(
+    query: CallbackQuery, callback_data: CrashCB, user: User, db: Database, params: Params
+) -> None:
+    c = callback_data
+    amt = step_stake(c.amt, c.act)
+    if c.act == "join":
+        await _join(query.message, db, params, user, c.a, amt, None, f"cb:{query.id}")
+        await query.answer(_("You are in the next round."))
+        return
+    await query.message.edit_text(await crash_info(db, c.a, amt), reply_markup=crash_panel(c.a, amt))
+    await query.answer()
+
+
+@router.callback_query(CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
+async def cb_cash_out(query: CallbackQuery, callback_data: CashCB, user: User, db: Database) -> None:
+    bet = await db.write(crash.cash_out, user_id=user.id, bet_id=callback_data.bet)
+    await query.answer(
+        _("Cashed out at {x}: {payout}").format(x=x(bet.cashout), payout=amount(bet.payout, bet.asset)),
+        show_alert=False,
+    )
+
+
+def _channels(params: Params, *, ops: bool) -> list:
+    """Where public posts go: crash.channel, and for chain announcements ops.channel too (when
+    the operators' channel is a setting of this bot)."""
+    found = [params.get("crash.channel")]
+    if ops and "ops.channel" in REGISTRY:
+        found.append(params.get("ops.channel"))
+    return list(dict.fromkeys(c for c in found if c))
+
+
+async def post_to_channel(bot: Bot, params: Params, text: str, *, ops: bool = False) -> None:
+    for channel in _channels(params, ops=ops):
+        try:
+            await bot.send_message(channel, text)
+        except Exception:  # the channel is a courtesy copy: never fail the round for it
+            log.warning("could not post to the channel %s", channel, exc_info=True)
+
+
+def block_link(height: int) -> str:
+    """A public page that answers with the hash of the block at ``height`` (Esplora's API)."""
+    return f"https://mempool.space/api/block-height/{height}"
+
+
+def commitment_text(chain: crash.Chain, tip: int) -> str:
+    return "\n".join(
+        [
+            _("🔐 <b>New crash chain</b> of {length} games.").format(length=chain.length),
+            _("Terminating hash: <code>{hash}</code>").format(hash=chain.commitment),
+            _(
+                "Salt: the hash of Bitcoin block #{height}, not mined yet (the newest block is #{tip}). "
+                "The chain is fixed now, so nobody, the operator included, can fit it to that hash."
+            ).format(height=chain.salt_height, tip=tip),
+            "",
+            _("How anyone can check it:"),
+            _(
+                "1. Block #{height} was mined after this message: compare its time on any block explorer."
+            ).format(height=chain.salt_height),
+            _(
+                "2. The salt set with /crashsalt is that block's hash: {link} "
+                "(or bitcoin-cli getblockhash {height})."
+            ).format(link=block_link(chain.salt_height), height=chain.salt_height),
+            _(
+                "3. After each round its game hash is shown: SHA-256 of it is the previous round's hash (for "
+                "the first round, the terminating hash above), and the crash point comes from "
+                "HMAC-SHA256(key = the salt as hex text, message = the game hash), as on bustabit."
+            ),
+        ]
+    )
+
+
+async def _tip(args: str) -> int:
+    """The newest Bitcoin height: the node's when one is configured, else the admin's."""
+    typed = (args or "").strip()
+    node = bitcoin_node.from_env()
+    if node is not None:
+        try:
+            return await node.height()
+        except bitcoin_node.NodeError as e:
+            log.warning("the Bitcoin node did not answer getblockcount: %s", e)
+            if not typed:
+                raise crash.CrashRefused("node_failed", error=str(e)) from None
+    if not typed:
+        raise crash.CrashRefused("need_height")
+    if not (typed.isascii() and typed.isdigit() and len(typed) <= 8):
+        raise crash.CrashRefused("bad_height")
+    return int(typed)
+
+
+@router.message(Command("crashnew"), IsAdmin())
+async def cmd_crashnew(
+    message: Message, command: CommandObject, db: Database, params: Params, settings: Settings, bot: Bot
+) -> None:
+    await db.read(crash.check_new_chain)  # refuse before seconds of hashing, not after
+    tip = await _tip(command.args)
+    new = await asyncio.to_thread(crash.build_chain, params.get("crash.chain_length"))
+    chain = await db.write(
+        crash.create_chain,
+        new,
+        secret_key=settings.secret_key,
+        admin_id=message.from_user.id,
+        tip_height=tip,
+        salt_blocks=params.get("crash.salt_blocks"),
+    )
+    text = commitment_text(chain, tip)
+    await message.answer(text)
+    await post_to_channel(bot, params, text, ops=True)
+
+
+async def _check_block(chain: crash.Chain | None, salt: str) -> bool:
+    """True when a configured node confirms ``salt`` is the hash of the chain's block; refuses
+    when it knows better. False (nothing to ask, or nothing worth asking): core decides."""
+    node = bitcoin_node.from_env()
+    if node is None or chain is None or chain.salt is not None or chain.salt_height is None:
+        return False
+    if not crash.is_block_hash(salt):
+        return False
+    try:
+        tip = await node.height()
+        if tip < chain.salt_height:
+            raise crash.CrashRefused("salt_not_mined", height=chain.salt_height, tip=tip)
+        mined = await node.block_hash(chain.salt_height)
+    except bitcoin_node.NodeError as e:
+        log.warning("the Bitcoin node did not answer: %s", e)
+        raise crash.CrashRefused("node_failed", error=str(e)) from None
+    if mined != salt.strip().lower():
+        raise crash.CrashRefused("salt_wrong_block", height=chain.salt_height, hash=mined)
+    return True
+
+
+@router.message(Command("crashsalt"), IsAdmin())
+async def cmd_crashsalt(
+    message: Message, command: CommandObject, db: Database, params: Params, bot: Bot, crash_runner=None
+) -> None:
+    salt = command.args or ""
+    confirmed = await _check_block(await db.read(crash.latest_chain), salt)
+    chain = await db.write(crash.set_salt, salt, admin_id=message.from_user.id, node_confirmed=confirmed)
+    if crash_runner is not None:  # open the first round now, so "Rounds start now" is true
+        await crash_runner.poke()
+    text = _(
+        "Crash salt set: <code>{salt}</code>, the hash of Bitcoin block #{height} ({link}), "
+        "for chain <code>{hash}</code>. Rounds start now."
+    ).format(
+        salt=chain.salt, height=chain.salt_height, link=block_link(chain.salt_height), hash=chain.commitment
+    )
+    await message.answer(text)
+    await post_to_channel(bot, params, text, ops=True)
+
+
+def _early(e) -> str:
+    return _(
+        "Block #{height} cannot have been mined yet. Send its hash once it is: after {after:%H:%M} UTC "
+        "at the earliest."
+    ).format(height=e.params["height"], after=e.params["after"])
+
+
+errors.register("no_round", __("No crash round is taking bets right now. Try again in a few seconds."))
+errors.register("betting_closed", __("This round has started; join the next one in a few seconds."))
+errors.register("crashed", __("Too late: the round has crashed."))
+errors.register("not_started", __("The round has not started yet."))
+errors.register("already_cashed", __("You have already cashed out."))
+errors.register("already_joined", __("You are already in this round."))
+errors.register("bad_auto", __("Auto cash-out must be between 1.01x and 1000000x."))
+errors.register("no_chain", __("Create a chain first with /crashnew."))
+errors.register("salt_set", __("The salt of this chain is already set."))
+errors.register(
+    "bad_salt",
+    lambda e: _("The salt must be the hash of Bitcoin block #{height}: 64 hexadecimal characters.").format(
+        height=e.params["height"]
+    ),
+)
+errors.register("salt_early", _early)
+errors.register(
+    "salt_not_mined",
+    lambda e: _("Block #{height} is not mined yet: the Bitcoin node is at #{tip}.").format(
+        height=e.params["height"], tip=e.params["tip"]
+    ),
+)
+errors.register(
+    "salt_wrong_block",
+    lambda e: _("That is not the hash of block #{height}. The Bitcoin node has <code>{hash}</code>.").format(
+        height=e.params["height"], hash=e.params["hash"]
+    ),
+)
+errors.register(
+    "node_failed",
+    lambda e: _("The Bitcoin node did not answer ({error}). Try again in a minute.").format(
+        error=e.params["error"]
+    ),
+)
+errors.register(
+    "need_height",
+    __(
+        "Give the newest Bitcoin block height: /crashnew HEIGHT (any block explorer shows it, e.g. "
+        "mempool.space). The chain commits to a block a few above it, whose hash becomes the salt. "
+        "With a Bitcoin node in RPC_URL_BTC the bot asks the node itself."
+    ),
+)
+errors.register("bad_height", __("The height is the number of the newest Bitcoin block, like 925000."))
+errors.register(
+    "no_block", __("This chain names no Bitcoin block for its salt: create a new one with /crashnew.")
+)
+errors.register("chain_exists", __("The current chain still has games to play."))
+errors.register(
+    "round_full",
+    lambda e: _(
+        "This round cannot take more winnings (at most {limit} more for all its players). "
+        "Lower the auto cash-out or the stake, or join the next round."
+    ).format(limit=amount(int(e.params["limit"]), str(e.params["asset"]))),
+)
+labels.register("crash_bet", __("Crash bet"))
+labels.register("crash_win", __("Crash win"))
+
+
+def _result(p: dict) -> str:
+    if p["won"]:
+        return _("Crash round #{game} is settled: you cashed out at {x}: {payout}.").format(
+            game=p["game"], x=x(int(p["x"])), payout=amount(int(p["payout"]), str(p["asset"]))
+        )
+    return _("Crash round #{game} is settled: you lost {amount}.").format(
+        game=p["game"], amount=amount(int(p["amount"]), str(p["asset"]))
+    )
+
+
+notice_texts.register(
+    "crash_stuck",
+    lambda p: _(
+        "⚠️ Crash round #{game} could not be settled: {error}\nIts open bets stay on hold (the books "
+        "balance), the bot tries again before every round, and the game goes on."
+    ).format(game=p["game"], error=html.escape(str(p["error"]))),
+)
+notice_texts.register(
+    "crash_settled", lambda p: _("✅ Crash round #{game} is settled now.").format(game=p["game"])
+)
+notice_texts.register("crash_result", _result)

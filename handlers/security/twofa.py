@@ -1,0 +1,237 @@
+"""/2fa: turn TOTP two-factor authentication on or off, and ask for a code before guarded actions.
+
+Other features call ``code_or_run(db, user_id, message, state, purpose, run, **data)`` (or
+``ask_code``) and register what to do with the code under ``purpose`` (``on_code(purpose)``). The message with the
+code is deleted where Telegram allows. A wrong code stays counted though the action is undone.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.config import Settings
+from core.identity import totp, twofa
+from core.identity.users import User
+from core.platform.db import Database
+from core.platform.params import Params
+from handlers.common import errors
+from handlers.common.i18n import _, __
+from handlers.common.menu import MenuCB, back_button
+from handlers.common.private import private_chat_only
+
+log = logging.getLogger(__name__)
+router = private_chat_only(Router(name=__name__))
+
+errors.register("twofa_required", __("This needs your 2FA code. Please start again and send the code."))
+errors.register("twofa_wrong_code", __("That code is wrong, expired or already used. Nothing was changed."))
+errors.register(
+    "twofa_locked", __("Too many wrong codes. 2FA actions are locked until {until}. Nothing was changed.")
+)
+errors.register("twofa_already_on", __("Two-factor authentication is already on."))
+errors.register("twofa_not_on", __("Two-factor authentication is off."))
+errors.register("twofa_not_started", __("Send /2fa first to set up two-factor authentication."))
+errors.register("undecryptable_secret", __("Your 2FA secret cannot be read. Please contact support."))
+
+
+class TwoFA(StatesGroup):
+    confirm = State()  # setup: waiting for the first code
+    code = State()  # a guarded action waits for a code
+
+
+class TwoFaCB(CallbackData, prefix="2fa"):
+    action: str
+
+
+CodeHandler = Callable[..., Awaitable[None]]
+_PURPOSES: dict[str, CodeHandler] = {}
+
+
+def on_code(purpose: str):
+    """Register ``async fn(message, code, data, **deps)`` to run when a code for ``purpose`` arrives."""
+
+    def wrap(fn: CodeHandler) -> CodeHandler:
+        _PURPOSES[purpose] = fn
+        return fn
+
+    return wrap
+
+
+async def guarded(db: Database, user_id: int, fn, *args, **kwargs):
+    """``db.write(fn, ...)`` for a use case that checks ``user_id``'s code: a wrong code is
+    counted in the same transaction that undoes the action (core.identity.twofa.counting_failures)."""
+    outcome = await db.write(twofa.counting_failures, user_id, fn, *args, **kwargs)
+    if isinstance(outcome, twofa.Refused):
+        raise outcome.error
+    return outcome
+
+
+async def ask_code(
+    message: Message, state: FSMContext, purpose: str, *, confirming: str | None = None, **data
+) -> None:
+    """Wait for a code for ``purpose``; ``confirming`` says what the code will do (so an admin
+    sees which command a code confirms, even one someone else sent from their session)."""
+    await state.set_state(TwoFA.code)
+    await state.set_data({"purpose": purpose, **data})
+    text = _("Send the 6-digit code from your authenticator app (or a backup code).")
+    if confirming:
+        text += "\n" + _("It confirms: {action}").format(action=f"<code>{html.escape(confirming)}</code>")
+    await message.answer(text)
+
+
+async def code_or_run(
+    db: Database,
+    user_id: int,
+    message: Message,
+    state: FSMContext,
+    purpose: str,
+    run: Callable[[], Awaitable[None]],
+    *,
+    confirming: str | None = None,
+    **data,
+) -> None:
+    """A guarded action: with 2FA on for ``user_id``, ask for a code (the handler registered
+    for ``purpose`` then gets it with ``data``); with 2FA off, ``await run()`` at once."""
+    if await db.read(twofa.is_enabled, user_id):
+        await ask_code(message, state, purpose, confirming=confirming, **data)
+    else:
+        await run()
+
+
+async def delete_quietly(message: Message) -> None:
+    try:
+        await message.delete()
+    except Exception:  # too old, or in a chat where we may not: the code is single-use anyway
+        log.debug("could not delete a message with a code")
+
+
+class NotCommand(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return bool(message.text) and not message.text.startswith("/")
+
+
+def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
+    kb = InlineKeyboardBuilder()
+    if enabled:
+        text = _(
+            "Two-factor authentication is <b>on</b>. Withdrawals, address changes and disabling it need a code."
+        )
+        kb.button(text=_("Turn 2FA off"), callback_data=TwoFaCB(action="off"))
+    else:
+        text = _("Two-factor authentication is <b>off</b>. Turn it on to protect withdrawals.")
+        kb.button(text=_("Turn 2FA on"), callback_data=TwoFaCB(action="on"))
+    kb.row(back_button())
+    return text, kb.as_markup()
+
+
+@router.message(Command("2fa"))
+async def cmd_2fa(
+    message: Message, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
+) -> None:
+    if await db.read(twofa.is_enabled, user.id):
+        text, kb = status_view(True)
+        await message.answer(text, reply_markup=kb)
+    else:  # nothing to choose yet: go straight to the QR code
+        await start_setup(user, db, settings, state, bot)
+
+
+@router.callback_query(MenuCB.filter(F.to == "twofa"))
+async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    text, kb = status_view(await db.read(twofa.is_enabled, user.id))
+    await query.message.edit_text(text, reply_markup=kb)
+    await query.answer()
+
+
+@router.callback_query(TwoFaCB.filter(F.action == "on"))
+async def cb_on(
+    query: CallbackQuery, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
+):
+    await start_setup(user, db, settings, state, bot)
+    await query.answer()
+
+
+async def start_setup(user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot) -> None:
+    """Send the secret as a QR code and as text; 2FA turns on once a code from it arrives."""
+    name = f"@{user.username}" if user.username else str(user.id)
+    setup = await db.write(twofa.begin_setup, user.id, settings.secret_key, name)
+    photo = BufferedInputFile(totp.qr_png(setup.uri), filename="2fa.png")
+    caption = _(
+        "Scan this QR code with an authenticator app, or enter this key by hand:\n<code>{secret}</code>\n"
+        "Setup link: <code>{uri}</code>\n\n"
+        "Then send me the 6-digit code the app shows."
+    ).format(secret=setup.secret, uri=html.escape(setup.uri))
+    shown = await bot.send_photo(user.id, photo, caption=caption)
+    await state.set_state(TwoFA.confirm)
+    await state.set_data({"qr_message": shown.message_id})
+
+
+@router.message(TwoFA.confirm, NotCommand())
+async def on_confirm_input(
+    message: Message, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
+):
+    await delete_quietly(message)
+    codes = await guarded(
+        db,
+        user.id,
+        twofa.confirm_setup,
+        user.id,
+        message.text,
+        settings.secret_key,
+        max_failures=params.get("twofa.max_failures"),
+    )
+    qr_message = (await state.get_data()).get("qr_message")
+    await state.clear()
+    if qr_message:  # the secret is in the app now: take it out of the chat history
+        try:
+            await message.bot.delete_message(message.chat.id, qr_message)
+        except Exception:
+            log.debug("could not delete the QR message")
+    listing = "\n".join(f"<code>{html.escape(c)}</code>" for c in codes)
+    await message.answer(
+        _(
+            "Two-factor authentication is on. Keep these one-time backup codes somewhere safe; "
+            "each works once instead of a code, and they will not be shown again:\n{codes}"
+        ).format(codes=listing)
+    )
+
+
+@router.callback_query(TwoFaCB.filter(F.action == "off"))
+async def cb_off(query: CallbackQuery, state: FSMContext) -> None:
+    await ask_code(query.message, state, "twofa_off")
+    await query.answer()
+
+
+@on_code("twofa_off")
+async def off_with_code(
+    message: Message, code: str, data: dict, *, db, user, settings, params, **_deps
+) -> None:
+    await guarded(
+        db,
+        user.id,
+        twofa.disable,
+        user.id,
+        code,
+        settings.secret_key,
+        max_failures=params.get("twofa.max_failures"),
+    )
+    await message.answer(_("Two-factor authentication is off."))
+
+
+@router.message(TwoFA.code, NotCommand())
+async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
+    await delete_quietly(message)
+    data = await state.get_data()
+    await state.clear()
+    handler = _PURPOSES.get(data.pop("purpose", ""))
+    if handler is None:
+        return
+    await handler(message, message.text, data, state=state, **deps)
