@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 
 from aiogram import Router
-from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from core.identity import twofa
@@ -24,39 +24,15 @@ from core.platform import audit, leases
 from core.platform.db import Database
 from core.platform.params import REGISTRY, Params
 from core.platform.schema import utcnow
+from handlers.common.args import args_of
+from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, amount
+from handlers.common.keys import update_key
 
 router = Router(name=__name__)
 
 
-class IsAdmin(Filter):
-    """An admin, in a private chat: in a group the chat is not the admin (2FA, audit) and
-    everyone there would read the answers."""
-
-    async def __call__(self, message: Message, admin_ids: frozenset[int]) -> bool:
-        return (
-            message.from_user is not None
-            and message.from_user.id in admin_ids
-            and message.chat.type == "private"
-        )
-
-
 router.message.filter(IsAdmin())
-
-
-def args_of(command: CommandObject, count: int, *, note: bool = False) -> list[str] | None:
-    """Split the arguments: the first ``count - 1`` words, then the rest as one.
-
-    With ``note``, the last one (a note or reason) may be left out and is then empty.
-    """
-    parts = (command.args or "").split(maxsplit=count - 1)
-    if note and len(parts) == count - 1:
-        parts.append("")
-    return parts if len(parts) == count else None
-
-
-def key_of(message: Message, action: str) -> str:
-    return f"admin:{action}:{message.chat.id}:{message.message_id}"
 
 
 @router.message(Command("admin"))
@@ -123,7 +99,7 @@ async def cmd_deposit(message: Message, command: CommandObject, db: Database) ->
         asset=asset.code,
         amount=value,
         note=args[2],
-        key=key_of(message, "deposit"),
+        key=update_key(message, "admin", "deposit"),
     )
     await message.answer(
         _("Recorded a deposit of {amount} into the treasury.").format(amount=amount(t.amount, t.asset))
@@ -146,7 +122,7 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
         account=args[0],
         asset=asset.code,
         amount=value,
-        key=key_of(message, "fund"),
+        key=update_key(message, "admin", "fund"),
     )
     await message.answer(
         _("Moved {amount} from the treasury to {account}.").format(
@@ -175,7 +151,7 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
         asset=asset.code,
         amount=value,
         reason=args[3],
-        key=key_of(message, action),
+        key=update_key(message, "admin", action),
     )
     done = (
         _("Credited {amount} to user {user}.")

@@ -23,8 +23,9 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
-from handlers.security.twofa import NotCommand, code_or_run, guarded, on_code
+from handlers.security.twofa import code_or_run, guarded, on_code
 
 router = Router(name=__name__)
 

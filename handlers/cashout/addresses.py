@@ -20,6 +20,7 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.cashout import address_proof
 from handlers.common import errors
+from handlers.common.args import words
 from handlers.common.i18n import _, __
 from handlers.common.menu import MenuCB, back_to_menu
 from handlers.common.private import private_chat_only
@@ -92,7 +93,7 @@ async def cmd_address(
     params: Params,
     state: FSMContext,
 ) -> None:
-    args = (command.args or "").split()
+    args = words(command)
     verb = args[0].lower() if args else ""
     if not args:
         await message.answer(await book_text(db, user))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -22,10 +22,11 @@ from core.cashout import payouts, withdrawals
 from core.identity import twofa
 from core.platform.db import Database
 from core.platform.params import Params
-from handlers.admin.admin import IsAdmin, args_of
 from handlers.admin.codes import still_admin
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.args import args_of, row_id
+from handlers.common.filters import IsAdmin, IsAdminQuery
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID
 from handlers.security.twofa import code_or_run, guarded, on_code
@@ -59,17 +60,6 @@ notice_texts.register("payout_in_doubt", _in_doubt_notice)
 class PayCB(CallbackData, prefix="po"):
     action: str  # yes | no
     id: int
-
-
-class IsAdminQuery(Filter):
-    """An admin's tap, in the private chat where the admin commands answer (see IsAdmin)."""
-
-    async def __call__(self, query: CallbackQuery, admin_ids: frozenset[int]) -> bool:
-        return (
-            query.from_user.id in admin_ids
-            and query.message is not None
-            and query.message.chat.type == "private"
-        )
 
 
 def in_doubt_text(batches: list[payouts.Batch]) -> str:
@@ -197,28 +187,24 @@ async def reject_with_code(
         await reject(message, user.id, int(data["id"]), code, db, settings, params)
 
 
-def _batch_id(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
-
-
 @router.message(Command("paid"))
 async def cmd_paid(message: Message, command: CommandObject, db: Database) -> None:
     args = args_of(command, 2)
-    if args is None or _batch_id(args[0]) is None:
+    batch = row_id(args[0]) if args else None
+    if args is None or batch is None:
         await message.answer(_("Usage: /paid BATCH TXID"))
         return
-    counts = await db.write(
-        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), txid=args[1][:128]
-    )
+    counts = await db.write(payouts.settle_manual, message.from_user.id, batch, txid=args[1][:128])
     await message.answer(
-        _("Batch {id}: {count} withdrawals marked sent.").format(id=args[0], count=counts.get("sent", 0))
+        _("Batch {id}: {count} withdrawals marked sent.").format(id=batch, count=counts.get("sent", 0))
     )
 
 
 @router.message(Command("failed"))
 async def cmd_failed(message: Message, command: CommandObject, db: Database) -> None:
     args = args_of(command, 2)
-    if args is None or _batch_id(args[0]) is None:
+    batch = row_id(args[0]) if args else None
+    if args is None or batch is None:
         await message.answer(
             _(
                 "Usage: /failed BATCH REASON\n"
@@ -226,11 +212,9 @@ async def cmd_failed(message: Message, command: CommandObject, db: Database) -> 
             )
         )
         return
-    counts = await db.write(
-        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), reason=args[1][:200]
-    )
+    counts = await db.write(payouts.settle_manual, message.from_user.id, batch, reason=args[1][:200])
     await message.answer(
         _("Batch {id}: {count} withdrawals marked failed; their amounts are back with the users.").format(
-            id=args[0], count=counts.get("failed", 0)
+            id=batch, count=counts.get("failed", 0)
         )
     )

@@ -27,10 +27,12 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
+from handlers.common.args import words
+from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
-from handlers.security.twofa import NotCommand, code_or_run, guarded, on_code
+from handlers.security.twofa import code_or_run, guarded, on_code
 
 router = private_chat_only(Router(name=__name__))
 
@@ -142,7 +144,7 @@ def asset_picker() -> InlineKeyboardMarkup:
 
 @router.message(Command("withdraw"))
 async def cmd_withdraw(message: Message, command: CommandObject, user: User, db: Database, params: Params):
-    args = (command.args or "").split()
+    args = words(command)
     if not args:
         await message.answer(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
         return

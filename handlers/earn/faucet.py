@@ -33,6 +33,7 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
+from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.security import captcha_web
@@ -52,16 +53,6 @@ class CaptchaCB(CallbackData, prefix="fq"):
 
     c: int
     o: int
-
-
-def wait_text(seconds: int) -> str:
-    seconds = max(1, int(seconds))
-    if seconds < 60:
-        return _("{n} s").format(n=seconds)
-    minutes = -(-seconds // 60)
-    if minutes < 60:
-        return _("{n} min").format(n=minutes)
-    return _("{h} h {m} min").format(h=minutes // 60, m=minutes % 60)
 
 
 errors.register("faucet_off", __("There is no faucet for {asset} at the moment."))

@@ -20,6 +20,7 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import labels
 from handlers.common import notices as notice_texts
+from handlers.common.formatting import percent
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
@@ -46,7 +47,7 @@ async def refer_view(
         _("🤝 <b>Invite friends</b>"),
         _(
             "You earn {share}% of what your friends earn from the faucet, paid by us, up to a daily limit per coin."
-        ).format(share=f"{share // 100}" + (f".{share % 100:02d}".rstrip("0") if share % 100 else "")),
+        ).format(share=percent(share)),
         "",
         _("Your link: {link}").format(link=link),
         "",

@@ -16,9 +16,9 @@ from core.identity.users import User
 from core.platform.db import Database
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
-from handlers.earn.faucet import wait_text
 
 router = Router(name=__name__)
 SHOWN = 20

@@ -21,10 +21,12 @@ from core.platform.params import REGISTRY, Params
 from core.play import crash, fair
 from core.play.games import parse_hundredths
 from core.play.stakes import rules_for, step_stake
-from handlers.admin.admin import IsAdmin
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
+from handlers.common.args import words
+from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, __, amount
+from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 
 router = Router(name=__name__)
@@ -118,7 +120,7 @@ async def crash_info(db: Database, asset: str, amt: int) -> str:
 async def cmd_crash(
     message: Message, command: CommandObject, user: User, db: Database, params: Params
 ) -> None:
-    args = (command.args or "").split()
+    args = words(command)
     if not args:
         await message.answer(await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000))
         return
@@ -128,9 +130,7 @@ async def cmd_crash(
     asset = get_asset(args[1])
     amt = parse_amount(args[0], asset)
     auto = parse_hundredths(args[3]) if len(args) == 4 else None
-    await _join(
-        message, db, params, user, asset.code, amt, auto, f"msg:{message.chat.id}:{message.message_id}"
-    )
+    await _join(message, db, params, user, asset.code, amt, auto, update_key(message))
 
 
 @router.callback_query(MenuCB.filter(F.to == "crash"))
@@ -150,7 +150,7 @@ async def cb_crash(
     c = callback_data
     amt = step_stake(c.amt, c.act)
     if c.act == "join":
-        await _join(query.message, db, params, user, c.a, amt, None, f"cb:{query.id}")
+        await _join(query.message, db, params, user, c.a, amt, None, update_key(query))
         await query.answer(_("You are in the next round."))
         return
     await query.message.edit_text(await crash_info(db, c.a, amt), reply_markup=crash_panel(c.a, amt))

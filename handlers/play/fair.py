@@ -14,6 +14,7 @@ from core.identity.users import User
 from core.platform.db import Database
 from core.play import fair, games
 from handlers.common import errors
+from handlers.common.args import row_id
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private
@@ -156,11 +157,11 @@ def verify_text(check: games.BetCheck) -> str:
 @router.message(Command("verify"))
 @private
 async def cmd_verify(message: Message, command: CommandObject, user: User, db: Database) -> None:
-    arg = (command.args or "").strip().lstrip("#")
-    if not (arg.isascii() and arg.isdigit() and 0 < int(arg) < MAX_ID):
+    bet_id = row_id(command.args)
+    if bet_id is None:
         await message.answer(_("Usage: /verify BET, with the bet number from /bets."))
         return
-    await message.answer(verify_text(await db.read(games.check_bet, user.id, int(arg))))
+    await message.answer(verify_text(await db.read(games.check_bet, user.id, bet_id)))
 
 
 @router.callback_query(BetCB.filter((F.id > 0) & (F.id < MAX_ID)))

@@ -16,7 +16,10 @@ from core.platform.params import Params
 from core.play import fair, games
 from core.play.stakes import rules_for, step_stake
 from handlers.common import errors, labels
+from handlers.common.args import words
+from handlers.common.formatting import percent
 from handlers.common.i18n import _, __, amount
+from handlers.common.keys import update_key
 from handlers.common.menu import MenuCB, back_button
 
 router = Router(name=__name__)
@@ -214,13 +217,12 @@ async def cmd_game(
     message: Message, command: CommandObject, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
     game = command.command.lower()
-    parsed = _typed(game, (command.args or "").split())
+    parsed = _typed(game, words(command))
     if parsed is None:
         await message.answer(str(USAGE[game]))
         return
     asset, amt, p = parsed
-    idem = f"msg:{message.chat.id}:{message.message_id}"
-    bet = await _play(db, params, settings, user, game, asset, amt, p, idem)
+    bet = await _play(db, params, settings, user, game, asset, amt, p, update_key(message))
     g, x, y = _short(bet)
     await message.answer(result_text(bet), reply_markup=panel(g, asset, amt, x, y))
 
@@ -243,7 +245,7 @@ async def cb_play(
         await query.answer()
         return
     game, p = _params(c.g, c.x, c.y)
-    bet = await _play(db, params, settings, user, game, c.a, amt, p, f"cb:{query.id}")
+    bet = await _play(db, params, settings, user, game, c.a, amt, p, update_key(query))
     await query.message.edit_text(result_text(bet), reply_markup=panel(c.g, c.a, amt, c.x, c.y))
     await query.answer()
 
@@ -257,16 +259,11 @@ async def cb_repeat(
         await query.answer(_("No bet to repeat yet."), show_alert=True)
         return
     bet = await _play(
-        db, params, settings, user, last.game, last.asset, last.amount, last.params, f"cb:{query.id}"
+        db, params, settings, user, last.game, last.asset, last.amount, last.params, update_key(query)
     )
     g, x, y = _short(bet)
     await query.message.edit_text(result_text(bet), reply_markup=panel(g, bet.asset, bet.amount, x, y))
     await query.answer()
-
-
-def _percent(bp: int) -> str:
-    """Basis points as a percentage without trailing zeros: 9800 -> "98", 1 -> "0.01"."""
-    return fair.format_fixed(bp).rstrip("0").rstrip(".")
 
 
 def _max_profit(e) -> str:
@@ -305,7 +302,7 @@ errors.register("target_out_of_range", __("That target is outside the allowed ra
 errors.register(
     "chance_out_of_range",
     lambda e: _("The win chance must be between {min}% and {max}%.").format(
-        min=_percent(int(e.params["min"])), max=_percent(int(e.params["max"]))
+        min=percent(int(e.params["min"])), max=percent(int(e.params["max"]))
     ),
 )
 errors.register("bad_rows", __("Plinko has 8 to 16 rows."))

@@ -13,6 +13,7 @@ from core.money.assets import get_asset
 from core.platform.db import Database
 from core.play import stakes
 from handlers.common import errors
+from handlers.common.args import words
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
@@ -50,7 +51,7 @@ def limits_view(limits: stakes.Limits) -> tuple[str, InlineKeyboardMarkup]:
 
 @router.message(Command("limits"))
 async def cmd_limits(message: Message, command: CommandObject, user: User, db: Database) -> None:
-    args = (command.args or "").split()
+    args = words(command)
     if len(args) == 2:
         asset = get_asset(args[0])
         daily = None if args[1].lower() == "off" else (0 if args[1] == "0" else parse_amount(args[1], asset))

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -25,6 +25,7 @@ from core.identity.users import User
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors
+from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
@@ -112,11 +113,6 @@ async def delete_quietly(message: Message) -> None:
         await message.delete()
     except Exception:  # too old, or in a chat where we may not: the code is single-use anyway
         log.debug("could not delete a message with a code")
-
-
-class NotCommand(Filter):
-    async def __call__(self, message: Message) -> bool:
-        return bool(message.text) and not message.text.startswith("/")
 
 
 def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
