@@ -29,13 +29,7 @@ from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, amount
 from handlers.common.keys import update_key
 
-router = Router(name=__name__)
 
-
-router.message.filter(IsAdmin())
-
-
-@router.message(Command("admin"))
 async def cmd_admin(message: Message, db: Database) -> None:
     s = await db.read(admin.stats)
     lines = [
@@ -75,7 +69,10 @@ async def job_lines(db: Database) -> list[str]:
         )
         lines.append(
             line.format(
-                job=lease.name, holder=html.escape(lease.holder), since=at(lease.since), until=at(lease.expires_at)
+                job=lease.name,
+                holder=html.escape(lease.holder),
+                since=at(lease.since),
+                until=at(lease.expires_at),
             )
         )
     if len(lines) == 2:
@@ -83,7 +80,6 @@ async def job_lines(db: Database) -> list[str]:
     return lines
 
 
-@router.message(Command("deposit"))
 async def cmd_deposit(message: Message, command: CommandObject, db: Database) -> None:
     args = args_of(command, 3, note=True)
     if args is None:
@@ -106,7 +102,6 @@ async def cmd_deposit(message: Message, command: CommandObject, db: Database) ->
     )
 
 
-@router.message(Command("fund"))
 async def cmd_fund(message: Message, command: CommandObject, db: Database) -> None:
     args = args_of(command, 3)
     if args is None or len(args[2].split()) != 1:
@@ -161,17 +156,14 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
     await message.answer(done.format(amount=amount(t.amount, t.asset), user=user_id))
 
 
-@router.message(Command("credit"))
 async def cmd_credit(message: Message, command: CommandObject, db: Database) -> None:
     await _user_money(message, command, db, "credit")
 
 
-@router.message(Command("debit"))
 async def cmd_debit(message: Message, command: CommandObject, db: Database) -> None:
     await _user_money(message, command, db, "debit")
 
 
-@router.message(Command("params"))
 async def cmd_params(message: Message, command: CommandObject, params: Params) -> None:
     prefix = (command.args or "").strip()
     keys = sorted(k for k in REGISTRY if k.startswith(prefix))
@@ -184,7 +176,6 @@ async def cmd_params(message: Message, command: CommandObject, params: Params) -
     await message.answer("\n".join(lines))
 
 
-@router.message(Command("set"))
 async def cmd_set(message: Message, command: CommandObject, db: Database, params: Params) -> None:
     args = args_of(command, 2)
     if args is None:
@@ -194,10 +185,23 @@ async def cmd_set(message: Message, command: CommandObject, db: Database, params
     await message.answer(_("{key} is now {value}.").format(key=args[0], value=html.escape(str(value))))
 
 
-@router.message(Command("audit"))
 async def cmd_audit(message: Message, db: Database) -> None:
     lines = [
         f"{a.at:%m-%d %H:%M} {a.actor} {a.action} {html.escape(a.target or '')} {html.escape(str(a.details))[:120]}"
         for a in await db.read(audit.recent, 20)
     ]
     await message.answer("\n".join(lines) or _("Nothing in the audit log yet."))
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.filter(IsAdmin())
+    routes.message.register(cmd_admin, Command("admin"))
+    routes.message.register(cmd_deposit, Command("deposit"))
+    routes.message.register(cmd_fund, Command("fund"))
+    routes.message.register(cmd_credit, Command("credit"))
+    routes.message.register(cmd_debit, Command("debit"))
+    routes.message.register(cmd_params, Command("params"))
+    routes.message.register(cmd_set, Command("set"))
+    routes.message.register(cmd_audit, Command("audit"))
+    return routes

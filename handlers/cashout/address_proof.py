@@ -27,8 +27,6 @@ from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
 from handlers.security.twofa import code_or_run, guarded, on_code
 
-router = Router(name=__name__)
-
 
 class ProveCB(CallbackData, prefix="ap"):
     action: str  # prove
@@ -102,7 +100,6 @@ def how_to_sign(asset: str) -> str:
     )
 
 
-@router.callback_query(ProveCB.filter(F.action == "prove"))
 async def cb_prove(
     query: CallbackQuery, user: User, db: Database, settings, params: Params, state: FSMContext
 ) -> None:
@@ -133,7 +130,6 @@ async def cb_prove(
     )
 
 
-@router.message(Proof.signature, NotCommand())
 async def on_signature_input(
     message: Message, user: User, db: Database, settings, params: Params, state: FSMContext
 ) -> None:
@@ -200,3 +196,10 @@ async def claim_with_code(
     message: Message, code: str, data: dict, *, user, db, settings, params, **_deps
 ) -> None:
     await take_over(message, user, data, code, db, settings, params)
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.callback_query.register(cb_prove, ProveCB.filter(F.action == "prove"))
+    routes.message.register(on_signature_input, Proof.signature, NotCommand())
+    return routes

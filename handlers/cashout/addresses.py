@@ -26,9 +26,6 @@ from handlers.common.menu import MenuCB, back_to_menu
 from handlers.common.private import private_chat_only
 from handlers.security.twofa import code_or_run, guarded, on_code
 
-router = private_chat_only(Router(name=__name__))
-router.include_router(address_proof.router)  # the parent's private-only check covers it
-
 _ADDRESS_REASONS = {
     Reason.BAD_CHARS: __("That address contains characters an address cannot have."),
     Reason.BAD_FORMAT: __("That does not look like an address."),
@@ -77,13 +74,11 @@ async def book_text(db: Database, user: User) -> str:
     return "\n".join(lines) + "\n\n" + usage()
 
 
-@router.callback_query(MenuCB.filter(F.to == "addresses"))
 async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
     await query.message.edit_text(await book_text(db, user), reply_markup=back_to_menu())
     await query.answer()
 
 
-@router.message(Command("address", "addresses"))
 async def cmd_address(
     message: Message,
     command: CommandObject,
@@ -152,3 +147,11 @@ async def save_with_code(
     await save(
         message, user, data["asset"], data["label"], data["address"], code, db, settings, params, state
     )
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.include_router(address_proof.router())  # the parent's private-only check covers it
+    routes.callback_query.register(cb_menu, MenuCB.filter(F.to == "addresses"))
+    routes.message.register(cmd_address, Command("address", "addresses"))
+    return routes

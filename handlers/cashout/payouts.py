@@ -31,9 +31,6 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID
 from handlers.security.twofa import code_or_run, guarded, on_code
 
-router = Router(name=__name__)
-router.message.filter(IsAdmin())
-
 errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
 errors.register("no_such_batch", __("There is no batch {id}."))
 errors.register("batch_not_manual", __("Batch {id} is not waiting to be settled by hand."))
@@ -77,7 +74,6 @@ def in_doubt_text(batches: list[payouts.Batch]) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("payouts"))
 async def cmd_payouts(message: Message, db: Database) -> None:
     doubt = await db.read(payouts.batches_in, ("unknown",))
     if doubt:
@@ -116,7 +112,6 @@ async def approve(
     await message.answer(_("Withdrawal #{id} approved.").format(id=w.id))
 
 
-@router.callback_query(PayCB.filter((F.action == "yes") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
 async def cb_approve(
     query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
 ):
@@ -161,7 +156,6 @@ async def reject(
     await message.answer(_("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id))
 
 
-@router.callback_query(PayCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
 async def cb_reject(
     query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
 ):
@@ -187,7 +181,6 @@ async def reject_with_code(
         await reject(message, user.id, int(data["id"]), code, db, settings, params)
 
 
-@router.message(Command("paid"))
 async def cmd_paid(message: Message, command: CommandObject, db: Database) -> None:
     args = args_of(command, 2)
     batch = row_id(args[0]) if args else None
@@ -200,7 +193,6 @@ async def cmd_paid(message: Message, command: CommandObject, db: Database) -> No
     )
 
 
-@router.message(Command("failed"))
 async def cmd_failed(message: Message, command: CommandObject, db: Database) -> None:
     args = args_of(command, 2)
     batch = row_id(args[0]) if args else None
@@ -218,3 +210,18 @@ async def cmd_failed(message: Message, command: CommandObject, db: Database) -> 
             id=batch, count=counts.get("failed", 0)
         )
     )
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.filter(IsAdmin())
+    routes.message.register(cmd_payouts, Command("payouts"))
+    routes.callback_query.register(
+        cb_approve, PayCB.filter((F.action == "yes") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery()
+    )
+    routes.callback_query.register(
+        cb_reject, PayCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery()
+    )
+    routes.message.register(cmd_paid, Command("paid"))
+    routes.message.register(cmd_failed, Command("failed"))
+    return routes

@@ -34,8 +34,6 @@ from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
 from handlers.security.twofa import code_or_run, guarded, on_code
 
-router = private_chat_only(Router(name=__name__))
-
 
 class WdCB(CallbackData, prefix="wd"):
     action: str  # ok | no | asset
@@ -142,7 +140,6 @@ def asset_picker() -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-@router.message(Command("withdraw"))
 async def cmd_withdraw(message: Message, command: CommandObject, user: User, db: Database, params: Params):
     args = words(command)
     if not args:
@@ -154,13 +151,11 @@ async def cmd_withdraw(message: Message, command: CommandObject, user: User, db:
     await make_draft(message, user, db, params, args)
 
 
-@router.callback_query(MenuCB.filter(F.to == "withdraw"))
 async def cb_menu(query: CallbackQuery) -> None:
     await query.message.edit_text(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
     await query.answer()
 
 
-@router.callback_query(WdCB.filter((F.action == "asset") & F.asset.in_(ASSET_CODES)))
 async def cb_asset(query: CallbackQuery, callback_data: WdCB, state: FSMContext) -> None:
     await state.set_state(Withdraw.details)
     await state.set_data({"asset": callback_data.asset})
@@ -170,7 +165,6 @@ async def cb_asset(query: CallbackQuery, callback_data: WdCB, state: FSMContext)
     await query.answer()
 
 
-@router.message(Withdraw.details, NotCommand())
 async def on_details_input(message: Message, state: FSMContext, user: User, db: Database, params: Params):
     data = await state.get_data()
     await state.clear()
@@ -206,7 +200,6 @@ async def confirm(
     )
 
 
-@router.callback_query(WdCB.filter((F.action == "ok") & (F.id > 0) & (F.id < MAX_ID)))
 async def cb_confirm(
     query: CallbackQuery,
     callback_data: WdCB,
@@ -234,14 +227,12 @@ async def confirm_with_code(message: Message, code: str, data: dict, *, user, db
     await confirm(message, user, int(data["id"]), code, db, settings, params)
 
 
-@router.callback_query(WdCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)))
 async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:
     w = await db.write(withdrawals.cancel_withdrawal, user.id, callback_data.id)
     await query.answer()
     await query.message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
 
 
-@router.message(Command("withdrawals"))
 async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
     rows = await db.read(withdrawals.list_for_user, user.id)
     if not rows:
@@ -260,3 +251,15 @@ async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
             kb.button(text=_("Cancel #{id}").format(id=w.id), callback_data=WdCB(action="no", id=w.id))
     kb.adjust(2)
     await message.answer("\n".join(lines), reply_markup=kb.as_markup() if cancellable else None)
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_withdraw, Command("withdraw"))
+    routes.callback_query.register(cb_menu, MenuCB.filter(F.to == "withdraw"))
+    routes.callback_query.register(cb_asset, WdCB.filter((F.action == "asset") & F.asset.in_(ASSET_CODES)))
+    routes.message.register(on_details_input, Withdraw.details, NotCommand())
+    routes.callback_query.register(cb_confirm, WdCB.filter((F.action == "ok") & (F.id > 0) & (F.id < MAX_ID)))
+    routes.callback_query.register(cb_cancel, WdCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)))
+    routes.message.register(cmd_withdrawals, Command("withdrawals"))
+    return routes

@@ -21,7 +21,6 @@ from core.platform.db import DatabaseUnavailable
 from handlers.common.i18n import _, __, amount, get_i18n
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
 
 Text = Callable[[DomainError], str]
 _REASONS: dict[object, Text] = {}
@@ -98,7 +97,6 @@ register("out_of_range", __("{value} is outside the allowed range for {key}."))
 register("unknown_key", __("There is no setting called {key}."))
 
 
-@router.errors()
 async def on_error(event: ErrorEvent, user: User | None = None) -> None:
     # aiogram's error middleware is the outermost one, so the locale is set again here.
     i18n = get_i18n()
@@ -113,7 +111,9 @@ async def _tell(event: ErrorEvent) -> None:
         text = explain(exc, as_html=update.callback_query is None)  # alerts are plain text
     elif isinstance(exc, DatabaseUnavailable):  # the writer logs the cause; one line per update here
         log.warning("update %s not handled: %s", update.update_id, exc)
-        text = _("Sorry, the bot cannot save anything right now, so nothing was changed. Please try again in a minute.")
+        text = _(
+            "Sorry, the bot cannot save anything right now, so nothing was changed. Please try again in a minute."
+        )
     else:
         log.error(
             "update %s failed: %s: %s",
@@ -130,3 +130,9 @@ async def _tell(event: ErrorEvent) -> None:
             await update.message.answer(text)
     except Exception:
         log.warning("could not tell the user about an error in update %s", update.update_id, exc_info=True)
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.errors.register(on_error)
+    return routes

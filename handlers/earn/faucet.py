@@ -38,8 +38,6 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.security import captcha_web
 
-router = Router(name=__name__)
-
 
 class FaucetCB(CallbackData, prefix="fa"):
     """Ask for a captcha to claim ``asset``."""
@@ -101,13 +99,11 @@ def pick_view(params: Params) -> tuple[str, InlineKeyboardMarkup]:
     return _("🚰 <b>Faucet</b>\nPick a coin, solve a small puzzle and get a free reward."), kb.as_markup()
 
 
-@router.message(Command("faucet"))
 async def cmd_faucet(message: Message, params: Params) -> None:
     text, kb = pick_view(params)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "faucet"))
 async def cb_faucet_menu(query: CallbackQuery, params: Params) -> None:
     text, kb = pick_view(params)
     if query.message.photo:  # a puzzle picture: its caption is too small for the coin list
@@ -117,7 +113,6 @@ async def cb_faucet_menu(query: CallbackQuery, params: Params) -> None:
     await query.answer()
 
 
-@router.callback_query(FaucetCB.filter(F.asset.in_(tuple(ASSETS))))
 async def cb_pick(
     query: CallbackQuery,
     callback_data: FaucetCB,
@@ -188,7 +183,6 @@ def check_markup(url: str) -> InlineKeyboardMarkup:
     )
 
 
-@router.callback_query(CaptchaCB.filter((F.c > 0) & (F.c < MAX_ID) & (F.o >= 0) & (F.o < faucet.OPTIONS)))
 async def cb_answer(
     query: CallbackQuery,
     callback_data: CaptchaCB,
@@ -262,3 +256,14 @@ def again_markup(asset: str, locale: str, photo: bool = False) -> InlineKeyboard
         ]
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows if photo else [*rows, [back_button()]])
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_faucet, Command("faucet"))
+    routes.callback_query.register(cb_faucet_menu, MenuCB.filter(F.to == "faucet"))
+    routes.callback_query.register(cb_pick, FaucetCB.filter(F.asset.in_(tuple(ASSETS))))
+    routes.callback_query.register(
+        cb_answer, CaptchaCB.filter((F.c > 0) & (F.c < MAX_ID) & (F.o >= 0) & (F.o < faucet.OPTIONS))
+    )
+    return routes

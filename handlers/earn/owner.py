@@ -27,7 +27,6 @@ from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID
 from handlers.common.private import private_chat_only
 
-router = private_chat_only(Router(name=__name__))
 # Only the syntax ("5m", "90s", "1h"); core checks the range and says so in the site's terms.
 _TIMER = Param("owner.timer", "5m", "duration")
 
@@ -87,7 +86,6 @@ def site_id(text: str) -> int:
     return row_id(text) or -1
 
 
-@router.message(Command("owner"))
 async def cmd_owner(
     message: Message, command: CommandObject, user: User, db: Database, settings: Settings, params: Params
 ) -> None:
@@ -237,7 +235,6 @@ async def owner_payouts(message, args, user, db, settings, params) -> None:
     await message.answer(await payouts_text(db, user, site_id(args[0])))
 
 
-@router.callback_query(OwnerCB.filter((F.site > 0) & (F.site < MAX_ID)))
 async def cb_payouts(query: CallbackQuery, callback_data: OwnerCB, user: User, db: Database) -> None:
     await query.message.answer(await payouts_text(db, user, callback_data.site))
     await query.answer()
@@ -255,3 +252,10 @@ ACTIONS = {
     ("withdraw", 3): owner_withdraw,
     ("remove", 2): owner_remove,
 }
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_owner, Command("owner"))
+    routes.callback_query.register(cb_payouts, OwnerCB.filter((F.site > 0) & (F.site < MAX_ID)))
+    return routes

@@ -25,7 +25,6 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
 
-router = private_chat_only(Router(name=__name__))
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 labels.register(referrals.CODE, __("Referral commission"))
@@ -70,14 +69,19 @@ async def refer_view(
     return "\n".join(lines), kb
 
 
-@router.message(Command("refer"))
 async def cmd_refer(message: Message, user: User, db: Database, params: Params, bot_username: str) -> None:
     text, kb = await refer_view(db, user, params, bot_username)
     await message.answer(text, reply_markup=kb, link_preview_options=NO_PREVIEW)
 
 
-@router.callback_query(MenuCB.filter(F.to == "refer"))
 async def cb_refer(query: CallbackQuery, user: User, db: Database, params: Params, bot_username: str) -> None:
     text, kb = await refer_view(db, user, params, bot_username)
     await query.message.edit_text(text, reply_markup=kb, link_preview_options=NO_PREVIEW)
     await query.answer()
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_refer, Command("refer"))
+    routes.callback_query.register(cb_refer, MenuCB.filter(F.to == "refer"))
+    return routes

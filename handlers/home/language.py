@@ -15,8 +15,6 @@ from handlers.common.i18n import LANGUAGE_NAMES, I18n, _
 from handlers.common.menu import MenuCB, back_button, main_menu
 from handlers.middlewares import Members
 
-router = Router(name=__name__)
-
 
 class LangCB(CallbackData, prefix="l"):
     code: str
@@ -32,18 +30,15 @@ def picker(current: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-@router.message(Command("language"))
 async def cmd_language(message: Message, user: User) -> None:
     await message.answer(_("Choose your language:"), reply_markup=picker(user.locale))
 
 
-@router.callback_query(MenuCB.filter(F.to == "language"))
 async def cb_language_menu(query: CallbackQuery, user: User) -> None:
     await query.message.edit_text(_("Choose your language:"), reply_markup=picker(user.locale))
     await query.answer()
 
 
-@router.callback_query(LangCB.filter(F.code.in_(LANGUAGES)))
 async def cb_set_language(
     query: CallbackQuery, callback_data: LangCB, db: Database, members: Members, i18n: I18n
 ) -> None:
@@ -52,3 +47,11 @@ async def cb_set_language(
     with i18n.use_locale(user.locale):
         await query.message.edit_text(_("Language set to English."), reply_markup=main_menu())
         await query.answer()
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_language, Command("language"))
+    routes.callback_query.register(cb_language_menu, MenuCB.filter(F.to == "language"))
+    routes.callback_query.register(cb_set_language, LangCB.filter(F.code.in_(LANGUAGES)))
+    return routes

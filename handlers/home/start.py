@@ -15,7 +15,6 @@ from handlers.common.commands import register_admin_commands
 from handlers.common.i18n import I18n, _
 from handlers.common.menu import MenuCB, main_menu
 
-router = Router(name=__name__)
 PAYLOAD_MAX = 64  # Telegram allows up to 64 characters of A-Z, a-z, 0-9, _ and -
 
 
@@ -26,7 +25,6 @@ def welcome(user: User) -> str:
     ).format(name=html.escape(user.first_name or user.username or "friend"))
 
 
-@router.message(CommandStart())
 async def cmd_start(
     message: Message, command: CommandObject, user: User, db: Database, admin_ids: frozenset[int], i18n: I18n
 ) -> None:
@@ -42,7 +40,13 @@ async def cmd_start(
         await register_admin_commands(message.bot, i18n, user.id)
 
 
-@router.callback_query(MenuCB.filter(F.to == "home"))
 async def cb_home(query: CallbackQuery, user: User) -> None:
     await query.message.edit_text(welcome(user), reply_markup=main_menu())
     await query.answer()
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_start, CommandStart())
+    routes.callback_query.register(cb_home, MenuCB.filter(F.to == "home"))
+    return routes

@@ -1,4 +1,5 @@
 """Crash: /crash to join the next round, the Cash out button, and the admins' chain commands."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,6 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 
-router = Router(name=__name__)
 log = logging.getLogger(__name__)
 
 
@@ -116,7 +116,6 @@ async def crash_info(db: Database, asset: str, amt: int) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("crash"))
 async def cmd_crash(
     message: Message, command: CommandObject, user: User, db: Database, params: Params
 ) -> None:
@@ -133,7 +132,6 @@ async def cmd_crash(
     await _join(message, db, params, user, asset.code, amt, auto, update_key(message))
 
 
-@router.callback_query(MenuCB.filter(F.to == "crash"))
 async def cb_crash_menu(query: CallbackQuery, db: Database) -> None:
     await query.message.edit_text(
         await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000)
@@ -141,9 +139,6 @@ async def cb_crash_menu(query: CallbackQuery, db: Database) -> None:
     await query.answer()
 
 
-@router.callback_query(
-    CrashCB.filter(F.act.in_({"join", "half", "dbl"}) & F.a.in_(set(ASSETS)) & (F.amt > 0))
-)
 async def cb_crash(
     query: CallbackQuery, callback_data: CrashCB, user: User, db: Database, params: Params
 ) -> None:
@@ -157,7 +152,6 @@ async def cb_crash(
     await query.answer()
 
 
-@router.callback_query(CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
 async def cb_cash_out(query: CallbackQuery, callback_data: CashCB, user: User, db: Database) -> None:
     bet = await db.write(crash.cash_out, user_id=user.id, bet_id=callback_data.bet)
     await query.answer(
@@ -233,7 +227,6 @@ async def _tip(args: str) -> int:
     return int(typed)
 
 
-@router.message(Command("crashnew"), IsAdmin())
 async def cmd_crashnew(
     message: Message, command: CommandObject, db: Database, params: Params, settings: Settings, bot: Bot
 ) -> None:
@@ -274,7 +267,6 @@ async def _check_block(chain: crash.Chain | None, salt: str) -> bool:
     return True
 
 
-@router.message(Command("crashsalt"), IsAdmin())
 async def cmd_crashsalt(
     message: Message, command: CommandObject, db: Database, params: Params, bot: Bot, crash_runner=None
 ) -> None:
@@ -379,3 +371,16 @@ notice_texts.register(
     "crash_settled", lambda p: _("✅ Crash round #{game} is settled now.").format(game=p["game"])
 )
 notice_texts.register("crash_result", _result)
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_crash, Command("crash"))
+    routes.callback_query.register(cb_crash_menu, MenuCB.filter(F.to == "crash"))
+    routes.callback_query.register(
+        cb_crash, CrashCB.filter(F.act.in_({"join", "half", "dbl"}) & F.a.in_(set(ASSETS)) & (F.amt > 0))
+    )
+    routes.callback_query.register(cb_cash_out, CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
+    routes.message.register(cmd_crashnew, Command("crashnew"), IsAdmin())
+    routes.message.register(cmd_crashsalt, Command("crashsalt"), IsAdmin())
+    return routes

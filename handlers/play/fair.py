@@ -1,4 +1,5 @@
 """Provable fairness: /fair (seeds, rotation, client seed), /verify BET and /bets."""
+
 from __future__ import annotations
 
 import html
@@ -19,8 +20,6 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private
 from handlers.play.games import GAME_NAMES, describe
-
-router = Router(name=__name__)
 
 
 class FairCB(CallbackData, prefix="fs"):
@@ -77,27 +76,23 @@ def rotation_text(rot: games.Rotation) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("fair"))
 async def cmd_fair(message: Message, user: User, db: Database, settings: Settings) -> None:
     st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
     await message.answer(fair_text(st), reply_markup=fair_keyboard())
 
 
-@router.callback_query(MenuCB.filter(F.to == "fair"))
 async def cb_fair_menu(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
     st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
     await query.message.edit_text(fair_text(st), reply_markup=fair_keyboard())
     await query.answer()
 
 
-@router.callback_query(FairCB.filter(F.act == "rotate"))
 async def cb_rotate(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
     rot = await db.write(games.rotate_seed, user.id, secret_key=settings.secret_key)
     await query.message.edit_text(rotation_text(rot), reply_markup=fair_keyboard())
     await query.answer()
 
 
-@router.message(Command("clientseed"))
 async def cmd_clientseed(
     message: Message, command: CommandObject, user: User, db: Database, settings: Settings
 ) -> None:
@@ -154,7 +149,6 @@ def verify_text(check: games.BetCheck) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("verify"))
 @private
 async def cmd_verify(message: Message, command: CommandObject, user: User, db: Database) -> None:
     bet_id = row_id(command.args)
@@ -164,7 +158,6 @@ async def cmd_verify(message: Message, command: CommandObject, user: User, db: D
     await message.answer(verify_text(await db.read(games.check_bet, user.id, bet_id)))
 
 
-@router.callback_query(BetCB.filter((F.id > 0) & (F.id < MAX_ID)))
 @private
 async def cb_bet(query: CallbackQuery, callback_data: BetCB, user: User, db: Database) -> None:
     await query.message.answer(verify_text(await db.read(games.check_bet, user.id, callback_data.id)))
@@ -189,14 +182,12 @@ async def bets_view(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup
     return text, kb.as_markup()
 
 
-@router.message(Command("bets"))
 @private
 async def cmd_bets(message: Message, user: User, db: Database) -> None:
     text, kb = await bets_view(db, user)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "bets"))
 @private
 async def cb_bets(query: CallbackQuery, user: User, db: Database) -> None:
     text, kb = await bets_view(db, user)
@@ -214,3 +205,16 @@ errors.register("seed_empty", __("Usage: /clientseed TEXT (1 to 64 visible chara
 errors.register("seed_too_long", __("The client seed can have at most {max_length} characters."))
 errors.register("seed_control_chars", __("The client seed cannot contain control characters."))
 errors.register("seed_unprintable", __("The client seed may only contain visible characters."))
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_fair, Command("fair"))
+    routes.callback_query.register(cb_fair_menu, MenuCB.filter(F.to == "fair"))
+    routes.callback_query.register(cb_rotate, FairCB.filter(F.act == "rotate"))
+    routes.message.register(cmd_clientseed, Command("clientseed"))
+    routes.message.register(cmd_verify, Command("verify"))
+    routes.callback_query.register(cb_bet, BetCB.filter((F.id > 0) & (F.id < MAX_ID)))
+    routes.message.register(cmd_bets, Command("bets"))
+    routes.callback_query.register(cb_bets, MenuCB.filter(F.to == "bets"))
+    return routes

@@ -1,4 +1,5 @@
 """Seeded games: /games menu, /dice, /limbo, /plinko typed, and a panel of buttons for phones."""
+
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -22,7 +23,6 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.keys import update_key
 from handlers.common.menu import MenuCB, back_button
 
-router = Router(name=__name__)
 RISKS = {"l": "low", "m": "medium", "h": "high"}
 # What players read; typed commands keep the English words (/plinko 0.0001 DOGE 16 high).
 GAME_NAMES = {"dice": __("🎲 Dice"), "limbo": __("🚀 Limbo"), "plinko": __("🔻 Plinko")}
@@ -149,12 +149,10 @@ def games_text() -> str:
     )
 
 
-@router.message(Command("games"))
 async def cmd_games(message: Message) -> None:
     await message.answer(games_text(), reply_markup=games_menu())
 
 
-@router.callback_query(MenuCB.filter(F.to == "games"))
 async def cb_games(query: CallbackQuery) -> None:
     await query.message.edit_text(games_text(), reply_markup=games_menu())
     await query.answer()
@@ -212,7 +210,6 @@ USAGE = {
 }
 
 
-@router.message(Command("dice", "limbo", "plinko"))
 async def cmd_game(
     message: Message, command: CommandObject, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
@@ -232,7 +229,6 @@ _VALID = (
 )
 
 
-@router.callback_query(PlayCB.filter(_VALID))
 async def cb_play(
     query: CallbackQuery, callback_data: PlayCB, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
@@ -250,7 +246,6 @@ async def cb_play(
     await query.answer()
 
 
-@router.callback_query(GamesCB.filter(F.to == "repeat"))
 async def cb_repeat(
     query: CallbackQuery, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
@@ -312,3 +307,13 @@ errors.register("bad_nonce", __("That bet is not valid."))
 errors.register("bad_edge", __("That bet is not valid."))
 labels.register("bet", __("Game bet"))
 labels.register("win", __("Game win"))
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_games, Command("games"))
+    routes.callback_query.register(cb_games, MenuCB.filter(F.to == "games"))
+    routes.message.register(cmd_game, Command("dice", "limbo", "plinko"))
+    routes.callback_query.register(cb_play, PlayCB.filter(_VALID))
+    routes.callback_query.register(cb_repeat, GamesCB.filter(F.to == "repeat"))
+    return routes

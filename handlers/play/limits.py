@@ -1,4 +1,5 @@
 """/limits: a daily loss limit per coin and self-exclusion, which the bot keeps to."""
+
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -17,8 +18,6 @@ from handlers.common.args import words
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
-
-router = private_chat_only(Router(name=__name__))
 
 
 class LimitCB(CallbackData, prefix="lx"):
@@ -49,7 +48,6 @@ def limits_view(limits: stakes.Limits) -> tuple[str, InlineKeyboardMarkup]:
     return "\n".join(lines), kb.as_markup()
 
 
-@router.message(Command("limits"))
 async def cmd_limits(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = words(command)
     if len(args) == 2:
@@ -65,14 +63,12 @@ async def cmd_limits(message: Message, command: CommandObject, user: User, db: D
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "limits"))
 async def cb_limits_menu(query: CallbackQuery, user: User, db: Database) -> None:
     text, kb = limits_view(await db.read(stakes.get_limits, user.id))
     await query.message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-@router.callback_query(LimitCB.filter(F.days.in_(set(stakes.EXCLUSION_DAYS))))
 async def cb_exclude(query: CallbackQuery, callback_data: LimitCB, user: User, db: Database) -> None:
     text, kb = limits_view(await db.write(stakes.self_exclude, user.id, callback_data.days))
     await query.message.edit_text(text, reply_markup=kb)
@@ -92,3 +88,11 @@ errors.register(
     ).format(until=e.params["until"]),
 )
 errors.register("bad_period", __("That is not a valid choice."))
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_limits, Command("limits"))
+    routes.callback_query.register(cb_limits_menu, MenuCB.filter(F.to == "limits"))
+    routes.callback_query.register(cb_exclude, LimitCB.filter(F.days.in_(set(stakes.EXCLUSION_DAYS))))
+    return routes

@@ -31,7 +31,6 @@ from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
 
 log = logging.getLogger(__name__)
-router = private_chat_only(Router(name=__name__))
 
 errors.register("twofa_required", __("This needs your 2FA code. Please start again and send the code."))
 errors.register("twofa_wrong_code", __("That code is wrong, expired or already used. Nothing was changed."))
@@ -129,7 +128,6 @@ def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
     return text, kb.as_markup()
 
 
-@router.message(Command("2fa"))
 async def cmd_2fa(
     message: Message, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
 ) -> None:
@@ -140,14 +138,12 @@ async def cmd_2fa(
         await start_setup(user, db, settings, state, bot)
 
 
-@router.callback_query(MenuCB.filter(F.to == "twofa"))
 async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
     text, kb = status_view(await db.read(twofa.is_enabled, user.id))
     await query.message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-@router.callback_query(TwoFaCB.filter(F.action == "on"))
 async def cb_on(
     query: CallbackQuery, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
 ):
@@ -170,7 +166,6 @@ async def start_setup(user: User, db: Database, settings: Settings, state: FSMCo
     await state.set_data({"qr_message": shown.message_id})
 
 
-@router.message(TwoFA.confirm, NotCommand())
 async def on_confirm_input(
     message: Message, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
 ):
@@ -200,7 +195,6 @@ async def on_confirm_input(
     )
 
 
-@router.callback_query(TwoFaCB.filter(F.action == "off"))
 async def cb_off(query: CallbackQuery, state: FSMContext) -> None:
     await ask_code(query.message, state, "twofa_off")
     await query.answer()
@@ -222,7 +216,6 @@ async def off_with_code(
     await message.answer(_("Two-factor authentication is off."))
 
 
-@router.message(TwoFA.code, NotCommand())
 async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
     await delete_quietly(message)
     data = await state.get_data()
@@ -231,3 +224,14 @@ async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
     if handler is None:
         return
     await handler(message, message.text, data, state=state, **deps)
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_2fa, Command("2fa"))
+    routes.callback_query.register(cb_menu, MenuCB.filter(F.to == "twofa"))
+    routes.callback_query.register(cb_on, TwoFaCB.filter(F.action == "on"))
+    routes.message.register(on_confirm_input, TwoFA.confirm, NotCommand())
+    routes.callback_query.register(cb_off, TwoFaCB.filter(F.action == "off"))
+    routes.message.register(on_code_input, TwoFA.code, NotCommand())
+    return routes
