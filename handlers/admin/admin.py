@@ -16,6 +16,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from core.identity import twofa
+from core.identity.users import User
 from core.money import treasury as admin
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS
 from core.money.amounts import parse_amount
@@ -30,7 +31,7 @@ from handlers.common.i18n import _, amount
 from handlers.common.keys import update_key
 
 
-async def cmd_admin(message: Message, db: Database) -> None:
+async def cmd_admin(message: Message, user: User, db: Database) -> None:
     s = await db.read(admin.stats)
     lines = [
         _("<b>Dustpan admin</b>"),
@@ -38,7 +39,7 @@ async def cmd_admin(message: Message, db: Database) -> None:
         "",
         _("<b>Owed to users</b>"),
     ]
-    if not await db.read(twofa.is_enabled, message.from_user.id):
+    if not await db.read(twofa.is_enabled, user.id):
         lines.insert(
             1, _("⚠️ Your 2FA is off: anyone with your Telegram session can move money. Turn it on with /2fa.")
         )
@@ -80,7 +81,7 @@ async def job_lines(db: Database) -> list[str]:
     return lines
 
 
-async def cmd_deposit(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_deposit(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 3, note=True)
     if args is None:
         await message.answer(
@@ -91,7 +92,7 @@ async def cmd_deposit(message: Message, command: CommandObject, db: Database) ->
     value = parse_amount(args[0], asset)
     t = await db.write(
         admin.deposit,
-        admin_id=message.from_user.id,
+        admin_id=user.id,
         asset=asset.code,
         amount=value,
         note=args[2],
@@ -102,7 +103,7 @@ async def cmd_deposit(message: Message, command: CommandObject, db: Database) ->
     )
 
 
-async def cmd_fund(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_fund(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 3)
     if args is None or len(args[2].split()) != 1:
         await message.answer(
@@ -113,7 +114,7 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
     value = parse_amount(args[1], asset)
     t = await db.write(
         admin.fund,
-        admin_id=message.from_user.id,
+        admin_id=user.id,
         account=args[0],
         asset=asset.code,
         amount=value,
@@ -126,7 +127,9 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
     )
 
 
-async def _user_money(message: Message, command: CommandObject, db: Database, action: str) -> None:
+async def _user_money(
+    message: Message, command: CommandObject, user: User, db: Database, action: str
+) -> None:
     args = args_of(command, 4, note=True)
     if args is None:
         await message.answer(
@@ -135,7 +138,7 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
             ).format(action=action)
         )
         return
-    admin_id = message.from_user.id
+    admin_id = user.id
     asset = get_asset(args[2])
     value = parse_amount(args[1], asset)
     use_case = admin.credit_user if action == "credit" else admin.debit_user
@@ -156,12 +159,12 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
     await message.answer(done.format(amount=amount(t.amount, t.asset), user=user_id))
 
 
-async def cmd_credit(message: Message, command: CommandObject, db: Database) -> None:
-    await _user_money(message, command, db, "credit")
+async def cmd_credit(message: Message, command: CommandObject, user: User, db: Database) -> None:
+    await _user_money(message, command, user, db, "credit")
 
 
-async def cmd_debit(message: Message, command: CommandObject, db: Database) -> None:
-    await _user_money(message, command, db, "debit")
+async def cmd_debit(message: Message, command: CommandObject, user: User, db: Database) -> None:
+    await _user_money(message, command, user, db, "debit")
 
 
 async def cmd_params(message: Message, command: CommandObject, params: Params) -> None:
@@ -176,12 +179,12 @@ async def cmd_params(message: Message, command: CommandObject, params: Params) -
     await message.answer("\n".join(lines))
 
 
-async def cmd_set(message: Message, command: CommandObject, db: Database, params: Params) -> None:
+async def cmd_set(message: Message, command: CommandObject, user: User, db: Database, params: Params) -> None:
     args = args_of(command, 2)
     if args is None:
         await message.answer(_("Usage: /set KEY VALUE. See /params for the keys."))
         return
-    value = await params.store(db, args[0], args[1], admin_id=message.from_user.id)
+    value = await params.store(db, args[0], args[1], admin_id=user.id)
     await message.answer(_("{key} is now {value}.").format(key=args[0], value=html.escape(str(value))))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -17,12 +18,14 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.cashout import address_proof, addressbook
+from core.config import Settings
 from core.identity.users import User
 from core.money.addresses import validate_address
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.data import shown, text_of
 from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
 from handlers.security.twofa import code_or_run, guarded, on_code
@@ -68,7 +71,9 @@ notice_texts.register(
 )
 
 
-async def offer_proof(message: Message, asset: str, label: str, address: str, params, state: FSMContext):
+async def offer_proof(
+    message: Message, asset: str, label: str, address: str, params: Params, state: FSMContext
+) -> None:
     """Someone else linked this address first: explain, and offer to prove it is the user's."""
     checked = validate_address(asset, address, str(params.get("cashout.network")))
     text = _(
@@ -101,8 +106,9 @@ def how_to_sign(asset: str) -> str:
 
 
 async def cb_prove(
-    query: CallbackQuery, user: User, db: Database, settings, params: Params, state: FSMContext
+    query: CallbackQuery, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
 ) -> None:
+    message = shown(query)
     claim = (await state.get_data()).get("claim")
     if not claim:
         await query.answer(_("That offer is no longer valid: send /address again."), show_alert=True)
@@ -119,7 +125,7 @@ async def cb_prove(
     await state.set_state(Proof.signature)
     await state.set_data({"claim": {**claim, "expires": ch.expires_at.timestamp()}})
     await query.answer()
-    await query.message.answer(
+    await message.answer(
         _("To prove that {asset} address <code>{address}</code> is yours, sign this exact message:").format(
             asset=ch.asset, address=html.escape(ch.address)
         )
@@ -131,7 +137,7 @@ async def cb_prove(
 
 
 async def on_signature_input(
-    message: Message, user: User, db: Database, settings, params: Params, state: FSMContext
+    message: Message, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
 ) -> None:
     claim = (await state.get_data()).get("claim") or {}
     if not claim.get("expires"):
@@ -146,7 +152,7 @@ async def on_signature_input(
             claim["asset"],
             claim["address"],
             expires_at=expires,
-            signature=message.text,
+            signature=text_of(message),
             network=network,
             secret_key=settings.secret_key,
         )
@@ -155,7 +161,7 @@ async def on_signature_input(
             await state.clear()
         raise
     await state.clear()
-    data = {**claim, "signature": message.text.strip()}
+    data = {**claim, "signature": text_of(message).strip()}
     await code_or_run(
         db,
         user.id,
@@ -167,7 +173,15 @@ async def on_signature_input(
     )
 
 
-async def take_over(message: Message, user: User, data: dict, code, db, settings, params) -> None:
+async def take_over(
+    message: Message,
+    user: User,
+    data: dict[str, Any],
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
+) -> None:
     done = await guarded(
         db,
         user.id,
@@ -193,7 +207,15 @@ async def take_over(message: Message, user: User, data: dict, code, db, settings
 
 @on_code("address_claim")
 async def claim_with_code(
-    message: Message, code: str, data: dict, *, user, db, settings, params, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    **_deps: Any,
 ) -> None:
     await take_over(message, user, data, code, db, settings, params)
 

@@ -6,6 +6,7 @@ offer to prove it is yours (handlers.cashout.address_proof, included here).
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -13,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from core.cashout import addressbook
+from core.config import Settings
 from core.errors import DomainError
 from core.identity.users import User
 from core.money.addresses import InvalidAddress, Reason
@@ -21,6 +23,7 @@ from core.platform.params import Params
 from handlers.cashout import address_proof
 from handlers.common import errors
 from handlers.common.args import words
+from handlers.common.data import shown
 from handlers.common.i18n import _, __
 from handlers.common.menu import MenuCB, back_to_menu
 from handlers.common.private import private_chat_only
@@ -75,7 +78,8 @@ async def book_text(db: Database, user: User) -> str:
 
 
 async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
-    await query.message.edit_text(await book_text(db, user), reply_markup=back_to_menu())
+    message = shown(query)
+    await message.edit_text(await book_text(db, user), reply_markup=back_to_menu())
     await query.answer()
 
 
@@ -84,7 +88,7 @@ async def cmd_address(
     command: CommandObject,
     user: User,
     db: Database,
-    settings,
+    settings: Settings,
     params: Params,
     state: FSMContext,
 ) -> None:
@@ -113,7 +117,18 @@ async def cmd_address(
         await message.answer(usage())
 
 
-async def save(message, user, asset, label, address, code, db, settings, params, state=None) -> None:
+async def save(
+    message: Message,
+    user: User,
+    asset: str,
+    label: str,
+    address: str,
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext | None = None,
+) -> None:
     try:
         e = await guarded(
             db,
@@ -142,7 +157,16 @@ async def save(message, user, asset, label, address, code, db, settings, params,
 
 @on_code("address_add")
 async def save_with_code(
-    message: Message, code: str, data: dict, *, user, db, settings, params, state=None, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext | None = None,
+    **_deps: Any,
 ) -> None:
     await save(
         message, user, data["asset"], data["label"], data["address"], code, db, settings, params, state

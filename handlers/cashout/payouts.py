@@ -10,6 +10,7 @@ admin, with the evidence that nothing was paid as the reason (core.cashout.payou
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -19,13 +20,16 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.cashout import payouts, withdrawals
+from core.config import Settings
 from core.identity import twofa
+from core.identity.users import User
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.admin.codes import still_admin
 from handlers.common import errors
 from handlers.common import notices as notice_texts
 from handlers.common.args import args_of, row_id
+from handlers.common.data import AdminIds, shown
 from handlers.common.filters import IsAdmin, IsAdminQuery
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID
@@ -97,7 +101,13 @@ async def cmd_payouts(message: Message, db: Database) -> None:
 
 
 async def approve(
-    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+    message: Message,
+    admin_id: int,
+    wid: int,
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
 ) -> None:
     w = await guarded(
         db,
@@ -113,16 +123,22 @@ async def approve(
 
 
 async def cb_approve(
-    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
-):
+    query: CallbackQuery,
+    callback_data: PayCB,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext,
+) -> None:
+    message = shown(query)
     admin_id, wid = query.from_user.id, callback_data.id
     await code_or_run(
         db,
         admin_id,
-        query.message,
+        message,
         state,
         "approve",
-        lambda: approve(query.message, admin_id, wid, None, db, settings, params),
+        lambda: approve(message, admin_id, wid, None, db, settings, params),
         confirming=_("approve withdrawal #{id}").format(id=wid),
         id=wid,
     )
@@ -131,14 +147,29 @@ async def cb_approve(
 
 @on_code("approve")
 async def approve_with_code(
-    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    user: User,
+    admin_ids: AdminIds,
+    **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
         await approve(message, user.id, int(data["id"]), code, db, settings, params)
 
 
 async def reject(
-    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+    message: Message,
+    admin_id: int,
+    wid: int,
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
 ) -> None:
     w = await guarded(
         db,
@@ -157,16 +188,22 @@ async def reject(
 
 
 async def cb_reject(
-    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
-):
+    query: CallbackQuery,
+    callback_data: PayCB,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext,
+) -> None:
+    message = shown(query)
     admin_id, wid = query.from_user.id, callback_data.id
     await code_or_run(
         db,
         admin_id,
-        query.message,
+        message,
         state,
         "reject",
-        lambda: reject(query.message, admin_id, wid, None, db, settings, params),
+        lambda: reject(message, admin_id, wid, None, db, settings, params),
         confirming=_("reject withdrawal #{id}").format(id=wid),
         id=wid,
     )
@@ -175,25 +212,34 @@ async def cb_reject(
 
 @on_code("reject")
 async def reject_with_code(
-    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    user: User,
+    admin_ids: AdminIds,
+    **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
         await reject(message, user.id, int(data["id"]), code, db, settings, params)
 
 
-async def cmd_paid(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_paid(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 2)
     batch = row_id(args[0]) if args else None
     if args is None or batch is None:
         await message.answer(_("Usage: /paid BATCH TXID"))
         return
-    counts = await db.write(payouts.settle_manual, message.from_user.id, batch, txid=args[1][:128])
+    counts = await db.write(payouts.settle_manual, user.id, batch, txid=args[1][:128])
     await message.answer(
         _("Batch {id}: {count} withdrawals marked sent.").format(id=batch, count=counts.get("sent", 0))
     )
 
 
-async def cmd_failed(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_failed(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 2)
     batch = row_id(args[0]) if args else None
     if args is None or batch is None:
@@ -204,7 +250,7 @@ async def cmd_failed(message: Message, command: CommandObject, db: Database) -> 
             )
         )
         return
-    counts = await db.write(payouts.settle_manual, message.from_user.id, batch, reason=args[1][:200])
+    counts = await db.write(payouts.settle_manual, user.id, batch, reason=args[1][:200])
     await message.answer(
         _("Batch {id}: {count} withdrawals marked failed; their amounts are back with the users.").format(
             id=batch, count=counts.get("failed", 0)

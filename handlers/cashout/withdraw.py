@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from functools import partial
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -28,6 +29,7 @@ from core.platform.params import Params
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
 from handlers.common.args import words
+from handlers.common.data import shown, text_of
 from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
@@ -152,14 +154,16 @@ async def cmd_withdraw(message: Message, command: CommandObject, user: User, db:
 
 
 async def cb_menu(query: CallbackQuery) -> None:
-    await query.message.edit_text(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
+    message = shown(query)
+    await message.edit_text(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
     await query.answer()
 
 
 async def cb_asset(query: CallbackQuery, callback_data: WdCB, state: FSMContext) -> None:
+    message = shown(query)
     await state.set_state(Withdraw.details)
     await state.set_data({"asset": callback_data.asset})
-    await query.message.answer(
+    await message.answer(
         _("Send the amount and the address (or a label from /addresses), like: 0.001 my-wallet")
     )
     await query.answer()
@@ -168,7 +172,7 @@ async def cb_asset(query: CallbackQuery, callback_data: WdCB, state: FSMContext)
 async def on_details_input(message: Message, state: FSMContext, user: User, db: Database, params: Params):
     data = await state.get_data()
     await state.clear()
-    parts = message.text.split()
+    parts = text_of(message).split()
     if len(parts) not in (1, 2):
         await message.answer(usage())
         return
@@ -209,28 +213,40 @@ async def cb_confirm(
     params: Params,
     state: FSMContext,
 ) -> None:
+    message = shown(query)
     wid = callback_data.id
     await code_or_run(
         db,
         user.id,
-        query.message,
+        message,
         state,
         "withdraw",
-        lambda: confirm(query.message, user, wid, None, db, settings, params),
+        lambda: confirm(message, user, wid, None, db, settings, params),
         id=wid,
     )
     await query.answer()
 
 
 @on_code("withdraw")
-async def confirm_with_code(message: Message, code: str, data: dict, *, user, db, settings, params, **_deps):
+async def confirm_with_code(
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    **_deps: Any,
+) -> None:
     await confirm(message, user, int(data["id"]), code, db, settings, params)
 
 
 async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:
+    message = shown(query)
     w = await db.write(withdrawals.cancel_withdrawal, user.id, callback_data.id)
     await query.answer()
-    await query.message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
+    await message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
 
 
 async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:

@@ -63,9 +63,13 @@ def explain(error: DomainError, *, as_html: bool = False) -> str:
         return render(error)
 
 
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else int(str(value))
+
+
 def _insufficient(e: DomainError) -> str:
     return _("Not enough {asset} for that: it needs {amount}.").format(
-        asset=e.params["asset"], amount=amount(int(e.params["amount"]), str(e.params["asset"]))
+        asset=e.params["asset"], amount=amount(_int(e.params["amount"]), str(e.params["asset"]))
     )
 
 
@@ -73,7 +77,7 @@ def _balance_limit(e: DomainError) -> str:
     return _(
         "That would take the {account} account past the largest balance an account may hold ({limit}). "
         "Nothing was changed."
-    ).format(account=e.params["account"], limit=amount(int(e.params["limit"]), str(e.params["asset"])))
+    ).format(account=e.params["account"], limit=amount(_int(e.params["limit"]), str(e.params["asset"])))
 
 
 register("insufficient_funds", _insufficient)
@@ -95,6 +99,7 @@ register("too_large", __("That amount is far too large."))
 register("bad_value", __("“{value}” is not a valid value for {key}."))
 register("out_of_range", __("{value} is outside the allowed range for {key}."))
 register("unknown_key", __("There is no setting called {key}."))
+register("stale_button", __("This button is no longer valid. Send /start for a fresh menu."))  # data.shown
 
 
 async def on_error(event: ErrorEvent, user: User | None = None) -> None:

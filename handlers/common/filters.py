@@ -34,4 +34,5 @@ class NotCommand(Filter):
     """Text that is not a command: an answer typed while a conversation waits for one."""
 
     async def __call__(self, message: Message) -> bool:
-        return bool(message.text) and not message.text.startswith("/")
+        text = message.text or ""
+        return bool(text) and not text.startswith("/")

@@ -21,6 +21,7 @@ from core.platform.db import Database
 from core.platform.params import Param, Params
 from handlers.common import errors, labels
 from handlers.common.args import row_id, words
+from handlers.common.data import shown
 from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
 from handlers.common.keys import update_key
@@ -76,7 +77,7 @@ def api_base(settings: Settings) -> str:
 
 def timer_of(text: str) -> int:
     try:
-        return _TIMER.parse(text)
+        return int(_TIMER.parse(text))
     except InvalidParam:  # not a duration: the site's terms say what a timer may be
         raise DomainError("site_bad_terms") from None
 
@@ -236,7 +237,8 @@ async def owner_payouts(message, args, user, db, settings, params) -> None:
 
 
 async def cb_payouts(query: CallbackQuery, callback_data: OwnerCB, user: User, db: Database) -> None:
-    await query.message.answer(await payouts_text(db, user, callback_data.site))
+    message = shown(query)
+    await message.answer(await payouts_text(db, user, callback_data.site))
     await query.answer()
 
 

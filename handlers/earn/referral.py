@@ -20,6 +20,7 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import labels
 from handlers.common import notices as notice_texts
+from handlers.common.data import shown
 from handlers.common.formatting import percent
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
@@ -75,8 +76,9 @@ async def cmd_refer(message: Message, user: User, db: Database, params: Params, 
 
 
 async def cb_refer(query: CallbackQuery, user: User, db: Database, params: Params, bot_username: str) -> None:
+    message = shown(query)
     text, kb = await refer_view(db, user, params, bot_username)
-    await query.message.edit_text(text, reply_markup=kb, link_preview_options=NO_PREVIEW)
+    await message.edit_text(text, reply_markup=kb, link_preview_options=NO_PREVIEW)
     await query.answer()
 
 

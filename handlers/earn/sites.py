@@ -16,6 +16,7 @@ from core.identity.users import User
 from core.platform.db import Database
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.data import shown
 from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
@@ -83,23 +84,26 @@ async def cmd_faucets(message: Message, db: Database) -> None:
 
 
 async def cb_faucets(query: CallbackQuery, db: Database) -> None:
+    message = shown(query)
     text, kb = await directory_view(db)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
 async def cb_ask_rating(query: CallbackQuery, callback_data: RateCB) -> None:
+    message = shown(query)
     kb = InlineKeyboardBuilder()
     for v in range(1, 6):
         kb.button(text="⭐" * v, callback_data=RateCB(s=callback_data.s, v=v))
     kb.adjust(5)
-    await query.message.answer(_("How would you rate this site?"), reply_markup=kb.as_markup())
+    await message.answer(_("How would you rate this site?"), reply_markup=kb.as_markup())
     await query.answer()
 
 
 async def cb_rate(query: CallbackQuery, callback_data: RateCB, user: User, db: Database) -> None:
+    message = shown(query)
     await db.write(faucet_sites.rate_site, user.id, callback_data.s, callback_data.v)
-    await query.message.edit_text(_("Thanks for rating!"))
+    await message.edit_text(_("Thanks for rating!"))
     await query.answer()
 
 

@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery, Message
 
 from core.identity.users import User
 from handlers.common.commands import ADMIN, PUBLIC
+from handlers.common.data import shown
 from handlers.common.i18n import _
 from handlers.common.menu import MenuCB, back_to_menu
 
@@ -25,7 +26,8 @@ async def cmd_help(message: Message, user: User, admin_ids: frozenset[int]) -> N
 
 
 async def cb_help(query: CallbackQuery, user: User, admin_ids: frozenset[int]) -> None:
-    await query.message.edit_text(help_text(user.id in admin_ids), reply_markup=back_to_menu())
+    message = shown(query)
+    await message.edit_text(help_text(user.id in admin_ids), reply_markup=back_to_menu())
     await query.answer()
 
 

@@ -13,6 +13,7 @@ from core.money import ledger
 from core.money.accounts import user_account
 from core.money.assets import ASSETS
 from core.platform.db import Database
+from handlers.common.data import shown
 from handlers.common.i18n import _, amount
 from handlers.common.labels import label
 from handlers.common.menu import MenuCB, back_button, back_to_menu
@@ -70,7 +71,8 @@ async def cmd_balance(message: Message, user: User, db: Database) -> None:
 
 
 async def cb_balance(query: CallbackQuery, user: User, db: Database) -> None:
-    await query.message.edit_text(await balance_text(db, user), reply_markup=back_to_menu())
+    message = shown(query)
+    await message.edit_text(await balance_text(db, user), reply_markup=back_to_menu())
     await query.answer()
 
 
@@ -80,14 +82,16 @@ async def cmd_history(message: Message, user: User, db: Database) -> None:
 
 
 async def cb_history_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = await history_view(db, user, 0)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
 async def cb_history_page(query: CallbackQuery, callback_data: HistoryCB, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = await history_view(db, user, callback_data.page)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 

@@ -25,6 +25,7 @@ from core.play.stakes import rules_for, step_stake
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
 from handlers.common.args import words
+from handlers.common.data import CrashRunner, shown
 from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, __, amount
 from handlers.common.keys import update_key
@@ -133,27 +134,28 @@ async def cmd_crash(
 
 
 async def cb_crash_menu(query: CallbackQuery, db: Database) -> None:
-    await query.message.edit_text(
-        await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000)
-    )
+    message = shown(query)
+    await message.edit_text(await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000))
     await query.answer()
 
 
 async def cb_crash(
     query: CallbackQuery, callback_data: CrashCB, user: User, db: Database, params: Params
 ) -> None:
+    message = shown(query)
     c = callback_data
     amt = step_stake(c.amt, c.act)
     if c.act == "join":
-        await _join(query.message, db, params, user, c.a, amt, None, update_key(query))
+        await _join(message, db, params, user, c.a, amt, None, update_key(query))
         await query.answer(_("You are in the next round."))
         return
-    await query.message.edit_text(await crash_info(db, c.a, amt), reply_markup=crash_panel(c.a, amt))
+    await message.edit_text(await crash_info(db, c.a, amt), reply_markup=crash_panel(c.a, amt))
     await query.answer()
 
 
 async def cb_cash_out(query: CallbackQuery, callback_data: CashCB, user: User, db: Database) -> None:
     bet = await db.write(crash.cash_out, user_id=user.id, bet_id=callback_data.bet)
+    assert bet.cashout is not None  # cash_out returns the bet cashed out
     await query.answer(
         _("Cashed out at {x}: {payout}").format(x=x(bet.cashout), payout=amount(bet.payout, bet.asset)),
         show_alert=False,
@@ -177,7 +179,7 @@ async def post_to_channel(bot: Bot, params: Params, text: str, *, ops: bool = Fa
             log.warning("could not post to the channel %s", channel, exc_info=True)
 
 
-def block_link(height: int) -> str:
+def block_link(height: int | None) -> str:
     """A public page that answers with the hash of the block at ``height`` (Esplora's API)."""
     return f"https://mempool.space/api/block-height/{height}"
 
@@ -228,16 +230,22 @@ async def _tip(args: str) -> int:
 
 
 async def cmd_crashnew(
-    message: Message, command: CommandObject, db: Database, params: Params, settings: Settings, bot: Bot
+    message: Message,
+    command: CommandObject,
+    user: User,
+    db: Database,
+    params: Params,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     await db.read(crash.check_new_chain)  # refuse before seconds of hashing, not after
-    tip = await _tip(command.args)
+    tip = await _tip(command.args or "")
     new = await asyncio.to_thread(crash.build_chain, params.get("crash.chain_length"))
     chain = await db.write(
         crash.create_chain,
         new,
         secret_key=settings.secret_key,
-        admin_id=message.from_user.id,
+        admin_id=user.id,
         tip_height=tip,
         salt_blocks=params.get("crash.salt_blocks"),
     )
@@ -268,11 +276,17 @@ async def _check_block(chain: crash.Chain | None, salt: str) -> bool:
 
 
 async def cmd_crashsalt(
-    message: Message, command: CommandObject, db: Database, params: Params, bot: Bot, crash_runner=None
+    message: Message,
+    command: CommandObject,
+    user: User,
+    db: Database,
+    params: Params,
+    bot: Bot,
+    crash_runner: CrashRunner | None = None,
 ) -> None:
     salt = command.args or ""
     confirmed = await _check_block(await db.read(crash.latest_chain), salt)
-    chain = await db.write(crash.set_salt, salt, admin_id=message.from_user.id, node_confirmed=confirmed)
+    chain = await db.write(crash.set_salt, salt, admin_id=user.id, node_confirmed=confirmed)
     if crash_runner is not None:  # open the first round now, so "Rounds start now" is true
         await crash_runner.poke()
     text = _(

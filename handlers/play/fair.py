@@ -16,6 +16,7 @@ from core.platform.db import Database
 from core.play import fair, games
 from handlers.common import errors
 from handlers.common.args import row_id
+from handlers.common.data import shown
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private
@@ -82,14 +83,16 @@ async def cmd_fair(message: Message, user: User, db: Database, settings: Setting
 
 
 async def cb_fair_menu(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    message = shown(query)
     st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
-    await query.message.edit_text(fair_text(st), reply_markup=fair_keyboard())
+    await message.edit_text(fair_text(st), reply_markup=fair_keyboard())
     await query.answer()
 
 
 async def cb_rotate(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    message = shown(query)
     rot = await db.write(games.rotate_seed, user.id, secret_key=settings.secret_key)
-    await query.message.edit_text(rotation_text(rot), reply_markup=fair_keyboard())
+    await message.edit_text(rotation_text(rot), reply_markup=fair_keyboard())
     await query.answer()
 
 
@@ -160,7 +163,8 @@ async def cmd_verify(message: Message, command: CommandObject, user: User, db: D
 
 @private
 async def cb_bet(query: CallbackQuery, callback_data: BetCB, user: User, db: Database) -> None:
-    await query.message.answer(verify_text(await db.read(games.check_bet, user.id, callback_data.id)))
+    message = shown(query)
+    await message.answer(verify_text(await db.read(games.check_bet, user.id, callback_data.id)))
     await query.answer()
 
 
@@ -190,8 +194,9 @@ async def cmd_bets(message: Message, user: User, db: Database) -> None:
 
 @private
 async def cb_bets(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = await bets_view(db, user)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 

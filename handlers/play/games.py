@@ -18,6 +18,7 @@ from core.play import fair, games
 from core.play.stakes import rules_for, step_stake
 from handlers.common import errors, labels
 from handlers.common.args import words
+from handlers.common.data import shown
 from handlers.common.formatting import percent
 from handlers.common.i18n import _, __, amount
 from handlers.common.keys import update_key
@@ -154,7 +155,8 @@ async def cmd_games(message: Message) -> None:
 
 
 async def cb_games(query: CallbackQuery) -> None:
-    await query.message.edit_text(games_text(), reply_markup=games_menu())
+    message = shown(query)
+    await message.edit_text(games_text(), reply_markup=games_menu())
     await query.answer()
 
 
@@ -232,23 +234,25 @@ _VALID = (
 async def cb_play(
     query: CallbackQuery, callback_data: PlayCB, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
+    message = shown(query)
     c = callback_data
     amt = step_stake(c.amt, c.act)
     if c.act != "go":
-        await query.message.edit_text(
+        await message.edit_text(
             panel_text(c.g, c.a, amt, c.x, c.y), reply_markup=panel(c.g, c.a, amt, c.x, c.y)
         )
         await query.answer()
         return
     game, p = _params(c.g, c.x, c.y)
     bet = await _play(db, params, settings, user, game, c.a, amt, p, update_key(query))
-    await query.message.edit_text(result_text(bet), reply_markup=panel(c.g, c.a, amt, c.x, c.y))
+    await message.edit_text(result_text(bet), reply_markup=panel(c.g, c.a, amt, c.x, c.y))
     await query.answer()
 
 
 async def cb_repeat(
     query: CallbackQuery, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
+    message = shown(query)
     last = await db.read(games.last_bet, user.id)
     if last is None:
         await query.answer(_("No bet to repeat yet."), show_alert=True)
@@ -257,7 +261,7 @@ async def cb_repeat(
         db, params, settings, user, last.game, last.asset, last.amount, last.params, update_key(query)
     )
     g, x, y = _short(bet)
-    await query.message.edit_text(result_text(bet), reply_markup=panel(g, bet.asset, bet.amount, x, y))
+    await message.edit_text(result_text(bet), reply_markup=panel(g, bet.asset, bet.amount, x, y))
     await query.answer()
 
 

@@ -15,6 +15,7 @@ from core.platform.db import Database
 from core.play import stakes
 from handlers.common import errors
 from handlers.common.args import words
+from handlers.common.data import shown
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
@@ -64,14 +65,16 @@ async def cmd_limits(message: Message, command: CommandObject, user: User, db: D
 
 
 async def cb_limits_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = limits_view(await db.read(stakes.get_limits, user.id))
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
 async def cb_exclude(query: CallbackQuery, callback_data: LimitCB, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = limits_view(await db.write(stakes.self_exclude, user.id, callback_data.days))
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer(_("Games paused."))
 
 

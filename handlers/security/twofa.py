@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
@@ -25,6 +26,7 @@ from core.identity.users import User
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors
+from handlers.common.data import shown, text_of
 from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
 from handlers.common.menu import MenuCB, back_button
@@ -139,8 +141,9 @@ async def cmd_2fa(
 
 
 async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = status_view(await db.read(twofa.is_enabled, user.id))
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
@@ -167,15 +170,21 @@ async def start_setup(user: User, db: Database, settings: Settings, state: FSMCo
 
 
 async def on_confirm_input(
-    message: Message, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
-):
+    message: Message,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
     await delete_quietly(message)
     codes = await guarded(
         db,
         user.id,
         twofa.confirm_setup,
         user.id,
-        message.text,
+        text_of(message),
         settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
     )
@@ -183,7 +192,7 @@ async def on_confirm_input(
     await state.clear()
     if qr_message:  # the secret is in the app now: take it out of the chat history
         try:
-            await message.bot.delete_message(message.chat.id, qr_message)
+            await bot.delete_message(message.chat.id, qr_message)
         except Exception:
             log.debug("could not delete the QR message")
     listing = "\n".join(f"<code>{html.escape(c)}</code>" for c in codes)
@@ -196,13 +205,22 @@ async def on_confirm_input(
 
 
 async def cb_off(query: CallbackQuery, state: FSMContext) -> None:
-    await ask_code(query.message, state, "twofa_off")
+    message = shown(query)
+    await ask_code(message, state, "twofa_off")
     await query.answer()
 
 
 @on_code("twofa_off")
 async def off_with_code(
-    message: Message, code: str, data: dict, *, db, user, settings, params, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    db: Database,
+    user: User,
+    settings: Settings,
+    params: Params,
+    **_deps: Any,
 ) -> None:
     await guarded(
         db,
@@ -223,7 +241,7 @@ async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
     handler = _PURPOSES.get(data.pop("purpose", ""))
     if handler is None:
         return
-    await handler(message, message.text, data, state=state, **deps)
+    await handler(message, text_of(message), data, state=state, **deps)
 
 
 def router() -> Router:
