@@ -32,27 +32,30 @@ from handlers.common.keys import update_key
 
 
 async def cmd_admin(message: Message, user: User, db: Database) -> None:
-    s = await db.read(admin.stats)
-    lines = [
-        _("<b>Dustpan admin</b>"),
-        _("Users: {count}").format(count=s.users),
-        "",
-        _("<b>Owed to users</b>"),
-    ]
-    if not await db.read(twofa.is_enabled, user.id):
+    stats = await db.read(admin.stats)
+    twofa_on = await db.read(twofa.is_enabled, user.id)
+    await message.answer("\n".join(stats_lines(stats, twofa_on) + await job_lines(db)))
+
+
+def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:
+    """Users, what is owed to them per coin, and every system account's balance (minus holds)."""
+    lines = [_("<b>Dustpan admin</b>"), _("Users: {count}").format(count=stats.users), ""]
+    if not twofa_on:
         lines.insert(
             1, _("⚠️ Your 2FA is off: anyone with your Telegram session can move money. Turn it on with /2fa.")
         )
-    lines += [amount(s.liabilities.get(code, 0), code) for code in ASSET_CODES]
+    lines.append(_("<b>Owed to users</b>"))
+    lines += [amount(stats.liabilities.get(code, 0), code) for code in ASSET_CODES]
     lines += ["", _("<b>System accounts</b>")]
     for name in SYSTEM_ACCOUNTS:
-        held = [(asset, bal, hold) for owner, asset, bal, hold in s.system if owner.split(":", 1)[0] == name]
+        held = [
+            (asset, bal, hold) for owner, asset, bal, hold in stats.system if owner.split(":", 1)[0] == name
+        ]
         parts = [
             amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "") for asset, bal, hold in held
         ]
         lines.append(f"{name}: " + (", ".join(parts) if parts else "0"))
-    lines += await job_lines(db)
-    await message.answer("\n".join(lines))
+    return lines
 
 
 async def job_lines(db: Database) -> list[str]:

@@ -125,7 +125,11 @@ async def cb_prove(
     await state.set_state(Proof.signature)
     await state.set_data({"claim": {**claim, "expires": ch.expires_at.timestamp()}})
     await query.answer()
-    await message.answer(
+    await message.answer(challenge_text(ch))
+
+
+def challenge_text(ch: addressbook.Challenge) -> str:
+    return (
         _("To prove that {asset} address <code>{address}</code> is yours, sign this exact message:").format(
             asset=ch.asset, address=html.escape(ch.address)
         )
@@ -144,22 +148,7 @@ async def on_signature_input(
         await state.clear()
         await message.answer(_("That offer is no longer valid: send /address again."))
         return
-    expires = datetime.fromtimestamp(claim["expires"], UTC)
-    network = str(params.get("cashout.network"))
-    try:  # a wrong signature is refused before any 2FA code is asked for
-        addressbook.check_claim(
-            user.id,
-            claim["asset"],
-            claim["address"],
-            expires_at=expires,
-            signature=text_of(message),
-            network=network,
-            secret_key=settings.secret_key,
-        )
-    except address_proof.ProofError as err:
-        if err.reason == "proof_expired":
-            await state.clear()
-        raise
+    await check_signature(user, claim, text_of(message), settings, params, state)
     await state.clear()
     data = {**claim, "signature": text_of(message).strip()}
     await code_or_run(
@@ -171,6 +160,26 @@ async def on_signature_input(
         lambda: take_over(message, user, data, None, db, settings, params),
         **data,
     )
+
+
+async def check_signature(
+    user: User, claim: dict[str, Any], signature: str, settings: Settings, params: Params, state: FSMContext
+) -> None:
+    """A wrong signature is refused before any 2FA code is asked for; an expired offer ends."""
+    try:
+        addressbook.check_claim(
+            user.id,
+            claim["asset"],
+            claim["address"],
+            expires_at=datetime.fromtimestamp(claim["expires"], UTC),
+            signature=signature,
+            network=str(params.get("cashout.network")),
+            secret_key=settings.secret_key,
+        )
+    except address_proof.ProofError as err:
+        if err.reason == "proof_expired":
+            await state.clear()
+        raise
 
 
 async def take_over(

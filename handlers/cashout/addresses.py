@@ -97,9 +97,7 @@ async def cmd_address(
     if not args:
         await message.answer(await book_text(db, user))
     elif verb == "remove" and len(args) in (2, 3):
-        label = args[1] if len(args) == 2 else await db.read(addressbook.label_of, user.id, args[1], args[2])
-        await db.write(addressbook.remove_address, user.id, label)
-        await message.answer(_("Address {label} removed.").format(label=html.escape(label)))
+        await remove(message, user, db, args[1:])
     elif (verb == "add" and len(args) == 4) or (verb not in ("add", "remove") and len(args) == 2):
         asset, label, address = (args[1], args[2], args[3]) if verb == "add" else (args[0], args[0], args[1])
         await code_or_run(
@@ -115,6 +113,16 @@ async def cmd_address(
         )
     else:
         await message.answer(usage())
+
+
+async def remove(message: Message, user: User, db: Database, what: list[str]) -> None:
+    """``/address remove LABEL`` or ``/address remove ASSET ADDRESS``."""
+    if len(what) == 1:
+        label = what[0]
+        await db.write(addressbook.remove_address, user.id, label)
+    else:
+        label = await db.write(addressbook.remove_by_address, user.id, what[0], what[1])
+    await message.answer(_("Address {label} removed.").format(label=html.escape(label)))
 
 
 async def save(

@@ -176,9 +176,9 @@ async def bets_view(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup
     else:
         text = _("<b>Your recent bets</b> (tap one to verify)")
         for b in recent:
-            sign = "+" if b.payout >= b.amount else "−"
+            sign = "+" if b.net >= 0 else "−"
             kb.button(
-                text=f"#{b.id} {GAME_NAMES[b.game]!s} {sign}{amount(abs(b.payout - b.amount), b.asset)}",
+                text=f"#{b.id} {GAME_NAMES[b.game]!s} {sign}{amount(abs(b.net), b.asset)}",
                 callback_data=BetCB(id=b.id),
             )
     kb.adjust(1)

@@ -188,20 +188,27 @@ async def on_confirm_input(
         settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
     )
+    await forget_qr(bot, message.chat.id, state)
+    await message.answer(backup_codes_text(codes))
+
+
+async def forget_qr(bot: Bot, chat_id: int, state: FSMContext) -> None:
+    """The secret is in the app now: take its QR code out of the chat history, and end the setup."""
     qr_message = (await state.get_data()).get("qr_message")
     await state.clear()
-    if qr_message:  # the secret is in the app now: take it out of the chat history
+    if qr_message:
         try:
-            await bot.delete_message(message.chat.id, qr_message)
+            await bot.delete_message(chat_id, qr_message)
         except Exception:
             log.debug("could not delete the QR message")
+
+
+def backup_codes_text(codes: list[str]) -> str:
     listing = "\n".join(f"<code>{html.escape(c)}</code>" for c in codes)
-    await message.answer(
-        _(
-            "Two-factor authentication is on. Keep these one-time backup codes somewhere safe; "
-            "each works once instead of a code, and they will not be shown again:\n{codes}"
-        ).format(codes=listing)
-    )
+    return _(
+        "Two-factor authentication is on. Keep these one-time backup codes somewhere safe; "
+        "each works once instead of a code, and they will not be shown again:\n{codes}"
+    ).format(codes=listing)
 
 
 async def cb_off(query: CallbackQuery, state: FSMContext) -> None:
