@@ -10,7 +10,7 @@ from aiogram import Router
 from aiogram.filters import Filter
 
 from handlers import get_routers
-from handlers.common.data import HandlerData, StaleButton, shared, shown
+from handlers.common.data import HandlerData, Shared, StaleButton, shared, shown
 from handlers.security import twofa
 from tests.handlers.harness import texts
 
@@ -62,14 +62,12 @@ def test_every_value_taken_by_name_has_its_one_type():
 
 def test_build_dispatcher_fills_the_shared_values(tg, settings, db):
     data = shared(tg.dp)
+    assert Shared.__required_keys__ == {"db", "params", "settings", "admin_ids", "in_flight"}
+    assert Shared.__required_keys__ <= set(data)
+    hints = typing.get_type_hints(Shared)
+    for name in Shared.__required_keys__ - {"admin_ids"}:
+        assert isinstance(data[name], hints[name]), name
     assert data["db"] is db and data["settings"] is settings and data["admin_ids"] == settings.admin_ids
-    assert set(data) >= {
-        "db",
-        "params",
-        "settings",
-        "admin_ids",
-        "in_flight",
-    }
 
 
 async def test_a_tap_on_a_message_too_old_to_see_is_refused_before_anything_moves(tg, db):
