@@ -11,8 +11,8 @@ checks the handlers' bodies against what they really get.
 "inaccessible message" for one older than 48 hours, which cannot be edited or read.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: TypedDict reads NotRequired[...] only from
+# evaluated annotations (Python 3.11), and tests read these types at run time.
 from typing import NotRequired, Protocol, TypedDict, cast
 
 from aiogram import Bot, Dispatcher
