@@ -87,6 +87,7 @@ async def run(settings: Settings) -> None:
     from core.platform.params import Params
     from core.play.games import seal_seeds
     from handlers.common.commands import register_commands
+    from handlers.common.data import shared
     from handlers.common.i18n import get_i18n
     from handlers.dispatcher import build_dispatcher
     from handlers.http_server import HttpServer
@@ -134,14 +135,15 @@ async def run(settings: Settings) -> None:
         )
 
     me = await bot.get_me()
-    dp["bot_username"] = me.username
+    data = shared(dp)
+    data["bot_username"] = me.username or ""
     await register_commands(bot, get_i18n(), settings.admin_ids)
     scheduler = build_scheduler(settings, db, bot, params)
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.
     crash_runner = CrashRunner(db, bot, params, settings.secret_key, admin_ids=settings.admin_ids)
     crash_runner.start()
-    dp["crash_runner"] = crash_runner
+    data["crash_runner"] = crash_runner
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -170,14 +172,14 @@ async def run(settings: Settings) -> None:
         await dp.stop_polling()
     scheduler.shutdown(wait=False)
     await crash_runner.stop()
-    await dp["in_flight"].wait_idle(timeout=30)
+    await data["in_flight"].wait_idle(timeout=30)
     await http.stop()
     await bot.session.close()
     if redis is not None:
         await redis.aclose()
     await db.close()
-    if polling is not None and polling.done() and polling.exception():
-        raise polling.exception()
+    if polling is not None and polling.done() and (failed := polling.exception()) is not None:
+        raise failed
     log.info("stopped")
 
 

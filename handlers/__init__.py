@@ -1,4 +1,7 @@
-"""Inputs -> core. ``get_routers()`` lists the chat routers in precedence order."""
+"""Inputs -> core. ``get_routers()`` builds the chat routers, in precedence order.
+
+Every handler module has ``def router() -> Router``: its handlers and their filters, one
+line each, in the order aiogram tries them."""
 
 from __future__ import annotations
 
@@ -16,28 +19,25 @@ def get_routers() -> list[Router]:
     from handlers.security import twofa
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
-    routers = [
-        errors.router,
-        admin.router,
-        payouts.router,
-        start.router,
-        wallet.router,
-        language.router,
-        help.router,
-        faucet.router,
-        referral.router,
-        faucets.router,
-        owner.router,
-        games.router,
-        fair.router,
-        crash.router,
-        limits.router,
-        twofa.router,
-        withdraw.router,
-        addresses.router,
-        fallback.router,
+    # Each call builds new routers, so every dispatcher (tests and benches build many) owns its own.
+    return [
+        errors.router(),
+        admin.router(),
+        payouts.router(),
+        start.router(),
+        wallet.router(),
+        language.router(),
+        help.router(),
+        faucet.router(),
+        referral.router(),
+        faucets.router(),
+        owner.router(),
+        games.router(),
+        fair.router(),
+        crash.router(),
+        limits.router(),
+        twofa.router(),
+        withdraw.router(),
+        addresses.router(),
+        fallback.router(),
     ]
-    for router in routers:
-        # Routers are module singletons; tests and benches build many dispatchers in one process.
-        router._parent_router = None
-    return routers

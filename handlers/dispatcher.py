@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -11,10 +13,14 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers import get_routers
 from handlers.admin.codes import AdminCodes
+from handlers.common.data import Shared, shared
 from handlers.common.i18n import LocaleMiddleware, get_i18n
 from handlers.common.private import PrivateOnly
 from handlers.middlewares import InFlight, Members, People, Throttle
 from handlers.routing import CallbackIndex
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 def build_dispatcher(
@@ -23,11 +29,12 @@ def build_dispatcher(
     *,
     params: Params | None = None,
     storage: BaseStorage | None = None,
-    redis=None,
+    redis: Redis | None = None,
     throttle: Throttle | None = None,
 ) -> Dispatcher:
-    """Wire routers, middlewares and shared objects. Handlers receive by name:
-    ``db``, ``params``, ``settings``, ``admin_ids``, ``user``, ``i18n``, ``locale``."""
+    """Wire routers, middlewares and shared objects. Handlers receive by name what
+    handlers.common.data.HandlerData lists: ``db``, ``params``, ``settings``, ``admin_ids``,
+    ``in_flight`` from here, ``user``, ``members``, ``i18n``, ``locale`` from the middlewares."""
     params = params or Params()
     dp = Dispatcher(storage=storage or MemoryStorage(), name="dustpan")
     in_flight = InFlight()
@@ -42,9 +49,7 @@ def build_dispatcher(
     index = CallbackIndex()
     index.include_routers(*get_routers())
     dp.include_router(index)
-    dp["db"] = db
-    dp["params"] = params
-    dp["settings"] = settings
-    dp["admin_ids"] = settings.admin_ids
-    dp["in_flight"] = in_flight
+    shared(dp).update(
+        Shared(db=db, params=params, settings=settings, admin_ids=settings.admin_ids, in_flight=in_flight)
+    )
     return dp

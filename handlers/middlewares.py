@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from core.identity import users
 from core.identity.users import DEFAULT_LANGUAGE, User, supported_language
@@ -22,6 +23,7 @@ from core.platform.params import Params, define
 from handlers.common.i18n import _, get_i18n
 
 log = logging.getLogger(__name__)
+Next = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]  # what a middleware hands the update on to
 
 # A flood is taps arriving faster than we answer them, or far more than a person sends.
 define("throttle.in_flight", "4", "int", minimum=1, maximum=1000)
@@ -37,7 +39,7 @@ class InFlight(BaseMiddleware):
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def __call__(self, handler, event, data):
+    async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
         self.count += 1
         self._idle.clear()
         try:
@@ -64,7 +66,9 @@ class People(BaseMiddleware):
     only be noise. Such senders are never registered as users.
     """
 
-    async def __call__(self, handler, event: Update, data: dict[str, Any]):
+    async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Update):  # installed on updates: never happens
+            return await handler(event, data)
         message = event.message or event.edited_message
         if message is not None:
             sender = message.from_user
@@ -112,7 +116,7 @@ class Members(BaseMiddleware):
         if hit:
             self._cache[user.id] = (hit[0], hit[1], user)
 
-    async def __call__(self, handler, event, data: dict[str, Any]):
+    async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
         await self.params.refresh(self.db)
         tg = data.get("event_from_user")
         if tg is None or tg.is_bot:
@@ -199,9 +203,9 @@ class Throttle(BaseMiddleware):
         self._counts[user_id] = (slot, count)
         return count
 
-    async def __call__(self, handler, event: Update, data: dict[str, Any]):
+    async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = data.get("event_from_user")
-        if user is None:
+        if user is None or not isinstance(event, Update):
             return await handler(event, data)
         slot = self._slot()
         busy = self._busy.get(user.id, 0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
@@ -108,7 +109,7 @@ class Webhook(SimpleRequestHandler):
                 exc.error_count(),
             )
             return web.json_response({})
-        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        result: Any = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 

@@ -248,6 +248,7 @@ class CrashRunner:
                 return None
             rnd = await self.db.write(crash.start_round, rnd.id, now=self.clock.now())
         bust = rnd.bust_at()
+        assert bust is not None  # the round has started
         self.budget = EditBudget(self.params.get("crash.edits_per_second"))
         bets = await self.db.read(crash.round_bets, rnd.id)
         reloaded = renewed = self.clock.now()
@@ -292,6 +293,7 @@ class CrashRunner:
         viewers = {b.chat_id: b for b in bets if b.message_id is not None}
         if not viewers:
             return
+        assert rnd.started_at is not None and self.budget is not None  # set when the round started
         elapsed_ms = int((now - rnd.started_at).total_seconds() * 1000)
         m = multiplier_at(elapsed_ms)
         i18n = get_i18n()
@@ -304,7 +306,7 @@ class CrashRunner:
                         head
                         + "\n"
                         + _("You cashed out at {x}: {payout}").format(
-                            x=x(bet.cashout), payout=amount(bet.payout, bet.asset)
+                            x=x(bet.cashout or 0), payout=amount(bet.payout, bet.asset)
                         )
                     )
                     markup = None

@@ -179,7 +179,8 @@ class RpcBackend:
                     found_in.get(await self._state(other, tx), []).append(other)
         if len(found_in["mined"]) > 1:
             log.error("payout batch %s: paid by more than one transaction: %s", batch.key, found_in["mined"])
-        return (found_in["mined"] or found_in["mempool"] or [None])[0]
+        paying = found_in["mined"] or found_in["mempool"]
+        return paying[0] if paying else None
 
     async def _state(self, txid: str, info: dict) -> str:
         """mined | mempool | limbo (not mined, not in our mempool) | dead (conflicted or abandoned)."""

@@ -31,6 +31,11 @@ class Payouts:
     def _backend(self, name: str, asset: str):
         return self.backends(name, asset)
 
+    async def _alert(self, batch_id: int) -> bool:
+        """Tell the admins (once per batch) about a batch still unknown; True when they were told now."""
+        told: bool = await self.db.write(payouts.alert_in_doubt, batch_id, self.admin_ids)
+        return told
+
     async def run_once(self) -> dict[str, int]:
         await self.params.refresh(self.db)
         totals: dict[str, int] = {}
@@ -42,10 +47,11 @@ class Payouts:
         settled_before = utcnow() - timedelta(seconds=self.params.get("payout.reconcile_after"))
         for batch in await self.db.read(payouts.batches_in, ("sending", "unknown")):
             backend = self._backend(batch.backend, batch.asset)
+            assert batch.updated_at is not None  # a stored batch's column is NOT NULL
             if backend is None or not batch.items or batch.updated_at > settled_before:
                 continue
             add(await self.db.write(payouts.settle, batch.id, await backend.lookup(batch)))
-            if self.admin_ids and await self.db.write(payouts.alert_in_doubt, batch.id, self.admin_ids):
+            if self.admin_ids and await self._alert(batch.id):
                 log.warning("payouts: batch %s (%s) still unknown after a lookup", batch.id, batch.asset)
         backend_of = {a: str(self.params.get(f"payout.backend.{a}")) for a in ASSET_CODES}
         await self.db.write(payouts.form_batches, backend_of, self.params.get("payout.batch_size"))
@@ -54,8 +60,8 @@ class Payouts:
             if backend is None:
                 log.warning("payouts: no %s backend configured for %s", open_batch.backend, open_batch.asset)
                 continue
-            batch = await self.db.write(payouts.start_sending, open_batch.id)
-            if batch is None:
+            sending = await self.db.write(payouts.start_sending, open_batch.id)
+            if sending is None:
                 continue
-            add(await self.db.write(payouts.settle, batch.id, await backend.send(batch)))
+            add(await self.db.write(payouts.settle, sending.id, await backend.send(sending)))
         return totals

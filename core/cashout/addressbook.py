@@ -309,6 +309,14 @@ def label_of(conn: Connection, user_id: int, asset: str, address: str) -> str:
     raise AddressBookError("no_such_label", label=address[:24])
 
 
+def remove_by_address(conn: Connection, user_id: int, asset: str, address: str) -> str:
+    """Remove the entry that keeps ``address`` of ``asset`` (``/address remove BTC bc1...``), in
+    one transaction; returns its label. Unknown to the book: AddressBookError, nothing changes."""
+    label = label_of(conn, user_id, asset, address)
+    remove_address(conn, user_id, label)
+    return label
+
+
 def resolve(conn: Connection, user_id: int, asset: str, text: str, network: str) -> Address:
     """A label from the user's book for ``asset``, or else a typed address, validated."""
     if isinstance(text, str) and _LABEL.fullmatch(text.strip()):

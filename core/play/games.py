@@ -75,6 +75,11 @@ class Bet:
     created_at: datetime
     replayed: bool = False
 
+    @property
+    def net(self) -> int:
+        """What the bet made the player, in minor units: payout - amount (negative: lost)."""
+        return self.payout - self.amount
+
 
 def _bet(row, replayed: bool = False) -> Bet:
     m = row._mapping

@@ -12,10 +12,11 @@ from __future__ import annotations
 import html
 
 from aiogram import Router
-from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from core.identity import twofa
+from core.identity.users import User
 from core.money import treasury as admin
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS
 from core.money.amounts import parse_amount
@@ -24,64 +25,37 @@ from core.platform import audit, leases
 from core.platform.db import Database
 from core.platform.params import REGISTRY, Params
 from core.platform.schema import utcnow
+from handlers.common.args import args_of
+from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, amount
-
-router = Router(name=__name__)
-
-
-class IsAdmin(Filter):
-    """An admin, in a private chat: in a group the chat is not the admin (2FA, audit) and
-    everyone there would read the answers."""
-
-    async def __call__(self, message: Message, admin_ids: frozenset[int]) -> bool:
-        return (
-            message.from_user is not None
-            and message.from_user.id in admin_ids
-            and message.chat.type == "private"
-        )
+from handlers.common.keys import update_key
 
 
-router.message.filter(IsAdmin())
+async def cmd_admin(message: Message, user: User, db: Database) -> None:
+    stats = await db.read(admin.stats)
+    twofa_on = await db.read(twofa.is_enabled, user.id)
+    await message.answer("\n".join(stats_lines(stats, twofa_on) + await job_lines(db)))
 
 
-def args_of(command: CommandObject, count: int, *, note: bool = False) -> list[str] | None:
-    """Split the arguments: the first ``count - 1`` words, then the rest as one.
-
-    With ``note``, the last one (a note or reason) may be left out and is then empty.
-    """
-    parts = (command.args or "").split(maxsplit=count - 1)
-    if note and len(parts) == count - 1:
-        parts.append("")
-    return parts if len(parts) == count else None
-
-
-def key_of(message: Message, action: str) -> str:
-    return f"admin:{action}:{message.chat.id}:{message.message_id}"
-
-
-@router.message(Command("admin"))
-async def cmd_admin(message: Message, db: Database) -> None:
-    s = await db.read(admin.stats)
-    lines = [
-        _("<b>Dustpan admin</b>"),
-        _("Users: {count}").format(count=s.users),
-        "",
-        _("<b>Owed to users</b>"),
-    ]
-    if not await db.read(twofa.is_enabled, message.from_user.id):
+def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:
+    """Users, what is owed to them per coin, and every system account's balance (minus holds)."""
+    lines = [_("<b>Dustpan admin</b>"), _("Users: {count}").format(count=stats.users), ""]
+    if not twofa_on:
         lines.insert(
             1, _("⚠️ Your 2FA is off: anyone with your Telegram session can move money. Turn it on with /2fa.")
         )
-    lines += [amount(s.liabilities.get(code, 0), code) for code in ASSET_CODES]
+    lines.append(_("<b>Owed to users</b>"))
+    lines += [amount(stats.liabilities.get(code, 0), code) for code in ASSET_CODES]
     lines += ["", _("<b>System accounts</b>")]
     for name in SYSTEM_ACCOUNTS:
-        held = [(asset, bal, hold) for owner, asset, bal, hold in s.system if owner.split(":", 1)[0] == name]
+        held = [
+            (asset, bal, hold) for owner, asset, bal, hold in stats.system if owner.split(":", 1)[0] == name
+        ]
         parts = [
             amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "") for asset, bal, hold in held
         ]
         lines.append(f"{name}: " + (", ".join(parts) if parts else "0"))
-    lines += await job_lines(db)
-    await message.answer("\n".join(lines))
+    return lines
 
 
 async def job_lines(db: Database) -> list[str]:
@@ -99,7 +73,10 @@ async def job_lines(db: Database) -> list[str]:
         )
         lines.append(
             line.format(
-                job=lease.name, holder=html.escape(lease.holder), since=at(lease.since), until=at(lease.expires_at)
+                job=lease.name,
+                holder=html.escape(lease.holder),
+                since=at(lease.since),
+                until=at(lease.expires_at),
             )
         )
     if len(lines) == 2:
@@ -107,8 +84,7 @@ async def job_lines(db: Database) -> list[str]:
     return lines
 
 
-@router.message(Command("deposit"))
-async def cmd_deposit(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_deposit(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 3, note=True)
     if args is None:
         await message.answer(
@@ -119,19 +95,18 @@ async def cmd_deposit(message: Message, command: CommandObject, db: Database) ->
     value = parse_amount(args[0], asset)
     t = await db.write(
         admin.deposit,
-        admin_id=message.from_user.id,
+        admin_id=user.id,
         asset=asset.code,
         amount=value,
         note=args[2],
-        key=key_of(message, "deposit"),
+        key=update_key(message, "admin", "deposit"),
     )
     await message.answer(
         _("Recorded a deposit of {amount} into the treasury.").format(amount=amount(t.amount, t.asset))
     )
 
 
-@router.message(Command("fund"))
-async def cmd_fund(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_fund(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 3)
     if args is None or len(args[2].split()) != 1:
         await message.answer(
@@ -142,11 +117,11 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
     value = parse_amount(args[1], asset)
     t = await db.write(
         admin.fund,
-        admin_id=message.from_user.id,
+        admin_id=user.id,
         account=args[0],
         asset=asset.code,
         amount=value,
-        key=key_of(message, "fund"),
+        key=update_key(message, "admin", "fund"),
     )
     await message.answer(
         _("Moved {amount} from the treasury to {account}.").format(
@@ -155,7 +130,9 @@ async def cmd_fund(message: Message, command: CommandObject, db: Database) -> No
     )
 
 
-async def _user_money(message: Message, command: CommandObject, db: Database, action: str) -> None:
+async def _user_money(
+    message: Message, command: CommandObject, user: User, db: Database, action: str
+) -> None:
     args = args_of(command, 4, note=True)
     if args is None:
         await message.answer(
@@ -164,7 +141,7 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
             ).format(action=action)
         )
         return
-    admin_id = message.from_user.id
+    admin_id = user.id
     asset = get_asset(args[2])
     value = parse_amount(args[1], asset)
     use_case = admin.credit_user if action == "credit" else admin.debit_user
@@ -175,7 +152,7 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
         asset=asset.code,
         amount=value,
         reason=args[3],
-        key=key_of(message, action),
+        key=update_key(message, "admin", action),
     )
     done = (
         _("Credited {amount} to user {user}.")
@@ -185,17 +162,14 @@ async def _user_money(message: Message, command: CommandObject, db: Database, ac
     await message.answer(done.format(amount=amount(t.amount, t.asset), user=user_id))
 
 
-@router.message(Command("credit"))
-async def cmd_credit(message: Message, command: CommandObject, db: Database) -> None:
-    await _user_money(message, command, db, "credit")
+async def cmd_credit(message: Message, command: CommandObject, user: User, db: Database) -> None:
+    await _user_money(message, command, user, db, "credit")
 
 
-@router.message(Command("debit"))
-async def cmd_debit(message: Message, command: CommandObject, db: Database) -> None:
-    await _user_money(message, command, db, "debit")
+async def cmd_debit(message: Message, command: CommandObject, user: User, db: Database) -> None:
+    await _user_money(message, command, user, db, "debit")
 
 
-@router.message(Command("params"))
 async def cmd_params(message: Message, command: CommandObject, params: Params) -> None:
     prefix = (command.args or "").strip()
     keys = sorted(k for k in REGISTRY if k.startswith(prefix))
@@ -208,20 +182,32 @@ async def cmd_params(message: Message, command: CommandObject, params: Params) -
     await message.answer("\n".join(lines))
 
 
-@router.message(Command("set"))
-async def cmd_set(message: Message, command: CommandObject, db: Database, params: Params) -> None:
+async def cmd_set(message: Message, command: CommandObject, user: User, db: Database, params: Params) -> None:
     args = args_of(command, 2)
     if args is None:
         await message.answer(_("Usage: /set KEY VALUE. See /params for the keys."))
         return
-    value = await params.store(db, args[0], args[1], admin_id=message.from_user.id)
+    value = await params.store(db, args[0], args[1], admin_id=user.id)
     await message.answer(_("{key} is now {value}.").format(key=args[0], value=html.escape(str(value))))
 
 
-@router.message(Command("audit"))
 async def cmd_audit(message: Message, db: Database) -> None:
     lines = [
         f"{a.at:%m-%d %H:%M} {a.actor} {a.action} {html.escape(a.target or '')} {html.escape(str(a.details))[:120]}"
         for a in await db.read(audit.recent, 20)
     ]
     await message.answer("\n".join(lines) or _("Nothing in the audit log yet."))
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.filter(IsAdmin())
+    routes.message.register(cmd_admin, Command("admin"))
+    routes.message.register(cmd_deposit, Command("deposit"))
+    routes.message.register(cmd_fund, Command("fund"))
+    routes.message.register(cmd_credit, Command("credit"))
+    routes.message.register(cmd_debit, Command("debit"))
+    routes.message.register(cmd_params, Command("params"))
+    routes.message.register(cmd_set, Command("set"))
+    routes.message.register(cmd_audit, Command("audit"))
+    return routes

@@ -24,14 +24,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import BaseMiddleware
-from aiogram.types import Message, MessageEntity, Update
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.types import Message, MessageEntity, TelegramObject, Update
 from sqlalchemy import Connection
 
 from core.identity import twofa
 from core.platform.db import Database
 from handlers.common.commands import ADMIN
+from handlers.common.data import AdminIds, sender_id
 from handlers.common.i18n import _
+from handlers.middlewares import Next
 from handlers.security.twofa import ask_code, delete_quietly, guarded, on_code
 
 READ_ONLY = frozenset({"admin", "params", "audit", "payouts"})
@@ -103,11 +105,12 @@ class CodeCheckedDb:
 class AdminCodes(BaseMiddleware):
     """Inner middleware for messages: the 2FA gate of every guarded admin command."""
 
-    async def __call__(self, handler, event: Message, data: dict[str, Any]):
+    async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
         command = data.get("command")
         if command is None or command.command.lower() not in guarded_commands():
             return await handler(event, data)
-        admin_id = event.from_user.id
+        assert isinstance(event, Message)  # a command is a message
+        admin_id = data["user"].id
         args, code = split_code(command.args or "")
         if code is not None:
             await delete_quietly(event)
@@ -131,7 +134,15 @@ class AdminCodes(BaseMiddleware):
 
 @on_code(PURPOSE)
 async def command_with_code(
-    message: Message, code: str, data: dict, *, admin_ids, dispatcher, bot, event_update, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    admin_ids: AdminIds,
+    dispatcher: Dispatcher,
+    bot: Bot,
+    event_update: Update,
+    **_deps: Any,
 ) -> None:
     """The code for a guarded command arrived: run the command again, as typed, with it."""
     if not await still_admin(message, admin_ids):
@@ -145,7 +156,7 @@ async def command_with_code(
         text=text,
         entities=[MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))],
     )
-    resumed = (message.from_user.id, again.message_id, code)
+    resumed = (sender_id(message), again.message_id, code)
     await dispatcher.feed_update(
         bot, Update(update_id=event_update.update_id, message=again), **{_RESUMED: resumed}
     )

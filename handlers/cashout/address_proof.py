@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -17,16 +18,17 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.cashout import address_proof, addressbook
+from core.config import Settings
 from core.identity.users import User
 from core.money.addresses import validate_address
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.data import shown, text_of
+from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
-from handlers.security.twofa import NotCommand, code_or_run, guarded, on_code
-
-router = Router(name=__name__)
+from handlers.security.twofa import code_or_run, guarded, on_code
 
 
 class ProveCB(CallbackData, prefix="ap"):
@@ -69,7 +71,9 @@ notice_texts.register(
 )
 
 
-async def offer_proof(message: Message, asset: str, label: str, address: str, params, state: FSMContext):
+async def offer_proof(
+    message: Message, asset: str, label: str, address: str, params: Params, state: FSMContext
+) -> None:
     """Someone else linked this address first: explain, and offer to prove it is the user's."""
     checked = validate_address(asset, address, str(params.get("cashout.network")))
     text = _(
@@ -101,10 +105,10 @@ def how_to_sign(asset: str) -> str:
     )
 
 
-@router.callback_query(ProveCB.filter(F.action == "prove"))
 async def cb_prove(
-    query: CallbackQuery, user: User, db: Database, settings, params: Params, state: FSMContext
+    query: CallbackQuery, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
 ) -> None:
+    message = shown(query)
     claim = (await state.get_data()).get("claim")
     if not claim:
         await query.answer(_("That offer is no longer valid: send /address again."), show_alert=True)
@@ -121,7 +125,11 @@ async def cb_prove(
     await state.set_state(Proof.signature)
     await state.set_data({"claim": {**claim, "expires": ch.expires_at.timestamp()}})
     await query.answer()
-    await query.message.answer(
+    await message.answer(challenge_text(ch))
+
+
+def challenge_text(ch: addressbook.Challenge) -> str:
+    return (
         _("To prove that {asset} address <code>{address}</code> is yours, sign this exact message:").format(
             asset=ch.asset, address=html.escape(ch.address)
         )
@@ -132,33 +140,17 @@ async def cb_prove(
     )
 
 
-@router.message(Proof.signature, NotCommand())
 async def on_signature_input(
-    message: Message, user: User, db: Database, settings, params: Params, state: FSMContext
+    message: Message, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
 ) -> None:
     claim = (await state.get_data()).get("claim") or {}
     if not claim.get("expires"):
         await state.clear()
         await message.answer(_("That offer is no longer valid: send /address again."))
         return
-    expires = datetime.fromtimestamp(claim["expires"], UTC)
-    network = str(params.get("cashout.network"))
-    try:  # a wrong signature is refused before any 2FA code is asked for
-        addressbook.check_claim(
-            user.id,
-            claim["asset"],
-            claim["address"],
-            expires_at=expires,
-            signature=message.text,
-            network=network,
-            secret_key=settings.secret_key,
-        )
-    except address_proof.ProofError as err:
-        if err.reason == "proof_expired":
-            await state.clear()
-        raise
+    await check_signature(user, claim, text_of(message), settings, params, state)
     await state.clear()
-    data = {**claim, "signature": message.text.strip()}
+    data = {**claim, "signature": text_of(message).strip()}
     await code_or_run(
         db,
         user.id,
@@ -170,7 +162,35 @@ async def on_signature_input(
     )
 
 
-async def take_over(message: Message, user: User, data: dict, code, db, settings, params) -> None:
+async def check_signature(
+    user: User, claim: dict[str, Any], signature: str, settings: Settings, params: Params, state: FSMContext
+) -> None:
+    """A wrong signature is refused before any 2FA code is asked for; an expired offer ends."""
+    try:
+        addressbook.check_claim(
+            user.id,
+            claim["asset"],
+            claim["address"],
+            expires_at=datetime.fromtimestamp(claim["expires"], UTC),
+            signature=signature,
+            network=str(params.get("cashout.network")),
+            secret_key=settings.secret_key,
+        )
+    except address_proof.ProofError as err:
+        if err.reason == "proof_expired":
+            await state.clear()
+        raise
+
+
+async def take_over(
+    message: Message,
+    user: User,
+    data: dict[str, Any],
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
+) -> None:
     done = await guarded(
         db,
         user.id,
@@ -196,6 +216,21 @@ async def take_over(message: Message, user: User, data: dict, code, db, settings
 
 @on_code("address_claim")
 async def claim_with_code(
-    message: Message, code: str, data: dict, *, user, db, settings, params, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    **_deps: Any,
 ) -> None:
     await take_over(message, user, data, code, db, settings, params)
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.callback_query.register(cb_prove, ProveCB.filter(F.action == "prove"))
+    routes.message.register(on_signature_input, Proof.signature, NotCommand())
+    return routes

@@ -6,6 +6,7 @@ offer to prove it is yours (handlers.cashout.address_proof, included here).
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -13,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from core.cashout import addressbook
+from core.config import Settings
 from core.errors import DomainError
 from core.identity.users import User
 from core.money.addresses import InvalidAddress, Reason
@@ -20,13 +22,12 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.cashout import address_proof
 from handlers.common import errors
+from handlers.common.args import words
+from handlers.common.data import shown
 from handlers.common.i18n import _, __
 from handlers.common.menu import MenuCB, back_to_menu
 from handlers.common.private import private_chat_only
 from handlers.security.twofa import code_or_run, guarded, on_code
-
-router = private_chat_only(Router(name=__name__))
-router.include_router(address_proof.router)  # the parent's private-only check covers it
 
 _ADDRESS_REASONS = {
     Reason.BAD_CHARS: __("That address contains characters an address cannot have."),
@@ -76,30 +77,27 @@ async def book_text(db: Database, user: User) -> str:
     return "\n".join(lines) + "\n\n" + usage()
 
 
-@router.callback_query(MenuCB.filter(F.to == "addresses"))
 async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
-    await query.message.edit_text(await book_text(db, user), reply_markup=back_to_menu())
+    message = shown(query)
+    await message.edit_text(await book_text(db, user), reply_markup=back_to_menu())
     await query.answer()
 
 
-@router.message(Command("address", "addresses"))
 async def cmd_address(
     message: Message,
     command: CommandObject,
     user: User,
     db: Database,
-    settings,
+    settings: Settings,
     params: Params,
     state: FSMContext,
 ) -> None:
-    args = (command.args or "").split()
+    args = words(command)
     verb = args[0].lower() if args else ""
     if not args:
         await message.answer(await book_text(db, user))
     elif verb == "remove" and len(args) in (2, 3):
-        label = args[1] if len(args) == 2 else await db.read(addressbook.label_of, user.id, args[1], args[2])
-        await db.write(addressbook.remove_address, user.id, label)
-        await message.answer(_("Address {label} removed.").format(label=html.escape(label)))
+        await remove(message, user, db, args[1:])
     elif (verb == "add" and len(args) == 4) or (verb not in ("add", "remove") and len(args) == 2):
         asset, label, address = (args[1], args[2], args[3]) if verb == "add" else (args[0], args[0], args[1])
         await code_or_run(
@@ -117,7 +115,28 @@ async def cmd_address(
         await message.answer(usage())
 
 
-async def save(message, user, asset, label, address, code, db, settings, params, state=None) -> None:
+async def remove(message: Message, user: User, db: Database, what: list[str]) -> None:
+    """``/address remove LABEL`` or ``/address remove ASSET ADDRESS``."""
+    if len(what) == 1:
+        label = what[0]
+        await db.write(addressbook.remove_address, user.id, label)
+    else:
+        label = await db.write(addressbook.remove_by_address, user.id, what[0], what[1])
+    await message.answer(_("Address {label} removed.").format(label=html.escape(label)))
+
+
+async def save(
+    message: Message,
+    user: User,
+    asset: str,
+    label: str,
+    address: str,
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext | None = None,
+) -> None:
     try:
         e = await guarded(
             db,
@@ -146,8 +165,25 @@ async def save(message, user, asset, label, address, code, db, settings, params,
 
 @on_code("address_add")
 async def save_with_code(
-    message: Message, code: str, data: dict, *, user, db, settings, params, state=None, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext | None = None,
+    **_deps: Any,
 ) -> None:
     await save(
         message, user, data["asset"], data["label"], data["address"], code, db, settings, params, state
     )
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.include_router(address_proof.router())  # the parent's private-only check covers it
+    routes.callback_query.register(cb_menu, MenuCB.filter(F.to == "addresses"))
+    routes.message.register(cmd_address, Command("address", "addresses"))
+    return routes

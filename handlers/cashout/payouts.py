@@ -10,28 +10,30 @@ admin, with the evidence that nothing was paid as the reason (core.cashout.payou
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, Filter
+from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.cashout import payouts, withdrawals
+from core.config import Settings
 from core.identity import twofa
+from core.identity.users import User
 from core.platform.db import Database
 from core.platform.params import Params
-from handlers.admin.admin import IsAdmin, args_of
 from handlers.admin.codes import still_admin
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.args import args_of, row_id
+from handlers.common.data import AdminIds, shown
+from handlers.common.filters import IsAdmin, IsAdminQuery
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID
 from handlers.security.twofa import code_or_run, guarded, on_code
-
-router = Router(name=__name__)
-router.message.filter(IsAdmin())
 
 errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
 errors.register("no_such_batch", __("There is no batch {id}."))
@@ -61,17 +63,6 @@ class PayCB(CallbackData, prefix="po"):
     id: int
 
 
-class IsAdminQuery(Filter):
-    """An admin's tap, in the private chat where the admin commands answer (see IsAdmin)."""
-
-    async def __call__(self, query: CallbackQuery, admin_ids: frozenset[int]) -> bool:
-        return (
-            query.from_user.id in admin_ids
-            and query.message is not None
-            and query.message.chat.type == "private"
-        )
-
-
 def in_doubt_text(batches: list[payouts.Batch]) -> str:
     lines = [_("<b>Batches in doubt</b> (/paid BATCH TXID or /failed BATCH EVIDENCE)")]
     lines += [
@@ -87,7 +78,6 @@ def in_doubt_text(batches: list[payouts.Batch]) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("payouts"))
 async def cmd_payouts(message: Message, db: Database) -> None:
     doubt = await db.read(payouts.batches_in, ("unknown",))
     if doubt:
@@ -111,7 +101,13 @@ async def cmd_payouts(message: Message, db: Database) -> None:
 
 
 async def approve(
-    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+    message: Message,
+    admin_id: int,
+    wid: int,
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
 ) -> None:
     w = await guarded(
         db,
@@ -126,18 +122,23 @@ async def approve(
     await message.answer(_("Withdrawal #{id} approved.").format(id=w.id))
 
 
-@router.callback_query(PayCB.filter((F.action == "yes") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
 async def cb_approve(
-    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
-):
+    query: CallbackQuery,
+    callback_data: PayCB,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext,
+) -> None:
+    message = shown(query)
     admin_id, wid = query.from_user.id, callback_data.id
     await code_or_run(
         db,
         admin_id,
-        query.message,
+        message,
         state,
         "approve",
-        lambda: approve(query.message, admin_id, wid, None, db, settings, params),
+        lambda: approve(message, admin_id, wid, None, db, settings, params),
         confirming=_("approve withdrawal #{id}").format(id=wid),
         id=wid,
     )
@@ -146,14 +147,29 @@ async def cb_approve(
 
 @on_code("approve")
 async def approve_with_code(
-    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    user: User,
+    admin_ids: AdminIds,
+    **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
         await approve(message, user.id, int(data["id"]), code, db, settings, params)
 
 
 async def reject(
-    message: Message, admin_id: int, wid: int, code, db: Database, settings, params: Params
+    message: Message,
+    admin_id: int,
+    wid: int,
+    code: str | None,
+    db: Database,
+    settings: Settings,
+    params: Params,
 ) -> None:
     w = await guarded(
         db,
@@ -171,18 +187,23 @@ async def reject(
     await message.answer(_("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id))
 
 
-@router.callback_query(PayCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery())
 async def cb_reject(
-    query: CallbackQuery, callback_data: PayCB, db: Database, settings, params: Params, state: FSMContext
-):
+    query: CallbackQuery,
+    callback_data: PayCB,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext,
+) -> None:
+    message = shown(query)
     admin_id, wid = query.from_user.id, callback_data.id
     await code_or_run(
         db,
         admin_id,
-        query.message,
+        message,
         state,
         "reject",
-        lambda: reject(query.message, admin_id, wid, None, db, settings, params),
+        lambda: reject(message, admin_id, wid, None, db, settings, params),
         confirming=_("reject withdrawal #{id}").format(id=wid),
         id=wid,
     )
@@ -191,34 +212,37 @@ async def cb_reject(
 
 @on_code("reject")
 async def reject_with_code(
-    message: Message, code: str, data: dict, *, db, settings, params, user, admin_ids, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    user: User,
+    admin_ids: AdminIds,
+    **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
         await reject(message, user.id, int(data["id"]), code, db, settings, params)
 
 
-def _batch_id(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
-
-
-@router.message(Command("paid"))
-async def cmd_paid(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_paid(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 2)
-    if args is None or _batch_id(args[0]) is None:
+    batch = row_id(args[0]) if args else None
+    if args is None or batch is None:
         await message.answer(_("Usage: /paid BATCH TXID"))
         return
-    counts = await db.write(
-        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), txid=args[1][:128]
-    )
+    counts = await db.write(payouts.settle_manual, user.id, batch, txid=args[1][:128])
     await message.answer(
-        _("Batch {id}: {count} withdrawals marked sent.").format(id=args[0], count=counts.get("sent", 0))
+        _("Batch {id}: {count} withdrawals marked sent.").format(id=batch, count=counts.get("sent", 0))
     )
 
 
-@router.message(Command("failed"))
-async def cmd_failed(message: Message, command: CommandObject, db: Database) -> None:
+async def cmd_failed(message: Message, command: CommandObject, user: User, db: Database) -> None:
     args = args_of(command, 2)
-    if args is None or _batch_id(args[0]) is None:
+    batch = row_id(args[0]) if args else None
+    if args is None or batch is None:
         await message.answer(
             _(
                 "Usage: /failed BATCH REASON\n"
@@ -226,11 +250,24 @@ async def cmd_failed(message: Message, command: CommandObject, db: Database) -> 
             )
         )
         return
-    counts = await db.write(
-        payouts.settle_manual, message.from_user.id, _batch_id(args[0]), reason=args[1][:200]
-    )
+    counts = await db.write(payouts.settle_manual, user.id, batch, reason=args[1][:200])
     await message.answer(
         _("Batch {id}: {count} withdrawals marked failed; their amounts are back with the users.").format(
-            id=args[0], count=counts.get("failed", 0)
+            id=batch, count=counts.get("failed", 0)
         )
     )
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.filter(IsAdmin())
+    routes.message.register(cmd_payouts, Command("payouts"))
+    routes.callback_query.register(
+        cb_approve, PayCB.filter((F.action == "yes") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery()
+    )
+    routes.callback_query.register(
+        cb_reject, PayCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)), IsAdminQuery()
+    )
+    routes.message.register(cmd_paid, Command("paid"))
+    routes.message.register(cmd_failed, Command("failed"))
+    return routes

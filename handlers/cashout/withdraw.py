@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from functools import partial
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -27,12 +28,13 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
+from handlers.common.args import words
+from handlers.common.data import shown, text_of
+from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
-from handlers.security.twofa import NotCommand, code_or_run, guarded, on_code
-
-router = private_chat_only(Router(name=__name__))
+from handlers.security.twofa import code_or_run, guarded, on_code
 
 
 class WdCB(CallbackData, prefix="wd"):
@@ -140,9 +142,8 @@ def asset_picker() -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-@router.message(Command("withdraw"))
 async def cmd_withdraw(message: Message, command: CommandObject, user: User, db: Database, params: Params):
-    args = (command.args or "").split()
+    args = words(command)
     if not args:
         await message.answer(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
         return
@@ -152,27 +153,26 @@ async def cmd_withdraw(message: Message, command: CommandObject, user: User, db:
     await make_draft(message, user, db, params, args)
 
 
-@router.callback_query(MenuCB.filter(F.to == "withdraw"))
 async def cb_menu(query: CallbackQuery) -> None:
-    await query.message.edit_text(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
+    message = shown(query)
+    await message.edit_text(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
     await query.answer()
 
 
-@router.callback_query(WdCB.filter((F.action == "asset") & F.asset.in_(ASSET_CODES)))
 async def cb_asset(query: CallbackQuery, callback_data: WdCB, state: FSMContext) -> None:
+    message = shown(query)
     await state.set_state(Withdraw.details)
     await state.set_data({"asset": callback_data.asset})
-    await query.message.answer(
+    await message.answer(
         _("Send the amount and the address (or a label from /addresses), like: 0.001 my-wallet")
     )
     await query.answer()
 
 
-@router.message(Withdraw.details, NotCommand())
 async def on_details_input(message: Message, state: FSMContext, user: User, db: Database, params: Params):
     data = await state.get_data()
     await state.clear()
-    parts = message.text.split()
+    parts = text_of(message).split()
     if len(parts) not in (1, 2):
         await message.answer(usage())
         return
@@ -204,7 +204,6 @@ async def confirm(
     )
 
 
-@router.callback_query(WdCB.filter((F.action == "ok") & (F.id > 0) & (F.id < MAX_ID)))
 async def cb_confirm(
     query: CallbackQuery,
     callback_data: WdCB,
@@ -214,32 +213,42 @@ async def cb_confirm(
     params: Params,
     state: FSMContext,
 ) -> None:
+    message = shown(query)
     wid = callback_data.id
     await code_or_run(
         db,
         user.id,
-        query.message,
+        message,
         state,
         "withdraw",
-        lambda: confirm(query.message, user, wid, None, db, settings, params),
+        lambda: confirm(message, user, wid, None, db, settings, params),
         id=wid,
     )
     await query.answer()
 
 
 @on_code("withdraw")
-async def confirm_with_code(message: Message, code: str, data: dict, *, user, db, settings, params, **_deps):
+async def confirm_with_code(
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    **_deps: Any,
+) -> None:
     await confirm(message, user, int(data["id"]), code, db, settings, params)
 
 
-@router.callback_query(WdCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)))
 async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:
+    message = shown(query)
     w = await db.write(withdrawals.cancel_withdrawal, user.id, callback_data.id)
     await query.answer()
-    await query.message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
+    await message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
 
 
-@router.message(Command("withdrawals"))
 async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
     rows = await db.read(withdrawals.list_for_user, user.id)
     if not rows:
@@ -258,3 +267,15 @@ async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
             kb.button(text=_("Cancel #{id}").format(id=w.id), callback_data=WdCB(action="no", id=w.id))
     kb.adjust(2)
     await message.answer("\n".join(lines), reply_markup=kb.as_markup() if cancellable else None)
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_withdraw, Command("withdraw"))
+    routes.callback_query.register(cb_menu, MenuCB.filter(F.to == "withdraw"))
+    routes.callback_query.register(cb_asset, WdCB.filter((F.action == "asset") & F.asset.in_(ASSET_CODES)))
+    routes.message.register(on_details_input, Withdraw.details, NotCommand())
+    routes.callback_query.register(cb_confirm, WdCB.filter((F.action == "ok") & (F.id > 0) & (F.id < MAX_ID)))
+    routes.callback_query.register(cb_cancel, WdCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)))
+    routes.message.register(cmd_withdrawals, Command("withdrawals"))
+    return routes

@@ -21,7 +21,6 @@ from core.platform.db import DatabaseUnavailable
 from handlers.common.i18n import _, __, amount, get_i18n
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
 
 Text = Callable[[DomainError], str]
 _REASONS: dict[object, Text] = {}
@@ -64,9 +63,13 @@ def explain(error: DomainError, *, as_html: bool = False) -> str:
         return render(error)
 
 
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else int(str(value))
+
+
 def _insufficient(e: DomainError) -> str:
     return _("Not enough {asset} for that: it needs {amount}.").format(
-        asset=e.params["asset"], amount=amount(int(e.params["amount"]), str(e.params["asset"]))
+        asset=e.params["asset"], amount=amount(_int(e.params["amount"]), str(e.params["asset"]))
     )
 
 
@@ -74,7 +77,7 @@ def _balance_limit(e: DomainError) -> str:
     return _(
         "That would take the {account} account past the largest balance an account may hold ({limit}). "
         "Nothing was changed."
-    ).format(account=e.params["account"], limit=amount(int(e.params["limit"]), str(e.params["asset"])))
+    ).format(account=e.params["account"], limit=amount(_int(e.params["limit"]), str(e.params["asset"])))
 
 
 register("insufficient_funds", _insufficient)
@@ -96,9 +99,9 @@ register("too_large", __("That amount is far too large."))
 register("bad_value", __("“{value}” is not a valid value for {key}."))
 register("out_of_range", __("{value} is outside the allowed range for {key}."))
 register("unknown_key", __("There is no setting called {key}."))
+register("stale_button", __("This button is no longer valid. Send /start for a fresh menu."))  # data.shown
 
 
-@router.errors()
 async def on_error(event: ErrorEvent, user: User | None = None) -> None:
     # aiogram's error middleware is the outermost one, so the locale is set again here.
     i18n = get_i18n()
@@ -113,7 +116,9 @@ async def _tell(event: ErrorEvent) -> None:
         text = explain(exc, as_html=update.callback_query is None)  # alerts are plain text
     elif isinstance(exc, DatabaseUnavailable):  # the writer logs the cause; one line per update here
         log.warning("update %s not handled: %s", update.update_id, exc)
-        text = _("Sorry, the bot cannot save anything right now, so nothing was changed. Please try again in a minute.")
+        text = _(
+            "Sorry, the bot cannot save anything right now, so nothing was changed. Please try again in a minute."
+        )
     else:
         log.error(
             "update %s failed: %s: %s",
@@ -130,3 +135,9 @@ async def _tell(event: ErrorEvent) -> None:
             await update.message.answer(text)
     except Exception:
         log.warning("could not tell the user about an error in update %s", update.update_id, exc_info=True)
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.errors.register(on_error)
+    return routes

@@ -8,10 +8,12 @@ never edit each other's catalogues. At run time every domain of a language is me
 from __future__ import annotations
 
 import gettext
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
@@ -41,7 +43,7 @@ def merged_catalogues(path: Path) -> dict[str, gettext.GNUTranslations]:
             with mo.open("rb") as fp:
                 catalogue = gettext.GNUTranslations(fp)
             if lang_dir.name in found:
-                found[lang_dir.name]._catalog.update(catalogue._catalog)
+                found[lang_dir.name]._catalog.update(catalogue._catalog)  # type: ignore[attr-defined]
             else:
                 found[lang_dir.name] = catalogue
     return found
@@ -70,7 +72,12 @@ class LocaleMiddleware(BaseMiddleware):
     def __init__(self, i18n: I18n) -> None:
         self.i18n = i18n
 
-    async def __call__(self, handler, event, data: dict[str, Any]):
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
         user = data.get("user")
         locale = user.locale if user is not None else DEFAULT_LANGUAGE
         data["i18n"] = self.i18n

@@ -16,9 +16,10 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Router, flags
 from aiogram.dispatcher.flags import get_flag
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, TelegramObject
 
 from handlers.common.i18n import _
+from handlers.middlewares import Next
 
 FLAG = "private"
 private = getattr(flags, FLAG)  # ``@private`` under the router decorator marks one handler
@@ -34,12 +35,14 @@ class PrivateOnly(BaseMiddleware):
     def __init__(self, *, everything: bool = False) -> None:
         self.everything = everything
 
-    async def __call__(self, handler, event: Message | CallbackQuery, data: dict[str, Any]):
+    async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, CallbackQuery):
             # No message: a tap on an inline-mode message, which this bot never sends.
             chat = event.message.chat if event.message is not None else None
-        else:
+        elif isinstance(event, Message):
             chat = event.chat
+        else:
+            return await handler(event, data)
         if chat is None or chat.type == "private":
             return await handler(event, data)
         if not (self.everything or get_flag(data, FLAG)):

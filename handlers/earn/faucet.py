@@ -33,11 +33,11 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
+from handlers.common.data import AdminIds, shown
+from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.security import captcha_web
-
-router = Router(name=__name__)
 
 
 class FaucetCB(CallbackData, prefix="fa"):
@@ -52,16 +52,6 @@ class CaptchaCB(CallbackData, prefix="fq"):
 
     c: int
     o: int
-
-
-def wait_text(seconds: int) -> str:
-    seconds = max(1, int(seconds))
-    if seconds < 60:
-        return _("{n} s").format(n=seconds)
-    minutes = -(-seconds // 60)
-    if minutes < 60:
-        return _("{n} min").format(n=minutes)
-    return _("{h} h {m} min").format(h=minutes // 60, m=minutes % 60)
 
 
 errors.register("faucet_off", __("There is no faucet for {asset} at the moment."))
@@ -110,23 +100,21 @@ def pick_view(params: Params) -> tuple[str, InlineKeyboardMarkup]:
     return _("🚰 <b>Faucet</b>\nPick a coin, solve a small puzzle and get a free reward."), kb.as_markup()
 
 
-@router.message(Command("faucet"))
 async def cmd_faucet(message: Message, params: Params) -> None:
     text, kb = pick_view(params)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "faucet"))
 async def cb_faucet_menu(query: CallbackQuery, params: Params) -> None:
+    message = shown(query)
     text, kb = pick_view(params)
-    if query.message.photo:  # a puzzle picture: its caption is too small for the coin list
-        await query.message.answer(text, reply_markup=kb)
+    if message.photo:  # a puzzle picture: its caption is too small for the coin list
+        await message.answer(text, reply_markup=kb)
     else:
-        await query.message.edit_text(text, reply_markup=kb)
+        await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-@router.callback_query(FaucetCB.filter(F.asset.in_(tuple(ASSETS))))
 async def cb_pick(
     query: CallbackQuery,
     callback_data: FaucetCB,
@@ -134,22 +122,23 @@ async def cb_pick(
     db: Database,
     params: Params,
     settings: Settings,
-    admin_ids,
+    admin_ids: AdminIds,
     locale: str,
 ) -> None:
+    message = shown(query)
     asset, kind = callback_data.asset, settings.captcha_provider
     s = faucet.settings_for(params, asset)
     got = await db.write(faucet.new_challenge, user.id, asset, s, kind=kind, admin_ids=tuple(admin_ids))
     if isinstance(got, faucet.Outcome):
-        await show(query.message, outcome_text(got), again_markup(asset, locale, bool(query.message.photo)))
+        await show(message, outcome_text(got), again_markup(asset, locale, bool(message.photo)))
     elif kind == "buttons":
-        await show_picture(query.message, got, amount(s.reward, asset))
+        await show_picture(message, got, amount(s.reward, asset))
     else:
         url = captcha_web.page_url(settings, got.id, locale)
         text = _("🛡 Open the check, confirm you are a person, and {amount} is yours.").format(
             amount=amount(s.reward, asset)
         )
-        await show(query.message, text, check_markup(url))
+        await show(message, text, check_markup(url))
     await query.answer()
 
 
@@ -163,6 +152,7 @@ async def show(message: Message, text: str, markup: InlineKeyboardMarkup) -> Non
 async def show_picture(message: Message, got: faucet.Challenge, reward: str) -> None:
     """The puzzle as a photo: a new message under the coin list, or the same photo message
     with a new picture when it already shows one (``New puzzle``)."""
+    assert got.target is not None, "a picture puzzle has a target"
     png = await asyncio.to_thread(captcha_image.render, got.options, got.target)
     photo = BufferedInputFile(png, filename="puzzle.png")
     caption = _(
@@ -197,16 +187,16 @@ def check_markup(url: str) -> InlineKeyboardMarkup:
     )
 
 
-@router.callback_query(CaptchaCB.filter((F.c > 0) & (F.c < MAX_ID) & (F.o >= 0) & (F.o < faucet.OPTIONS)))
 async def cb_answer(
     query: CallbackQuery,
     callback_data: CaptchaCB,
     user: User,
     db: Database,
     params: Params,
-    admin_ids,
+    admin_ids: AdminIds,
     locale: str,
 ) -> None:
+    message = shown(query)
     outcome = await db.write(
         faucet.answer_challenge,
         user.id,
@@ -215,8 +205,8 @@ async def cb_answer(
         lambda asset: faucet.settings_for(params, asset),
         admin_ids=tuple(admin_ids),
     )
-    photo = bool(query.message.photo)
-    await show(query.message, outcome_text(outcome), again_markup(outcome.asset, locale, photo))
+    photo = bool(message.photo)
+    await show(message, outcome_text(outcome), again_markup(outcome.asset, locale, photo))
     await query.answer()
 
 
@@ -271,3 +261,14 @@ def again_markup(asset: str, locale: str, photo: bool = False) -> InlineKeyboard
         ]
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows if photo else [*rows, [back_button()]])
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_faucet, Command("faucet"))
+    routes.callback_query.register(cb_faucet_menu, MenuCB.filter(F.to == "faucet"))
+    routes.callback_query.register(cb_pick, FaucetCB.filter(F.asset.in_(tuple(ASSETS))))
+    routes.callback_query.register(
+        cb_answer, CaptchaCB.filter((F.c > 0) & (F.c < MAX_ID) & (F.o >= 0) & (F.o < faucet.OPTIONS))
+    )
+    return routes

@@ -20,12 +20,14 @@ from core.money.assets import get_asset
 from core.platform.db import Database
 from core.platform.params import Param, Params
 from handlers.common import errors, labels
+from handlers.common.args import row_id, words
+from handlers.common.data import shown
+from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
+from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID
 from handlers.common.private import private_chat_only
-from handlers.earn.faucet import wait_text
 
-router = private_chat_only(Router(name=__name__))
 # Only the syntax ("5m", "90s", "1h"); core checks the range and says so in the site's terms.
 _TIMER = Param("owner.timer", "5m", "duration")
 
@@ -75,21 +77,20 @@ def api_base(settings: Settings) -> str:
 
 def timer_of(text: str) -> int:
     try:
-        return _TIMER.parse(text)
+        return int(_TIMER.parse(text))
     except InvalidParam:  # not a duration: the site's terms say what a timer may be
         raise DomainError("site_bad_terms") from None
 
 
 def site_id(text: str) -> int:
-    text = text.strip().lstrip("#")
-    return int(text) if text.isdigit() and len(text) < 12 else -1
+    """The site number typed; -1 (no site has it) when it is not one, so core says so."""
+    return row_id(text) or -1
 
 
-@router.message(Command("owner"))
 async def cmd_owner(
     message: Message, command: CommandObject, user: User, db: Database, settings: Settings, params: Params
 ) -> None:
-    parts = (command.args or "").split()
+    parts = words(command)
     action = parts[0].lower() if parts else "list"
     handler = ACTIONS.get((action, len(parts)))
     if handler is None:
@@ -154,7 +155,7 @@ async def owner_add(message, args, user, db, settings, params) -> None:
 async def owner_fund(message, args, user, db, settings, params) -> None:
     site = await db.read(faucet_sites.get_site, site_id(args[0]), user.id)
     value = parse_amount(args[1], get_asset(site.asset))
-    key = f"owner:fund:{message.chat.id}:{message.message_id}"
+    key = update_key(message, "owner", "fund")
     t = await db.write(faucet_sites.fund_site, user.id, site.id, value, key)
     await message.answer(
         _("Moved {amount} to the escrow of site #{id}.").format(amount=amount(t.amount, t.asset), id=site.id)
@@ -164,7 +165,7 @@ async def owner_fund(message, args, user, db, settings, params) -> None:
 async def owner_withdraw(message, args, user, db, settings, params) -> None:
     site = await db.read(faucet_sites.get_site, site_id(args[0]), user.id)
     value = parse_amount(args[1], get_asset(site.asset))
-    key = f"owner:withdraw:{message.chat.id}:{message.message_id}"
+    key = update_key(message, "owner", "withdraw")
     t = await db.write(faucet_sites.withdraw_escrow, user.id, site.id, value, key)
     await message.answer(
         _("Returned {amount} from the escrow of site #{id} to your balance.").format(
@@ -174,7 +175,7 @@ async def owner_withdraw(message, args, user, db, settings, params) -> None:
 
 
 async def owner_remove(message, args, user, db, settings, params) -> None:
-    key = f"owner:remove:{message.chat.id}:{message.message_id}"
+    key = update_key(message, "owner", "remove")
     done = await db.write(faucet_sites.remove_site, user.id, site_id(args[0]), key)
     lines = [
         _("Site #{id} is removed: its API key no longer works and it left /faucets.").format(id=done.site.id)
@@ -235,9 +236,9 @@ async def owner_payouts(message, args, user, db, settings, params) -> None:
     await message.answer(await payouts_text(db, user, site_id(args[0])))
 
 
-@router.callback_query(OwnerCB.filter((F.site > 0) & (F.site < MAX_ID)))
 async def cb_payouts(query: CallbackQuery, callback_data: OwnerCB, user: User, db: Database) -> None:
-    await query.message.answer(await payouts_text(db, user, callback_data.site))
+    message = shown(query)
+    await message.answer(await payouts_text(db, user, callback_data.site))
     await query.answer()
 
 
@@ -253,3 +254,10 @@ ACTIONS = {
     ("withdraw", 3): owner_withdraw,
     ("remove", 2): owner_remove,
 }
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_owner, Command("owner"))
+    routes.callback_query.register(cb_payouts, OwnerCB.filter((F.site > 0) & (F.site < MAX_ID)))
+    return routes

@@ -20,11 +20,12 @@ from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import labels
 from handlers.common import notices as notice_texts
+from handlers.common.data import shown
+from handlers.common.formatting import percent
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
 
-router = private_chat_only(Router(name=__name__))
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 labels.register(referrals.CODE, __("Referral commission"))
@@ -46,7 +47,7 @@ async def refer_view(
         _("🤝 <b>Invite friends</b>"),
         _(
             "You earn {share}% of what your friends earn from the faucet, paid by us, up to a daily limit per coin."
-        ).format(share=f"{share // 100}" + (f".{share % 100:02d}".rstrip("0") if share % 100 else "")),
+        ).format(share=percent(share)),
         "",
         _("Your link: {link}").format(link=link),
         "",
@@ -69,14 +70,20 @@ async def refer_view(
     return "\n".join(lines), kb
 
 
-@router.message(Command("refer"))
 async def cmd_refer(message: Message, user: User, db: Database, params: Params, bot_username: str) -> None:
     text, kb = await refer_view(db, user, params, bot_username)
     await message.answer(text, reply_markup=kb, link_preview_options=NO_PREVIEW)
 
 
-@router.callback_query(MenuCB.filter(F.to == "refer"))
 async def cb_refer(query: CallbackQuery, user: User, db: Database, params: Params, bot_username: str) -> None:
+    message = shown(query)
     text, kb = await refer_view(db, user, params, bot_username)
-    await query.message.edit_text(text, reply_markup=kb, link_preview_options=NO_PREVIEW)
+    await message.edit_text(text, reply_markup=kb, link_preview_options=NO_PREVIEW)
     await query.answer()
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_refer, Command("refer"))
+    routes.callback_query.register(cb_refer, MenuCB.filter(F.to == "refer"))
+    return routes

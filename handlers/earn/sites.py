@@ -16,11 +16,11 @@ from core.identity.users import User
 from core.platform.db import Database
 from handlers.common import errors
 from handlers.common import notices as notice_texts
+from handlers.common.data import shown
+from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
-from handlers.earn.faucet import wait_text
 
-router = Router(name=__name__)
 SHOWN = 20
 
 # Our words only: a site's name is its owner's text, and would read as ours here (core.earn.site_payees).
@@ -78,31 +78,41 @@ async def directory_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
     return "\n".join(lines), kb.as_markup()
 
 
-@router.message(Command("faucets"))
 async def cmd_faucets(message: Message, db: Database) -> None:
     text, kb = await directory_view(db)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "faucets"))
 async def cb_faucets(query: CallbackQuery, db: Database) -> None:
+    message = shown(query)
     text, kb = await directory_view(db)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-@router.callback_query(RateCB.filter((F.s > 0) & (F.s < MAX_ID) & (F.v == 0)))
 async def cb_ask_rating(query: CallbackQuery, callback_data: RateCB) -> None:
+    message = shown(query)
     kb = InlineKeyboardBuilder()
     for v in range(1, 6):
         kb.button(text="⭐" * v, callback_data=RateCB(s=callback_data.s, v=v))
     kb.adjust(5)
-    await query.message.answer(_("How would you rate this site?"), reply_markup=kb.as_markup())
+    await message.answer(_("How would you rate this site?"), reply_markup=kb.as_markup())
     await query.answer()
 
 
-@router.callback_query(RateCB.filter((F.s > 0) & (F.s < MAX_ID) & (F.v >= 1) & (F.v <= 5)))
 async def cb_rate(query: CallbackQuery, callback_data: RateCB, user: User, db: Database) -> None:
+    message = shown(query)
     await db.write(faucet_sites.rate_site, user.id, callback_data.s, callback_data.v)
-    await query.message.edit_text(_("Thanks for rating!"))
+    await message.edit_text(_("Thanks for rating!"))
     await query.answer()
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_faucets, Command("faucets"))
+    routes.callback_query.register(cb_faucets, MenuCB.filter(F.to == "faucets"))
+    routes.callback_query.register(cb_ask_rating, RateCB.filter((F.s > 0) & (F.s < MAX_ID) & (F.v == 0)))
+    routes.callback_query.register(
+        cb_rate, RateCB.filter((F.s > 0) & (F.s < MAX_ID) & (F.v >= 1) & (F.v <= 5))
+    )
+    return routes

@@ -7,14 +7,11 @@ from aiogram.types import CallbackQuery, Message
 
 from handlers.common.i18n import _
 
-router = Router(name=__name__)
-
 
 def unknown_command_text() -> str:
     return _("Sorry, I don't know that command. Send /help to see what I can do.")
 
 
-@router.message()
 async def on_anything_else(message: Message) -> None:
     if message.chat.type != "private":
         return
@@ -26,6 +23,12 @@ async def on_anything_else(message: Message) -> None:
         )
 
 
-@router.callback_query()
 async def on_stale_button(query: CallbackQuery) -> None:
     await query.answer(_("This button is no longer valid. Send /start for a fresh menu."), show_alert=True)
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(on_anything_else)
+    routes.callback_query.register(on_stale_button)
+    return routes

@@ -8,10 +8,9 @@ from aiogram.types import CallbackQuery, Message
 
 from core.identity.users import User
 from handlers.common.commands import ADMIN, PUBLIC
+from handlers.common.data import shown
 from handlers.common.i18n import _
 from handlers.common.menu import MenuCB, back_to_menu
-
-router = Router(name=__name__)
 
 
 def help_text(is_admin: bool = False) -> str:
@@ -22,12 +21,18 @@ def help_text(is_admin: bool = False) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("help"))
 async def cmd_help(message: Message, user: User, admin_ids: frozenset[int]) -> None:
     await message.answer(help_text(user.id in admin_ids), reply_markup=back_to_menu())
 
 
-@router.callback_query(MenuCB.filter(F.to == "help"))
 async def cb_help(query: CallbackQuery, user: User, admin_ids: frozenset[int]) -> None:
-    await query.message.edit_text(help_text(user.id in admin_ids), reply_markup=back_to_menu())
+    message = shown(query)
+    await message.edit_text(help_text(user.id in admin_ids), reply_markup=back_to_menu())
     await query.answer()
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_help, Command("help"))
+    routes.callback_query.register(cb_help, MenuCB.filter(F.to == "help"))
+    return routes

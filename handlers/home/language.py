@@ -11,11 +11,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from core.identity import users
 from core.identity.users import LANGUAGES, User
 from core.platform.db import Database
+from handlers.common.data import shown
 from handlers.common.i18n import LANGUAGE_NAMES, I18n, _
 from handlers.common.menu import MenuCB, back_button, main_menu
 from handlers.middlewares import Members
-
-router = Router(name=__name__)
 
 
 class LangCB(CallbackData, prefix="l"):
@@ -32,23 +31,30 @@ def picker(current: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-@router.message(Command("language"))
 async def cmd_language(message: Message, user: User) -> None:
     await message.answer(_("Choose your language:"), reply_markup=picker(user.locale))
 
 
-@router.callback_query(MenuCB.filter(F.to == "language"))
 async def cb_language_menu(query: CallbackQuery, user: User) -> None:
-    await query.message.edit_text(_("Choose your language:"), reply_markup=picker(user.locale))
+    message = shown(query)
+    await message.edit_text(_("Choose your language:"), reply_markup=picker(user.locale))
     await query.answer()
 
 
-@router.callback_query(LangCB.filter(F.code.in_(LANGUAGES)))
 async def cb_set_language(
     query: CallbackQuery, callback_data: LangCB, db: Database, members: Members, i18n: I18n
 ) -> None:
+    message = shown(query)
     user = await db.write(users.set_language, query.from_user.id, callback_data.code)
     members.remember(user)
     with i18n.use_locale(user.locale):
-        await query.message.edit_text(_("Language set to English."), reply_markup=main_menu())
+        await message.edit_text(_("Language set to English."), reply_markup=main_menu())
         await query.answer()
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_language, Command("language"))
+    routes.callback_query.register(cb_language_menu, MenuCB.filter(F.to == "language"))
+    routes.callback_query.register(cb_set_language, LangCB.filter(F.code.in_(LANGUAGES)))
+    return routes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
@@ -12,10 +12,10 @@ from core.earn import referrals
 from core.identity.users import User
 from core.platform.db import Database
 from handlers.common.commands import register_admin_commands
+from handlers.common.data import AdminIds, shown
 from handlers.common.i18n import I18n, _
 from handlers.common.menu import MenuCB, main_menu
 
-router = Router(name=__name__)
 PAYLOAD_MAX = 64  # Telegram allows up to 64 characters of A-Z, a-z, 0-9, _ and -
 
 
@@ -26,9 +26,14 @@ def welcome(user: User) -> str:
     ).format(name=html.escape(user.first_name or user.username or "friend"))
 
 
-@router.message(CommandStart())
 async def cmd_start(
-    message: Message, command: CommandObject, user: User, db: Database, admin_ids: frozenset[int], i18n: I18n
+    message: Message,
+    command: CommandObject,
+    user: User,
+    db: Database,
+    admin_ids: AdminIds,
+    i18n: I18n,
+    bot: Bot,
 ) -> None:
     payload = (command.args or "").strip()
     valid = (
@@ -39,10 +44,17 @@ async def cmd_start(
     await db.write(referrals.record_start, user.id, valid if valid and valid.isascii() else None)
     await message.answer(welcome(user), reply_markup=main_menu())
     if user.id in admin_ids:
-        await register_admin_commands(message.bot, i18n, user.id)
+        await register_admin_commands(bot, i18n, user.id)
 
 
-@router.callback_query(MenuCB.filter(F.to == "home"))
 async def cb_home(query: CallbackQuery, user: User) -> None:
-    await query.message.edit_text(welcome(user), reply_markup=main_menu())
+    message = shown(query)
+    await message.edit_text(welcome(user), reply_markup=main_menu())
     await query.answer()
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_start, CommandStart())
+    routes.callback_query.register(cb_home, MenuCB.filter(F.to == "home"))
+    return routes

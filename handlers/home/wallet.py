@@ -13,12 +13,12 @@ from core.money import ledger
 from core.money.accounts import user_account
 from core.money.assets import ASSETS
 from core.platform.db import Database
+from handlers.common.data import shown
 from handlers.common.i18n import _, amount
 from handlers.common.labels import label
 from handlers.common.menu import MenuCB, back_button, back_to_menu
 from handlers.common.private import private_chat_only
 
-router = private_chat_only(Router(name=__name__))
 PAGE = 10
 MAX_PAGE = 10_000
 
@@ -66,32 +66,40 @@ async def history_view(db: Database, user: User, page: int) -> tuple[str, Inline
     return text, kb.as_markup()
 
 
-@router.message(Command("balance"))
 async def cmd_balance(message: Message, user: User, db: Database) -> None:
     await message.answer(await balance_text(db, user), reply_markup=back_to_menu())
 
 
-@router.callback_query(MenuCB.filter(F.to == "balance"))
 async def cb_balance(query: CallbackQuery, user: User, db: Database) -> None:
-    await query.message.edit_text(await balance_text(db, user), reply_markup=back_to_menu())
+    message = shown(query)
+    await message.edit_text(await balance_text(db, user), reply_markup=back_to_menu())
     await query.answer()
 
 
-@router.message(Command("history"))
 async def cmd_history(message: Message, user: User, db: Database) -> None:
     text, kb = await history_view(db, user, 0)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "history"))
 async def cb_history_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = await history_view(db, user, 0)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-@router.callback_query(HistoryCB.filter((F.page >= 0) & (F.page <= MAX_PAGE)))
 async def cb_history_page(query: CallbackQuery, callback_data: HistoryCB, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = await history_view(db, user, callback_data.page)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_balance, Command("balance"))
+    routes.callback_query.register(cb_balance, MenuCB.filter(F.to == "balance"))
+    routes.message.register(cmd_history, Command("history"))
+    routes.callback_query.register(cb_history_menu, MenuCB.filter(F.to == "history"))
+    routes.callback_query.register(cb_history_page, HistoryCB.filter((F.page >= 0) & (F.page <= MAX_PAGE)))
+    return routes

@@ -1,4 +1,5 @@
 """Crash: /crash to join the next round, the Cash out button, and the admins' chain commands."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,13 +22,15 @@ from core.platform.params import REGISTRY, Params
 from core.play import crash, fair
 from core.play.games import parse_hundredths
 from core.play.stakes import rules_for, step_stake
-from handlers.admin.admin import IsAdmin
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
+from handlers.common.args import words
+from handlers.common.data import CrashRunner, shown
+from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, __, amount
+from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 
-router = Router(name=__name__)
 log = logging.getLogger(__name__)
 
 
@@ -114,11 +117,10 @@ async def crash_info(db: Database, asset: str, amt: int) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("crash"))
 async def cmd_crash(
     message: Message, command: CommandObject, user: User, db: Database, params: Params
 ) -> None:
-    args = (command.args or "").split()
+    args = words(command)
     if not args:
         await message.answer(await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000))
         return
@@ -128,38 +130,32 @@ async def cmd_crash(
     asset = get_asset(args[1])
     amt = parse_amount(args[0], asset)
     auto = parse_hundredths(args[3]) if len(args) == 4 else None
-    await _join(
-        message, db, params, user, asset.code, amt, auto, f"msg:{message.chat.id}:{message.message_id}"
-    )
+    await _join(message, db, params, user, asset.code, amt, auto, update_key(message))
 
 
-@router.callback_query(MenuCB.filter(F.to == "crash"))
 async def cb_crash_menu(query: CallbackQuery, db: Database) -> None:
-    await query.message.edit_text(
-        await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000)
-    )
+    message = shown(query)
+    await message.edit_text(await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000))
     await query.answer()
 
 
-@router.callback_query(
-    CrashCB.filter(F.act.in_({"join", "half", "dbl"}) & F.a.in_(set(ASSETS)) & (F.amt > 0))
-)
 async def cb_crash(
     query: CallbackQuery, callback_data: CrashCB, user: User, db: Database, params: Params
 ) -> None:
+    message = shown(query)
     c = callback_data
     amt = step_stake(c.amt, c.act)
     if c.act == "join":
-        await _join(query.message, db, params, user, c.a, amt, None, f"cb:{query.id}")
+        await _join(message, db, params, user, c.a, amt, None, update_key(query))
         await query.answer(_("You are in the next round."))
         return
-    await query.message.edit_text(await crash_info(db, c.a, amt), reply_markup=crash_panel(c.a, amt))
+    await message.edit_text(await crash_info(db, c.a, amt), reply_markup=crash_panel(c.a, amt))
     await query.answer()
 
 
-@router.callback_query(CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
 async def cb_cash_out(query: CallbackQuery, callback_data: CashCB, user: User, db: Database) -> None:
     bet = await db.write(crash.cash_out, user_id=user.id, bet_id=callback_data.bet)
+    assert bet.cashout is not None  # cash_out returns the bet cashed out
     await query.answer(
         _("Cashed out at {x}: {payout}").format(x=x(bet.cashout), payout=amount(bet.payout, bet.asset)),
         show_alert=False,
@@ -183,7 +179,7 @@ async def post_to_channel(bot: Bot, params: Params, text: str, *, ops: bool = Fa
             log.warning("could not post to the channel %s", channel, exc_info=True)
 
 
-def block_link(height: int) -> str:
+def block_link(height: int | None) -> str:
     """A public page that answers with the hash of the block at ``height`` (Esplora's API)."""
     return f"https://mempool.space/api/block-height/{height}"
 
@@ -233,18 +229,23 @@ async def _tip(args: str) -> int:
     return int(typed)
 
 
-@router.message(Command("crashnew"), IsAdmin())
 async def cmd_crashnew(
-    message: Message, command: CommandObject, db: Database, params: Params, settings: Settings, bot: Bot
+    message: Message,
+    command: CommandObject,
+    user: User,
+    db: Database,
+    params: Params,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     await db.read(crash.check_new_chain)  # refuse before seconds of hashing, not after
-    tip = await _tip(command.args)
+    tip = await _tip(command.args or "")
     new = await asyncio.to_thread(crash.build_chain, params.get("crash.chain_length"))
     chain = await db.write(
         crash.create_chain,
         new,
         secret_key=settings.secret_key,
-        admin_id=message.from_user.id,
+        admin_id=user.id,
         tip_height=tip,
         salt_blocks=params.get("crash.salt_blocks"),
     )
@@ -274,13 +275,18 @@ async def _check_block(chain: crash.Chain | None, salt: str) -> bool:
     return True
 
 
-@router.message(Command("crashsalt"), IsAdmin())
 async def cmd_crashsalt(
-    message: Message, command: CommandObject, db: Database, params: Params, bot: Bot, crash_runner=None
+    message: Message,
+    command: CommandObject,
+    user: User,
+    db: Database,
+    params: Params,
+    bot: Bot,
+    crash_runner: CrashRunner | None = None,
 ) -> None:
     salt = command.args or ""
     confirmed = await _check_block(await db.read(crash.latest_chain), salt)
-    chain = await db.write(crash.set_salt, salt, admin_id=message.from_user.id, node_confirmed=confirmed)
+    chain = await db.write(crash.set_salt, salt, admin_id=user.id, node_confirmed=confirmed)
     if crash_runner is not None:  # open the first round now, so "Rounds start now" is true
         await crash_runner.poke()
     text = _(
@@ -379,3 +385,16 @@ notice_texts.register(
     "crash_settled", lambda p: _("✅ Crash round #{game} is settled now.").format(game=p["game"])
 )
 notice_texts.register("crash_result", _result)
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_crash, Command("crash"))
+    routes.callback_query.register(cb_crash_menu, MenuCB.filter(F.to == "crash"))
+    routes.callback_query.register(
+        cb_crash, CrashCB.filter(F.act.in_({"join", "half", "dbl"}) & F.a.in_(set(ASSETS)) & (F.amt > 0))
+    )
+    routes.callback_query.register(cb_cash_out, CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
+    routes.message.register(cmd_crashnew, Command("crashnew"), IsAdmin())
+    routes.message.register(cmd_crashsalt, Command("crashsalt"), IsAdmin())
+    return routes

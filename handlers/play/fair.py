@@ -1,4 +1,5 @@
 """Provable fairness: /fair (seeds, rotation, client seed), /verify BET and /bets."""
+
 from __future__ import annotations
 
 import html
@@ -14,12 +15,12 @@ from core.identity.users import User
 from core.platform.db import Database
 from core.play import fair, games
 from handlers.common import errors
+from handlers.common.args import row_id
+from handlers.common.data import shown
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private
 from handlers.play.games import GAME_NAMES, describe
-
-router = Router(name=__name__)
 
 
 class FairCB(CallbackData, prefix="fs"):
@@ -76,27 +77,25 @@ def rotation_text(rot: games.Rotation) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("fair"))
 async def cmd_fair(message: Message, user: User, db: Database, settings: Settings) -> None:
     st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
     await message.answer(fair_text(st), reply_markup=fair_keyboard())
 
 
-@router.callback_query(MenuCB.filter(F.to == "fair"))
 async def cb_fair_menu(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    message = shown(query)
     st = await db.write(games.seed_state, user.id, secret_key=settings.secret_key)
-    await query.message.edit_text(fair_text(st), reply_markup=fair_keyboard())
+    await message.edit_text(fair_text(st), reply_markup=fair_keyboard())
     await query.answer()
 
 
-@router.callback_query(FairCB.filter(F.act == "rotate"))
 async def cb_rotate(query: CallbackQuery, user: User, db: Database, settings: Settings) -> None:
+    message = shown(query)
     rot = await db.write(games.rotate_seed, user.id, secret_key=settings.secret_key)
-    await query.message.edit_text(rotation_text(rot), reply_markup=fair_keyboard())
+    await message.edit_text(rotation_text(rot), reply_markup=fair_keyboard())
     await query.answer()
 
 
-@router.message(Command("clientseed"))
 async def cmd_clientseed(
     message: Message, command: CommandObject, user: User, db: Database, settings: Settings
 ) -> None:
@@ -153,20 +152,19 @@ def verify_text(check: games.BetCheck) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("verify"))
 @private
 async def cmd_verify(message: Message, command: CommandObject, user: User, db: Database) -> None:
-    arg = (command.args or "").strip().lstrip("#")
-    if not (arg.isascii() and arg.isdigit() and 0 < int(arg) < MAX_ID):
+    bet_id = row_id(command.args)
+    if bet_id is None:
         await message.answer(_("Usage: /verify BET, with the bet number from /bets."))
         return
-    await message.answer(verify_text(await db.read(games.check_bet, user.id, int(arg))))
+    await message.answer(verify_text(await db.read(games.check_bet, user.id, bet_id)))
 
 
-@router.callback_query(BetCB.filter((F.id > 0) & (F.id < MAX_ID)))
 @private
 async def cb_bet(query: CallbackQuery, callback_data: BetCB, user: User, db: Database) -> None:
-    await query.message.answer(verify_text(await db.read(games.check_bet, user.id, callback_data.id)))
+    message = shown(query)
+    await message.answer(verify_text(await db.read(games.check_bet, user.id, callback_data.id)))
     await query.answer()
 
 
@@ -178,9 +176,9 @@ async def bets_view(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup
     else:
         text = _("<b>Your recent bets</b> (tap one to verify)")
         for b in recent:
-            sign = "+" if b.payout >= b.amount else "−"
+            sign = "+" if b.net >= 0 else "−"
             kb.button(
-                text=f"#{b.id} {GAME_NAMES[b.game]!s} {sign}{amount(abs(b.payout - b.amount), b.asset)}",
+                text=f"#{b.id} {GAME_NAMES[b.game]!s} {sign}{amount(abs(b.net), b.asset)}",
                 callback_data=BetCB(id=b.id),
             )
     kb.adjust(1)
@@ -188,18 +186,17 @@ async def bets_view(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup
     return text, kb.as_markup()
 
 
-@router.message(Command("bets"))
 @private
 async def cmd_bets(message: Message, user: User, db: Database) -> None:
     text, kb = await bets_view(db, user)
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "bets"))
 @private
 async def cb_bets(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = await bets_view(db, user)
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
@@ -213,3 +210,16 @@ errors.register("seed_empty", __("Usage: /clientseed TEXT (1 to 64 visible chara
 errors.register("seed_too_long", __("The client seed can have at most {max_length} characters."))
 errors.register("seed_control_chars", __("The client seed cannot contain control characters."))
 errors.register("seed_unprintable", __("The client seed may only contain visible characters."))
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_fair, Command("fair"))
+    routes.callback_query.register(cb_fair_menu, MenuCB.filter(F.to == "fair"))
+    routes.callback_query.register(cb_rotate, FairCB.filter(F.act == "rotate"))
+    routes.message.register(cmd_clientseed, Command("clientseed"))
+    routes.message.register(cmd_verify, Command("verify"))
+    routes.callback_query.register(cb_bet, BetCB.filter((F.id > 0) & (F.id < MAX_ID)))
+    routes.message.register(cmd_bets, Command("bets"))
+    routes.callback_query.register(cb_bets, MenuCB.filter(F.to == "bets"))
+    return routes

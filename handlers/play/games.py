@@ -1,4 +1,5 @@
 """Seeded games: /games menu, /dice, /limbo, /plinko typed, and a panel of buttons for phones."""
+
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -16,10 +17,13 @@ from core.platform.params import Params
 from core.play import fair, games
 from core.play.stakes import rules_for, step_stake
 from handlers.common import errors, labels
+from handlers.common.args import words
+from handlers.common.data import shown
+from handlers.common.formatting import percent
 from handlers.common.i18n import _, __, amount
+from handlers.common.keys import update_key
 from handlers.common.menu import MenuCB, back_button
 
-router = Router(name=__name__)
 RISKS = {"l": "low", "m": "medium", "h": "high"}
 # What players read; typed commands keep the English words (/plinko 0.0001 DOGE 16 high).
 GAME_NAMES = {"dice": __("🎲 Dice"), "limbo": __("🚀 Limbo"), "plinko": __("🔻 Plinko")}
@@ -146,14 +150,13 @@ def games_text() -> str:
     )
 
 
-@router.message(Command("games"))
 async def cmd_games(message: Message) -> None:
     await message.answer(games_text(), reply_markup=games_menu())
 
 
-@router.callback_query(MenuCB.filter(F.to == "games"))
 async def cb_games(query: CallbackQuery) -> None:
-    await query.message.edit_text(games_text(), reply_markup=games_menu())
+    message = shown(query)
+    await message.edit_text(games_text(), reply_markup=games_menu())
     await query.answer()
 
 
@@ -209,18 +212,16 @@ USAGE = {
 }
 
 
-@router.message(Command("dice", "limbo", "plinko"))
 async def cmd_game(
     message: Message, command: CommandObject, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
     game = command.command.lower()
-    parsed = _typed(game, (command.args or "").split())
+    parsed = _typed(game, words(command))
     if parsed is None:
         await message.answer(str(USAGE[game]))
         return
     asset, amt, p = parsed
-    idem = f"msg:{message.chat.id}:{message.message_id}"
-    bet = await _play(db, params, settings, user, game, asset, amt, p, idem)
+    bet = await _play(db, params, settings, user, game, asset, amt, p, update_key(message))
     g, x, y = _short(bet)
     await message.answer(result_text(bet), reply_markup=panel(g, asset, amt, x, y))
 
@@ -230,43 +231,38 @@ _VALID = (
 )
 
 
-@router.callback_query(PlayCB.filter(_VALID))
 async def cb_play(
     query: CallbackQuery, callback_data: PlayCB, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
+    message = shown(query)
     c = callback_data
     amt = step_stake(c.amt, c.act)
     if c.act != "go":
-        await query.message.edit_text(
+        await message.edit_text(
             panel_text(c.g, c.a, amt, c.x, c.y), reply_markup=panel(c.g, c.a, amt, c.x, c.y)
         )
         await query.answer()
         return
     game, p = _params(c.g, c.x, c.y)
-    bet = await _play(db, params, settings, user, game, c.a, amt, p, f"cb:{query.id}")
-    await query.message.edit_text(result_text(bet), reply_markup=panel(c.g, c.a, amt, c.x, c.y))
+    bet = await _play(db, params, settings, user, game, c.a, amt, p, update_key(query))
+    await message.edit_text(result_text(bet), reply_markup=panel(c.g, c.a, amt, c.x, c.y))
     await query.answer()
 
 
-@router.callback_query(GamesCB.filter(F.to == "repeat"))
 async def cb_repeat(
     query: CallbackQuery, user: User, db: Database, params: Params, settings: Settings
 ) -> None:
+    message = shown(query)
     last = await db.read(games.last_bet, user.id)
     if last is None:
         await query.answer(_("No bet to repeat yet."), show_alert=True)
         return
     bet = await _play(
-        db, params, settings, user, last.game, last.asset, last.amount, last.params, f"cb:{query.id}"
+        db, params, settings, user, last.game, last.asset, last.amount, last.params, update_key(query)
     )
     g, x, y = _short(bet)
-    await query.message.edit_text(result_text(bet), reply_markup=panel(g, bet.asset, bet.amount, x, y))
+    await message.edit_text(result_text(bet), reply_markup=panel(g, bet.asset, bet.amount, x, y))
     await query.answer()
-
-
-def _percent(bp: int) -> str:
-    """Basis points as a percentage without trailing zeros: 9800 -> "98", 1 -> "0.01"."""
-    return fair.format_fixed(bp).rstrip("0").rstrip(".")
 
 
 def _max_profit(e) -> str:
@@ -305,7 +301,7 @@ errors.register("target_out_of_range", __("That target is outside the allowed ra
 errors.register(
     "chance_out_of_range",
     lambda e: _("The win chance must be between {min}% and {max}%.").format(
-        min=_percent(int(e.params["min"])), max=_percent(int(e.params["max"]))
+        min=percent(int(e.params["min"])), max=percent(int(e.params["max"]))
     ),
 )
 errors.register("bad_rows", __("Plinko has 8 to 16 rows."))
@@ -315,3 +311,13 @@ errors.register("bad_nonce", __("That bet is not valid."))
 errors.register("bad_edge", __("That bet is not valid."))
 labels.register("bet", __("Game bet"))
 labels.register("win", __("Game win"))
+
+
+def router() -> Router:
+    routes = Router(name=__name__)
+    routes.message.register(cmd_games, Command("games"))
+    routes.callback_query.register(cb_games, MenuCB.filter(F.to == "games"))
+    routes.message.register(cmd_game, Command("dice", "limbo", "plinko"))
+    routes.callback_query.register(cb_play, PlayCB.filter(_VALID))
+    routes.callback_query.register(cb_repeat, GamesCB.filter(F.to == "repeat"))
+    return routes

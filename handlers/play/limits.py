@@ -1,4 +1,5 @@
 """/limits: a daily loss limit per coin and self-exclusion, which the bot keeps to."""
+
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -13,11 +14,11 @@ from core.money.assets import get_asset
 from core.platform.db import Database
 from core.play import stakes
 from handlers.common import errors
+from handlers.common.args import words
+from handlers.common.data import shown
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
-
-router = private_chat_only(Router(name=__name__))
 
 
 class LimitCB(CallbackData, prefix="lx"):
@@ -48,9 +49,8 @@ def limits_view(limits: stakes.Limits) -> tuple[str, InlineKeyboardMarkup]:
     return "\n".join(lines), kb.as_markup()
 
 
-@router.message(Command("limits"))
 async def cmd_limits(message: Message, command: CommandObject, user: User, db: Database) -> None:
-    args = (command.args or "").split()
+    args = words(command)
     if len(args) == 2:
         asset = get_asset(args[0])
         daily = None if args[1].lower() == "off" else (0 if args[1] == "0" else parse_amount(args[1], asset))
@@ -64,17 +64,17 @@ async def cmd_limits(message: Message, command: CommandObject, user: User, db: D
     await message.answer(text, reply_markup=kb)
 
 
-@router.callback_query(MenuCB.filter(F.to == "limits"))
 async def cb_limits_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = limits_view(await db.read(stakes.get_limits, user.id))
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-@router.callback_query(LimitCB.filter(F.days.in_(set(stakes.EXCLUSION_DAYS))))
 async def cb_exclude(query: CallbackQuery, callback_data: LimitCB, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = limits_view(await db.write(stakes.self_exclude, user.id, callback_data.days))
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer(_("Games paused."))
 
 
@@ -91,3 +91,11 @@ errors.register(
     ).format(until=e.params["until"]),
 )
 errors.register("bad_period", __("That is not a valid choice."))
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_limits, Command("limits"))
+    routes.callback_query.register(cb_limits_menu, MenuCB.filter(F.to == "limits"))
+    routes.callback_query.register(cb_exclude, LimitCB.filter(F.days.in_(set(stakes.EXCLUSION_DAYS))))
+    return routes

@@ -291,6 +291,7 @@ async def _settle(request: web.Request, state: CaptchaWeb, user_id: int, challen
             raise captcha.CaptchaError("token_used")
     except DomainError as err:
         return _answer(_REFUSALS.get(err.reason, 409), False, err.reason, explain(err))
+    assert state.http is not None, "opened when the app starts (_start)"
     verdict = await siteverify(state.http, settings, token, client_address(request))
     if verdict is None:
         text = _("The check could not be confirmed right now. Nothing was changed; please try again.")
@@ -308,8 +309,8 @@ async def _start(app: web.Application) -> None:
 
 
 async def _stop(app: web.Application) -> None:
-    if app[STATE_KEY].http is not None:
-        await app[STATE_KEY].http.close()
+    if (http := app[STATE_KEY].http) is not None:
+        await http.close()
 
 
 def setup(app: web.Application) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -25,12 +26,13 @@ from core.identity.users import User
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors
+from handlers.common.data import shown, text_of
+from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
 
 log = logging.getLogger(__name__)
-router = private_chat_only(Router(name=__name__))
 
 errors.register("twofa_required", __("This needs your 2FA code. Please start again and send the code."))
 errors.register("twofa_wrong_code", __("That code is wrong, expired or already used. Nothing was changed."))
@@ -114,11 +116,6 @@ async def delete_quietly(message: Message) -> None:
         log.debug("could not delete a message with a code")
 
 
-class NotCommand(Filter):
-    async def __call__(self, message: Message) -> bool:
-        return bool(message.text) and not message.text.startswith("/")
-
-
 def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     if enabled:
@@ -133,7 +130,6 @@ def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
     return text, kb.as_markup()
 
 
-@router.message(Command("2fa"))
 async def cmd_2fa(
     message: Message, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
 ) -> None:
@@ -144,14 +140,13 @@ async def cmd_2fa(
         await start_setup(user, db, settings, state, bot)
 
 
-@router.callback_query(MenuCB.filter(F.to == "twofa"))
 async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
+    message = shown(query)
     text, kb = status_view(await db.read(twofa.is_enabled, user.id))
-    await query.message.edit_text(text, reply_markup=kb)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-@router.callback_query(TwoFaCB.filter(F.action == "on"))
 async def cb_on(
     query: CallbackQuery, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
 ):
@@ -174,45 +169,65 @@ async def start_setup(user: User, db: Database, settings: Settings, state: FSMCo
     await state.set_data({"qr_message": shown.message_id})
 
 
-@router.message(TwoFA.confirm, NotCommand())
 async def on_confirm_input(
-    message: Message, user: User, db: Database, settings: Settings, params: Params, state: FSMContext
-):
+    message: Message,
+    user: User,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
     await delete_quietly(message)
     codes = await guarded(
         db,
         user.id,
         twofa.confirm_setup,
         user.id,
-        message.text,
+        text_of(message),
         settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
     )
+    await forget_qr(bot, message.chat.id, state)
+    await message.answer(backup_codes_text(codes))
+
+
+async def forget_qr(bot: Bot, chat_id: int, state: FSMContext) -> None:
+    """The secret is in the app now: take its QR code out of the chat history, and end the setup."""
     qr_message = (await state.get_data()).get("qr_message")
     await state.clear()
-    if qr_message:  # the secret is in the app now: take it out of the chat history
+    if qr_message:
         try:
-            await message.bot.delete_message(message.chat.id, qr_message)
+            await bot.delete_message(chat_id, qr_message)
         except Exception:
             log.debug("could not delete the QR message")
+
+
+def backup_codes_text(codes: list[str]) -> str:
     listing = "\n".join(f"<code>{html.escape(c)}</code>" for c in codes)
-    await message.answer(
-        _(
-            "Two-factor authentication is on. Keep these one-time backup codes somewhere safe; "
-            "each works once instead of a code, and they will not be shown again:\n{codes}"
-        ).format(codes=listing)
-    )
+    return _(
+        "Two-factor authentication is on. Keep these one-time backup codes somewhere safe; "
+        "each works once instead of a code, and they will not be shown again:\n{codes}"
+    ).format(codes=listing)
 
 
-@router.callback_query(TwoFaCB.filter(F.action == "off"))
 async def cb_off(query: CallbackQuery, state: FSMContext) -> None:
-    await ask_code(query.message, state, "twofa_off")
+    message = shown(query)
+    await ask_code(message, state, "twofa_off")
     await query.answer()
 
 
 @on_code("twofa_off")
 async def off_with_code(
-    message: Message, code: str, data: dict, *, db, user, settings, params, **_deps
+    message: Message,
+    code: str,
+    data: dict[str, Any],
+    *,
+    db: Database,
+    user: User,
+    settings: Settings,
+    params: Params,
+    **_deps: Any,
 ) -> None:
     await guarded(
         db,
@@ -226,7 +241,6 @@ async def off_with_code(
     await message.answer(_("Two-factor authentication is off."))
 
 
-@router.message(TwoFA.code, NotCommand())
 async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
     await delete_quietly(message)
     data = await state.get_data()
@@ -234,4 +248,15 @@ async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
     handler = _PURPOSES.get(data.pop("purpose", ""))
     if handler is None:
         return
-    await handler(message, message.text, data, state=state, **deps)
+    await handler(message, text_of(message), data, state=state, **deps)
+
+
+def router() -> Router:
+    routes = private_chat_only(Router(name=__name__))
+    routes.message.register(cmd_2fa, Command("2fa"))
+    routes.callback_query.register(cb_menu, MenuCB.filter(F.to == "twofa"))
+    routes.callback_query.register(cb_on, TwoFaCB.filter(F.action == "on"))
+    routes.message.register(on_confirm_input, TwoFA.confirm, NotCommand())
+    routes.callback_query.register(cb_off, TwoFaCB.filter(F.action == "off"))
+    routes.message.register(on_code_input, TwoFA.code, NotCommand())
+    return routes

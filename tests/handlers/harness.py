@@ -179,6 +179,14 @@ class Person:
         """Tap an inline button (by its callback data) on a bot message (the last one by default)."""
         message = message or self.tg.last_with_buttons(self.user_id)
         shown = self.tg.session.messages.get((self.user_id, message.message_id))
+        if shown is None:  # a tap forged from another chat's button: Telegram still names a message
+            shown = Message(  # of the tapper's own chat, never none at all
+                message_id=message.message_id or 1,
+                date=datetime.now(UTC),
+                chat=TgChat(id=self.user_id, type="private"),
+                from_user=BOT_USER,
+                text=message.text,
+            )
         cq = CallbackQuery(
             id=str(self.tg.next_update_id()),
             from_user=self.user,

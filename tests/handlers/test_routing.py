@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from aiogram import BaseMiddleware, Bot, Dispatcher, F, Router
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
+from core.platform.params import Params
+from handlers import get_routers
+from handlers.dispatcher import build_dispatcher
+from handlers.middlewares import Throttle
 from handlers.routing import CallbackIndex
 from tests.handlers.harness import BOT_TOKEN, BOT_USER, RecordingSession
 
@@ -112,3 +116,35 @@ async def test_production_dispatcher_routes_every_prefix_to_the_fallback_last(tg
     for prefix, routers in index._table.items():
         assert routers[-1].name == "handlers.home.fallback", prefix
         assert len(routers) < len(index.sub_routers), prefix
+
+
+def test_every_call_builds_routers_no_dispatcher_owns_yet():
+    """Routers come from functions (``def router() -> Router``): nothing to detach between dispatchers."""
+    first, second = get_routers(), get_routers()
+    assert [r.name for r in first] == [r.name for r in second]
+    assert all(a is not b for a, b in zip(first, second, strict=True))
+    assert all(r.parent_router is None for r in second)
+    proof = next(r for r in second if r.name == "handlers.cashout.addresses").sub_routers
+    assert [r.name for r in proof] == ["handlers.cashout.address_proof"]  # a sub-router built with its parent
+
+
+async def test_two_dispatchers_in_one_process_each_answer(settings, db):
+    """Two production dispatchers side by side (as tests and benches build them) both route fully."""
+    user = User(id=77, is_bot=False, first_name="Bo", language_code="en")
+    replies = []
+    for n in (1, 2):
+        session = RecordingSession()
+        bot = Bot(BOT_TOKEN, session=session)
+        dp = build_dispatcher(settings, db, params=Params(env={}), throttle=Throttle(limit=1000))
+        msg = Message(
+            message_id=n,
+            date=0,
+            chat=Chat(id=77, type="private"),
+            from_user=user,
+            text="/help",
+            entities=[MessageEntity(type="bot_command", offset=0, length=5)],
+        )
+        await dp.feed_update(bot, Update(update_id=n, message=msg))
+        await dp.feed_update(bot, tap("zz", 10 + n))  # a stale button still reaches the fallback
+        replies.append([s.method for s in session.sent])
+    assert replies == [["sendMessage", "answerCallbackQuery"]] * 2

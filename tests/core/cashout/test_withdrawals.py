@@ -402,3 +402,29 @@ async def test_an_address_under_two_labels_stays_linked_until_no_label_keeps_it(
     assert await owner(BTC_ADDR) == U and await owner(BTC_ADDR2) == U
     await db.write(addressbook.remove_address, U, "c")
     assert await owner(BTC_ADDR2) is None
+
+
+async def test_removing_by_address_removes_its_entry_and_says_which(db):
+    from core.earn import payout_links
+
+    await fund(db)
+    for label, address in (("cold", BTC_ADDR), ("hot", BTC_ADDR2)):
+        await db.write(
+            addressbook.save_address,
+            U,
+            "BTC",
+            address,
+            label,
+            network="mainnet",
+            code=None,
+            secret_key=KEY,
+            max_failures=10,
+        )
+    with pytest.raises(addressbook.AddressBookError) as refused:
+        await db.write(addressbook.remove_by_address, U, "LTC", BTC_ADDR)  # another coin's book
+    assert refused.value.reason == "no_such_label"
+    assert await db.write(addressbook.remove_by_address, U, "btc", f" {BTC_ADDR.upper()} ") == "cold"
+    assert [e.label for e in await db.read(addressbook.list_addresses, U)] == ["hot"]
+    assert await db.read(payout_links.find_user, "BTC", BTC_ADDR) is None  # sites no longer pay there
+    with pytest.raises(addressbook.AddressBookError):
+        await db.write(addressbook.remove_by_address, U, "BTC", BTC_ADDR)

@@ -285,3 +285,14 @@ async def test_dice_win_pays_more_than_the_stake_at_a_high_edge(db):
     ]  # 79.99 %: most of these win
     wins = [b for b in placed if b.payout]
     assert wins and all(b.payout > b.amount for b in wins)
+
+
+async def test_a_bets_net_is_what_the_players_balance_moved(db):
+    await setup_money(db, {U: 1_000_000})
+    seen = set()
+    for n in range(40):  # dice over 50.50: wins and losses both come up
+        before = await balance(db, user_account(U))
+        b = await bet(db, f"m:net:{n}")
+        assert await balance(db, user_account(U)) - before == b.net
+        seen.add(b.net > 0)
+    assert seen == {True, False}
