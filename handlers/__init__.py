@@ -12,7 +12,7 @@ def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors
-    from handlers.earn import faucet, owner, referral
+    from handlers.earn import ad_review, ads, advertise, faucet, owner, referral
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
     from handlers.play import crash, fair, games, limits
@@ -24,6 +24,7 @@ def get_routers() -> list[Router]:
         errors.router(),
         admin.router(),
         payouts.router(),
+        ad_review.router(),
         start.router(),
         wallet.router(),
         language.router(),
@@ -32,6 +33,8 @@ def get_routers() -> list[Router]:
         referral.router(),
         faucets.router(),
         owner.router(),
+        ads.router(),
+        advertise.router(),
         games.router(),
         fair.router(),
         crash.router(),

@@ -59,6 +59,7 @@ define("ads.retry_wait", "5s", "duration", minimum=0, maximum=3600)
 
 VIEW_CODE, FEE_CODE = "ad_view", "ad_fee"  # ledger codes: the viewer's reward, the platform's cut
 PURPOSE = "ads"  # the captcha purpose
+OPTIONS = captcha.OPTIONS
 VISIT, JOIN = "visit", "join"
 DRAFT, REVIEW, ACTIVE, PAUSED, REJECTED, CANCELLED = (
     "draft",
