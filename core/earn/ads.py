@@ -394,11 +394,11 @@ def _check_claim(conn: Connection, c: Campaign, user_id: int, s: Settings, now: 
         raise AdError("ad_unknown", id=c.id)
     if why is not None:
         raise AdError("ad_paused" if why == "paused" else "ad_over", title=c.title)
-    if budget_left(conn, c) < c.unit:
-        raise AdError("ad_budget_out", title=c.title)
     window = window_of(c, now)
     if conn.execute(_TAKEN_IN, {"c": c.id, "u": user_id, "w": window}).first() is not None:
         raise AdError("ad_already", seconds=_next_window(c, now))
+    if budget_left(conn, c) < c.unit:
+        raise AdError("ad_budget_out", title=c.title)
     limited = _limits(conn, user_id, s, now)
     if limited is not None:
         raise AdError(

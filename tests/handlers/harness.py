@@ -15,6 +15,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
@@ -22,6 +23,7 @@ from aiogram.methods import (
     EditMessageMedia,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetChatMember,
     SendDocument,
     SendMessage,
     SendPhoto,
@@ -29,6 +31,9 @@ from aiogram.methods import (
 )
 from aiogram.types import (
     CallbackQuery,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberOwner,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -64,6 +69,9 @@ class RecordingSession(BaseSession):
         self.sent: list[Sent] = []
         self._ids = itertools.count(1000)
         self.messages: dict[tuple[int, int], Message] = {}
+        # getChatMember answers: (chat, user) -> status; a chat absent from ``chats`` is unknown.
+        self.chat_members: dict[tuple[int | str, int], str] = {}
+        self.chats: set[int | str] = set()
 
     async def close(self) -> None:
         pass
@@ -136,7 +144,18 @@ class RecordingSession(BaseSession):
             return msg
         if isinstance(method, AnswerCallbackQuery | DeleteMessage):
             return True
+        if isinstance(method, GetChatMember):
+            return self.chat_member(method)
         return True
+
+    def chat_member(self, method: GetChatMember) -> Any:
+        if method.chat_id not in self.chats:
+            raise TelegramBadRequest(method, "Bad Request: chat not found")
+        status = self.chat_members.get((method.chat_id, method.user_id), "left")
+        who = TgUser(id=method.user_id, is_bot=False, first_name="U")
+        if status in ("creator", "administrator"):
+            return ChatMemberOwner(user=who, is_anonymous=False)
+        return ChatMemberMember(user=who) if status == "member" else ChatMemberLeft(user=who)
 
 
 @dataclass
