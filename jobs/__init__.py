@@ -112,4 +112,12 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         "interval",
         seconds=params.get("payout.every"),
     )
+    from jobs import ads
+
+    scheduler.add_job(
+        exclusive(db, "ads")(ads.settle_joins),
+        "interval",
+        seconds=params.get("ads.join_check_every"),
+        args=[db, params, ads.telegram_member(bot)],
+    )
     return scheduler

@@ -13,7 +13,7 @@ import asyncio
 import html
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -264,15 +264,23 @@ async def show(message: Message, text: str, markup: InlineKeyboardMarkup) -> Non
         await message.edit_text(text, reply_markup=markup)
 
 
-async def is_member(bot: Bot, channel: str, user_id: int) -> bool:
-    """What getChatMember says now (the bot is an admin of the channel: checked at creation)."""
+async def chat_status(bot: Bot, chat: str, user_id: int) -> str | None:
+    """``user_id``'s status in ``chat`` as getChatMember says it; None when Telegram will not say
+    (an unknown chat, one the bot cannot see)."""
     try:
-        member = await bot.get_chat_member(channel, user_id)
+        status = (await bot.get_chat_member(chat, user_id)).status
+        return str(getattr(status, "value", status))  # aiogram's ChatMemberStatus, or a plain string
+    except ClientDecodeError as err:  # a kind of member this aiogram cannot read: its status still is
+        result = err.data.get("result") if isinstance(err.data, dict) else None
+        status = result.get("status") if isinstance(result, dict) else None
+        return str(status) if status else None
     except TelegramAPIError:
-        return False
-    return member.status in ("creator", "administrator", "member") or bool(
-        getattr(member, "is_member", False)
-    )
+        return None
+
+
+async def is_member(bot: Bot, channel: str, user_id: int) -> bool:
+    """Whether ``user_id`` is in ``channel`` now (restricted members count: they joined)."""
+    return await chat_status(bot, channel, user_id) in ("creator", "administrator", "member", "restricted")
 
 
 async def cb_claim(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -40,6 +39,7 @@ from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID, back_button
 from handlers.common.private import private_chat_only
 from handlers.earn.ad_review import notify_admins
+from handlers.earn.ads import chat_status
 
 errors.register("ad_title_empty", __("The title cannot be empty."))
 errors.register(
@@ -324,13 +324,12 @@ async def on_target_input(message: Message, state: FSMContext, bot: Bot) -> None
 
 async def channel_problem(bot: Bot, channel: str) -> str | None:
     """Why the bot cannot check members of ``channel``, or None when it can (it is an admin)."""
-    try:
-        me = await bot.get_chat_member(channel, bot.id)
-    except TelegramAPIError:
+    status = await chat_status(bot, channel, bot.id)
+    if status is None:
         return _(
             "The bot cannot see {channel}. Add the bot to it as an admin, then send the channel again."
         ).format(channel=html.escape(channel))
-    if me.status not in ("administrator", "creator"):
+    if status not in ("administrator", "creator"):
         return _(
             "The bot is not an admin of {channel}: make it one (it only checks who joined), then send it again."
         ).format(channel=html.escape(channel))

@@ -261,7 +261,7 @@ async def test_join_task_needs_the_bot_as_admin_and_a_member(tg, db):
     session.chats.add("@dustchan")
     assert "not an admin of @dustchan" in texts(await adv.send("@dustchan"))
     session.chat_members[("@dustchan", BOT_ID)] = "administrator"
-    await adv.send("https://t.me/dustchan")
+    assert "Which coin" in texts(await adv.send("https://t.me/dustchan"))
     await adv.tap_button("BTC")
     await adv.send("0.00000100")
     await adv.send("5")
