@@ -97,3 +97,13 @@ async def claim(
     return await db.write(
         ads.answer_claim, user_id, ch.id, await right_option(db, ch.id), S, member=member, now=now
     )
+
+
+async def ad_world(db) -> None:
+    """Campaign 1 waiting for review, campaign 2 running with view 1 paid: what /adreject 1 and
+    /invalidview 1 act on."""
+    await campaign(db, 500, approve=False)
+    running = await campaign(db, 501)
+    await person(db, 600)
+    await visit(db, 600, running)
+    await claim(db, 600, running)

@@ -314,3 +314,32 @@ async def test_tracking_link_redirects_once_and_explains_refusals(tg, db, http):
     assert page.status == 410
     views = await db.read(lambda c: c.execute(select(ad_views.c.id)).all())
     assert len(views) == 1  # only the first open was recorded
+
+
+async def test_a_stolen_admin_session_cannot_approve_or_reject_without_the_code(tg, db):
+    from datetime import UTC, datetime
+
+    from tests.handlers.cashout.test_cashout import enable_2fa
+
+    adv, admin = tg.person(ADV), tg.person(ADMIN)
+    await adv.send("/start")
+    await admin.send("/start")
+    await fund(db, user_account(ADV), 2400)
+    for _ in range(2):
+        await adv.send(ONE_LINE)
+        await adv.tap_button("Confirm")
+    t = await enable_2fa(db, ADMIN)
+    status = lambda: db.read(
+        lambda c: c.execute(select(ad_campaigns.c.status).order_by(ad_campaigns.c.id)).scalars().all()
+    )  # noqa: E731
+    await admin.send("/review")
+    assert "6-digit code" in texts(await admin.tap("rv:ok:1", tg.last_with_buttons(ADMIN)))
+    assert "wrong" in texts(await admin.send("000000"))
+    assert await status() == ["review", "review"] and await escrow_total(db) == 0
+    await admin.tap("rv:no:2", tg.last_with_buttons(ADMIN))
+    assert "6-digit code" in texts(await admin.send("spam"))
+    assert "wrong" in texts(await admin.send("000000"))
+    assert await status() == ["review", "review"]
+    await admin.tap("rv:ok:1", tg.last_with_buttons(ADMIN))
+    assert "approved" in texts(await admin.send(t.at(datetime.now(UTC))))
+    assert await status() == ["active", "review"] and await escrow_total(db) == 1200
