@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.earn import referrals
 from core.earn.ad_tokens import Token, TokenError
 from core.earn.tables import ad_campaigns, ad_reports, ad_views
-from core.errors import DomainError
+from core.errors import DomainError, InsufficientFunds
 from core.identity import captcha
 from core.money import ledger
 from core.money.accounts import AD_ESCROW, FEES, user_account
@@ -478,14 +478,14 @@ def answer_claim(
     except captcha.CaptchaError as err:
         raise AdError(err.reason, **err.params) from None
     cid, _, vid = got.subject.partition(":")
+    if got.right and vid != "0":  # a visit: its campaign is read with it
+        return _pay_visit(conn, int(vid), user_id, s, now)
     c = get_campaign(conn, int(cid))
     if not got.right:
         return Outcome("wrong", c.id, c.asset, wait_seconds=s.retry_wait)
-    if c.kind == JOIN:
-        if not member:
-            raise AdError("ad_not_joined", channel=c.channel or "")
-        return _reserve_join(conn, c, user_id, s, now)
-    return _pay_visit(conn, c, int(vid), user_id, s, now)
+    if not member:
+        raise AdError("ad_not_joined", channel=c.channel or "")
+    return _reserve_join(conn, c, user_id, s, now)
 
 
 def _void_view(conn: Connection, view_id: int, reason: str) -> None:
@@ -499,21 +499,45 @@ def _cannot_pay(conn: Connection, c: Campaign) -> str | None:
     return "budget" if budget_left(conn, c) < c.unit else None
 
 
-def _pay_visit(
-    conn: Connection, c: Campaign, view_id: int, user_id: int, s: Settings, now: datetime
-) -> Outcome:
-    v = conn.execute(_VIEW, {"v": view_id}).first()
-    if v is None or v.user_id != user_id or v.campaign_id != c.id:
+_VISIT_ROW = (
+    select(
+        ad_campaigns,
+        ad_views.c.user_id.label("v_user"),
+        ad_views.c.status.label("v_status"),
+        ad_views.c.started_at.label("v_started"),
+    )
+    .join(ad_views, ad_views.c.campaign_id == ad_campaigns.c.id)
+    .where(ad_views.c.id == bindparam("v"))
+)
+_MARK_PAID = (
+    update(ad_views)
+    .where(ad_views.c.id == bindparam("v"))
+    .values(
+        status=PAID,
+        period=bindparam("w"),
+        paid_at=bindparam("now"),
+        reward_id=bindparam("r"),
+        fee_id=bindparam("f"),
+    )
+)
+
+
+def _pay_visit(conn: Connection, view_id: int, user_id: int, s: Settings, now: datetime) -> Outcome:
+    """The hot path of a claim: one read of the visit and its campaign, the two transfers (the
+    reward's key makes a second payment in the window a replay), the view marked paid."""
+    row = conn.execute(_VISIT_ROW, {"v": view_id}).first()
+    if row is None or row.v_user != user_id:
         raise AdError("ad_not_visited")
+    c = Campaign.from_row(row)
     window = window_of(c, now)
-    if v.status != STARTED or conn.execute(_TAKEN_IN, {"c": c.id, "u": user_id, "w": window}).first():
+    if row.v_status != STARTED:
         return Outcome("already", c.id, c.asset, wait_seconds=_next_window(c, now))
-    left = _left(c, v.started_at, now)
+    left = _left(c, row.v_started, now)
     if left > 0:
         raise AdError("ad_too_early", seconds=left)
-    why = _cannot_pay(conn, c)
+    why = _not_running(c)
     if why is not None:
-        _void_view(conn, v.id, why)
+        _void_view(conn, view_id, why)
         return Outcome("void", c.id, c.asset, reason=why)
     limited = _limits(conn, user_id, s, now)
     if limited is not None:
@@ -521,17 +545,22 @@ def _pay_visit(
             "ad_daily_cap" if limited.reason == "daily_cap" else "ad_too_new", seconds=limited.wait_seconds
         )
     key = view_key(c.id, user_id, window)
-    reward = ledger.transfer(
-        conn,
-        debit=c.escrow,
-        credit=user_account(user_id),
-        asset=c.asset,
-        amount=c.price,
-        code=VIEW_CODE,
-        key=key,
-        meta={"campaign": c.id, "view": v.id},
-        now=now,
-    )
+    meta = {"campaign": c.id, "view": view_id}
+    try:
+        reward = ledger.transfer(
+            conn,
+            debit=c.escrow,
+            credit=user_account(user_id),
+            asset=c.asset,
+            amount=c.price,
+            code=VIEW_CODE,
+            key=key,
+            meta=meta,
+            now=now,
+        )
+    except InsufficientFunds:  # the ledger kept nothing of it; the escrow holds whole views only,
+        _void_view(conn, view_id, "budget")  # so a paid reward always has its fee behind it
+        return Outcome("void", c.id, c.asset, reason="budget")
     if reward.replayed:  # another visit of this window was paid first
         return Outcome("already", c.id, c.asset, wait_seconds=_next_window(c, now))
     fee_id = None
@@ -544,14 +573,10 @@ def _pay_visit(
             amount=c.fee,
             code=FEE_CODE,
             key=f"{key}:fee",
-            meta={"campaign": c.id, "view": v.id},
+            meta=meta,
             now=now,
         ).id
-    conn.execute(
-        update(ad_views)
-        .where(ad_views.c.id == v.id)
-        .values(status=PAID, period=window, paid_at=now, reward_id=reward.id, fee_id=fee_id)
-    )
+    conn.execute(_MARK_PAID, {"v": view_id, "w": window, "now": now, "r": reward.id, "f": fee_id})
     commission = _commission(conn, c, user_id, key, s, now)
     return Outcome("paid", c.id, c.asset, c.price, commission, _next_window(c, now))
 
@@ -741,11 +766,9 @@ def refund(conn: Connection, c: Campaign, tag: str, now: datetime) -> int:
     return left
 
 
-def pay_visit(conn: Connection, user_id: int, view_id: int, s: Settings, now: datetime | None = None) -> Outcome:
+def pay_visit(
+    conn: Connection, user_id: int, view_id: int, s: Settings, now: datetime | None = None
+) -> Outcome:
     """Pay a visit whose puzzle was solved (``answer_claim`` calls this): the reward and the fee
     from the campaign's escrow, the referrer's commission from marketing, all or nothing."""
-    now = now or utcnow()
-    v = conn.execute(_VIEW, {"v": view_id}).first()
-    if v is None or v.user_id != user_id:
-        raise AdError("ad_not_visited")
-    return _pay_visit(conn, get_campaign(conn, v.campaign_id), view_id, user_id, s, now)
+    return _pay_visit(conn, view_id, user_id, s, now or utcnow())
