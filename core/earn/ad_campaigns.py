@@ -557,3 +557,24 @@ def campaigns_of(conn: Connection, advertiser_id: int, limit: int = 10) -> list[
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ViewLine:
+    id: int
+    user_id: int
+    status: str
+    started_at: datetime
+    reason: str | None
+
+
+def views_of(conn: Connection, campaign_id: int, limit: int = 20) -> list[ViewLine]:
+    """The campaign's latest visits and joins, newest first: what an admin looks at for fraud."""
+    get_campaign(conn, campaign_id)
+    rows = conn.execute(
+        select(ad_views.c.id, ad_views.c.user_id, ad_views.c.status, ad_views.c.started_at, ad_views.c.reason)
+        .where(ad_views.c.campaign_id == campaign_id)
+        .order_by(ad_views.c.id.desc())
+        .limit(limit)
+    )
+    return [ViewLine(r.id, r.user_id, r.status, r.started_at, r.reason) for r in rows]

@@ -110,7 +110,17 @@ async def notify_admins(bot: Bot, admin_ids: AdminIds, c: ads.Campaign) -> None:
             log.info("admin %s could not be told of ad #%s; it waits in /review", admin_id, c.id)
 
 
-async def cmd_review(message: Message, db: Database) -> None:
+async def cmd_review(message: Message, command: CommandObject, db: Database) -> None:
+    cid = row_id(command.args) if command.args else None
+    if cid is not None:  # /review ID: that campaign's latest views, for /invalidview
+        lines = [_("<b>Latest views of ad #{id}</b> (/invalidview VIEW)").format(id=cid)]
+        lines += [
+            f"#{v.id} · {v.user_id} · {v.status}{' (' + v.reason + ')' if v.reason else ''}"
+            f" · {v.started_at:%Y-%m-%d %H:%M:%S} UTC"
+            for v in await db.read(ad_campaigns.views_of, cid)
+        ]
+        await message.answer("\n".join(lines))
+        return
     queue = await db.read(ad_campaigns.review_queue)
     if not queue:
         await message.answer(_("No ads are waiting for review."))

@@ -272,8 +272,8 @@ async def chat_status(bot: Bot, chat: str, user_id: int) -> str | None:
         return str(getattr(status, "value", status))  # aiogram's ChatMemberStatus, or a plain string
     except ClientDecodeError as err:  # a kind of member this aiogram cannot read: its status still is
         result = err.data.get("result") if isinstance(err.data, dict) else None
-        status = result.get("status") if isinstance(result, dict) else None
-        return str(status) if status else None
+        raw = result.get("status") if isinstance(result, dict) else None
+        return str(raw) if raw else None
     except TelegramAPIError:
         return None
 

@@ -343,3 +343,26 @@ async def test_a_stolen_admin_session_cannot_approve_or_reject_without_the_code(
     await admin.tap("rv:ok:1", tg.last_with_buttons(ADMIN))
     assert "approved" in texts(await admin.send(t.at(datetime.now(UTC))))
     assert await status() == ["active", "review"] and await escrow_total(db) == 1200
+
+
+async def test_admin_finds_a_view_and_marks_it_invalid(tg, db):
+    from core.money.accounts import TREASURY
+
+    await live_campaign(tg, db)
+    admin, viewer = tg.person(ADMIN), tg.person(VIEWER)
+    await viewer.send("/start")
+    ad = await viewer.send("/ads")
+    await open_link(db, ad)
+    puzzle = next(s for s in await viewer.tap_button("Claim") if s.method == "sendPhoto")
+    await viewer.tap(await answer_of(db, puzzle), puzzle)
+    listing = texts(await admin.send("/review 1"))
+    assert "Not enough BTC" in texts(await admin.send("/invalidview 1"))  # the treasury is empty
+    await admin.send("/deposit 1 BTC float")
+    assert f"#1 · {VIEWER} · paid" in listing
+    treasury = await available(db, TREASURY)
+    assert "viewer had been paid already" in texts(await admin.send("/invalidview 1"))
+    assert await escrow_total(db) == 1200 and await available(db, user_account(VIEWER)) == 100
+    assert await available(db, TREASURY) == treasury - 100 and await available(db, FEES) == 0
+    assert "not a paid or held view" in texts(await admin.send("/invalidview 1"))
+    assert "Usage" in texts(await admin.send("/invalidview x"))
+    assert "Views paid: 0" in texts(await tg.person(ADV).send("/campaigns"))
