@@ -329,9 +329,12 @@ async def test_a_stolen_admin_session_cannot_approve_or_reject_without_the_code(
         await adv.send(ONE_LINE)
         await adv.tap_button("Confirm")
     t = await enable_2fa(db, ADMIN)
-    status = lambda: db.read(
-        lambda c: c.execute(select(ad_campaigns.c.status).order_by(ad_campaigns.c.id)).scalars().all()
-    )  # noqa: E731
+
+    def status():
+        return db.read(
+            lambda c: c.execute(select(ad_campaigns.c.status).order_by(ad_campaigns.c.id)).scalars().all()
+        )
+
     await admin.send("/review")
     assert "6-digit code" in texts(await admin.tap("rv:ok:1", tg.last_with_buttons(ADMIN)))
     assert "wrong" in texts(await admin.send("000000"))
