@@ -369,3 +369,21 @@ async def test_admin_finds_a_view_and_marks_it_invalid(tg, db):
     assert "not a paid or held view" in texts(await admin.send("/invalidview 1"))
     assert "Usage" in texts(await admin.send("/invalidview x"))
     assert "Views paid: 0" in texts(await tg.person(ADV).send("/campaigns"))
+
+
+async def test_a_new_url_or_title_sends_a_live_campaign_back_to_review(tg, db):
+    adv, admin, _q = await live_campaign(tg, db)
+    viewer = tg.person(VIEWER)
+    await viewer.send("/start")
+    assert "Usage: /campaigns ID" in texts(await adv.send("/campaigns 1 url"))
+    assert "not a web address" in texts(await adv.send("/campaigns 1 url javascript:alert(1)"))
+    sent = await adv.send("/campaigns 1 url https://other.example/page")
+    assert "paused until an admin reviews it again" in texts(sent)
+    review = next(s for s in sent if s.chat_id == ADMIN)
+    assert "https://other.example/page" in review.text
+    assert "No ads right now" in texts(await viewer.send("/ads"))  # not shown meanwhile
+    assert "does not exist" in texts(await viewer.send("/campaigns 1 title Mine now"))  # another's campaign
+    await admin.tap(review.buttons()[0][1], review)
+    assert "My shop" in texts(await viewer.send("/ads"))
+    assert await escrow_total(db) == 1200  # the budget stayed where it was
+    assert "changed." in texts(await adv.send("/campaigns 1 description Better words"))
