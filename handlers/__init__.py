@@ -12,7 +12,7 @@ def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors
-    from handlers.earn import ad_review, ads, advertise, faucet, owner, referral
+    from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
     from handlers.play import crash, fair, games, limits
@@ -35,6 +35,7 @@ def get_routers() -> list[Router]:
         owner.router(),
         ads.router(),
         advertise.router(),
+        campaigns.router(),
         games.router(),
         fair.router(),
         crash.router(),
