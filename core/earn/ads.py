@@ -219,15 +219,20 @@ def _day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _limits(conn: Connection, user_id: int, s: Settings, now: datetime) -> NoAds | None:
-    """The viewer's own limits: account age (``ads.min_age``) and paid ads per UTC day."""
+def _limits(
+    conn: Connection, user_id: int, s: Settings, now: datetime, paid_today: int | None = None
+) -> NoAds | None:
+    """The viewer's own limits: account age (``ads.min_age``) and paid ads per UTC day
+    (``paid_today`` when the caller read it already)."""
     if s.min_age > 0:
         created = conn.execute(_USER_SINCE, {"u": user_id}).scalar()
         age = (now - created).total_seconds() if created is not None else 0
         if age < s.min_age:
             return NoAds("too_new", math.ceil(s.min_age - age))
     day = _day_start(now)
-    if conn.execute(_PAID_SINCE, {"u": user_id, "since": day}).scalar_one() >= s.daily_cap:
+    if paid_today is None:
+        paid_today = conn.execute(_PAID_SINCE, {"u": user_id, "since": day}).scalar_one()
+    if paid_today >= s.daily_cap:
         return NoAds("daily_cap", math.ceil((day + timedelta(days=1) - now).total_seconds()))
     return None
 
@@ -505,6 +510,7 @@ _VISIT_ROW = (
         ad_views.c.user_id.label("v_user"),
         ad_views.c.status.label("v_status"),
         ad_views.c.started_at.label("v_started"),
+        _PAID_SINCE.scalar_subquery().label("paid_today"),
     )
     .join(ad_views, ad_views.c.campaign_id == ad_campaigns.c.id)
     .where(ad_views.c.id == bindparam("v"))
@@ -525,7 +531,7 @@ _MARK_PAID = (
 def _pay_visit(conn: Connection, view_id: int, user_id: int, s: Settings, now: datetime) -> Outcome:
     """The hot path of a claim: one read of the visit and its campaign, the two transfers (the
     reward's key makes a second payment in the window a replay), the view marked paid."""
-    row = conn.execute(_VISIT_ROW, {"v": view_id}).first()
+    row = conn.execute(_VISIT_ROW, {"v": view_id, "u": user_id, "since": _day_start(now)}).first()
     if row is None or row.v_user != user_id:
         raise AdError("ad_not_visited")
     c = Campaign.from_row(row)
@@ -539,7 +545,7 @@ def _pay_visit(conn: Connection, view_id: int, user_id: int, s: Settings, now: d
     if why is not None:
         _void_view(conn, view_id, why)
         return Outcome("void", c.id, c.asset, reason=why)
-    limited = _limits(conn, user_id, s, now)
+    limited = _limits(conn, user_id, s, now, row.paid_today)
     if limited is not None:
         raise AdError(
             "ad_daily_cap" if limited.reason == "daily_cap" else "ad_too_new", seconds=limited.wait_seconds

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from functools import lru_cache
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
@@ -329,7 +330,13 @@ async def show_puzzle(message: Message, got: ads.Challenge) -> None:
 
 
 async def cb_answer(
-    query: CallbackQuery, callback_data: AdCaptchaCB, db: Database, params: Params, user: User, bot: Bot
+    query: CallbackQuery,
+    callback_data: AdCaptchaCB,
+    db: Database,
+    params: Params,
+    user: User,
+    bot: Bot,
+    locale: str,
 ) -> None:
     message = shown(query)
     member = None
@@ -339,26 +346,22 @@ async def cb_answer(
     out = await db.write(
         ads.answer_claim, user.id, callback_data.c, callback_data.o, ads.settings_for(params), member=member
     )
-    kb = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("▶️ Next ad"), callback_data=AdCB(action="skip", c=out.campaign_id).pack()
-                )
-            ]
-        ]
-    )
-    if out.status == "wrong":
-        kb.inline_keyboard.insert(
-            0,
-            [
-                InlineKeyboardButton(
-                    text=_("🔄 New puzzle"), callback_data=AdCB(action="claim", c=out.campaign_id).pack()
-                )
-            ],
-        )
+    kb = after_markup(out.campaign_id, out.status == "wrong", locale)
     await message.edit_caption(caption=outcome_text(out), reply_markup=kb)
     await query.answer()
+
+
+@lru_cache(maxsize=1024)
+def after_markup(campaign_id: int, wrong: bool, locale: str) -> InlineKeyboardMarkup:
+    """Under an answered puzzle: the next ad (and a new puzzle after a wrong answer). Built once
+    per campaign and language (``_`` reads the locale the middleware set, which is ``locale``)."""
+    rows = [
+        [InlineKeyboardButton(text=_("▶️ Next ad"), callback_data=AdCB(action="skip", c=campaign_id).pack())]
+    ]
+    if wrong:
+        new = AdCB(action="claim", c=campaign_id).pack()
+        rows.insert(0, [InlineKeyboardButton(text=_("🔄 New puzzle"), callback_data=new)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def outcome_text(o: ads.Outcome) -> str:
