@@ -50,7 +50,7 @@ from core.earn.tables import ad_campaigns, ad_views
 from core.errors import InsufficientFunds
 from core.identity.users import LANGUAGES
 from core.money import ledger
-from core.money.accounts import TREASURY, user_account
+from core.money.accounts import FEES, TREASURY, user_account
 from core.money.amounts import MAX_AMOUNT
 from core.money.assets import get_asset
 from core.platform import audit, notices
@@ -475,8 +475,18 @@ def invalidate(conn: Connection, admin_id: int, view_id: int, now: datetime | No
     else:
         back = f"ad:invalid:{v.id}"
         meta = {"campaign": c.id, "view": v.id}
-        if v.fee_id is not None:
-            ledger.reverse(conn, v.fee_id, key=f"{back}:fee", code=INVALID_CODE, meta=meta, now=now)
+        if v.fee_id is not None:  # the platform gives its cut back (a join's fee was posted from a reserve)
+            ledger.transfer(
+                conn,
+                debit=FEES,
+                credit=c.escrow,
+                asset=c.asset,
+                amount=c.fee,
+                code=INVALID_CODE,
+                key=f"{back}:fee",
+                meta=meta,
+                now=now,
+            )
         ledger.transfer(
             conn,
             debit=TREASURY,

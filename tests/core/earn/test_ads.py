@@ -354,3 +354,18 @@ async def test_top_up_edit_and_stats(db):
     assert (await db.read(ads.next_ad, VIEWER + 1, "en", S)).reason == "none"
     await db.write(ad_campaigns.approve, ADMIN, cid)
     assert await escrow(db, cid) == 360  # the funding was posted once, at the first approval
+
+
+async def test_invalid_paid_join_refunds_the_campaign_from_the_platform(db):
+    cid = await campaign(db, ADV, kind="join", views=2)
+    await person(db, VIEWER)
+    await claim(db, VIEWER, cid, member=True)
+    later = utcnow() + timedelta(seconds=S.join_hold + 1)
+    [due] = await db.read(ads.due_joins, later)
+    await db.write(ads.settle_join, due.view_id, True, S, later)
+    await db.write(
+        ledger.transfer, debit="world", credit=TREASURY, asset="BTC", amount=1000, code="deposit", key="t"
+    )
+    got = await db.write(ad_campaigns.invalidate, ADMIN, due.view_id)
+    assert not got.taken_back and await escrow(db, cid) == 240
+    assert await available(db, user_account(VIEWER)) == 100 and await available(db, FEES) == 0
