@@ -35,13 +35,14 @@ async def publish(
         day = taken_at.date().isoformat()
         owed = await db.read(proof.owed_balances, asset)
         tree = await asyncio.to_thread(proof.build_tree, secret_key, asset, day, taken_at, owed)
+        del owed  # a million tuples: not kept while the tree is written
         if tree is None:
             continue
         root_id = await db.write(proof.start, tree)
         if root_id is None:
             continue  # already published today
-        for first, batch in proof.leaf_batches(tree):
-            await db.write(proof.write_leaves, root_id, first, batch)
+        for chunks in proof.chunk_batches(tree):
+            await db.write(proof.write_chunks, root_id, tree, chunks)
         await db.write(proof.write_nodes_and_publish, root_id, tree, now())
         root = await db.read(proof.latest_root, asset)
         if root is not None:

@@ -16,6 +16,7 @@ neither.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,39 +49,57 @@ class Step:
     sum: int
 
 
-def next_level(hashes: Sequence[bytes], sums: Sequence[int]) -> tuple[list[bytes], list[int]]:
-    """The level above ``hashes``/``sums``: pairs combined, an odd last node carried up."""
-    up_h: list[bytes] = []
-    up_s: list[int] = []
-    n = len(hashes)
+# A level is compact: its hashes as one bytes object (32 bytes each) and its sums as an array of
+# unsigned 64-bit ints (a million users' tree then takes tens of MB, not hundreds). Sums fit: the
+# ledger keeps what the world owes, and so any sum of user balances, below 10**18 < 2**63.
+Level = tuple[bytes, array]
+
+
+def level(hashes: Sequence[bytes], sums: Sequence[int]) -> Level:
+    return b"".join(hashes), array("Q", sums)
+
+
+def next_level(hashes: bytes, sums: array) -> Level:
+    """The level above: pairs combined, an odd last node carried up."""
+    sha, tag = hashlib.sha256, NODE_TAG
+    n = len(sums)
+    up_h = bytearray()
+    up_s = array("Q")
     for i in range(0, n - 1, 2):
-        s = sums[i] + sums[i + 1]
-        up_h.append(node_hash(hashes[i], sums[i], hashes[i + 1], sums[i + 1]))
-        up_s.append(s)
+        ls, rs = sums[i], sums[i + 1]
+        at = 32 * i
+        up_h += sha(
+            tag
+            + hashes[at : at + 32]
+            + ls.to_bytes(SUM_BYTES, "big")
+            + hashes[at + 32 : at + 64]
+            + rs.to_bytes(SUM_BYTES, "big")
+        ).digest()
+        up_s.append(ls + rs)
     if n % 2:
-        up_h.append(hashes[-1])
+        up_h += hashes[-32:]
         up_s.append(sums[-1])
-    return up_h, up_s
+    return bytes(up_h), up_s
 
 
-def build(hashes: Sequence[bytes], sums: Sequence[int]) -> list[tuple[list[bytes], list[int]]]:
+def build(hashes: bytes, sums: array) -> list[Level]:
     """Every level of the tree over these leaves, leaves first, the root's level last."""
-    if not hashes:
-        raise ValueError("a tree needs at least one leaf")
-    levels = [(list(hashes), list(sums))]
-    while len(levels[-1][0]) > 1:
+    if not sums or len(hashes) != 32 * len(sums):
+        raise ValueError("a tree needs at least one leaf, and a hash per sum")
+    levels: list[Level] = [(hashes, sums)]
+    while len(levels[-1][1]) > 1:
         levels.append(next_level(*levels[-1]))
     return levels
 
 
-def path(levels: Sequence[tuple[Sequence[bytes], Sequence[int]]], index: int) -> list[Step]:
+def path(levels: Sequence[Level], index: int) -> list[Step]:
     """The siblings from leaf ``index`` up to the root (levels as ``build`` returns them)."""
     steps: list[Step] = []
     for hashes, sums in levels[:-1]:
         sibling = index ^ 1
-        if sibling < len(hashes):
+        if sibling < len(sums):
             side = "left" if sibling < index else "right"
-            steps.append(Step(side, hashes[sibling], sums[sibling]))
+            steps.append(Step(side, hashes[32 * sibling : 32 * sibling + 32], sums[sibling]))
         index //= 2
     return steps
 

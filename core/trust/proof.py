@@ -4,43 +4,50 @@ The root hash and the total are published; a user gets their own leaf (balance a
 the path to the root as a JSON document, and checks it with tools/verify_proof.py. The salt is a
 keyed hash of (coin, day, user) under SECRET_KEY, new every day and shown only to its user. The
 leaves are ordered by salt, so the order changes daily and a neighbour's sum in a path cannot be
-tied to a person.
+tied to a person; the same order lets the server find a user's leaf from their salt.
 
 A user's balance here is their posted balance, which still includes what is on hold (a
 withdrawal on its way is owed until it is sent). Users holding nothing of a coin are left out.
 
-Building is a read of one consistent snapshot, the hashing (off the event loop), then writes in
-chunks: the root row is written first without a hash, so a run killed in the middle leaves an
-unpublished root that the next run deletes and builds again. Only published roots are served.
+Building is a read of one consistent snapshot, the hashing (off the event loop), then a few
+short writes: the root row first without a hash, the leaves a chunk of 128 per row, the upper
+nodes, then the hash, which publishes it. A run killed in the middle leaves an unpublished root
+that the next run deletes and builds again; only published roots are served.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import sys
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy.types import BigInteger
 
 from core.money.assets import ASSETS, get_asset
 from core.platform import params
 from core.platform.schema import accounts
 from core.trust import merkle
-from core.trust.tables import proof_leaves, proof_nodes, proof_roots
+from core.trust.tables import proof_chunks, proof_nodes, proof_roots
 
 FORMAT = "dustpan-proof-of-liabilities/1"
-CHUNK_LEVEL = 8  # nodes from this level up are stored; below, one chunk of 256 leaves is rebuilt
-CHUNK = 1 << CHUNK_LEVEL
-WRITE_BATCH = 20_000  # leaves per write transaction: the writer is never held for long
+CHUNK_LEVEL = 7  # leaves are stored 2**7 to a row; nodes from this level up are stored as they are
+WRITE_ROWS = 200  # chunk rows per write transaction (51,200 users): the writer is never held long
 
 params.define("ops.channel", "", "text")
 
 
+def chunk_size() -> int:
+    return 1 << CHUNK_LEVEL
+
+
 def salt_for(secret: str, asset: str, day: str, user_id: int) -> bytes:
-    return hmac.new(secret.encode(), f"pol:{asset}:{day}:{user_id}".encode(), hashlib.sha256).digest()
+    return hmac.digest(secret.encode(), b"pol:%s:%s:%d" % (asset.encode(), day.encode(), user_id), "sha256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +64,37 @@ class Root:
 
 @dataclass(slots=True)
 class Tree:
-    """A built tree, ready to be written: leaves in order and every level of hashes and sums."""
+    """A built tree, ready to be written: the leaves in order, and every level of hashes and sums."""
 
     asset: str
     day: str
     taken_at: datetime
-    leaves: list[tuple[int, int, bytes]]  # (user id, balance, salt), in tree order
-    levels: list[tuple[list[bytes], list[int]]]
+    users: array  # user ids in tree order
+    salts: bytes  # 32 bytes per leaf, in tree order
+    levels: list[merkle.Level]  # levels[0][1] are the balances in tree order
 
     @property
     def root_hash(self) -> str:
-        return self.levels[-1][0][0].hex()
+        return self.levels[-1][0].hex()
 
     @property
     def total(self) -> int:
-        return self.levels[-1][1][0]
+        return int(self.levels[-1][1][0])
+
+    @property
+    def size(self) -> int:
+        return len(self.users)
 
 
 def owed_balances(conn: Connection, asset: str) -> list[tuple[int, int]]:
     """(user id, balance) of every user holding some of ``asset``."""
+    user_id = cast(func.substr(accounts.c.owner, 6), BigInteger)
     rows = conn.execute(
-        select(accounts.c.owner, accounts.c.balance).where(
+        select(user_id, accounts.c.balance).where(
             accounts.c.asset == asset, accounts.c.owner.like("user:%"), accounts.c.balance > 0
         )
-    )
-    return [(int(owner[5:]), int(balance)) for owner, balance in rows]
+    ).all()
+    return [(int(u), int(b)) for u, b in rows]
 
 
 def build_tree(
@@ -90,15 +103,52 @@ def build_tree(
     """The tree over ``owed`` (pure CPU; run it off the event loop). None when nobody holds the coin."""
     if not owed:
         return None
-    leaves = sorted(
-        ((user, bal, salt_for(secret, asset, day, user)) for user, bal in owed), key=lambda leaf: leaf[2]
+    key, prefix = secret.encode(), b"pol:%s:%s:" % (asset.encode(), day.encode())
+    salts = [hmac.digest(key, prefix + b"%d" % user, "sha256") for user, _ in owed]
+    order = sorted(range(len(owed)), key=salts.__getitem__)
+    users = array("Q", (owed[i][0] for i in order))
+    balances = array("Q", (owed[i][1] for i in order))
+    salt_blob = b"".join(salts[i] for i in order)
+    del salts, order
+    sha, tag = hashlib.sha256, merkle.LEAF_TAG
+    leaves = b"".join(
+        sha(
+            tag + salt_blob[32 * i : 32 * i + 32] + u.to_bytes(8, "big") + b.to_bytes(merkle.SUM_BYTES, "big")
+        ).digest()
+        for i, (u, b) in enumerate(zip(users, balances, strict=True))
     )
-    hashes = [merkle.leaf_hash(salt, user, bal) for user, bal, salt in leaves]
-    levels = merkle.build(hashes, [bal for _, bal, _ in leaves])
-    return Tree(asset, day, taken_at, leaves, levels)
+    return Tree(asset, day, taken_at, users, salt_blob, merkle.build(leaves, balances))
 
 
-# --- writing a tree: start, leaves in batches, nodes, publish -----------------------------------
+def _le(values: array) -> bytes:
+    if sys.byteorder == "big":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _from_le(data: bytes) -> array:
+    values = array("Q")
+    values.frombytes(data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+def pack(tree: Tree, chunk: int) -> dict[str, Any]:
+    size = chunk_size()
+    lo, hi = chunk * size, min((chunk + 1) * size, tree.size)
+    data = _le(tree.users[lo:hi]) + _le(tree.levels[0][1][lo:hi]) + tree.salts[32 * lo : 32 * hi]
+    return {"idx": chunk, "first_salt": tree.salts[32 * lo : 32 * lo + 32], "data": data}
+
+
+def unpack(data: bytes) -> tuple[array, array, bytes]:
+    """A stored chunk: (user ids, balances, salts)."""
+    n = len(data) // 48
+    return _from_le(data[: 8 * n]), _from_le(data[8 * n : 16 * n]), data[16 * n :]
+
+
+# --- writing a tree: start, chunks in batches, nodes and publish ---------------------------------
 
 
 def start(conn: Connection, tree: Tree) -> int | None:
@@ -112,44 +162,36 @@ def start(conn: Connection, tree: Tree) -> int | None:
         if row.root_hash is not None:
             return None
         # A run that died half way: start that day again from nothing.
-        conn.execute(delete(proof_leaves).where(proof_leaves.c.root_id == row.id))
+        conn.execute(delete(proof_chunks).where(proof_chunks.c.root_id == row.id))
         conn.execute(delete(proof_nodes).where(proof_nodes.c.root_id == row.id))
         conn.execute(delete(proof_roots).where(proof_roots.c.id == row.id))
     return int(
         conn.execute(
             insert(proof_roots)
             .values(
-                asset=tree.asset,
-                day=tree.day,
-                total=tree.total,
-                leaves=len(tree.leaves),
-                taken_at=tree.taken_at,
+                asset=tree.asset, day=tree.day, total=tree.total, leaves=tree.size, taken_at=tree.taken_at
             )
             .returning(proof_roots.c.id)
         ).scalar_one()
     )
 
 
-def leaf_batches(tree: Tree) -> Iterator[tuple[int, list[tuple[int, int, bytes]]]]:
-    for first in range(0, len(tree.leaves), WRITE_BATCH):
-        yield first, tree.leaves[first : first + WRITE_BATCH]
+def chunk_batches(tree: Tree) -> Iterator[range]:
+    chunks = (tree.size + chunk_size() - 1) // chunk_size()
+    for first in range(0, chunks, WRITE_ROWS):
+        yield range(first, min(first + WRITE_ROWS, chunks))
 
 
-def write_leaves(conn: Connection, root_id: int, first: int, batch: Sequence[tuple[int, int, bytes]]) -> None:
-    conn.execute(
-        insert(proof_leaves),
-        [
-            {"root_id": root_id, "idx": first + i, "user_id": user, "balance": bal, "salt": salt}
-            for i, (user, bal, salt) in enumerate(batch)
-        ],
-    )
+def write_chunks(conn: Connection, root_id: int, tree: Tree, chunks: range) -> None:
+    conn.execute(insert(proof_chunks), [{"root_id": root_id, **pack(tree, c)} for c in chunks])
 
 
 def write_nodes_and_publish(conn: Connection, root_id: int, tree: Tree, at: datetime) -> None:
     rows: list[dict[str, Any]] = [
-        {"root_id": root_id, "level": level, "idx": i, "hash": h, "sum": s}
-        for level in range(CHUNK_LEVEL, len(tree.levels) - 1)
-        for i, (h, s) in enumerate(zip(*tree.levels[level], strict=True))
+        {"root_id": root_id, "level": lv, "idx": i, "hash": hashes[32 * i : 32 * i + 32], "sum": int(sums[i])}
+        for lv in range(CHUNK_LEVEL, len(tree.levels) - 1)
+        for hashes, sums in [tree.levels[lv]]
+        for i in range(len(sums))
     ]
     if rows:
         conn.execute(insert(proof_nodes), rows)
@@ -197,6 +239,15 @@ def latest_root(conn: Connection, asset: str) -> Root | None:
     return _root(row) if row is not None else None
 
 
+# The siblings above the chunk: one statement, the same for every proof (a superset of the rows
+# wanted: every stored level at every wanted index, a few dozen rows; the dict picks the right ones).
+_NODES = select(proof_nodes.c.level, proof_nodes.c.idx, proof_nodes.c.hash, proof_nodes.c.sum).where(
+    proof_nodes.c.root_id == bindparam("root"),
+    proof_nodes.c.level >= bindparam("low"),
+    proof_nodes.c.idx.in_(bindparam("idx", expanding=True)),
+)
+
+
 def _height(leaves: int) -> int:
     """Index of the root's level in a tree of ``leaves`` leaves."""
     height, count = 0, leaves
@@ -205,46 +256,46 @@ def _height(leaves: int) -> int:
     return height
 
 
-def proof_document(conn: Connection, user_id: int, asset: str) -> dict[str, Any] | None:
+def proof_document(conn: Connection, secret: str, user_id: int, asset: str) -> dict[str, Any] | None:
     """The user's proof for the newest published root of ``asset``; None if they are not in it."""
     root = latest_root(conn, asset)
     if root is None:
         return None
-    mine = conn.execute(
-        select(proof_leaves.c.idx, proof_leaves.c.balance, proof_leaves.c.salt).where(
-            proof_leaves.c.root_id == root.id, proof_leaves.c.user_id == user_id
-        )
+    salt = salt_for(secret, asset, root.day, user_id)
+    row = conn.execute(
+        select(proof_chunks.c.idx, proof_chunks.c.data)
+        .where(proof_chunks.c.root_id == root.id, proof_chunks.c.first_salt <= salt)
+        .order_by(proof_chunks.c.first_salt.desc())
+        .limit(1)
     ).first()
-    if mine is None:
+    if row is None:
         return None
-    index = int(mine.idx)
-    first = (index >> CHUNK_LEVEL) << CHUNK_LEVEL
-    chunk = conn.execute(
-        select(proof_leaves.c.user_id, proof_leaves.c.balance, proof_leaves.c.salt)
-        .where(
-            proof_leaves.c.root_id == root.id, proof_leaves.c.idx >= first, proof_leaves.c.idx < first + CHUNK
-        )
-        .order_by(proof_leaves.c.idx)
-    ).all()
-    hashes = [merkle.leaf_hash(bytes(r.salt), int(r.user_id), int(r.balance)) for r in chunk]
-    local = merkle.build(hashes, [int(r.balance) for r in chunk])
-    steps = merkle.path(local, index - first)
-    height = _height(root.leaves)
-    wanted = [(level, (index >> level) ^ 1) for level in range(CHUNK_LEVEL, height)]
+    users, balances, salts = unpack(bytes(row.data))
+    try:
+        j = next(j for j, u in enumerate(users) if u == user_id and salts[32 * j : 32 * j + 32] == salt)
+    except StopIteration:
+        return None
+    sha, tag = hashlib.sha256, merkle.LEAF_TAG
+    leaves = b"".join(
+        sha(
+            tag + salts[32 * k : 32 * k + 32] + u.to_bytes(8, "big") + b.to_bytes(merkle.SUM_BYTES, "big")
+        ).digest()
+        for k, (u, b) in enumerate(zip(users, balances, strict=True))
+    )
+    steps = merkle.path(merkle.build(leaves, balances), j)
+    index = int(row.idx) * chunk_size() + j
+    wanted = [(lv, (index >> lv) ^ 1) for lv in range(CHUNK_LEVEL, _height(root.leaves))]
     if wanted:
         found = {
             (int(r.level), int(r.idx)): (bytes(r.hash), int(r.sum))
             for r in conn.execute(
-                select(proof_nodes.c.level, proof_nodes.c.idx, proof_nodes.c.hash, proof_nodes.c.sum).where(
-                    proof_nodes.c.root_id == root.id,
-                    or_(*(and_(proof_nodes.c.level == lv, proof_nodes.c.idx == i) for lv, i in wanted)),
-                )
+                _NODES, {"root": root.id, "low": CHUNK_LEVEL, "idx": sorted({i for _, i in wanted})}
             )
         }
-        for level, sibling in wanted:
-            if (level, sibling) in found:
-                h, s = found[(level, sibling)]
-                steps.append(merkle.Step("left" if sibling < (index >> level) else "right", h, s))
+        for lv, sibling in wanted:
+            if (lv, sibling) in found:
+                h, s = found[(lv, sibling)]
+                steps.append(merkle.Step("left" if sibling < (index >> lv) else "right", h, s))
     return {
         "format": FORMAT,
         "asset": asset,
@@ -252,7 +303,7 @@ def proof_document(conn: Connection, user_id: int, asset: str) -> dict[str, Any]
         "day": root.day,
         "root": root.root_hash,
         "total": root.total,
-        "leaf": {"user_id": user_id, "balance": int(mine.balance), "salt": bytes(mine.salt).hex()},
+        "leaf": {"user_id": user_id, "balance": int(balances[j]), "salt": salt.hex()},
         "path": [{"side": s.side, "hash": s.hash.hex(), "sum": s.sum} for s in steps],
     }
 

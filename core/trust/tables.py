@@ -1,9 +1,9 @@
 """Tables of trust: published proofs of liabilities, the platform's declared reserves, and the
 on-chain progress of sent withdrawals.
 
-A proof keeps every leaf (user, balance, salt) so any user can be given their path later, and the
-tree's nodes from ``CHUNK_LEVEL`` up; the levels below are rebuilt from one chunk of leaves when
-a proof is served (core.trust.proof). Sums fit BigInteger: the ledger caps what the world may
+A proof keeps every leaf (user, balance, salt), packed a chunk at a time, so any user can be given
+their path later, and the tree's nodes from ``CHUNK_LEVEL`` up; the levels below are rebuilt from
+one chunk of leaves when a proof is served (core.trust.proof). Sums fit BigInteger: the ledger caps what the world may
 owe at 10**18 minor units, and users cannot hold more than the world owes.
 """
 
@@ -27,16 +27,23 @@ proof_roots = Table(
     UniqueConstraint("asset", "day", name="uq_proof_roots_asset_day"),
 )
 
-proof_leaves = Table(
-    "proof_leaves",
+# The leaves in tree order, CHUNK at a time: ``data`` packs the chunk's user ids and balances
+# (8-byte little-endian each) and salts (32 bytes each); ``first_salt`` finds a user's chunk from
+# their salt (leaves are ordered by salt). One row per 128 users keeps the daily write small.
+proof_chunks = Table(
+    "proof_chunks",
     metadata,
     Column("root_id", BigInteger, primary_key=True, autoincrement=False),
     Column("idx", Integer, primary_key=True, autoincrement=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("balance", BigInteger, nullable=False),
-    Column("salt", LargeBinary(32), nullable=False, comment="shown only to this user"),
+    Column("first_salt", LargeBinary(32), nullable=False),
+    Column(
+        "data",
+        LargeBinary,
+        nullable=False,
+        comment="user ids, balances, salts; salts shown only to their user",
+    ),
 )
-Index("ix_proof_leaves_root_id_user", proof_leaves.c.root_id, proof_leaves.c.user_id, unique=True)
+Index("ix_proof_chunks_root_id_first_salt", proof_chunks.c.root_id, proof_chunks.c.first_salt, unique=True)
 
 proof_nodes = Table(
     "proof_nodes",

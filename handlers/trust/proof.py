@@ -8,6 +8,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
+from core.config import Settings
 from core.identity.users import User
 from core.money.assets import ASSET_CODES
 from core.platform.db import Database
@@ -30,7 +31,7 @@ def published_line(root: proof.Root) -> str:
     )
 
 
-async def cmd_proof(message: Message, user: User, db: Database) -> None:
+async def cmd_proof(message: Message, user: User, db: Database, settings: Settings) -> None:
     roots = await db.read(proof.latest_roots)
     if not roots:
         await message.answer(
@@ -41,7 +42,7 @@ async def cmd_proof(message: Message, user: User, db: Database) -> None:
         )
         return
     docs = [
-        d for a in ASSET_CODES if a in roots for d in [await db.read(proof.proof_document, user.id, a)] if d
+        d for a in ASSET_CODES if a in roots for d in [await db.read(proof.proof_document, settings.secret_key, user.id, a)] if d
     ]
     if not docs:
         await message.answer(

@@ -1,12 +1,12 @@
 """trust: proofs of liabilities, reserves, payout tracking
 
-- proof_roots / proof_leaves / proof_nodes: the daily Merkle-sum tree per coin (core.trust.proof).
-- reserve_wallets: hot (read from the payout backend) and cold (typed by admins) wallets per coin.
-- payout_tracking: a sent payout transaction followed until final, or flagged as dropped.
-
 Revision ID: 0019_trust
 Revises: 0010_platform
-Create Date: 2026-12-06 22:07:54.193387
+Create Date: 2026-12-06 22:20:00
+
+- proof_roots / proof_chunks / proof_nodes: the daily Merkle-sum tree per coin (core.trust.proof).
+- reserve_wallets: hot (read from the payout backend) and cold (typed by admins) wallets per coin.
+- payout_tracking: a sent payout transaction followed until final, or flagged as dropped.
 """
 
 from alembic import op
@@ -52,16 +52,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("batch_id", name=op.f("pk_payout_tracking")),
     )
     op.create_table(
-        "proof_leaves",
+        "proof_chunks",
         sa.Column("root_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("idx", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("user_id", sa.BigInteger(), nullable=False),
-        sa.Column("balance", sa.BigInteger(), nullable=False),
-        sa.Column("salt", sa.LargeBinary(length=32), nullable=False, comment="shown only to this user"),
-        sa.PrimaryKeyConstraint("root_id", "idx", name=op.f("pk_proof_leaves")),
+        sa.Column("first_salt", sa.LargeBinary(length=32), nullable=False),
+        sa.Column(
+            "data",
+            sa.LargeBinary(),
+            nullable=False,
+            comment="user ids, balances, salts; salts shown only to their user",
+        ),
+        sa.PrimaryKeyConstraint("root_id", "idx", name=op.f("pk_proof_chunks")),
     )
-    with op.batch_alter_table("proof_leaves", schema=None) as batch_op:
-        batch_op.create_index("ix_proof_leaves_root_id_user", ["root_id", "user_id"], unique=True)
+    with op.batch_alter_table("proof_chunks", schema=None) as batch_op:
+        batch_op.create_index("ix_proof_chunks_root_id_first_salt", ["root_id", "first_salt"], unique=True)
 
     op.create_table(
         "proof_nodes",
@@ -137,9 +141,9 @@ def downgrade() -> None:
     op.drop_table("reserve_wallets")
     op.drop_table("proof_roots")
     op.drop_table("proof_nodes")
-    with op.batch_alter_table("proof_leaves", schema=None) as batch_op:
-        batch_op.drop_index("ix_proof_leaves_root_id_user")
+    with op.batch_alter_table("proof_chunks", schema=None) as batch_op:
+        batch_op.drop_index("ix_proof_chunks_root_id_first_salt")
 
-    op.drop_table("proof_leaves")
+    op.drop_table("proof_chunks")
     op.drop_table("payout_tracking")
     # ### end Alembic commands ###

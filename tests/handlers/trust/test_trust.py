@@ -54,7 +54,7 @@ async def test_proof_gives_each_coin_held_as_a_json_file_that_verifies(tg, db):
     await fund(db, user_account(ALICE), 12_345, "BTC", key="a1")
     await fund(db, user_account(ALICE), 700, "DOGE", key="a2")
     await fund(db, user_account(BOB), 50_000, "BTC", key="b1")
-    roots = {r.asset: r for r in await publish(db, SECRET)}
+    roots = {r.asset: r for r in await publish(db, tg.dp["settings"].secret_key)}
     out = texts(await alice.send("/proof"))
     assert "Proof of liabilities" in out
     docs = documents(tg, ALICE)
@@ -67,7 +67,7 @@ async def test_proof_gives_each_coin_held_as_a_json_file_that_verifies(tg, db):
     btc = next(doc for _, doc, _ in docs if doc["asset"] == "BTC")
     assert btc["leaf"]["balance"] == 12_345 and btc["total"] == 62_345
     # Bob's leaf is in the path only as a hash and a sum: never his id or salt.
-    bob_doc = await db.read(proof.proof_document, BOB, "BTC")
+    bob_doc = await db.read(proof.proof_document, tg.dp["settings"].secret_key, BOB, "BTC")
     assert bob_doc["leaf"]["salt"] not in json.dumps(btc) and str(BOB) not in json.dumps(btc["path"])
     carol = tg.person(333)
     await carol.send("/start")
