@@ -42,7 +42,11 @@ async def cmd_proof(message: Message, user: User, db: Database, settings: Settin
         )
         return
     docs = [
-        d for a in ASSET_CODES if a in roots for d in [await db.read(proof.proof_document, settings.secret_key, user.id, a)] if d
+        d
+        for a in ASSET_CODES
+        if a in roots
+        for d in [await db.read(proof.proof_document, settings.secret_key, user.id, a)]
+        if d
     ]
     if not docs:
         await message.answer(
@@ -77,7 +81,7 @@ async def announce_roots(bot: Bot, params: Params, roots: list[proof.Root]) -> N
     with i18n.context(), i18n.use_locale(i18n.default_locale):  # a channel has no language of its own
         lines = [_("🧾 Proof of liabilities published")] + [published_line(r) for r in roots]
         lines.append(_("Users check their balance with /proof and tools/verify_proof.py."))
-    await bot.send_message(channel, "\n".join(lines))
+    await bot.send_message(int(channel) if channel.lstrip("-").isdigit() else channel, "\n".join(lines))
 
 
 def router() -> Router:

@@ -189,3 +189,25 @@ async def test_the_hot_wallet_reading_is_recorded_for_reserves(db, node):
     [coin] = await db.read(reserves.overview)
     assert (coin.asset, coin.hot, coin.cold, coin.liabilities) == ("BTC", 150_000_000, 0, None)
     assert FEE  # the fee constant the withdrawals above pay
+
+
+async def test_crypto_pay_hot_wallet_is_read_with_get_balance(db):
+    from jobs.payout_backends import CryptoPayBackend
+    from tests.fakes.payouts import FakeCryptoPay
+
+    fake = FakeCryptoPay()
+    runner, port = await serve(fake.app())
+    try:
+        fake.balance = {"USDT": Decimal("12.5")}
+        backend = CryptoPayBackend(fake.token, secret_key="s" * 40, base_url=f"http://127.0.0.1:{port}/api")
+        trust = Trust(
+            db,
+            Params(env={"PAYOUT_BACKEND_USDT": "cryptopay"}),
+            lambda name, asset: backend if name == "cryptopay" else None,
+            secret_key="s" * 40,
+        )
+        assert await trust.read_hot_wallets() == {"USDT": 12_500_000}
+        with pytest.raises(LookupError):  # a coin Crypto Pay did not report is not taken as zero
+            await backend.balance("TRX")
+    finally:
+        await runner.cleanup()

@@ -213,3 +213,19 @@ def test_the_chain_notices_say_what_a_confirmation_is():
             },
         )
     assert "первое подтверждение (1 из 3)" in ru
+
+
+async def test_the_days_roots_are_posted_to_the_ops_channel_when_one_is_set(tg, db):
+    from handlers.trust.proof import announce_roots
+
+    await fund(db, user_account(ALICE), 5_000, "BTC", key="a")
+    roots = await publish(db, SECRET)
+    params = tg.dp["params"]
+    await announce_roots(tg.bot, params, roots)
+    assert not [s for s in tg.session.sent if s.method == "sendMessage"]  # no channel set: nothing posted
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    await admin.send("/set ops.channel -1001234567890")
+    await announce_roots(tg.bot, params, roots)
+    [post] = [s for s in tg.session.sent if s.method == "sendMessage" and s.chat_id == -1001234567890]
+    assert roots[0].root_hash in post.text and "Proof of liabilities published" in post.text
