@@ -17,6 +17,7 @@ import asyncio
 import json
 from decimal import Decimal
 
+import pytest
 from aiohttp import web
 
 
@@ -257,3 +258,14 @@ async def serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     return runner, site._server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+async def node():
+    """A fake Bitcoin Core wallet node on 127.0.0.1; ``node.url`` carries its credentials."""
+    fake = FakeRpc()
+    runner, port = await serve(fake.app())
+    fake.url = f"http://rpc:secret@127.0.0.1:{port}/"
+    yield fake
+    fake.release()  # nothing parked stays behind the server's shutdown
+    await runner.cleanup()

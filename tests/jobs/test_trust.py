@@ -19,19 +19,11 @@ from jobs.payout_backends import RpcBackend
 from jobs.payouts import Payouts
 from jobs.trust import Trust
 from tests.core.cashout.test_withdrawals import FEE, U, approved, fund
-from tests.fakes.payouts import FakeRpc, serve
+from tests.fakes.payouts import serve
 
 ADMIN = 900
 
 
-@pytest.fixture
-async def node():
-    fake = FakeRpc()
-    runner, port = await serve(fake.app())
-    fake.url = f"http://rpc:secret@127.0.0.1:{port}/"
-    yield fake
-    fake.release()
-    await runner.cleanup()
 
 
 def env() -> dict[str, str]:
@@ -75,6 +67,16 @@ async def states(db):
     return [w.state for w in await db.read(list_for_user, U, 100)]
 
 
+async def sent_batch(db, node, count=1):
+    """``count`` approved withdrawals sent in one batch through the node: (its transaction, the backend)."""
+    await fund(db, amount=1_000_000)
+    await approved(db, count)
+    backend = RpcBackend(node.url)
+    await payouts_job(db, backend).run_once()
+    [tx] = node.paid
+    return tx, backend
+
+
 async def test_a_hot_wallet_too_small_holds_the_batch_and_tells_everyone_once(db, node):
     await fund(db, amount=1_000_000)
     await approved(db, 3)  # 3 x 20,000 sats, 1,000 of each a fee: 57,000 to send
@@ -104,11 +106,7 @@ async def test_a_hot_wallet_too_small_holds_the_batch_and_tells_everyone_once(db
 
 
 async def test_confirmations_rise_to_final_and_users_are_told_at_the_first_and_the_last(db, node):
-    await fund(db, amount=1_000_000)
-    await approved(db, 2)
-    backend = RpcBackend(node.url)
-    await payouts_job(db, backend).run_once()
-    [tx] = node.paid
+    tx, backend = await sent_batch(db, node, 2)
     clock = Clock()
     trust = trust_job(db, backend, clock)
     assert await trust.follow_payouts() == 1
@@ -131,11 +129,7 @@ async def test_confirmations_rise_to_final_and_users_are_told_at_the_first_and_t
 
 
 async def test_a_dropped_transaction_is_flagged_to_admins_once_and_never_resent(db, node):
-    await fund(db, amount=1_000_000)
-    await approved(db, 1)
-    backend = RpcBackend(node.url)
-    await payouts_job(db, backend).run_once()
-    [tx] = node.paid
+    tx, backend = await sent_batch(db, node, 1)
     node.evict(tx["txid"])  # out of the mempool, never mined
     clock = Clock()
     trust = trust_job(db, backend, clock)
@@ -152,11 +146,7 @@ async def test_a_dropped_transaction_is_flagged_to_admins_once_and_never_resent(
 
 
 async def test_a_transaction_back_in_view_before_the_limit_is_not_dropped(db, node):
-    await fund(db, amount=1_000_000)
-    await approved(db, 1)
-    backend = RpcBackend(node.url)
-    await payouts_job(db, backend).run_once()
-    [tx] = node.paid
+    tx, backend = await sent_batch(db, node, 1)
     node.evict(tx["txid"])
     clock = Clock()
     trust = trust_job(db, backend, clock)
@@ -172,11 +162,7 @@ async def test_a_transaction_back_in_view_before_the_limit_is_not_dropped(db, no
 
 
 async def test_a_fee_bump_is_followed_to_its_replacement(db, node):
-    await fund(db, amount=1_000_000)
-    await approved(db, 1)
-    backend = RpcBackend(node.url)
-    await payouts_job(db, backend).run_once()
-    [tx] = node.paid
+    tx, backend = await sent_batch(db, node, 1)
     new = node.bump(tx["txid"])
     node.mine(new["txid"], 3)
     assert await backend.confirmations(tx["txid"]) == 3

@@ -19,7 +19,6 @@ from jobs.payout_backends import RpcBackend
 from jobs.payouts import Payouts
 from jobs.proof import publish
 from jobs.trust import Trust
-from tests.fakes.payouts import FakeRpc, serve
 from tests.handlers.cashout.test_cashout import enable_2fa
 from tests.handlers.conftest import ADMIN
 from tests.handlers.harness import texts
@@ -146,14 +145,6 @@ async def test_reserves_entries_need_the_admins_code_with_2fa_on(tg, db):
     assert "Declared cold wallet" in out
 
 
-@pytest.fixture
-async def node():
-    fake = FakeRpc()
-    runner, port = await serve(fake.app())
-    fake.url = f"http://rpc:secret@127.0.0.1:{port}/"
-    yield fake
-    fake.release()
-    await runner.cleanup()
 
 
 async def test_withdrawals_show_confirmations_and_an_explorer_link(tg, db, node):
@@ -176,20 +167,13 @@ async def test_withdrawals_show_confirmations_and_an_explorer_link(tg, db, node)
     assert "final (3 confirmations)" in texts(await alice.send("/withdrawals"))
 
 
+FIRST_CONFIRMATION = {"id": 4, "state": "confirmed", "amount": 99_000, "asset": "BTC", "confirmations": 1, "needed": 3}
+
+
 def test_the_chain_notices_say_what_a_confirmation_is():
     i18n = get_i18n()
     with i18n.context(), i18n.use_locale("en"):
-        first = notice_texts.render(
-            "withdrawal_chain",
-            {
-                "id": 4,
-                "state": "confirmed",
-                "amount": 99_000,
-                "asset": "BTC",
-                "confirmations": 1,
-                "needed": 3,
-            },
-        )
+        first = notice_texts.render("withdrawal_chain", FIRST_CONFIRMATION)
         final = notice_texts.render(
             "withdrawal_chain",
             {"id": 4, "state": "final", "amount": 99_000, "asset": "BTC", "confirmations": 3},
@@ -201,17 +185,7 @@ def test_the_chain_notices_say_what_a_confirmation_is():
     assert "final, with 3 confirmations" in final
     assert "queued: the hot wallet is being refilled" in refill
     with i18n.context(), i18n.use_locale("ru"):
-        ru = notice_texts.render(
-            "withdrawal_chain",
-            {
-                "id": 4,
-                "state": "confirmed",
-                "amount": 99_000,
-                "asset": "BTC",
-                "confirmations": 1,
-                "needed": 3,
-            },
-        )
+        ru = notice_texts.render("withdrawal_chain", FIRST_CONFIRMATION)
     assert "первое подтверждение (1 из 3)" in ru
 
 
