@@ -17,7 +17,6 @@ that the next run deletes and builds again; only published roots are served.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import sys
 from array import array
@@ -110,13 +109,7 @@ def build_tree(
     balances = array("Q", (owed[i][1] for i in order))
     salt_blob = b"".join(salts[i] for i in order)
     del salts, order
-    sha, tag = hashlib.sha256, merkle.LEAF_TAG
-    leaves = b"".join(
-        sha(
-            tag + salt_blob[32 * i : 32 * i + 32] + u.to_bytes(8, "big") + b.to_bytes(merkle.SUM_BYTES, "big")
-        ).digest()
-        for i, (u, b) in enumerate(zip(users, balances, strict=True))
-    )
+    leaves = merkle.leaf_hashes(salt_blob, users, balances)
     return Tree(asset, day, taken_at, users, salt_blob, merkle.build(leaves, balances))
 
 
@@ -275,14 +268,7 @@ def proof_document(conn: Connection, secret: str, user_id: int, asset: str) -> d
         j = next(j for j, u in enumerate(users) if u == user_id and salts[32 * j : 32 * j + 32] == salt)
     except StopIteration:
         return None
-    sha, tag = hashlib.sha256, merkle.LEAF_TAG
-    leaves = b"".join(
-        sha(
-            tag + salts[32 * k : 32 * k + 32] + u.to_bytes(8, "big") + b.to_bytes(merkle.SUM_BYTES, "big")
-        ).digest()
-        for k, (u, b) in enumerate(zip(users, balances, strict=True))
-    )
-    steps = merkle.path(merkle.build(leaves, balances), j)
+    steps = merkle.path(merkle.build(merkle.leaf_hashes(salts, users, balances), balances), j)
     index = int(row.idx) * chunk_size() + j
     wanted = [(lv, (index >> lv) ^ 1) for lv in range(CHUNK_LEVEL, _height(root.leaves))]
     if wanted:
