@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from core.errors import DomainError
 
-_SHAPE = re.compile(r"([1-9][0-9]{0,14})\.([1-9][0-9]{0,18})\.([1-9][0-9]{0,11})\.([A-Za-z0-9_-]{22})", re.ASCII)
+_SHAPE = re.compile(
+    r"([1-9][0-9]{0,14})\.([1-9][0-9]{0,18})\.([1-9][0-9]{0,11})\.([A-Za-z0-9_-]{22})", re.ASCII
+)
 MAX_LEN = 80
 
 

@@ -41,6 +41,8 @@ PUBLIC: list[tuple[str, object]] = [
     ("ads", __("Paid ads: visit a site or join a channel, get paid")),
     ("advertise", __("Advertise: pay people to visit your site or join your channel")),
     ("campaigns", __("Your ad campaigns: numbers, pause, top up, cancel")),
+    ("proof", __("Check that your balance is counted in what we owe")),
+    ("reserves", __("What we hold against what we owe, per coin")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),
