@@ -377,11 +377,11 @@ def claim_check(
     row = conn.execute(_BY_CODE, {"code": code}).first() if CODE_RE.fullmatch(code or "") else None
     if row is None:
         raise CheckError("check_unknown")
+    if conn.execute(_CLAIMED, {"c": row.id, "u": user_id}).first() is not None:
+        raise CheckError("check_claimed")
     _refuse_closed(row, now)
     if row.creator_id == user_id:
         raise CheckError("check_own")
-    if conn.execute(_CLAIMED, {"c": row.id, "u": user_id}).first() is not None:
-        raise CheckError("check_claimed")
     if row.password is not None:
         tries = conn.execute(_TRIES, {"c": row.id, "u": user_id}).first()
         fresh = tries is not None and tries.since > now - timedelta(seconds=policy.password_window)
