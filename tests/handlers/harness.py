@@ -152,21 +152,12 @@ class RecordingSession(BaseSession):
         status = self.chat_members.get((chat_id, user_id), "left")
         user = TgUser(id=user_id, is_bot=user_id == BOT_ID, first_name="U")
         if status == "administrator":
-            return ChatMemberAdministrator(
-                user=user,
-                can_be_edited=False,
-                is_anonymous=False,
-                can_manage_chat=True,
-                can_delete_messages=True,
-                can_manage_video_chats=True,
-                can_restrict_members=True,
-                can_promote_members=False,
-                can_change_info=True,
-                can_invite_users=True,
-                can_post_stories=False,
-                can_edit_stories=False,
-                can_delete_stories=False,
-            )
+            flags = {
+                name: True
+                for name, spec in ChatMemberAdministrator.model_fields.items()
+                if name.startswith("can_") and spec.is_required()
+            }
+            return ChatMemberAdministrator(user=user, is_anonymous=False, **flags)
         if status == "member":
             return ChatMemberMember(user=user)
         return ChatMemberLeft(user=user)
