@@ -27,7 +27,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, case, select, update
+from sqlalchemy import Connection, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
@@ -316,6 +316,9 @@ _TRIES = select(social_check_tries.c.failures, social_check_tries.c.since).where
     social_check_tries.c.check_id == bindparam("c"), social_check_tries.c.user_id == bindparam("u")
 )
 _STARTED = select(users.c.started_at).where(users.c.id == bindparam("u"))
+_UNCLAIM = delete(social_claims).where(
+    social_claims.c.check_id == bindparam("c"), social_claims.c.user_id == bindparam("u")
+)
 _TAKE = (
     update(social_checks)
     .where(
@@ -405,7 +408,10 @@ def claim_check(
     ):
         raise CheckError("check_claimed")
     if conn.execute(_TAKE, {"i": row.id}).rowcount != 1:
-        raise CheckError("check_exhausted")  # the claims row above goes with this transaction
+        # Taken back here, so that a refusal never leaves a write behind (start_and_claim
+        # goes on in the same transaction, without a savepoint).
+        conn.execute(_UNCLAIM, {"c": row.id, "u": user_id})
+        raise CheckError("check_exhausted")
     ledger.transfer(
         conn,
         debit=escrow(row.id),
@@ -508,13 +514,22 @@ def expire_checks(conn: Connection, now: datetime | None = None, limit: int = 20
     return out
 
 
-def record_start(conn: Connection, user_id: int, payload: str, now: datetime | None = None) -> bool:
-    """A /start through a check link (``c<code>``): at the user's first start, the check's
-    creator becomes their referrer, as through an invite link. True only the first time."""
-    from core.earn import referrals
-    from core.identity.users import record_start as record
+# core.identity.users.record_start's statement, built once: a claim link is the hot path.
+_FIRST_START = (
+    update(users)
+    .where(users.c.id == bindparam("u"), users.c.started_at.is_(None))
+    .values(started_at=bindparam("now"), start_payload=bindparam("p"))
+)
 
-    first = record(conn, user_id, payload, now)
+
+def record_start(conn: Connection, user_id: int, payload: str, now: datetime | None = None) -> bool:
+    """A /start through a check link (``c<code>``), as core.identity.users.record_start records
+    any: at the user's first start, the check's creator becomes their referrer, as through an
+    invite link. True only the first time."""
+    from core.earn import referrals
+
+    now = now or utcnow()
+    first = conn.execute(_FIRST_START, {"u": user_id, "now": now, "p": payload[:64]}).rowcount == 1
     if first and payload.startswith("c"):
         row = conn.execute(_BY_CODE, {"code": payload[1:]}).first()
         if row is not None:
@@ -526,11 +541,11 @@ def start_and_claim(
     conn: Connection, user_id: int, code: str, policy: Policy, now: datetime | None = None
 ) -> Claimed | CheckError:
     """/start c<code> in one transaction: ``record_start`` (kept whatever the claim does), then
-    ``claim_check`` without a password or membership, in a savepoint. A refusal is returned,
-    not raised, so that the start (and the referral it binds) stays."""
+    ``claim_check`` without a password or membership. A refusal is returned, not raised, so
+    that the start (and the referral it binds) stays; ``claim_check`` writes nothing before
+    it refuses, so no savepoint is needed."""
     record_start(conn, user_id, "c" + code, now)
     try:
-        with conn.begin_nested():
-            return claim_check(conn, user_id, code, policy, now=now)
+        return claim_check(conn, user_id, code, policy, now=now)
     except CheckError as err:
         return err
