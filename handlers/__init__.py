@@ -26,6 +26,7 @@ def get_routers() -> list[Router]:
     # Each call builds new routers, so every dispatcher (tests and benches build many) owns its own.
     return [
         errors.router(),
+        social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
         admin.router(),
         payouts.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links
@@ -46,6 +47,5 @@ def get_routers() -> list[Router]:
         addresses.router(),
         social_send.router(),
         social_tip.router(),
-        social_inline.router(),
         fallback.router(),
     ]

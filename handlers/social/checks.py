@@ -12,7 +12,7 @@ from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.identity.users import User
@@ -26,7 +26,7 @@ from handlers.common.data import shown, text_of
 from handlers.common.errors import explain
 from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, amount
-from handlers.common.menu import MAX_ID, MenuCB, back_button, main_menu
+from handlers.common.menu import MAX_ID, MENU, MenuCB, back_button
 from handlers.common.private import private_chat_only
 from handlers.social.common import claim_link
 
@@ -276,6 +276,18 @@ async def is_member(bot: Bot, channel: str, user_id: int) -> bool:
     return member.status in MEMBER_STATUSES
 
 
+_BALANCE = MenuCB(to="balance").pack()
+
+
+def after_claim() -> InlineKeyboardMarkup:
+    """Balance and the menu: two buttons made directly (the full menu's builder costs
+    milliseconds of copying per reply, and a claim link is a hot path)."""
+    label = str(dict(MENU)["balance"])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=_BALANCE), back_button()]]
+    )
+
+
 class ClaimLink(Filter):
     """/start c<code> or t<code> (async: no worker-thread hop on the hot claim path)."""
 
@@ -303,7 +315,7 @@ async def claim(
     got = await db.write(
         checks.claim_check, user.id, code, checks.claim_policy(params), password=password, member=member
     )
-    await message.answer(claimed_text(got), reply_markup=main_menu())
+    await message.answer(claimed_text(got), reply_markup=after_claim())
 
 
 async def cmd_start_link(
@@ -316,12 +328,12 @@ async def cmd_start_link(
         t = await db.write(tips.claim_tip, user.id, code)
         await message.answer(
             _("🎉 You claimed a tip of {amount}! See /balance.").format(amount=amount(t.amount, t.asset)),
-            reply_markup=main_menu(),
+            reply_markup=after_claim(),
         )
         return
     got = await db.write(checks.start_and_claim, user.id, code, checks.claim_policy(params))
     if isinstance(got, checks.Claimed):
-        await message.answer(claimed_text(got), reply_markup=main_menu())
+        await message.answer(claimed_text(got), reply_markup=after_claim())
     elif got.reason == "check_password_needed":
         await state.set_state(CheckInput.claim)
         await state.set_data({"code": code})
@@ -329,7 +341,7 @@ async def cmd_start_link(
     elif got.reason == "check_members_only":
         await claim(message, user, db, params, bot, code, None)
     else:
-        await message.answer(explain(got, as_html=True), reply_markup=main_menu())
+        await message.answer(explain(got, as_html=True), reply_markup=after_claim())
 
 
 async def on_claim_password(
