@@ -26,8 +26,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, select, update
+from sqlalchemy import Connection, Row, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
@@ -35,7 +37,7 @@ from core.money import ledger
 from core.money.accounts import CHECK_ESCROW, user_account
 from core.money.assets import get_asset
 from core.platform import audit, notices
-from core.platform.params import define
+from core.platform.params import Params, define
 from core.platform.schema import users, utcnow
 from core.social.sends import check_amount
 from core.social.tables import social_check_tries, social_checks, social_claims
@@ -79,7 +81,7 @@ class Policy:
     password_window: int = 3600
 
 
-def policy_for(params, asset: str) -> Policy:
+def policy_for(params: Params, asset: str) -> Policy:
     return Policy(
         minimum=params.get(f"send.min.{asset}"),
         max_activations=params.get("check.max_activations"),
@@ -88,7 +90,7 @@ def policy_for(params, asset: str) -> Policy:
     )
 
 
-def claim_policy(params) -> Policy:
+def claim_policy(params: Params) -> Policy:
     """What claims need of the settings (no asset: the password limits are per check and user)."""
     return Policy(
         minimum=0,
@@ -125,7 +127,7 @@ class Check:
         return "c" + self.code
 
 
-def _check(row, *, replayed: bool = False) -> Check:
+def _check(row: Row[Any], *, replayed: bool = False) -> Check:
     return Check(
         row.id,
         row.code,
@@ -153,7 +155,7 @@ def hash_password(code: str, password: str) -> str:
     return hashlib.sha256(f"{code}\0{password}".encode()).hexdigest()
 
 
-def _insert(dialect):
+def _insert(dialect: ModuleType) -> Any:
     return (
         dialect.insert(social_checks)
         .on_conflict_do_nothing(index_elements=[social_checks.c.inline_message_id])
@@ -230,7 +232,7 @@ def create_check(
     return _check(conn.execute(_BY_ID, {"i": new_id}).one())
 
 
-def _own_open(conn: Connection, creator_id: int, check_id: int, now: datetime):
+def _own_open(conn: Connection, creator_id: int, check_id: int, now: datetime) -> Row[Any]:
     row = conn.execute(_BY_ID, {"i": check_id}).first()
     if row is None or row.creator_id != creator_id:  # a forged button
         raise CheckError("check_unknown")
@@ -330,7 +332,7 @@ _TAKE = (
 )
 
 
-def _claim_insert(dialect):
+def _claim_insert(dialect: ModuleType) -> Any:
     return dialect.insert(social_claims).on_conflict_do_nothing(
         index_elements=[social_claims.c.check_id, social_claims.c.user_id]
     )
@@ -355,7 +357,7 @@ def _count_failure(conn: Connection, check_id: int, user_id: int, now: datetime,
     )
 
 
-def _refuse_closed(row, now: datetime) -> None:
+def _refuse_closed(row: Row[Any], now: datetime) -> None:
     if row.state == "revoked":
         raise CheckError("check_revoked")
     if row.state == "expired" or (row.expires_at is not None and row.expires_at <= now):
@@ -388,7 +390,7 @@ def claim_check(
     if row.password is not None:
         tries = conn.execute(_TRIES, {"c": row.id, "u": user_id}).first()
         fresh = tries is not None and tries.since > now - timedelta(seconds=policy.password_window)
-        if fresh and tries.failures >= policy.password_tries:
+        if tries is not None and fresh and tries.failures >= policy.password_tries:
             raise CheckError("check_locked")
         if not password:
             raise CheckError("check_password_needed")
@@ -434,12 +436,12 @@ _CLOSE = (
 )
 
 
-def _close(conn: Connection, row, to: str, now: datetime) -> int:
+def _close(conn: Connection, row: Row[Any], to: str, now: datetime) -> int:
     """Close an open check and return what is left to its creator; the amount returned."""
     got = conn.execute(_CLOSE, {"i": row.id, "to": to, "now": now}).first()
     if got is None:
         return -1
-    left = (got.activations - got.used) * got.amount
+    left: int = (got.activations - got.used) * got.amount
     if left > 0:
         ledger.transfer(
             conn,

@@ -10,10 +10,12 @@ notice (``social_received``) written in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 
 from core.errors import DomainError, InsufficientFunds, UnknownUser
 from core.identity import twofa
@@ -22,7 +24,7 @@ from core.money import ledger
 from core.money.accounts import user_account
 from core.money.assets import ASSET_CODES, get_asset
 from core.platform import notices
-from core.platform.params import define
+from core.platform.params import Params, define
 from core.platform.schema import utcnow
 from core.social.tables import social_sends
 
@@ -52,7 +54,10 @@ class Policy:
     max_failures: int = 10
 
 
-def policy_for(params, asset: str) -> Policy:
+PolicyOf = Callable[[str], Policy]
+
+
+def policy_for(params: Params, asset: str) -> Policy:
     return Policy(
         minimum=params.get(f"send.min.{asset}"),
         twofa_over=params.get(f"send.twofa_over.{asset}"),
@@ -136,7 +141,7 @@ _SENT = (
 )
 
 
-def _row(conn: Connection, sender_id: int, send_id: int):
+def _row(conn: Connection, sender_id: int, send_id: int) -> Row[Any]:
     row = conn.execute(_GET, {"i": send_id}).first()
     if row is None:
         raise SendError("send_not_found")
@@ -145,7 +150,7 @@ def _row(conn: Connection, sender_id: int, send_id: int):
     return row
 
 
-def needs_code(conn: Connection, sender_id: int, send_id: int, policy_of) -> bool:
+def needs_code(conn: Connection, sender_id: int, send_id: int, policy_of: PolicyOf) -> bool:
     """Whether confirming this draft needs the sender's 2FA code."""
     row = _row(conn, sender_id, send_id)
     policy: Policy = policy_of(row.asset)
@@ -159,7 +164,7 @@ def confirm_send(
     *,
     code: str | None,
     secret_key: str,
-    policy_of,
+    policy_of: PolicyOf,
     now: datetime | None = None,
 ) -> Send:
     """Pay a draft: at most once (key ``send:{id}``), never after a cancel or its 15 minutes.

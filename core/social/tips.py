@@ -13,8 +13,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.identity import twofa
@@ -41,11 +43,11 @@ class Tip:
     replayed: bool = False
 
 
-def _tip(row, *, replayed: bool = False) -> Tip:
+def _tip(row: Row[Any], *, replayed: bool = False) -> Tip:
     return Tip(row.id, row.code, row.sender_id, row.recipient_id, row.asset, row.amount, row.state, replayed)
 
 
-def _insert(dialect):
+def _insert(dialect: ModuleType) -> Any:
     return (
         dialect.insert(social_tips)
         .on_conflict_do_nothing(index_elements=[social_tips.c.chat_id, social_tips.c.message_id])

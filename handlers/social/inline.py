@@ -24,6 +24,7 @@ from aiogram.types import (
     InlineQuery,
     InlineQueryResultArticle,
     InlineQueryResultsButton,
+    InlineQueryResultUnion,
     InputTextMessageContent,
 )
 
@@ -133,7 +134,9 @@ class Inline:
             if len(self.cache) > 50_000:
                 self.cache.clear()
             self.cache[key] = (now + ttl, results, button)
-        await inline_query.answer(results, cache_time=ttl, is_personal=True, button=button)
+        await inline_query.answer(
+            list[InlineQueryResultUnion](results), cache_time=ttl, is_personal=True, button=button
+        )
 
     async def answer(
         self, text: str, user: User, db: Database, settings: Settings, bot_username: str
