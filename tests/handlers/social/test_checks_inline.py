@@ -206,3 +206,32 @@ async def test_inline_chosen_without_funds_says_so(tg, db):
     [edit] = await tg.feed(chosen(tg, bob, rid, "inl-poor"))
     assert "No check was made: Not enough DOGE" in edit.params["text"]
     assert datetime.now(UTC)  # nothing else moved: the books are checked after the test
+
+
+async def test_expired_check_link_is_refused_and_the_job_gives_the_rest_back(tg, db, alice):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.platform.params import Params
+    from core.platform.schema import utcnow
+    from core.social.tables import social_checks
+    from jobs import social
+
+    _, payload = await make(tg, alice, "/check 0.5 DOGE 2")
+    past = utcnow() - timedelta(minutes=1)
+    await db.write(lambda c: c.execute(update(social_checks).values(expires_at=past)))
+    bob = tg.person(BOB)
+    assert "has expired" in texts(await bob.send(f"/start {payload}"))
+    assert await social.run(db, Params(env={})) == (1, 0)
+    assert await doge(db, ALICE) == 10_000_000_000 and await doge(db, BOB) == 0
+    assert "expired" in texts(await alice.send("/checks"))
+
+
+async def test_send_and_check_in_a_group_only_open_the_private_chat(tg, db, alice):
+    from tests.handlers.chats import send_in_group
+
+    for command in ("/send 1 DOGE @bob", "/check 1 DOGE", "/checks"):
+        out = await send_in_group(alice, command)
+        assert "only in our private chat" in texts(out)
+    assert await doge(db, ALICE) == 10_000_000_000
