@@ -27,8 +27,14 @@ async def test_job_closes_expired_checks_and_returns_old_tips(db):
     t = await db.write(tips.tip, ALICE, BOB, -5, 1, "DOGE", 2000, sends.Policy(minimum=1, twofa_over=10**9))
     assert await social.run(db, Params(env={})) == (0, 0)  # nothing is due yet
     past = utcnow() - timedelta(days=8)
-    await db.write(lambda conn: conn.execute(update(social_checks).where(social_checks.c.id == c.id).values(expires_at=past)))
-    await db.write(lambda conn: conn.execute(update(social_tips).where(social_tips.c.id == t.id).values(created_at=past)))
+    await db.write(
+        lambda conn: conn.execute(
+            update(social_checks).where(social_checks.c.id == c.id).values(expires_at=past)
+        )
+    )
+    await db.write(
+        lambda conn: conn.execute(update(social_tips).where(social_tips.c.id == t.id).values(created_at=past))
+    )
     assert await social.run(db, Params(env={})) == (1, 1)
     assert await social.run(db, Params(env={})) == (0, 0)  # once
     assert await available(db, user_account(ALICE), "DOGE") == 1_000_000 - 1000  # only the open check holds

@@ -39,7 +39,9 @@ async def test_send_quote_then_twenty_concurrent_confirms_pay_once(db, alice):
 
     results = await asyncio.gather(
         *(
-            db.write(sends.confirm_send, ALICE, s.id, code=None, secret_key="k" * 40, policy_of=lambda a: POLICY)
+            db.write(
+                sends.confirm_send, ALICE, s.id, code=None, secret_key="k" * 40, policy_of=lambda a: POLICY
+            )
             for _ in range(20)
         )
     )
@@ -229,7 +231,10 @@ async def test_create_refusals_and_inline_idempotency(db, alice):
             await db.write(checks.create_check, *args)
         assert err.value.reason == reason
     made = await asyncio.gather(
-        *(db.write(checks.create_check, ALICE, "DOGE", 1000, 5, CHECKS, inline_message_id="AAQ-1") for _ in range(5))
+        *(
+            db.write(checks.create_check, ALICE, "DOGE", 1000, 5, CHECKS, inline_message_id="AAQ-1")
+            for _ in range(5)
+        )
     )
     assert len({m.id for m in made}) == 1
     assert await available(db, user_account(ALICE), "DOGE") == 1_000_000 - 5000

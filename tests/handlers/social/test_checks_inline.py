@@ -146,7 +146,9 @@ def inline_query(tg, person, text) -> Update:
 
 
 def chosen(tg, person, result_id, message_id="inl-1", query="") -> Update:
-    c = ChosenInlineResult(result_id=result_id, from_user=person.user, query=query, inline_message_id=message_id)
+    c = ChosenInlineResult(
+        result_id=result_id, from_user=person.user, query=query, inline_message_id=message_id
+    )
     return Update(update_id=tg.next_update_id(), chosen_inline_result=c)
 
 
@@ -189,7 +191,9 @@ async def test_inline_empty_query_offers_invite_and_balance_and_no_funds_opens_t
     titles = [r["title"] for r in answer.params["results"]]
     assert titles == ["Invite friends to Dustpan", "Your balance"]
     assert "100.00000000 DOGE" in answer.params["results"][1]["description"]
-    assert referrals.invite_code(ALICE) in answer.params["results"][0]["input_message_content"]["message_text"]
+    assert (
+        referrals.invite_code(ALICE) in answer.params["results"][0]["input_message_content"]["message_text"]
+    )
     bob = tg.person(BOB)
     [poor] = await tg.feed(inline_query(tg, bob, "1 DOGE"))
     assert "Not enough DOGE" in poor.params["results"][0]["title"]

@@ -103,7 +103,11 @@ async def test_send_above_the_2fa_threshold_asks_for_the_code(tg, db, alice, bob
 
 
 def group_message(tg, person_user, text, reply_to: Message | None = None, chat=GROUP) -> Update:
-    entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))] if text.startswith("/") else None
+    entities = (
+        [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
+        if text.startswith("/")
+        else None
+    )
     msg = Message(
         message_id=tg.next_update_id(),
         date=datetime.now(UTC),
