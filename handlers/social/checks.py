@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+from urllib.parse import quote
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -71,6 +72,8 @@ def check_view(c: checks.Check, bot_username: str) -> tuple[str, InlineKeyboardM
     if c.state != "open":
         return "\n".join(lines), None
     kb = InlineKeyboardBuilder()
+    link = claim_link(bot_username, c.payload)
+    kb.button(text=_("📤 Share check"), url=f"https://t.me/share/url?url={quote(link, safe='')}")
     kb.button(text=_("🔑 Password"), callback_data=CheckCB(action="pw", id=c.id))
     kb.button(
         text=_("🆕 New users only"),
