@@ -239,3 +239,14 @@ async def test_send_and_check_in_a_group_only_open_the_private_chat(tg, db, alic
         out = await send_in_group(alice, command)
         assert "only in our private chat" in texts(out)
     assert await doge(db, ALICE) == 10_000_000_000
+
+
+async def test_admin_sees_check_escrows_summed_per_coin(tg, db, alice):
+    from tests.handlers.conftest import ADMIN
+
+    for command in ("/check 0.5 DOGE 2", "/check 0.25 DOGE 4", "/check 0.1 DOGE"):
+        await alice.send(command)
+    admin = tg.person(ADMIN, first_name="Root", username="root")
+    await admin.send("/start")
+    out = texts(await admin.send("/admin"))
+    assert "check_escrow: 2.10000000 DOGE" in out, out
