@@ -250,3 +250,13 @@ async def test_admin_sees_check_escrows_summed_per_coin(tg, db, alice):
     await admin.send("/start")
     out = texts(await admin.send("/admin"))
     assert "check_escrow: 2.10000000 DOGE" in out, out
+
+
+async def test_menu_button_lists_checks_and_help_names_the_commands(tg, db, alice):
+    assert "no checks yet" in texts(await alice.tap("m:checks", tg.last_with_buttons(ALICE)))
+    await alice.send("/check 0.5 DOGE 2")
+    await alice.send("/start")
+    out = texts(await alice.tap("m:checks"))
+    assert "claimed 0/2" in out
+    helped = texts(await alice.send("/help"))
+    assert all(f"/{c} —" in helped for c in ("send", "tip", "check", "checks"))
