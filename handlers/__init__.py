@@ -21,6 +21,7 @@ def get_routers() -> list[Router]:
     from handlers.social import inline as social_inline
     from handlers.social import send as social_send
     from handlers.social import tip as social_tip
+    from handlers.trust import proof, reserves
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     # Each call builds new routers, so every dispatcher (tests and benches build many) owns its own.
@@ -47,5 +48,7 @@ def get_routers() -> list[Router]:
         addresses.router(),
         social_send.router(),
         social_tip.router(),
+        proof.router(),
+        reserves.router(),
         fallback.router(),
     ]

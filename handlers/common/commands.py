@@ -42,6 +42,8 @@ PUBLIC: list[tuple[str, object]] = [
     ("tip", __("In a group, reply with /tip AMOUNT ASSET to tip the author")),
     ("check", __("Make a check anyone with the link can claim")),
     ("checks", __("Your checks: claims, options, revoke")),
+    ("proof", __("Check that your balance is counted in what we owe")),
+    ("reserves", __("What we hold against what we owe, per coin")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),

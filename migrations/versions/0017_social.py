@@ -1,7 +1,7 @@
 """social: sends, tips held for people who have not started the bot, checks and their claims (issue 17)
 
 Revision ID: 0017_social
-Revises: 0010_platform
+Revises: 0019_trust
 Create Date: 2026-12-06 22:11:14.517055
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import core.platform.schema
 
 revision = "0017_social"
-down_revision = "0010_platform"
+down_revision = "0019_trust"
 branch_labels = None
 depends_on = None
 
