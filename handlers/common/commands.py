@@ -41,6 +41,10 @@ PUBLIC: list[tuple[str, object]] = [
     ("ads", __("Paid ads: visit a site or join a channel, get paid")),
     ("advertise", __("Advertise: pay people to visit your site or join your channel")),
     ("campaigns", __("Your ad campaigns: numbers, pause, top up, cancel")),
+    ("send", __("Send coins to someone: /send AMOUNT ASSET @username")),
+    ("tip", __("In a group, reply with /tip AMOUNT ASSET to tip the author")),
+    ("check", __("Make a check anyone with the link can claim")),
+    ("checks", __("Your checks: claims, options, revoke")),
     ("proof", __("Check that your balance is counted in what we owe")),
     ("reserves", __("What we hold against what we owe, per coin")),
 ]

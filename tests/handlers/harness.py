@@ -33,7 +33,6 @@ from aiogram.types import (
     CallbackQuery,
     ChatMemberLeft,
     ChatMemberMember,
-    ChatMemberOwner,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -69,9 +68,10 @@ class RecordingSession(BaseSession):
         self.sent: list[Sent] = []
         self._ids = itertools.count(1000)
         self.messages: dict[tuple[int, int], Message] = {}
-        # getChatMember answers: (chat, user) -> status; a chat absent from ``chats`` is unknown.
+        # getChatMember answers: (chat, user) -> status ("left" when absent); a chat in
+        # ``unknown_chats`` is one the bot cannot see ("chat not found").
         self.chat_members: dict[tuple[int | str, int], str] = {}
-        self.chats: set[int | str] = set()
+        self.unknown_chats: set[int | str] = set()
 
     async def close(self) -> None:
         pass
@@ -113,6 +113,10 @@ class RecordingSession(BaseSession):
             record.message_id = msg.message_id
             self.messages[(chat_id, msg.message_id)] = msg
             return msg
+        if isinstance(method, GetChatMember):
+            return self.chat_member(method.chat_id, method.user_id)
+        if isinstance(method, EditMessageText) and params.get("inline_message_id"):
+            return True  # an inline-mode message: Telegram answers True, the message is not the bot's
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             key = (chat_id, params.get("message_id"))
             old = self.messages.get(key)
@@ -144,18 +148,27 @@ class RecordingSession(BaseSession):
             return msg
         if isinstance(method, AnswerCallbackQuery | DeleteMessage):
             return True
-        if isinstance(method, GetChatMember):
-            return self.chat_member(method)
         return True
 
-    def chat_member(self, method: GetChatMember) -> Any:
-        if method.chat_id not in self.chats:
-            raise TelegramBadRequest(method, "Bad Request: chat not found")
-        status = self.chat_members.get((method.chat_id, method.user_id), "left")
-        who = TgUser(id=method.user_id, is_bot=False, first_name="U")
-        if status in ("creator", "administrator"):
-            return ChatMemberOwner(user=who, is_anonymous=False)
-        return ChatMemberMember(user=who) if status == "member" else ChatMemberLeft(user=who)
+    def chat_member(self, chat_id: int | str, user_id: int) -> Any:
+        from aiogram.types import ChatMemberAdministrator
+
+        if chat_id in self.unknown_chats:
+            raise TelegramBadRequest(
+                GetChatMember(chat_id=chat_id, user_id=user_id), "Bad Request: chat not found"
+            )
+        status = self.chat_members.get((chat_id, user_id), "left")
+        user = TgUser(id=user_id, is_bot=user_id == BOT_ID, first_name="U")
+        if status == "administrator":
+            flags = {
+                name: True
+                for name, spec in ChatMemberAdministrator.model_fields.items()
+                if name.startswith("can_") and spec.is_required()
+            }
+            return ChatMemberAdministrator(user=user, is_anonymous=False, **flags)
+        if status == "member":
+            return ChatMemberMember(user=user)
+        return ChatMemberLeft(user=user)
 
 
 @dataclass
