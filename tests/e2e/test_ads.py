@@ -87,6 +87,10 @@ async def test_visit_ad_and_join_task_end_to_end(fake_api, bot_process, bot_env,
     review = await fake_api.wait_for("sendMessage", chat_id=ADMIN)
     assert "Carol&#x27;s shop" in review.params["text"] and landing in review.params["text"]
     assert "approved" in (await tap(fake_api, admin, "Approve")).text
+    # The advertiser hears of it through the notice job; let that message land before she talks again.
+    await fake_api.wait_until(
+        lambda: any("approved and is running" in m.text for m in fake_api.messages(CAROL)), timeout=30
+    )
 
     # Bob gets the ad, opens the tracking link and follows it to the page.
     ad = await say(bob, "/ads")
@@ -109,7 +113,7 @@ async def test_visit_ad_and_join_task_end_to_end(fake_api, bot_process, bot_env,
 
     # A join task: the bot is an admin of @dustchan; Dave stays, Erin leaves before the hold ends.
     assert "cannot see @dustchan" in await wizard_join(fake_api, carol)
-    fake_api.set_member("@dustchan", fake_api.bot_id, "administrator")
+    fake_api.set_chat_member("@dustchan", fake_api.bot_id, "administrator")
     assert "Which coin" in await say(carol, "@dustchan")
     await carol.tap_button("BTC")
     await fake_api.wait_for("sendMessage", chat_id=CAROL)
@@ -126,10 +130,10 @@ async def test_visit_ad_and_join_task_end_to_end(fake_api, bot_process, bot_env,
         if "Carol's shop" in text:
             text = (await tap(fake_api, viewer, "Skip")).text
         assert "Join @dustchan" in text
-        fake_api.set_member("@dustchan", user_id, "member")
+        fake_api.set_chat_member("@dustchan", user_id, "member")
         held = await solve(fake_api, db, viewer)
         assert "reserved for you" in held.text
-    fake_api.set_member("@dustchan", ERIN, "left")
+    fake_api.set_chat_member("@dustchan", ERIN, "left")
     stayed = await fake_api.wait_for("sendMessage", chat_id=DAVE, timeout=20)
     assert "is in your wallet" in stayed.params["text"]
     left = await fake_api.wait_for("sendMessage", chat_id=ERIN, timeout=20)

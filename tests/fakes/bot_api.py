@@ -706,8 +706,6 @@ class FakeBotAPI:
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.dropped_updates: list[JSONDict] = []  # filtered out by allowed_updates
         self.menu_buttons: dict[int | None, JSONDict] = {}  # chat_id (None = default) -> MenuButton
-        # Channels and groups getChatMember knows, by @username: {user_id: status}.
-        self.chat_members: dict[str, dict[int, str]] = {}
         self._commands: dict[tuple[tuple[Any, ...], str], list[JSONDict]] = {}
         self._chats: dict[int, _Chat] = {}
         self._inline_queries: dict[str, JSONDict] = {}  # id -> {"user", "query", "answer"}
@@ -1752,50 +1750,6 @@ class FakeBotAPI:
             "file_size": len(stored.data),
             "file_path": stored.file_path,
         }
-
-    # ------------------------------------------------------------------ chat members
-
-    def set_member(self, chat: str, user_id: int, status: str = "member") -> None:
-        """Make ``chat`` (an @username) known to getChatMember, with ``user_id`` in ``status``
-        (creator, administrator, member, left, kicked...); the bot itself is a user id too."""
-        self.chat_members.setdefault(chat.lower(), {})[int(user_id)] = status
-
-    async def _api_getChatMember(self, p: JSONDict) -> JSONDict:
-        chat = str(p.get("chat_id", "")).lower()
-        if chat not in self.chat_members:
-            raise bad_request("chat not found")
-        try:
-            user_id = int(p.get("user_id", 0))
-        except (TypeError, ValueError):
-            raise bad_request("invalid user_id specified") from None
-        status = self.chat_members[chat].get(user_id, "left")
-        user = (
-            self.bot_user()
-            if user_id == self.bot_id
-            else {"id": user_id, "is_bot": False, "first_name": "User"}
-        )
-        member: JSONDict = {"status": status, "user": user}
-        if status == "creator":
-            member["is_anonymous"] = False
-        elif status == "administrator":
-            member.update(
-                can_be_edited=False,
-                is_anonymous=False,
-                can_manage_chat=True,
-                can_delete_messages=True,
-                can_manage_video_chats=True,
-                can_restrict_members=True,
-                can_promote_members=False,
-                can_change_info=True,
-                can_invite_users=True,
-                can_post_stories=False,
-                can_edit_stories=False,
-                can_delete_stories=False,
-                can_send_welcome_messages=False,
-            )
-        elif status == "kicked":
-            member["until_date"] = 0
-        return member
 
     # ------------------------------------------------------------------ bot settings & misc
 

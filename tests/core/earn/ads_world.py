@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -18,7 +17,7 @@ from tests.money import fund
 SECRET = "k" * 40
 S = ads.Settings(fee_bp=2000, frequency=86400, daily_cap=50, retry_wait=0, min_prices={"BTC": 10})
 ADMIN = 9001
-_AGES = itertools.cycle(range(300))
+_LAST: dict[tuple[int, int], int] = {}
 
 
 async def person(db, user_id: int, **kw) -> None:
@@ -68,7 +67,9 @@ async def campaign(
 async def visit(db, user_id: int, campaign_id: int, *, ago: int = 10, issued: int | None = None) -> int:
     """Open a fresh tracking link, then move that visit's start ``ago`` seconds into the past."""
     now = utcnow()
-    issued = issued if issued is not None else int(now.timestamp()) - next(_AGES)  # each link its own
+    if issued is None:  # each link its own: a later second than this viewer's last link to this ad
+        issued = max(int(now.timestamp()), _LAST.get((user_id, campaign_id), 0) + 1)
+        _LAST[(user_id, campaign_id)] = issued
     text = ad_tokens.make(SECRET, campaign_id, user_id, issued)
     token = ad_tokens.read(SECRET, text, now=int(now.timestamp()), ttl=600)
     await db.write(ads.start_visit, token)
