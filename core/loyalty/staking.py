@@ -273,7 +273,7 @@ def fix_pools(
 ) -> list[EpochPool]:
     """Fix the epoch's pools (the first run computes and collects them into ``staking:pool``; later
     runs read them back). Without any stake in the epoch nothing is collected."""
-    existing = _pools(conn, epoch)
+    existing = pools_of(conn, epoch)
     if existing:
         return existing
     w = weights(conn, epoch)
@@ -316,7 +316,7 @@ def fix_pools(
             positions=len(shares),
         )
         conn.execute(ins.on_conflict_do_nothing(index_elements=[stake_epochs.c.epoch, stake_epochs.c.asset]))
-    return _pools(conn, epoch)
+    return pools_of(conn, epoch)
 
 
 def revenue(conn: Connection, epoch: int) -> dict[tuple[str, str], int]:
@@ -344,7 +344,7 @@ def revenue(conn: Connection, epoch: int) -> dict[tuple[str, str], int]:
     return got
 
 
-def _pools(conn: Connection, epoch: int) -> list[EpochPool]:
+def pools_of(conn: Connection, epoch: int) -> list[EpochPool]:
     return [
         EpochPool(
             int(r.epoch),
