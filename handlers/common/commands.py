@@ -38,6 +38,12 @@ PUBLIC: list[tuple[str, object]] = [
     ("withdrawals", __("Your withdrawals and their state")),
     ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
+    ("daily", __("Daily check-in: reward points for your streak")),
+    ("profile", __("Your level, streak, boost and reward points")),
+    ("convert", __("Turn reward points into coins: /convert POINTS COIN")),
+    ("boost", __("Spend reward points on a reward boost")),
+    ("stake", __("Stake DUST for a share of platform revenue")),
+    ("unstake", __("Take staked DUST out: /unstake AMOUNT")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),

@@ -32,6 +32,9 @@ MENU: list[tuple[str, object]] = [
     ("twofa", __("🔐 2FA")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
+    ("daily", __("🎁 Daily bonus")),
+    ("profile", __("🏅 Profile")),
+    ("stake", __("🥩 Staking")),
 ]
 
 
