@@ -20,6 +20,7 @@ from handlers.common.args import words
 from handlers.common.data import shown
 from handlers.common.formatting import percent, wait_text
 from handlers.common.i18n import _, amount
+from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
 from handlers.loyalty.texts import source_name
@@ -205,7 +206,7 @@ async def cmd_boost(
         user.id,
         number,
         mode,
-        key=f"{user.id}:{message.chat.id}:{message.message_id}",
+        key=update_key(message, "boost"),
         now=utcnow(),
     )
     await message.answer(boost_line(boost))
