@@ -20,10 +20,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from core.loyalty import Extras, Rules, reward_paid, rules_from
 from core.earn import referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
+from core.loyalty import Extras, Rules, reward_paid, rules_from
 from core.money import ledger
 from core.money.accounts import FAUCET_POOL, user_account
 from core.money.assets import ASSETS, get_asset

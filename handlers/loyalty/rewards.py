@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy import Connection
 
 from core.identity.users import User
 from core.loyalty import boosts, daily, levels, points
@@ -244,8 +245,10 @@ async def cb_boost(
 
 # --- /profile -----------------------------------------------------------------------
 
+Profile = tuple[levels.Progress, daily.Streak, boosts.Boost | None, dict[str, int], int, int]
 
-def _profile(conn, rules: points.Rules, user_id: int):  # type: ignore[no-untyped-def]
+
+def _profile(conn: Connection, rules: points.Rules, user_id: int) -> Profile:
     now = utcnow()
     return (
         levels.progress(rules.levels, points.lifetime_points(conn, user_id)),

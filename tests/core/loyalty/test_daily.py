@@ -115,8 +115,9 @@ async def test_daily_bonus_pays_by_activity_once_even_when_run_again(db):
 
 
 async def test_reminders_go_to_opted_in_live_streaks_only(db):
-    from core.platform.notices import notices
     from sqlalchemy import select
+
+    from core.platform.notices import notices
 
     r = _rules()
     for user in (1, 2, 3):
