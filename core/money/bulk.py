@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, TextClause, bindparam, delete, select, text
+from sqlalchemy import BigInteger, Connection, String, bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
@@ -38,7 +38,7 @@ from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
 from core.money.assets import LEDGER_ASSETS
 from core.money.ledger import PENDING, POST, POSTED, Move
-from core.platform.schema import UTCDateTime, accounts, entries, transfers, utcnow
+from core.platform.schema import UTCDateTime, accounts, transfers, utcnow
 
 CHUNK = 1000  # rows per statement: 5 binds a row stays far below both engines' limits
 
@@ -62,17 +62,22 @@ def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def _meta_text(meta: dict[str, Any] | None) -> str:
+    if not meta:
+        return "{}"
     return json.dumps(meta or {}, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _check(m: Move) -> None:
-    """The checks ``ledger.transfer`` makes of one transfer before it writes."""
+def _check(m: Move, known: set[str]) -> None:
+    """The checks ``ledger.transfer`` makes of one transfer before it writes (``known``: owners
+    already checked in this batch, e.g. the one account that pays everybody)."""
     if type(m.amount) is not int or not 0 < m.amount <= MAX_AMOUNT:
         raise TransferRejected("bad_amount", amount=repr(m.amount)[:40])
     if m.asset not in LEDGER_ASSETS:
         raise UnknownAsset(m.asset)
-    check_owner(m.debit)
-    check_owner(m.credit)
+    for owner in (m.debit, m.credit):
+        if owner not in known:
+            check_owner(owner)
+            known.add(owner)
     if m.debit == m.credit:
         raise TransferRejected("same_account", account=m.debit)
     if not m.key or len(m.key) > 200 or not m.code or len(m.code) > 32:
@@ -82,18 +87,137 @@ def _check(m: Move) -> None:
 _FIELDS = ("kind", "debit", "credit", "asset", "amount", "code", "pending_id")
 
 
-def _insert_transfers(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert transfer rows, skipping keys that exist; {key: new id} of those written."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(transfers)
-        .on_conflict_do_nothing(index_elements=[transfers.c.key])
-        .returning(transfers.c.id, transfers.c.key)
+_T_COLS = "key, kind, debit, credit, asset, amount, code, meta, pending_id, reverses_id, created_at"
+_SQLITE_ROWS = 2000  # rows per SQLite statement: 11 binds a row stays below its 32766
+
+
+def _is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _cursor(conn: Connection) -> Any:
+    """The SQLite driver's own cursor, in the caller's transaction: at a million rows, SQLAlchemy's
+    per-row work costs several times SQLite's own (the same reason as ledger._sqlite_posted)."""
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as UTCDateTime stores it on SQLite
+
+
+def _arr(name: str, kind: Any) -> Any:
+    return bindparam(name, type_=postgresql.ARRAY(kind))
+
+
+# PostgreSQL: one statement per chunk with one array per column (unnest), built once.
+_PG_INSERT = text(
+    f"INSERT INTO transfers ({_T_COLS}) "
+    "SELECT v.k, v.kd, v.d, v.c, v.s, v.a, v.cd, v.m, v.p, NULL, :now "
+    "FROM unnest(:k, :kd, :d, :c, :s, :a, :cd, :m, :p) AS v(k, kd, d, c, s, a, cd, m, p) "
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key"
+).bindparams(
+    *(_arr(n, String) for n in ("k", "kd", "d", "c", "s", "cd", "m")),
+    _arr("a", BigInteger),
+    _arr("p", BigInteger),
+    bindparam("now", type_=UTCDateTime),
+)
+_PG_BY_KEYS = text(
+    "SELECT id, key, kind, debit, credit, asset, amount, code, pending_id FROM transfers WHERE key = ANY(:k)"
+).bindparams(_arr("k", String))
+_PG_ENTRIES = text(
+    "INSERT INTO entries (transfer_id, owner, asset, amount, balance_after) "
+    "SELECT * FROM unnest(:t, :o, :s, :a, :b)"
+).bindparams(
+    _arr("t", BigInteger), _arr("o", String), _arr("s", String), _arr("a", BigInteger), _arr("b", BigInteger)
+)
+_RETURN = " RETURNING accounts.owner, accounts.asset, accounts.balance"
+_GUARD = f"accounts.balance + accounts.credits_pending + excluded.balance <= {MAX_BALANCE}"
+_SQL = {  # the set-based account updates: {source} is the rows (a VALUES list or unnest)
+    "debit": "UPDATE accounts SET balance = accounts.balance - v.a FROM {source} "
+    "WHERE accounts.owner = v.o AND accounts.asset = v.s AND accounts.balance - accounts.debits_pending >= v.a"
+    + _RETURN,
+    "credit": "INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at) "
+    "SELECT v.o, v.s, v.a, 0, 0, {now} FROM {source} WHERE true ON CONFLICT (owner, asset) DO UPDATE "
+    f"SET balance = accounts.balance + excluded.balance WHERE {_GUARD}" + _RETURN,
+    "settle": "UPDATE accounts SET balance = accounts.balance + v.d, debits_pending = accounts.debits_pending - v.h, "
+    "credits_pending = accounts.credits_pending - v.c FROM {source} "
+    "WHERE accounts.owner = v.o AND accounts.asset = v.s" + _RETURN,
+}
+_COLS = {"debit": "osa", "credit": "osa", "settle": "osdhc"}
+_PG_RUN = {
+    kind: text(
+        sql.format(
+            source=f"unnest({', '.join(':' + c for c in _COLS[kind])}) AS v({', '.join(_COLS[kind])})",
+            now=":now",
+        )
+    ).bindparams(
+        *(_arr(c, String if c in "os" else BigInteger) for c in _COLS[kind]),
+        *([bindparam("now", type_=UTCDateTime)] if kind == "credit" else []),
     )
+    for kind, sql in _SQL.items()
+}
+_SQLITE_RUN: dict[tuple[str, int], str] = {}
+
+
+def _sqlite_run_sql(kind: str, n: int) -> str:
+    got = _SQLITE_RUN.get((kind, n))
+    if got is None:
+        cols = _COLS[kind]
+        row = "(" + ", ".join("?" if c in "os" else "CAST(? AS INTEGER)" for c in cols) + ")"
+        cte = f"WITH v({', '.join(cols)}) AS (VALUES {', '.join([row] * n)}) "
+        got = _SQLITE_RUN[(kind, n)] = cte + _SQL[kind].format(source="v", now="?")
+    return got
+
+
+def _insert_transfers(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> dict[str, int]:
+    """Insert transfer rows, skipping keys that exist; {key: new id} of those written."""
     new: dict[str, int] = {}
-    for part in _chunks(rows):
-        for r in conn.execute(stmt, list(part)):
-            new[r.key] = r.id
+    if _is_pg(conn):
+        for part in _chunks(rows, 10 * CHUNK):
+            cols = {
+                c: [r[f] for r in part]
+                for c, f in (
+                    ("k", "key"),
+                    ("kd", "kind"),
+                    ("d", "debit"),
+                    ("c", "credit"),
+                    ("s", "asset"),
+                    ("a", "amount"),
+                    ("cd", "code"),
+                    ("m", "meta"),
+                    ("p", "pending_id"),
+                )
+            }
+            for r in conn.execute(_PG_INSERT, {**cols, "now": now}):
+                new[r.key] = r.id
+        return new
+    cur, at = _cursor(conn), _stamp(now)
+    try:
+        for part in _chunks(rows, _SQLITE_ROWS):
+            sql = (
+                f"INSERT INTO transfers ({_T_COLS}) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"] * len(part))
+                + " ON CONFLICT (key) DO NOTHING RETURNING id, key"
+            )
+            binds = [
+                v
+                for r in part
+                for v in (
+                    r["key"],
+                    r["kind"],
+                    r["debit"],
+                    r["credit"],
+                    r["asset"],
+                    r["amount"],
+                    r["code"],
+                    r["meta"],
+                    r["pending_id"],
+                    at,
+                )
+            ]
+            new.update({key: tid for tid, key in cur.execute(sql, binds).fetchall()})
+    finally:
+        cur.close()
     return new
 
 
@@ -101,77 +225,50 @@ def _check_replays(conn: Connection, rows: list[dict[str, Any]], new: dict[str, 
     """Ids of the batch's keys that were posted before; IdempotencyConflict if one differs."""
     old = [r for r in rows if r["key"] not in new]
     ids: dict[str, int] = {}
-    for part in _chunks(old):
+    for part in _chunks(old, _SQLITE_ROWS):
         by_key = {r["key"]: r for r in part}
-        for t in conn.execute(select(transfers).where(transfers.c.key.in_(list(by_key)))):
-            want = by_key[t.key]
-            if any(getattr(t, name) != want[name] for name in _FIELDS):
-                raise IdempotencyConflict(t.key)
-            ids[t.key] = t.id
+        if _is_pg(conn):
+            found = [tuple(t) for t in conn.execute(_PG_BY_KEYS, {"k": list(by_key)})]
+        else:
+            cur = _cursor(conn)
+            try:
+                sql = (
+                    "SELECT id, key, kind, debit, credit, asset, amount, code, pending_id FROM transfers"
+                    f" WHERE key IN ({', '.join(['?'] * len(by_key))})"
+                )
+                found = cur.execute(sql, list(by_key)).fetchall()
+            finally:
+                cur.close()
+        for tid, key, *fields in found:
+            want = by_key[key]
+            if any(got != want[name] for name, got in zip(_FIELDS, fields, strict=True)):
+                raise IdempotencyConflict(key)
+            ids[key] = tid
     return ids
-
-
-def _values(n: int, cols: Iterable[str]) -> str:
-    names = list(cols)
-    return ", ".join(
-        "(" + ", ".join(f":{c}{i}" if c in ("o", "s") else f"CAST(:{c}{i} AS BIGINT)" for c in names) + ")"
-        for i in range(n)
-    )
-
-
-_STATEMENTS: dict[tuple[str, int], TextClause] = {}
-
-
-def _stmt(kind: str, n: int) -> TextClause:
-    """The set-based statement ``kind`` for ``n`` rows, built once per size."""
-    got = _STATEMENTS.get((kind, n))
-    if got is not None:
-        return got
-    if kind == "debit":  # the sum per account leaves it only if it can pay it all
-        sql = (
-            f"WITH v(o, s, a) AS (VALUES {_values(n, 'osa')}) "
-            "UPDATE accounts SET balance = accounts.balance - v.a FROM v "
-            "WHERE accounts.owner = v.o AND accounts.asset = v.s "
-            "AND accounts.balance - accounts.debits_pending >= v.a "
-            "RETURNING accounts.owner, accounts.asset, accounts.balance"
-        )
-    elif kind == "credit":  # creates the account when needed; refuses (no row) past the cap
-        sql = (
-            f"WITH v(o, s, a) AS (VALUES {_values(n, 'osa')}) "
-            "INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at) "
-            "SELECT v.o, v.s, v.a, 0, 0, :now FROM v WHERE true "
-            "ON CONFLICT (owner, asset) DO UPDATE SET balance = accounts.balance + excluded.balance "
-            f"WHERE accounts.balance + accounts.credits_pending + excluded.balance <= {MAX_BALANCE} "
-            "RETURNING owner, asset, balance"
-        )
-    else:  # "settle": posts of pending transfers; held amounts leave, incoming ones arrive
-        sql = (
-            f"WITH v(o, s, d, h, c) AS (VALUES {_values(n, 'osdhc')}) "
-            "UPDATE accounts SET balance = accounts.balance + v.d, "
-            "debits_pending = accounts.debits_pending - v.h, "
-            "credits_pending = accounts.credits_pending - v.c FROM v "
-            "WHERE accounts.owner = v.o AND accounts.asset = v.s "
-            "RETURNING accounts.owner, accounts.asset, accounts.balance"
-        )
-    stmt = text(sql)
-    if kind == "credit":
-        stmt = stmt.bindparams(bindparam("now", type_=UTCDateTime))
-    _STATEMENTS[(kind, n)] = stmt
-    return stmt
 
 
 def _run(conn: Connection, kind: str, rows: list[tuple[Any, ...]], now: datetime) -> dict[Account, int]:
     """Apply ``kind`` to ``rows`` ((owner, asset, *amounts)); {account: balance after} of those it changed."""
-    cols = {"debit": "osa", "credit": "osa", "settle": "osdhc"}[kind]
+    cols = _COLS[kind]
     after: dict[Account, int] = {}
-    for part in _chunks(rows):
-        binds: dict[str, Any] = {
-            f"{c}{i}": v for i, row in enumerate(part) for c, v in zip(cols, row, strict=True)
-        }
-        if kind == "credit":
-            binds["now"] = now
-        for r in conn.execute(_stmt(kind, len(part)), binds):
-            after[(r.owner, r.asset)] = r.balance
+    if _is_pg(conn):
+        for part in _chunks(rows, 10 * CHUNK):
+            binds: dict[str, Any] = {c: [r[i] for r in part] for i, c in enumerate(cols)}
+            if kind == "credit":
+                binds["now"] = now
+            for r in conn.execute(_PG_RUN[kind], binds):
+                after[(r.owner, r.asset)] = int(r.balance)
+        return after
+    cur = _cursor(conn)
+    try:
+        for part in _chunks(rows, CHUNK):
+            flat = [v for r in part for v in r]
+            if kind == "credit":
+                flat.append(_stamp(now))
+            for owner, asset, balance in cur.execute(_sqlite_run_sql(kind, len(part)), flat).fetchall():
+                after[(owner, asset)] = int(balance)
+    finally:
+        cur.close()
     return after
 
 
@@ -215,22 +312,24 @@ def _entries(
     """Write the entries of ``legs`` ((transfer id, owner, asset, signed amount), in batch order),
     each with the account's balance right after it: the final balance minus what came later."""
     later: dict[Account, int] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, str, str, int, int]] = []
     for tid, owner, asset, amount in reversed(legs):
         acc = (owner, asset)
-        rows.append(
-            {
-                "transfer_id": tid,
-                "owner": owner,
-                "asset": asset,
-                "amount": amount,
-                "balance_after": after[acc] - later.get(acc, 0),
-            }
-        )
+        rows.append((tid, owner, asset, amount, after[acc] - later.get(acc, 0)))
         later[acc] = later.get(acc, 0) + amount
     rows.reverse()
-    for part in _chunks(rows, 5 * CHUNK):
-        conn.execute(entries.insert(), list(part))
+    if _is_pg(conn):
+        for part in _chunks(rows, 20 * CHUNK):
+            conn.execute(_PG_ENTRIES, {c: [r[i] for r in part] for i, c in enumerate("tosab")})
+        return
+    cur = _cursor(conn)
+    try:
+        cur.executemany(
+            "INSERT INTO entries (transfer_id, owner, asset, amount, balance_after) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    finally:
+        cur.close()
 
 
 def transfer_bulk(conn: Connection, moves: Sequence[Move], *, now: datetime | None = None) -> BulkResult:
@@ -244,8 +343,9 @@ def transfer_bulk(conn: Connection, moves: Sequence[Move], *, now: datetime | No
     if now.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
     rows: dict[str, dict[str, Any]] = {}
+    known: set[str] = set()
     for m in moves:
-        _check(m)
+        _check(m, known)
         row = {
             "key": m.key,
             "kind": POSTED,
@@ -266,7 +366,7 @@ def transfer_bulk(conn: Connection, moves: Sequence[Move], *, now: datetime | No
             continue
         rows[m.key] = row
     batch = list(rows.values())
-    new = _insert_transfers(conn, batch)
+    new = _insert_transfers(conn, batch, now)
     ids = _check_replays(conn, batch, new)
     fresh = [r for r in batch if r["key"] in new]
     debits: dict[Account, int] = {}
@@ -368,7 +468,7 @@ def post_pending_bulk(
                 "created_at": now,
             }
         )
-    new = _insert_transfers(conn, rows)
+    new = _insert_transfers(conn, rows, now)
     old_ids = _check_replays(conn, rows, new)
     fresh = [r for r in rows if r["key"] in new]
     delta: dict[Account, list[int]] = {}  # account -> [balance change, held released, incoming settled]

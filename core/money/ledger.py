@@ -689,7 +689,9 @@ def check_invariants(conn: Connection) -> list[str]:
     for a in conn.execute(select(accounts)):
         k = (a.owner, a.asset)
         if any(type(v) is not int for v in (a.balance, a.debits_pending, a.credits_pending)):
-            problems.append(f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)")
+            problems.append(
+                f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)"
+            )
         if sums.get(k, 0) != a.balance:
             problems.append(f"{a.owner}/{a.asset}: balance {a.balance} but entries sum to {sums.get(k, 0)}")
         if a.owner != WORLD and a.balance - a.debits_pending < 0:
