@@ -261,7 +261,8 @@ def reward_paid(
     earned = earn(conn, user_id, source, points, key=key, now=now)
     if earned is not None and earned.replayed:  # this reward was seen before: nothing more
         return Extras(points)
-    count_action(conn, user_id, now)
+    if source != WAGER or points > 0:  # dust-sized bets never buy a bonus tier
+        count_action(conn, user_id, now)
     boost_t = level_t = None
     if source in boosts.BOOSTED_SOURCES:
         running = boosts.active(conn, user_id, now)

@@ -161,3 +161,30 @@ async def test_unknown_coin_and_points_are_not_coins(db):
         points.quote(rules(), 10, "XYZ")
     with pytest.raises(UnknownAsset):  # RP is never a coin: no withdrawal, game or conversion into it
         get_asset("RP")
+
+
+async def test_bets_earn_points_per_whole_coin_wagered(db):
+    import dataclasses
+
+    from core.play import games
+    from tests.play import RULES, setup_money
+
+    await setup_money(db, {U: 10 * 10**8})
+    r = dataclasses.replace(RULES, max_bet=10**9, loyalty=rules(per_wager={"DOGE": 3}))
+    for i, stake in enumerate((10**8, 2 * 10**8, 10**7)):  # 1, 2 and 0.1 DOGE
+        await db.write(
+            games.place_bet,
+            user_id=U,
+            game="dice",
+            asset="DOGE",
+            amount=stake,
+            params={"target": 5050, "direction": "over"},
+            rules=r,
+            idem=f"m:{i}",
+            secret_key="k" * 40,
+        )
+    assert await available(db, user_account(U), "RP") == 3 + 6  # 0.1 DOGE earns 0 (rounded down)
+    acts = await db.read(
+        lambda c: c.execute(__import__("sqlalchemy").text("SELECT actions FROM loyalty_activity")).scalar()
+    )
+    assert acts == 2  # a bet too small to earn points is no activity either
