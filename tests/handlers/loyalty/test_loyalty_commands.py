@@ -132,3 +132,16 @@ async def test_reward_points_cannot_be_withdrawn(tg, db):
     out = texts(await alice.send("/withdraw 10 RP somewhere"))
     assert "Unknown coin" in out
     assert await available(db, user_account(ALICE), "RP") == 100
+
+
+async def test_daily_tapped_twenty_times_at_once_pays_once(tg, db):
+    import asyncio
+
+    alice = tg.person(ALICE)
+    await alice.send("/start")
+    menu = tg.last_with_buttons(ALICE)
+    data = next(d for t, d in menu.buttons() if "Daily bonus" in t)
+    await asyncio.gather(
+        *(alice.tap(data, menu) for _ in range(20)), *(alice.send("/daily") for _ in range(5))
+    )
+    assert await available(db, user_account(ALICE), "RP") == 10
