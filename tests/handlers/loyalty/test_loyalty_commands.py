@@ -30,6 +30,16 @@ async def test_daily_pays_once_a_day_and_has_a_menu_button(tg, db):
     assert "You already checked in today" in tapped
     assert await available(db, user_account(ALICE), "RP") == 10
     assert "10 RP" in texts(await alice.send("/balance"))
+    await alice.send("/daily")
+    sent = await alice.tap_button("Buy a streak freeze")  # 200 RP, 10 held
+    assert "it needs 200 RP" in [s for s in sent if s.method == "answerCallbackQuery"][-1].params["text"]
+    assert await available(db, user_account(ALICE), "RP") == 10
+    await give_points(db, 400)
+    await alice.send("/daily")
+    bought = await alice.tap_button("Buy a streak freeze")
+    assert "Streak freezes held: 1" in [s for s in bought if s.method == "answerCallbackQuery"][-1].params["text"]
+    await alice.tap_button("Buy a streak freeze")  # the same message again: bought once
+    assert await available(db, user_account(ALICE), "RP") == 210
 
 
 async def test_daily_in_spanish_and_reminders_opt_in(tg, db):
