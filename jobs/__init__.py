@@ -26,7 +26,9 @@ from core.platform.params import Params
 log = logging.getLogger(__name__)
 # This process's name in leases: INSTANCE_ID, else a stand-in until bot.py sets the stable one
 # (before the job modules are imported: jobs.crash imports it by name).
-INSTANCE = (os.environ.get("INSTANCE_ID") or "").strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+INSTANCE = (
+    os.environ.get("INSTANCE_ID") or ""
+).strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 LEASE_SECONDS = 30
 
 

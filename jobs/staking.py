@@ -50,10 +50,13 @@ class StakingJob:
         now = self.clock()
         epoch = day_of(now) - 1 if epoch is None else epoch
         share, emission = int(self.params.get("staking.share")), int(self.params.get("staking.emission"))
-        pools = await self.db.write(staking.fix_pools, epoch, share, emission, now=now)
+        pools = await self.db.read(staking.pools_of, epoch)
         paid_now = 0
-        if any(not p.done for p in pools):
+        if not pools or any(not p.done for p in pools):
             weights = await self.db.read(staking.weights, epoch)
+            pools = await self.db.write(
+                staking.fix_pools, epoch, share, emission, now=now, weights_of=weights
+            )
             for pool in pools:
                 if pool.done:
                     continue

@@ -269,14 +269,21 @@ def split(pool: int, weights_of: dict[int, int]) -> tuple[dict[int, int], int]:
 
 
 def fix_pools(
-    conn: Connection, epoch: int, share_bp: int, emission: int, *, now: datetime
+    conn: Connection,
+    epoch: int,
+    share_bp: int,
+    emission: int,
+    *,
+    now: datetime,
+    weights_of: dict[int, int] | None = None,
 ) -> list[EpochPool]:
     """Fix the epoch's pools (the first run computes and collects them into ``staking:pool``; later
-    runs read them back). Without any stake in the epoch nothing is collected."""
+    runs read them back). Without any stake in the epoch nothing is collected. ``weights_of``:
+    the epoch's weights when the caller has them (they depend only on the log: see ``weights``)."""
     existing = pools_of(conn, epoch)
     if existing:
         return existing
-    w = weights(conn, epoch)
+    w = weights(conn, epoch) if weights_of is None else weights_of
     total = sum(w.values())
     if total <= 0:
         return []
@@ -377,20 +384,15 @@ def pay_shares(
 ) -> int:
     """Pay one chunk of an epoch's shares from ``staking:pool``, set-based; how many were new."""
     moves = [
-        ledger.Move(
-            POOL, user_account(u), asset, a, CODE_REWARD, reward_key(u, epoch, asset), {"epoch": epoch}
-        )
+        ledger.Move(POOL, user_account(u), asset, a, CODE_REWARD, reward_key(u, epoch, asset))
         for u, a in part
     ]
     got = bulk.transfer_bulk(conn, moves, now=now)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    ins = dialect.insert(stake_rewards).on_conflict_do_nothing(
-        index_elements=[stake_rewards.c.user_id, stake_rewards.c.epoch, stake_rewards.c.asset]
+    mark = "$1, $2, $3, $4" if conn.dialect.name == "postgresql" else "?, ?, ?, ?"
+    conn.exec_driver_sql(  # the driver's executemany: no per-row work of ours at 100,000 positions
+        f"INSERT INTO stake_rewards (user_id, epoch, asset, amount) VALUES ({mark}) ON CONFLICT DO NOTHING",
+        [(u, epoch, asset, a) for u, a in part],
     )
-    for i in range(0, len(part), 5000):
-        conn.execute(
-            ins, [{"user_id": u, "epoch": epoch, "asset": asset, "amount": a} for u, a in part[i : i + 5000]]
-        )
     return got.posted
 
 
