@@ -45,8 +45,9 @@ class DailyJob:
         day = day_of(now) - 1
         rules = rules_from(self.params)
         frozen, broken = await self.db.write(daily.settle_streaks, day)
-        after, paid, replayed = 0, 0, 0
-        while True:
+        after, done = await self.db.read(daily.bonus_progress, day)  # a run started again resumes
+        paid, replayed = 0, 0
+        while not done:
             last, p, r = await self.db.write(
                 daily.pay_bonus, rules, day, after=after, limit=self.chunk, now=now
             )

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.points import RP, Rules, count_action, day_of, earn, ensure_row
-from core.loyalty.tables import loyalty_activity, loyalty_users
+from core.loyalty.tables import daily_progress, loyalty_activity, loyalty_users
 from core.money import bulk, ledger
 from core.money.accounts import WORLD, user_account
 from core.platform import notices
@@ -159,19 +160,30 @@ def bonus_key(user_id: int, day: int) -> str:
     return f"rp:daily:{user_id}:{date_of(day)}"
 
 
+def bonus_progress(conn: Connection, day: int) -> tuple[int, bool]:
+    """(last user id paid, finished) of the daily bonus of ``day``."""
+    row = conn.execute(select(daily_progress).where(daily_progress.c.day == day)).first()
+    return (0, False) if row is None else (int(row.after), row.done_at is not None)
+
+
 def pay_bonus(
     conn: Connection, rules: Rules, day: int, *, after: int = 0, limit: int = 20_000, now: datetime
 ) -> tuple[int, int, int]:
     """Pay the daily bonus of UTC ``day`` to the next ``limit`` active users with an id above
-    ``after``, in one set-based batch. Returns (last user id seen, paid now, replayed); a last
-    id of 0 means nobody was left."""
+    ``after``, in one set-based batch, and record how far it got (``bonus_progress``) in the
+    same transaction. Returns (last user id seen, paid now, replayed); a last id of 0 means
+    nobody was left (the day is then marked done)."""
     rows = conn.execute(
         select(loyalty_activity.c.user_id, loyalty_activity.c.actions)
         .where(loyalty_activity.c.day == day, loyalty_activity.c.user_id > after)
         .order_by(loyalty_activity.c.user_id)
         .limit(limit)
     ).all()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    ins = dialect.insert(daily_progress)
     if not rows:
+        stmt = ins.values(day=day, after=after, done_at=now)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[daily_progress.c.day], set_={"done_at": now}))
         return 0, 0, 0
     moves = []
     for user_id, actions in rows:
@@ -183,7 +195,10 @@ def pay_bonus(
                 )
             )
     got = bulk.transfer_bulk(conn, moves, now=now)
-    return int(rows[-1][0]), got.posted, got.replayed
+    last = int(rows[-1][0])
+    stmt = ins.values(day=day, after=last)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[daily_progress.c.day], set_={"after": last}))
+    return last, got.posted, got.replayed
 
 
 def remind(conn: Connection, now: datetime, *, after: int = 0, limit: int = 5_000) -> tuple[int, int]:

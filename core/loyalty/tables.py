@@ -101,3 +101,14 @@ unstakes = Table(
     Column("released", Boolean, nullable=False, server_default=false()),
 )
 Index("ix_unstakes_due", unstakes.c.released, unstakes.c.due_at)
+
+# How far the daily bonus job got for a day: the last user id of its last committed chunk,
+# written in the chunk's own transaction, so a run started again resumes there (the keys
+# would make a replay harmless anyway; this makes it cheap).
+daily_progress = Table(
+    "daily_progress",
+    metadata,
+    Column("day", Integer, primary_key=True, autoincrement=False, comment="days since 1970-01-01 (UTC)"),
+    Column("after", BigInteger, nullable=False, comment="users up to this id are paid"),
+    Column("done_at", UTCDateTime, nullable=True),
+)
