@@ -37,7 +37,10 @@ async def test_daily_pays_once_a_day_and_has_a_menu_button(tg, db):
     await give_points(db, 400)
     await alice.send("/daily")
     bought = await alice.tap_button("Buy a streak freeze")
-    assert "Streak freezes held: 1" in [s for s in bought if s.method == "answerCallbackQuery"][-1].params["text"]
+    assert (
+        "Streak freezes held: 1"
+        in [s for s in bought if s.method == "answerCallbackQuery"][-1].params["text"]
+    )
     await alice.tap_button("Buy a streak freeze")  # the same message again: bought once
     assert await available(db, user_account(ALICE), "RP") == 210
 
@@ -155,3 +158,15 @@ async def test_daily_tapped_twenty_times_at_once_pays_once(tg, db):
         *(alice.tap(data, menu) for _ in range(20)), *(alice.send("/daily") for _ in range(5))
     )
     assert await available(db, user_account(ALICE), "RP") == 10
+
+
+async def test_unstake_with_a_cooldown_shows_when_it_is_spendable(tg, db):
+    await tg.dp.workflow_data["params"].store(db, "staking.cooldown", "1h", admin_id=1)
+    await fund(db, user_account(ALICE), 5 * COIN, "DUST", key="a")
+    alice = tg.person(ALICE)
+    await alice.send("/stake 2")
+    out = texts(await alice.send("/unstake 1"))
+    assert "Unstaked 1.00000000 DUST; it becomes spendable at" in out
+    view = texts(await alice.send("/stake"))
+    assert "Unstaking: 1.00000000 DUST, spendable at" in view and "Staked: 1.00000000 DUST" in view
+    assert await available(db, user_account(ALICE), "DUST") == 3 * COIN
