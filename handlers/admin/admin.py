@@ -48,11 +48,15 @@ def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:
     lines += [amount(stats.liabilities.get(code, 0), code) for code in ASSET_CODES]
     lines += ["", _("<b>System accounts</b>")]
     for name in SYSTEM_ACCOUNTS:
-        held = [
-            (asset, bal, hold) for owner, asset, bal, hold in stats.system if owner.split(":", 1)[0] == name
-        ]
+        # summed per asset over the account and its sub-accounts (staking has one per position)
+        sums: dict[str, list[int]] = {}
+        for owner, asset, bal, hold in stats.system:
+            if owner.split(":", 1)[0] == name:
+                got = sums.setdefault(asset, [0, 0])
+                got[0], got[1] = got[0] + bal, got[1] + hold
         parts = [
-            amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "") for asset, bal, hold in held
+            amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "")
+            for asset, (bal, hold) in sums.items()
         ]
         lines.append(f"{name}: " + (", ".join(parts) if parts else "0"))
     return lines
