@@ -1,17 +1,18 @@
 """The bulk ledger path: many transfers, or many posts of pending transfers, in a few statements.
 
 A job that pays a million users (the daily bonus, the staking epoch) cannot afford a
-million trips through ``ledger.transfer``. These functions take a batch and do, whatever
-its size:
+million trips through ``ledger.transfer``. These functions take a batch and do, per chunk of
+rows (SQLite: multi-row VALUES on the driver's own cursor; PostgreSQL: one array per column
+through ``unnest``, so one statement whatever the chunk's size):
 
-- one multi-row ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING`` of the transfers
-  (per chunk of rows), so a key posted before is a replay exactly as for one transfer;
-- one ``UPDATE ... FROM (VALUES ...)`` per chunk of the accounts the batch debits (the sum per
-  account, guarded by ``balance - debits_pending >= sum``, world by its cap);
-- one ``INSERT ... ON CONFLICT DO UPDATE`` per chunk of the accounts it credits (the sum per
-  account, guarded by the balance cap);
-- one multi-row insert of the entries, each with its own ``balance_after`` (the account's
-  running balance in batch order).
+- one ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING`` of the transfers, so a key posted
+  before is a replay exactly as for one transfer;
+- one ``UPDATE ... FROM`` of the accounts the batch debits (the sum per account, guarded by
+  ``balance - debits_pending >= sum``; world by its cap);
+- one ``INSERT ... ON CONFLICT DO UPDATE`` of the accounts it credits (the sum per account,
+  guarded by the balance cap);
+- one insert of the entries, each with its own ``balance_after`` (the account's running
+  balance in batch order).
 
 Same rules as core.money.ledger: amounts are ints in minor units, ``0 < amount <= MAX_AMOUNT``,
 assets and owners are checked, a key posted before with the same fields is a replay (nothing
