@@ -19,6 +19,7 @@ def get_routers() -> list[Router]:
     from handlers.loyalty import staking as loyalty_staking
     from handlers.play import crash, fair, games, limits
     from handlers.security import twofa
+    from handlers.trust import proof, reserves
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     # Each call builds new routers, so every dispatcher (tests and benches build many) owns its own.
@@ -41,6 +42,8 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        proof.router(),
+        reserves.router(),
         loyalty_rewards.router(),
         loyalty_staking.router(),
         fallback.router(),
