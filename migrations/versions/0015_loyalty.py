@@ -3,7 +3,7 @@
 Reward points themselves are ledger rows (asset RP): no table here holds a balance.
 
 Revision ID: 0015_loyalty
-Revises: 0019_trust
+Revises: 0017_social
 Create Date: 2026-12-06 22:47:06.561872
 """
 
@@ -13,7 +13,7 @@ import core.platform.schema
 
 
 revision = "0015_loyalty"
-down_revision = "0019_trust"
+down_revision = "0017_social"
 branch_labels = None
 depends_on = None
 
