@@ -1,7 +1,7 @@
 """paid-to-click ads and join tasks: campaigns, views, reports
 
 Revision ID: 0013_ads
-Revises: 0017_social
+Revises: 0015_loyalty
 Create Date: 2026-12-06 22:30:00
 
 Budgets live in the ledger (ad_escrow:c<id> sub-accounts); these tables record campaigns,
@@ -14,7 +14,7 @@ from alembic import op
 import core.platform.schema
 
 revision = "0013_ads"
-down_revision = "0017_social"
+down_revision = "0015_loyalty"
 branch_labels = None
 depends_on = None
 
