@@ -12,7 +12,7 @@ def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors
-    from handlers.earn import faucet, owner, referral
+    from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
     from handlers.loyalty import rewards as loyalty_rewards
@@ -32,6 +32,7 @@ def get_routers() -> list[Router]:
         social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
         admin.router(),
         payouts.router(),
+        ad_review.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links
         start.router(),
         wallet.router(),
@@ -41,6 +42,9 @@ def get_routers() -> list[Router]:
         referral.router(),
         faucets.router(),
         owner.router(),
+        ads.router(),
+        advertise.router(),
+        campaigns.router(),
         games.router(),
         fair.router(),
         crash.router(),

@@ -143,3 +143,6 @@ def _feature_routes() -> None:
 
     ROUTES.append(faucet_api.setup)
     ROUTES.append(captcha_web.setup)
+    from handlers.earn import tracking  # ads: PUBLIC_URL/go/<token>
+
+    ROUTES.append(tracking.setup)

@@ -118,6 +118,14 @@ def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None
         "interval",
         seconds=params.get("payout.every"),
     )
+    from jobs import ads
+
+    scheduler.add_job(
+        exclusive(db, "ads")(ads.settle_joins),
+        "interval",
+        seconds=params.get("ads.join_check_every"),
+        args=[db, params, ads.telegram_member(bot)],
+    )
     scheduler.add_job(exclusive(db, "social")(social_job.run), "interval", minutes=1, args=[db, params])
     trust = Trust(
         db,

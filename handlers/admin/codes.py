@@ -36,7 +36,7 @@ from handlers.common.i18n import _
 from handlers.middlewares import Next
 from handlers.security.twofa import ask_code, delete_quietly, guarded, on_code
 
-READ_ONLY = frozenset({"admin", "params", "audit", "payouts"})
+READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review"})
 PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 

@@ -28,6 +28,7 @@ MENU: list[tuple[str, object]] = [
     ("games", __("🎮 Games")),
     ("refer", __("🤝 Invite friends")),
     ("faucets", __("🌐 Faucet sites")),
+    ("ads", __("📢 Ads")),
     ("addresses", __("📒 Addresses")),
     ("twofa", __("🔐 2FA")),
     ("checks", __("🎁 Checks")),
