@@ -92,6 +92,7 @@ class Source(StrEnum):
 
     FAUCET = "faucet"  # the platform pays the claim: its cut is the whole claim
     FAUCET_SITE = "faucet_site"  # the site's escrow pays: the platform's cut is zero
+    OFFER = "offer"  # an offerwall credit: the cut is offers.margin of the credit
 
 
 _CODE_RE = re.compile(r"r([0-9a-z]{1,13})", re.ASCII)
