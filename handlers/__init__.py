@@ -13,6 +13,7 @@ def get_routers() -> list[Router]:
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors
     from handlers.earn import faucet, owner, referral
+    from handlers.earn import offers as offerwalls
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
     from handlers.play import crash, fair, games, limits
@@ -39,5 +40,6 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        offerwalls.router(),
         fallback.router(),
     ]

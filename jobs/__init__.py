@@ -86,6 +86,7 @@ async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.F
 
 def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
     from jobs import ledger_check
+    from jobs import offers as offer_holds
     from jobs.notify import NoticeSender
     from jobs.payout_backends import from_env
     from jobs.payouts import Payouts
@@ -112,4 +113,5 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         "interval",
         seconds=params.get("payout.every"),
     )
+    scheduler.add_job(exclusive(db, "offers")(offer_holds.release), "interval", seconds=60, args=[db, params])
     return scheduler

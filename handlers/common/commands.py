@@ -38,6 +38,7 @@ PUBLIC: list[tuple[str, object]] = [
     ("withdrawals", __("Your withdrawals and their state")),
     ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
+    ("offers", __("Offerwalls and surveys: earn more")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),
@@ -53,6 +54,7 @@ ADMIN: list[tuple[str, object]] = [
     ("payouts", __("Withdrawals waiting for approval")),
     ("paid", __("Mark a manual payout batch sent")),
     ("failed", __("Mark a manual payout batch failed")),
+    ("offerwall", __("Offerwalls: add, list, on/off, IPs, hold, remove, trust")),
 ]
 
 

@@ -32,6 +32,7 @@ MENU: list[tuple[str, object]] = [
     ("twofa", __("🔐 2FA")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
+    ("offers", __("🎯 Offers")),
 ]
 
 
