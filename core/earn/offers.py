@@ -406,11 +406,7 @@ _CREDIT = select(offer_credits).where(
 
 
 def _insert_credit(dialect):  # type: ignore[no-untyped-def]
-    return (
-        dialect.insert(offer_credits)
-        .on_conflict_do_nothing(index_elements=[offer_credits.c.wall_id, offer_credits.c.txid])
-        .returning(offer_credits.c.id)
-    )
+    return dialect.insert(offer_credits).on_conflict_do_nothing().returning(offer_credits.c.id)
 
 
 _INSERT_CREDIT = {"sqlite": _insert_credit(sqlite), "postgresql": _insert_credit(postgresql)}
@@ -476,10 +472,13 @@ def record_postback(
                 state=HELD,
                 commission=0,
                 created_at=now,
+                proof=done.proof,
             ),
         ).scalar()
         if new_id is None:  # a concurrent delivery of the same transaction got there first
-            existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).one()
+            existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
+            if existing is None:  # its proof is another transaction's: the unsigned id was changed
+                raise OfferRefused("replay_mismatch", wall=wall.name)
     if existing is not None:
         if existing.state == PREEMPTED:
             raise OfferRefused("reversed_before", wall=wall.name)
@@ -591,7 +590,9 @@ def _reverse(
         if new_id is not None:
             _trust_up(conn, user_id, "reversed")
             return Outcome("preempted", user_id, wall.asset, 0)
-        existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).one()
+        existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
+        if existing is None:
+            raise OfferRefused("replay_mismatch", wall=wall.name)
     if existing.user_id != user_id or existing.units != done.units_scaled:
         raise OfferRefused("replay_mismatch", wall=wall.name)
     if existing.state in (REVERSED, VOIDED, PREEMPTED):

@@ -83,6 +83,10 @@ class Completion:
     sub_id: str
     units_scaled: int  # > 0, in 1e-8 reward units
     reversal: bool
+    # The signature, for networks whose signature does not cover the transaction id
+    # (lootably, torox, timewall): a second credit with the same proof is a replay with the
+    # unsigned id changed, and is refused.
+    proof: str | None = None
 
 
 # --- signatures: pure functions of the documented inputs ------------------------------
@@ -160,7 +164,8 @@ def parse_units(text: str | None) -> tuple[int, bool]:
 def amount_for(units_scaled: int, rate_scaled: int, asset_decimals: int) -> int:
     """Minor units for ``units_scaled`` (1e-8 reward units) at ``rate_scaled`` (1e-(decimals+8)
     asset units per reward unit), rounded down."""
-    return units_scaled * rate_scaled // (UNIT_SCALE * 10 ** (RATE_DECIMALS + asset_decimals))
+    del asset_decimals  # rate_scaled is in minor units x 10^RATE_DECIMALS already
+    return units_scaled * rate_scaled // (UNIT_SCALE * 10**RATE_DECIMALS)
 
 
 def parse_rate(text: str, asset_decimals: int) -> int:
@@ -189,7 +194,9 @@ def _need(p: Mapping[str, str], *names: str) -> list[str]:
     return [v for v in got if v is not None]
 
 
-def _ids(network: str, txid: str, sub: str, units: str, reversal_flag: bool | None) -> Completion:
+def _ids(
+    network: str, txid: str, sub: str, units: str, reversal_flag: bool | None, proof: str | None = None
+) -> Completion:
     if len(txid) > MAX_TXID or len(sub) > MAX_SUB or not txid.isprintable() or not sub.isprintable():
         raise PostbackRefused("malformed", why="id too long")
     scaled, negative = parse_units(units)
@@ -199,7 +206,7 @@ def _ids(network: str, txid: str, sub: str, units: str, reversal_flag: bool | No
         if negative:  # a reversal is said by its flag; a negative credit is nonsense
             raise PostbackRefused("bad_amount")
         reversal = reversal_flag
-    return Completion(network, txid, sub, scaled, reversal)
+    return Completion(network, txid, sub, scaled, reversal, proof.lower() if proof else None)
 
 
 def read(network: str, request: Request, secret: str) -> Completion:
@@ -231,12 +238,12 @@ def read(network: str, request: Request, secret: str) -> Completion:
             raise PostbackRefused("bad_signature")
         if status not in ("0", "1"):
             raise PostbackRefused("malformed", why="status")
-        return _ids(network, tx, user_id, reward, status == "0")
+        return _ids(network, tx, user_id, reward, status == "0", given)
     if network == "torox":
         oid, user_id, conv_id, amount, given = _need(p, "oid", "user_id", "id", "amount", "sig")
         if not _same(torox_sig(oid, user_id, secret), given):
             raise PostbackRefused("bad_signature")
-        return _ids(network, conv_id, user_id, amount, None)
+        return _ids(network, conv_id, user_id, amount, None, given)
     if network == "ayet":
         headers = request.headers or {}
         given = next((v for k, v in headers.items() if k.lower() == AYET_HEADER.lower()), None)
@@ -251,7 +258,7 @@ def read(network: str, request: Request, secret: str) -> Completion:
         user_id, tx, reward, revenue, given = _need(p, "user_id", "transaction", "reward", "revenue", "hash")
         if not _same(timewall_hash(user_id, revenue, secret), given):
             raise PostbackRefused("bad_signature")
-        return _ids(network, tx, user_id, reward, None)
+        return _ids(network, tx, user_id, reward, None, given)
     raise PostbackRefused("malformed", why="network")
 
 

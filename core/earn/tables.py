@@ -62,7 +62,9 @@ offer_credits = Table(
     Column("release_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("settled_at", UTCDateTime, nullable=True, comment="released or reversed"),
+    Column("proof", String(128), nullable=True, comment="signature, where it does not cover txid"),
     UniqueConstraint("wall_id", "txid", name="uq_offer_credits_tx"),
+    UniqueConstraint("wall_id", "proof", name="uq_offer_credits_proof"),
 )
 Index("ix_offer_credits_due", offer_credits.c.state, offer_credits.c.release_at)
 Index("ix_offer_credits_user", offer_credits.c.user_id, offer_credits.c.state)

@@ -63,6 +63,8 @@ def upgrade() -> None:
             comment="released or reversed",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_offer_credits")),
+        sa.Column("proof", sa.String(length=128), nullable=True, comment="signature, where it does not cover txid"),
+        sa.UniqueConstraint("wall_id", "proof", name="uq_offer_credits_proof"),
         sa.UniqueConstraint("wall_id", "txid", name="uq_offer_credits_tx"),
     )
     with op.batch_alter_table("offer_credits", schema=None) as batch_op:
