@@ -37,6 +37,7 @@ GUARDED = {
     "failed": ("/failed 1 lost", "batch_failed"),
     "crashnew": ("/crashnew 925000", "crash_chain"),  # no Bitcoin node: the admin gives the tip
     "crashsalt": (f"/crashsalt {SALT}", "crash_salt"),
+    "offerwall": ("/offerwall hold w 1", "offerwall_hold"),
 }
 
 
@@ -92,6 +93,8 @@ async def test_a_stolen_session_without_the_code_changes_nothing(tg, db, name):
     if name == "crashsalt":
         await admin.send("/crashnew 925000")
         await db.write(committed_block_can_exist)
+    if name == "offerwall":
+        await admin.send("/offerwall add cpx w 123 s3cret DOGE 0.00001")
     t = await enable_2fa(db, ADMIN)
     before = await snapshot(db, tg)
 
