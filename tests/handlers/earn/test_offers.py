@@ -100,3 +100,39 @@ async def test_user_sees_held_offers_debts_and_history(tg, db):
         await alice.send("/history")
     )
     assert await available(db, user_account(ALICE), "DOGE") == 250_000
+
+
+async def test_credits_holds_and_reversals_are_notified_in_one_batched_notice(tg, db):
+    import json
+
+    from sqlalchemy import select
+
+    from core.platform.notices import notices as notice_rows
+    from handlers.common.i18n import get_i18n
+    from handlers.common.notices import render
+
+    admin, alice = tg.person(ADMIN, username="root"), tg.person(ALICE)
+    await admin.send("/start")
+    await alice.send("/start")
+    await admin.send(f"/offerwall add cpx cpx 1 {SECRET} DOGE 0.00001")
+    await alice.send("/offers")
+    await fund(db, OFFER_POOL, 10**9, asset="DOGE", key="pool")
+    wall = (await db.read(offers.list_walls))[0]
+    sub = offers.sub_id_for("k" * 40, wall.id, ALICE)
+    s_of = lambda a: offers.settings_for(Params(env={}), a)  # noqa: E731
+    now = utcnow().replace(minute=0, second=1)
+    for tx in ("A", "B", "C"):
+        done = postbacks.Completion("cpx", tx, sub, 100 * 10**8, False)
+        await db.write(offers.record_postback, wall.id, done, ip=None, settings_of=s_of, now=now)
+    back = postbacks.Completion("cpx", "C", sub, 100 * 10**8, True)
+    await db.write(offers.record_postback, wall.id, back, ip=None, settings_of=s_of, now=now)
+    rows = await db.read(
+        lambda c: c.execute(select(notice_rows.c.params).where(notice_rows.c.chat_id == ALICE)).scalars().all()
+    )
+    assert len(rows) == 1  # one message for the period
+    params = json.loads(rows[0])
+    assert params == {"held": {"DOGE": 300_000}, "reversed": {"DOGE": 100_000}}
+    i18n = get_i18n()
+    with i18n.context(), i18n.use_locale("en"):
+        text = render(offers.NOTICE, params)
+    assert "On hold: 0.00300000 DOGE" in text and "Reversed by the network: 0.00100000 DOGE" in text
