@@ -410,6 +410,17 @@ def _insert_credit(dialect):  # type: ignore[no-untyped-def]
 
 
 _INSERT_CREDIT = {"sqlite": _insert_credit(sqlite), "postgresql": _insert_credit(postgresql)}
+_WALL_BY_ID = select(offer_walls).where(offer_walls.c.id == bindparam("i"))
+_SETTLE_NEW = (
+    update(offer_credits)
+    .where(offer_credits.c.id == bindparam("i"))
+    .values(
+        transfer_id=bindparam("t"),
+        state=bindparam("state"),
+        release_at=bindparam("rel"),
+        settled_at=bindparam("at"),
+    )
+)
 _MOVE = (
     update(offer_credits)
     .where(offer_credits.c.id == bindparam("i"), offer_credits.c.state == bindparam("old"))
@@ -441,7 +452,7 @@ def record_postback(
     ``settings_of(asset) -> Settings``. Raises OfferRefused (nothing moved; answer as refused)
     or OfferPoolDry (nothing moved; the network should retry)."""
     now = now or utcnow()
-    row = conn.execute(select(offer_walls).where(offer_walls.c.id == wall_id)).first()
+    row = conn.execute(_WALL_BY_ID, {"i": wall_id}).first()
     if row is None or row.removed_at is not None:
         raise OfferRefused("unknown_wall")
     wall = _wall(row)
@@ -456,38 +467,36 @@ def record_postback(
     if not 0 < amount <= MAX_AMOUNT:
         raise OfferRefused("bad_amount", wall=wall.name)
     s: Settings = settings_of(wall.asset)
-    existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
     if done.reversal:
+        existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
         return _reverse(conn, wall, existing, user_id, done, amount, s, now)
-    if existing is None:
-        new_id = conn.execute(
-            _INSERT_CREDIT[conn.dialect.name],
-            dict(
-                wall_id=wall.id,
-                txid=done.txid,
-                user_id=user_id,
-                asset=wall.asset,
-                units=done.units_scaled,
-                amount=amount,
-                state=HELD,
-                commission=0,
-                created_at=now,
-                proof=done.proof,
-            ),
-        ).scalar()
-        if new_id is None:  # a concurrent delivery of the same transaction got there first
-            existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
-            if existing is None:  # its proof is another transaction's: the unsigned id was changed
-                raise OfferRefused("replay_mismatch", wall=wall.name)
-    if existing is not None:
+    # The insert finds out whether the transaction is new: one statement instead of two.
+    new_id = conn.execute(
+        _INSERT_CREDIT[conn.dialect.name],
+        dict(
+            wall_id=wall.id,
+            txid=done.txid,
+            user_id=user_id,
+            asset=wall.asset,
+            units=done.units_scaled,
+            amount=amount,
+            state=HELD,
+            commission=0,
+            created_at=now,
+            proof=done.proof,
+        ),
+    ).scalar()
+    if new_id is None:  # delivered before (or concurrently)
+        existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
+        if existing is None:  # its proof is another transaction's: the unsigned id was changed
+            raise OfferRefused("replay_mismatch", wall=wall.name)
         if existing.state == PREEMPTED:
             raise OfferRefused("reversed_before", wall=wall.name)
         if existing.user_id != user_id or existing.units != done.units_scaled:
             raise OfferRefused("replay_mismatch", wall=wall.name)
         return Outcome("replay", user_id, wall.asset, existing.amount)
     key = f"postback:{wall.id}:{done.txid}"
-    trust = trust_of(conn, user_id)
-    hold = amount > wall.hold_above or trust.score < s.trust_min
+    hold = amount > wall.hold_above or trust_of(conn, user_id).score < s.trust_min
     try:
         if hold:
             t = ledger.reserve(
@@ -515,12 +524,16 @@ def record_postback(
             )
     except InsufficientFunds:
         raise OfferPoolDry(asset=wall.asset) from None
-    values: dict[str, Any] = {"transfer_id": t.id}
-    if hold:
-        values["release_at"] = now + timedelta(seconds=s.hold_seconds)
-    else:
-        values["state"], values["settled_at"] = RELEASED, now
-    conn.execute(update(offer_credits).where(offer_credits.c.id == new_id).values(**values))
+    conn.execute(
+        _SETTLE_NEW,
+        {
+            "i": new_id,
+            "t": t.id,
+            "state": HELD if hold else RELEASED,
+            "rel": now + timedelta(seconds=s.hold_seconds) if hold else None,
+            "at": None if hold else now,
+        },
+    )
     if hold:
         _notify(conn, user_id, "held", wall.asset, amount, s, now)
         return Outcome("held", user_id, wall.asset, amount)
