@@ -73,6 +73,18 @@ def owed(conn: Connection, user_id: int) -> list[Debt]:
     return [Debt(r.asset, r.creditor, r.amount) for r in conn.execute(_OWED, {"u": user_id})]
 
 
+_OWES = (
+    select(debts.c.amount)
+    .where(debts.c.user_id == bindparam("u"), debts.c.asset == bindparam("s"), debts.c.amount > 0)
+    .limit(1)
+)
+
+
+def owes(conn: Connection, user_id: int, asset: str) -> bool:
+    """Does the user owe anything in ``asset``? (one indexed read)"""
+    return conn.execute(_OWES, {"u": user_id, "s": asset}).first() is not None
+
+
 def repay_debts(
     conn: Connection, user_id: int, asset: str, earned: int, *, source_key: str, now: datetime | None = None
 ) -> int:

@@ -411,16 +411,6 @@ def _insert_credit(dialect):  # type: ignore[no-untyped-def]
 
 _INSERT_CREDIT = {"sqlite": _insert_credit(sqlite), "postgresql": _insert_credit(postgresql)}
 _WALL_BY_ID = select(offer_walls).where(offer_walls.c.id == bindparam("i"))
-_SETTLE_NEW = (
-    update(offer_credits)
-    .where(offer_credits.c.id == bindparam("i"))
-    .values(
-        transfer_id=bindparam("t"),
-        state=bindparam("state"),
-        release_at=bindparam("rel"),
-        settled_at=bindparam("at"),
-    )
-)
 _MOVE = (
     update(offer_credits)
     .where(offer_credits.c.id == bindparam("i"), offer_credits.c.state == bindparam("old"))
@@ -470,6 +460,8 @@ def record_postback(
     if done.reversal:
         existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
         return _reverse(conn, wall, existing, user_id, done, amount, s, now)
+    key = f"postback:{wall.id}:{done.txid}"
+    hold = amount > wall.hold_above or trust_of(conn, user_id).score < s.trust_min
     # The insert finds out whether the transaction is new: one statement instead of two.
     new_id = conn.execute(
         _INSERT_CREDIT[conn.dialect.name],
@@ -480,8 +472,9 @@ def record_postback(
             asset=wall.asset,
             units=done.units_scaled,
             amount=amount,
-            state=HELD,
-            commission=0,
+            state=HELD if hold else RELEASED,
+            release_at=now + timedelta(seconds=s.hold_seconds) if hold else None,
+            settled_at=None if hold else now,
             created_at=now,
             proof=done.proof,
         ),
@@ -495,83 +488,72 @@ def record_postback(
         if existing.user_id != user_id or existing.units != done.units_scaled:
             raise OfferRefused("replay_mismatch", wall=wall.name)
         return Outcome("replay", user_id, wall.asset, existing.amount)
-    key = f"postback:{wall.id}:{done.txid}"
-    hold = amount > wall.hold_above or trust_of(conn, user_id).score < s.trust_min
+    # Everything about the user first; the pool's row (which every credit locks on PostgreSQL)
+    # is debited last, so it is held only until the commit.
+    after = None if hold else _before_release(conn, user_id, wall.asset, amount, s, now)
     try:
-        if hold:
-            t = ledger.reserve(
-                conn,
-                debit=OFFER_POOL,
-                credit=user_account(user_id),
-                asset=wall.asset,
-                amount=amount,
-                code=CODE,
-                key=key,
-                meta={"wall": wall.name},
-                now=now,
-            )
-        else:
-            t = ledger.transfer(
-                conn,
-                debit=OFFER_POOL,
-                credit=user_account(user_id),
-                asset=wall.asset,
-                amount=amount,
-                code=CODE,
-                key=key,
-                meta={"wall": wall.name},
-                now=now,
-            )
+        move = ledger.reserve if hold else ledger.transfer
+        move(
+            conn,
+            debit=OFFER_POOL,
+            credit=user_account(user_id),
+            asset=wall.asset,
+            amount=amount,
+            code=CODE,
+            key=key,
+            meta={"wall": wall.name},
+            now=now,
+        )
     except InsufficientFunds:
         raise OfferPoolDry(asset=wall.asset) from None
-    conn.execute(
-        _SETTLE_NEW,
-        {
-            "i": new_id,
-            "t": t.id,
-            "state": HELD if hold else RELEASED,
-            "rel": now + timedelta(seconds=s.hold_seconds) if hold else None,
-            "at": None if hold else now,
-        },
-    )
-    if hold:
+    if after is None:
         _notify(conn, user_id, "held", wall.asset, amount, s, now)
         return Outcome("held", user_id, wall.asset, amount)
-    _released(conn, new_id, user_id, wall.asset, amount, key, s, now)
+    _after_release(conn, user_id, wall.asset, amount, key, s, now, *after)
     return Outcome("credited", user_id, wall.asset, amount)
 
 
-def _released(
+def _before_release(
+    conn: Connection, user_id: int, asset: str, amount: int, s: Settings, now: datetime
+) -> tuple[bool, int | None]:
+    """The user's side of a credit reaching them (trust, the notice); returns what the money
+    side needs: whether they owe, and their activated referrer when a commission is due."""
+    _trust_up(conn, user_id, "released")
+    _notify(conn, user_id, "credited", asset, amount, s, now)
+    owes = debts.owes(conn, user_id, asset)
+    due = referrals.commission_for(s.commission_bp, amount, amount * s.margin_bp // 10_000) > 0
+    return owes, referrals.referrer_of(conn, user_id) if due else None
+
+
+def _after_release(
     conn: Connection,
-    credit_id: int,
     user_id: int,
     asset: str,
     amount: int,
     key: str,
     s: Settings,
     now: datetime,
+    owes: bool,
+    referrer: int | None,
 ) -> None:
-    """What follows a credit reaching the user: debts first, the referrer's commission, trust."""
-    debts.repay_debts(conn, user_id, asset, amount, source_key=key, now=now)
-    commission = referrals.pay_commission(
-        conn,
-        source=referrals.Source.OFFER,
-        user_id=user_id,
-        asset=asset,
-        earned=amount,
-        platform_cut=amount * s.margin_bp // 10_000,
-        source_key=key,
-        share_bp=s.commission_bp,
-        daily_cap=s.commission_cap,
-        notice_every=s.referral_notice_every,
-        now=now,
-    )
-    if commission:
-        conn.execute(
-            update(offer_credits).where(offer_credits.c.id == credit_id).values(commission=commission)
+    """Once the credit reached the user: debts are repaid first, then the referrer's commission."""
+    if owes:
+        debts.repay_debts(conn, user_id, asset, amount, source_key=key, now=now)
+    if referrer is not None:
+        referrals.pay_commission_to(
+            conn,
+            referrer,
+            source=referrals.Source.OFFER,
+            user_id=user_id,
+            asset=asset,
+            earned=amount,
+            platform_cut=amount * s.margin_bp // 10_000,
+            source_key=key,
+            share_bp=s.commission_bp,
+            daily_cap=s.commission_cap,
+            notice_every=s.referral_notice_every,
+            now=now,
         )
-    _trust_up(conn, user_id, "released")
-    _notify(conn, user_id, "credited", asset, amount, s, now)
 
 
 def _reverse(
@@ -595,7 +577,6 @@ def _reverse(
                 units=done.units_scaled,
                 amount=0,
                 state=PREEMPTED,
-                commission=0,
                 created_at=now,
                 settled_at=now,
             ),
@@ -615,6 +596,12 @@ def _reverse(
     )
 
 
+def _pending_id(conn: Connection, row: Any) -> int:
+    t = ledger.get_transfer(conn, key=f"postback:{row.wall_id}:{row.txid}")
+    assert t is not None and t.kind == ledger.PENDING, row.id
+    return t.id
+
+
 def reverse_credit(
     conn: Connection, credit_id: int, s: Settings, now: datetime | None = None
 ) -> Outcome | None:
@@ -624,7 +611,7 @@ def reverse_credit(
     row = conn.execute(select(offer_credits).where(offer_credits.c.id == credit_id)).one()
     key = f"offer_reverse:{row.id}"
     if conn.execute(_MOVE, {"i": row.id, "old": HELD, "new": VOIDED, "now": now}).rowcount == 1:
-        ledger.void_pending(conn, row.transfer_id, key=key, now=now)
+        ledger.void_pending(conn, _pending_id(conn, row), key=key, now=now)
         _trust_up(conn, row.user_id, "reversed")
         _notify(conn, row.user_id, "reversed", row.asset, row.amount, s, now)
         return Outcome("voided", row.user_id, row.asset, row.amount)
@@ -709,11 +696,11 @@ def release_due(conn: Connection, settings_of: Any, *, limit: int = 200, now: da
         if conn.execute(_MOVE, {"i": credit_id, "old": HELD, "new": RELEASED, "now": now}).rowcount != 1:
             continue
         row = conn.execute(select(offer_credits).where(offer_credits.c.id == credit_id)).one()
-        ledger.post_pending(conn, row.transfer_id, key=f"offer_release:{row.id}", now=now)
         s: Settings = settings_of(row.asset)
-        _released(
-            conn, row.id, row.user_id, row.asset, row.amount, f"postback:{row.wall_id}:{row.txid}", s, now
-        )
+        after = _before_release(conn, row.user_id, row.asset, row.amount, s, now)
+        ledger.post_pending(conn, _pending_id(conn, row), key=f"offer_release:{row.id}", now=now)
+        key = f"postback:{row.wall_id}:{row.txid}"
+        _after_release(conn, row.user_id, row.asset, row.amount, key, s, now, *after)
         done += 1
     return done
 

@@ -172,6 +172,13 @@ def activate(conn: Connection, user_id: int, now: datetime | None = None) -> int
     return conn.execute(_ACTIVATE, {"u": user_id, "now": now or utcnow()}).scalar()
 
 
+def referrer_of(conn: Connection, user_id: int) -> int | None:
+    """The referrer who earns on ``user_id``'s earnings: None when nobody invited them or they
+    have not solved a captcha yet (then no commission is due)."""
+    row = conn.execute(_REFERRER, {"u": user_id}).first()
+    return row.referrer_id if row is not None and row.activated_at is not None else None
+
+
 def commission_for(share_bp: int, earning: int, platform_cut: int) -> int:
     """The commission an earning may pay its referrer from platform money, in minor units.
 

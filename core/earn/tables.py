@@ -57,8 +57,6 @@ offer_credits = Table(
     Column("units", BigInteger, nullable=False, comment="reward units x 1e8"),
     Column("amount", BigInteger, nullable=False, comment="minor units credited (0 for a reversal first)"),
     Column("state", String(12), nullable=False, comment="held | released | reversed | voided | preempted"),
-    Column("transfer_id", BigInteger, nullable=True, comment="the pending or posted credit"),
-    Column("commission", BigInteger, nullable=False, server_default="0"),
     Column("release_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("settled_at", UTCDateTime, nullable=True, comment="released or reversed"),

@@ -52,8 +52,6 @@ def upgrade() -> None:
             nullable=False,
             comment="held | released | reversed | voided | preempted",
         ),
-        sa.Column("transfer_id", sa.BigInteger(), nullable=True, comment="the pending or posted credit"),
-        sa.Column("commission", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("release_at", core.platform.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", core.platform.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
@@ -63,7 +61,9 @@ def upgrade() -> None:
             comment="released or reversed",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_offer_credits")),
-        sa.Column("proof", sa.String(length=128), nullable=True, comment="signature, where it does not cover txid"),
+        sa.Column(
+            "proof", sa.String(length=128), nullable=True, comment="signature, where it does not cover txid"
+        ),
         sa.UniqueConstraint("wall_id", "proof", name="uq_offer_credits_proof"),
         sa.UniqueConstraint("wall_id", "txid", name="uq_offer_credits_tx"),
     )
