@@ -1,4 +1,6 @@
-"""Every minute: release offerwall credits whose hold is over (core.earn.offers.release_due).
+"""Every minute: release offerwall credits whose hold is over (core.earn.offers.release_due),
+then tell each user in one notice what was credited, held and reversed since the last run
+(core.earn.offers.queue_notices; the notice outbox sends it).
 
 Each batch is one transaction; a release is a conditional state change plus a pending post
 under the key ``offer_release:{row}``, so running twice, on two instances or after a kill in
@@ -30,4 +32,6 @@ async def release(db: Database, params: Params, *, batches: int = 50) -> int:
             break
     if total:
         log.info("released %d held offer credits", total)
+    while await db.write(offers.queue_notices) > 0:
+        pass
     return total

@@ -32,17 +32,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, func, literal, outerjoin, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.earn import debts, postbacks, referrals
-from core.earn.tables import offer_credits, offer_subs, offer_trust, offer_walls
+from core.earn.tables import debts as debt_rows
+from core.earn.tables import offer_credits, offer_subs, offer_walls
 from core.errors import DomainError, InsufficientFunds
 from core.identity.totp import SecretBox
 from core.money import ledger
@@ -56,7 +56,6 @@ from core.platform.schema import utcnow
 define("offers.hold_days", "7d", "duration", minimum=0, maximum=365 * 86400)
 define("offers.trust_min", "3", "int", minimum=0, maximum=1_000_000)
 define("offers.margin", "25%", "share")
-define("offers.notice_every", "10m", "duration", minimum=60, maximum=86400)
 
 CODE = "offer"
 CODE_REVERSAL = "offer_reversal"
@@ -118,7 +117,6 @@ class Settings:
     margin_bp: int
     commission_bp: int
     commission_cap: int
-    notice_every: int
     referral_notice_every: int
 
 
@@ -129,7 +127,6 @@ def settings_for(params: Params, asset: str) -> Settings:
         margin_bp=params.get("offers.margin"),
         commission_bp=params.get("referral.commission"),
         commission_cap=params.get(f"referral.daily_cap.{asset}"),
-        notice_every=params.get("offers.notice_every"),
         referral_notice_every=params.get("referral.notice_every"),
     )
 
@@ -361,7 +358,22 @@ _HELD_OF = (
     .order_by(offer_credits.c.release_at)
     .limit(20)
 )
-_TRUST = select(offer_trust.c.released, offer_trust.c.reversed).where(offer_trust.c.user_id == bindparam("u"))
+_REVERSED_STATES = (REVERSED, VOIDED, PREEMPTED)
+
+
+def _count(user: Any, states: tuple[str, ...]) -> Any:
+    return (
+        select(func.count())
+        .select_from(offer_credits)
+        .where(offer_credits.c.user_id == user, offer_credits.c.state.in_(states))
+        .scalar_subquery()
+    )
+
+
+_TRUST = select(
+    _count(bindparam("u"), (RELEASED,)).label("released"),
+    _count(bindparam("u"), _REVERSED_STATES).label("reversed"),
+)
 
 
 def my_offers(conn: Connection, user_id: int) -> MyOffers:
@@ -372,34 +384,13 @@ def my_offers(conn: Connection, user_id: int) -> MyOffers:
 
 
 def trust_of(conn: Connection, user_id: int) -> Trust:
-    row = conn.execute(_TRUST, {"u": user_id}).first()
-    return Trust(row.released, row.reversed) if row is not None else Trust(0, 0)
-
-
-def _bump(dialect, column: str):  # type: ignore[no-untyped-def]
-    start = {"released": 0, "reversed": 0, column: 1}
-    ins = dialect.insert(offer_trust).values(user_id=bindparam("u"), **start)
-    return ins.on_conflict_do_update(
-        index_elements=[offer_trust.c.user_id], set_={column: offer_trust.c[column] + 1}
-    )
-
-
-_BUMP = {
-    (d, c): _bump(m, c)
-    for d, m in (("sqlite", sqlite), ("postgresql", postgresql))
-    for c in ("released", "reversed")
-}
-
-
-def _trust_up(conn: Connection, user_id: int, column: str) -> None:
-    conn.execute(_BUMP[(conn.dialect.name, column)], {"u": user_id})
+    """Released offers and reversed ones (counted from the credits themselves)."""
+    row = conn.execute(_TRUST, {"u": user_id}).one()
+    return Trust(int(row.released), int(row.reversed))
 
 
 # --- postbacks ------------------------------------------------------------------------------
 
-_SUB_USER = select(offer_subs.c.user_id).where(
-    offer_subs.c.wall_id == bindparam("w"), offer_subs.c.sub_id == bindparam("s")
-)
 _CREDIT = select(offer_credits).where(
     offer_credits.c.wall_id == bindparam("w"), offer_credits.c.txid == bindparam("t")
 )
@@ -410,11 +401,10 @@ def _insert_credit(dialect):  # type: ignore[no-untyped-def]
 
 
 _INSERT_CREDIT = {"sqlite": _insert_credit(sqlite), "postgresql": _insert_credit(postgresql)}
-_WALL_BY_ID = select(offer_walls).where(offer_walls.c.id == bindparam("i"))
 _MOVE = (
     update(offer_credits)
     .where(offer_credits.c.id == bindparam("i"), offer_credits.c.state == bindparam("old"))
-    .values(state=bindparam("new"), settled_at=bindparam("now"))
+    .values(state=bindparam("new"), settled_at=bindparam("now"), noticed=False)
 )
 
 
@@ -426,6 +416,40 @@ def _allowed(ips: tuple[str, ...], ip: str | None) -> bool:
     except ValueError:
         return False
     return any(addr in ipaddress.ip_network(net) for net in ips)
+
+
+# Everything a credit needs to decide, in one statement: the wall, the sub id's user, their
+# trust, whether they owe in the wall's coin, and their activated referrer.
+_sub = offer_subs.alias("sub")
+_LOOKUP = (
+    select(
+        offer_walls,
+        _sub.c.user_id.label("user_id"),
+        _count(_sub.c.user_id, (RELEASED,)).label("released"),
+        _count(_sub.c.user_id, _REVERSED_STATES).label("reversed"),
+        select(literal(1))
+        .where(
+            debt_rows.c.user_id == _sub.c.user_id,
+            debt_rows.c.asset == offer_walls.c.asset,
+            debt_rows.c.amount > 0,
+        )
+        .limit(1)
+        .scalar_subquery()
+        .label("owes"),
+        select(referrals.referrals.c.referrer_id)
+        .where(
+            referrals.referrals.c.user_id == _sub.c.user_id, referrals.referrals.c.activated_at.is_not(None)
+        )
+        .scalar_subquery()
+        .label("referrer"),
+    )
+    .select_from(
+        outerjoin(
+            offer_walls, _sub, and_(_sub.c.wall_id == offer_walls.c.id, _sub.c.sub_id == bindparam("s"))
+        )
+    )
+    .where(offer_walls.c.id == bindparam("i"))
+)
 
 
 def record_postback(
@@ -442,7 +466,7 @@ def record_postback(
     ``settings_of(asset) -> Settings``. Raises OfferRefused (nothing moved; answer as refused)
     or OfferPoolDry (nothing moved; the network should retry)."""
     now = now or utcnow()
-    row = conn.execute(_WALL_BY_ID, {"i": wall_id}).first()
+    row = conn.execute(_LOOKUP, {"i": wall_id, "s": done.sub_id}).first()
     if row is None or row.removed_at is not None:
         raise OfferRefused("unknown_wall")
     wall = _wall(row)
@@ -450,7 +474,7 @@ def record_postback(
         raise OfferRefused("wall_off", wall=wall.name)
     if not _allowed(wall.ips, ip):
         raise OfferRefused("ip_refused", wall=wall.name)
-    user_id = conn.execute(_SUB_USER, {"w": wall.id, "s": done.sub_id}).scalar()
+    user_id = row.user_id
     if user_id is None:
         raise OfferRefused("unknown_sub", wall=wall.name)
     amount = postbacks.amount_for(done.units_scaled, wall.rate, get_asset(wall.asset).decimals)
@@ -461,7 +485,7 @@ def record_postback(
         existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
         return _reverse(conn, wall, existing, user_id, done, amount, s, now)
     key = f"postback:{wall.id}:{done.txid}"
-    hold = amount > wall.hold_above or trust_of(conn, user_id).score < s.trust_min
+    hold = amount > wall.hold_above or Trust(row.released, row.reversed).score < s.trust_min
     # The insert finds out whether the transaction is new: one statement instead of two.
     new_id = conn.execute(
         _INSERT_CREDIT[conn.dialect.name],
@@ -490,7 +514,8 @@ def record_postback(
         return Outcome("replay", user_id, wall.asset, existing.amount)
     # Everything about the user first; the pool's row (which every credit locks on PostgreSQL)
     # is debited last, so it is held only until the commit.
-    after = None if hold else _before_release(conn, user_id, wall.asset, amount, s, now)
+    due = referrals.commission_for(s.commission_bp, amount, amount * s.margin_bp // 10_000) > 0
+    after = None if hold else (row.owes is not None, row.referrer if due else None)
     try:
         move = ledger.reserve if hold else ledger.transfer
         move(
@@ -507,7 +532,6 @@ def record_postback(
     except InsufficientFunds:
         raise OfferPoolDry(asset=wall.asset) from None
     if after is None:
-        _notify(conn, user_id, "held", wall.asset, amount, s, now)
         return Outcome("held", user_id, wall.asset, amount)
     _after_release(conn, user_id, wall.asset, amount, key, s, now, *after)
     return Outcome("credited", user_id, wall.asset, amount)
@@ -516,10 +540,8 @@ def record_postback(
 def _before_release(
     conn: Connection, user_id: int, asset: str, amount: int, s: Settings, now: datetime
 ) -> tuple[bool, int | None]:
-    """The user's side of a credit reaching them (trust, the notice); returns what the money
-    side needs: whether they owe, and their activated referrer when a commission is due."""
-    _trust_up(conn, user_id, "released")
-    _notify(conn, user_id, "credited", asset, amount, s, now)
+    """What paying out a released credit needs: whether the user owes, and their activated
+    referrer when a commission is due."""
     owes = debts.owes(conn, user_id, asset)
     due = referrals.commission_for(s.commission_bp, amount, amount * s.margin_bp // 10_000) > 0
     return owes, referrals.referrer_of(conn, user_id) if due else None
@@ -582,7 +604,6 @@ def _reverse(
             ),
         ).scalar()
         if new_id is not None:
-            _trust_up(conn, user_id, "reversed")
             return Outcome("preempted", user_id, wall.asset, 0)
         existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
         if existing is None:
@@ -612,8 +633,6 @@ def reverse_credit(
     key = f"offer_reverse:{row.id}"
     if conn.execute(_MOVE, {"i": row.id, "old": HELD, "new": VOIDED, "now": now}).rowcount == 1:
         ledger.void_pending(conn, _pending_id(conn, row), key=key, now=now)
-        _trust_up(conn, row.user_id, "reversed")
-        _notify(conn, row.user_id, "reversed", row.asset, row.amount, s, now)
         return Outcome("voided", row.user_id, row.asset, row.amount)
     if conn.execute(_MOVE, {"i": row.id, "old": RELEASED, "new": REVERSED, "now": now}).rowcount != 1:
         return None
@@ -642,8 +661,6 @@ def reverse_credit(
             f"ref_reverse:{row.id}",
             now,
         )
-    _trust_up(conn, row.user_id, "reversed")
-    _notify(conn, row.user_id, "reversed", row.asset, row.amount, s, now)
     return Outcome("reversed", row.user_id, row.asset, row.amount)
 
 
@@ -705,23 +722,43 @@ def release_due(conn: Connection, settings_of: Any, *, limit: int = 200, now: da
     return done
 
 
-# --- notices: one message per user every offers.notice_every ---------------------------------
+# --- notices: what changed since the last run, one message per user --------------------------
 
-_UNSENT = select(notices.notices.c.params).where(
-    notices.notices.c.key == bindparam("k"), notices.notices.c.sent_at.is_(None)
+_NEWS = (
+    select(
+        offer_credits.c.id,
+        offer_credits.c.user_id,
+        offer_credits.c.state,
+        offer_credits.c.asset,
+        offer_credits.c.amount,
+    )
+    .where(offer_credits.c.noticed.is_(False))
+    .order_by(offer_credits.c.id)
+    .limit(bindparam("n"))
 )
+_NOTICED = (
+    update(offer_credits).where(offer_credits.c.id.in_(bindparam("ids", expanding=True))).values(noticed=True)
+)
+_KIND = {HELD: "held", RELEASED: "credited", REVERSED: "reversed", VOIDED: "reversed"}
 
 
-def _notify(
-    conn: Connection, user_id: int, kind: str, asset: str, amount: int, s: Settings, now: datetime
-) -> None:
-    """Add to the user's pending offers notice of this period (credited, held, reversed per coin)."""
-    slot = int(now.timestamp()) // s.notice_every
-    key = f"offers:{user_id}:{slot}"
-    raw = conn.execute(_UNSENT, {"k": key}).scalar()
-    params: dict[str, dict[str, int]] = json.loads(raw) if raw else {}
-    bucket = params.setdefault(kind, {})
-    bucket[asset] = int(bucket.get(asset, 0)) + amount
-    # Sent when the period is over, so everything of the period is in it.
-    wait = (slot + 1) * s.notice_every - int(now.timestamp()) + 5
-    notices.enqueue(conn, user_id, NOTICE, params, key=key, now=now, delay_seconds=wait, latest=True)
+def queue_notices(conn: Connection, *, limit: int = 5000, now: datetime | None = None) -> int:
+    """One notice per user with what was credited, held and reversed since the last run (each
+    credit row is told once per state it reaches); returns how many notices were queued."""
+    rows = conn.execute(_NEWS, {"n": limit}).all()
+    if not rows:
+        return 0
+    news: dict[int, dict[str, dict[str, int]]] = {}
+    for r in rows:
+        kind = _KIND.get(r.state)
+        if kind is not None:
+            bucket = news.setdefault(r.user_id, {}).setdefault(kind, {})
+            bucket[r.asset] = bucket.get(r.asset, 0) + int(r.amount)
+    conn.execute(_NOTICED, {"ids": [r.id for r in rows]})
+    first = rows[0].id
+    notices.enqueue_many(
+        conn,
+        [(user, NOTICE, params, f"offers:{user}:{first}") for user, params in news.items()],
+        now=now,
+    )
+    return len(news)

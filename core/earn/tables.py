@@ -7,12 +7,12 @@ from sqlalchemy import (
     Boolean,
     Column,
     Index,
-    Integer,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from core.platform.schema import UTCDateTime, id_column, metadata
@@ -61,19 +61,13 @@ offer_credits = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("settled_at", UTCDateTime, nullable=True, comment="released or reversed"),
     Column("proof", String(128), nullable=True, comment="signature, where it does not cover txid"),
+    Column("noticed", Boolean, nullable=False, server_default=false(), comment="the user was told its state"),
     UniqueConstraint("wall_id", "txid", name="uq_offer_credits_tx"),
     UniqueConstraint("wall_id", "proof", name="uq_offer_credits_proof"),
 )
 Index("ix_offer_credits_due", offer_credits.c.state, offer_credits.c.release_at)
 Index("ix_offer_credits_user", offer_credits.c.user_id, offer_credits.c.state)
-
-offer_trust = Table(
-    "offer_trust",
-    metadata,
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("released", Integer, nullable=False, server_default="0"),
-    Column("reversed", Integer, nullable=False, server_default="0"),
-)
+Index("ix_offer_credits_news", offer_credits.c.noticed)
 
 # What a user owes back (a reversal took more than they had): repaid first from later earnings.
 debts = Table(

@@ -110,6 +110,7 @@ async def test_credits_holds_and_reversals_are_notified_in_one_batched_notice(tg
     from core.platform.notices import notices as notice_rows
     from handlers.common.i18n import get_i18n
     from handlers.common.notices import render
+    from jobs.offers import release
 
     admin, alice = tg.person(ADMIN, username="root"), tg.person(ALICE)
     await admin.send("/start")
@@ -120,19 +121,21 @@ async def test_credits_holds_and_reversals_are_notified_in_one_batched_notice(tg
     wall = (await db.read(offers.list_walls))[0]
     sub = offers.sub_id_for("k" * 40, wall.id, ALICE)
     s_of = lambda a: offers.settings_for(Params(env={}), a)  # noqa: E731
-    now = utcnow().replace(minute=0, second=1)
     for tx in ("A", "B", "C"):
         done = postbacks.Completion("cpx", tx, sub, 100 * 10**8, False)
-        await db.write(offers.record_postback, wall.id, done, ip=None, settings_of=s_of, now=now)
+        await db.write(offers.record_postback, wall.id, done, ip=None, settings_of=s_of)
     back = postbacks.Completion("cpx", "C", sub, 100 * 10**8, True)
-    await db.write(offers.record_postback, wall.id, back, ip=None, settings_of=s_of, now=now)
-    rows = await db.read(
-        lambda c: c.execute(select(notice_rows.c.params).where(notice_rows.c.chat_id == ALICE)).scalars().all()
-    )
-    assert len(rows) == 1  # one message for the period
-    params = json.loads(rows[0])
-    assert params == {"held": {"DOGE": 300_000}, "reversed": {"DOGE": 100_000}}
+    await db.write(offers.record_postback, wall.id, back, ip=None, settings_of=s_of)
+
+    async def alice_notices():
+        q = select(notice_rows.c.params).where(notice_rows.c.chat_id == ALICE).order_by(notice_rows.c.id)
+        return [json.loads(p) for p in await db.read(lambda c: c.execute(q).scalars().all())]
+
+    assert await alice_notices() == []  # nothing until the job runs
+    await release(db, Params(env={}))
+    await release(db, Params(env={}))  # a second run tells nothing twice
+    assert await alice_notices() == [{"held": {"DOGE": 200_000}, "reversed": {"DOGE": 100_000}}]
     i18n = get_i18n()
     with i18n.context(), i18n.use_locale("en"):
-        text = render(offers.NOTICE, params)
-    assert "On hold: 0.00300000 DOGE" in text and "Reversed by the network: 0.00100000 DOGE" in text
+        text = render(offers.NOTICE, (await alice_notices())[0])
+    assert "On hold: 0.00200000 DOGE" in text and "Reversed by the network: 0.00100000 DOGE" in text
