@@ -20,6 +20,7 @@ from handlers.common.data import shown
 from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MenuCB, back_button
+from handlers.common.private import private_chat_only
 from handlers.security.twofa import delete_quietly
 
 labels.register(offers.CODE, __("Offer completed"))
@@ -184,7 +185,8 @@ async def cmd_offerwall(
 
 
 def router() -> Router:
-    routes = Router(name=__name__)
+    # The buttons carry the user's sub id: in a group, whoever tapped one would earn for them.
+    routes = private_chat_only(Router(name=__name__))
     routes.message.register(cmd_offers, Command("offers"))
     routes.callback_query.register(cb_offers, MenuCB.filter(F.to == "offers"))
     routes.message.register(cmd_offerwall, Command("offerwall"), IsAdmin())

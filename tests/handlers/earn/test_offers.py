@@ -139,3 +139,15 @@ async def test_credits_holds_and_reversals_are_notified_in_one_batched_notice(tg
     with i18n.context(), i18n.use_locale("en"):
         text = render(offers.NOTICE, (await alice_notices())[0])
     assert "On hold: 0.00200000 DOGE" in text and "Reversed by the network: 0.00100000 DOGE" in text
+
+
+async def test_offers_in_a_group_only_links_to_the_private_chat(tg, db):
+    from tests.handlers.chats import send_in_group
+
+    admin, alice = tg.person(ADMIN, username="root"), tg.person(ALICE)
+    await admin.send("/start")
+    await alice.send("/start")
+    await admin.send(f"/offerwall add cpx cpx 1 {SECRET} DOGE 0.00001")
+    sent = await send_in_group(alice, "/offers")
+    assert "private chat" in texts(sent)
+    assert not [u for _t, u in wall_buttons(sent) if "cpx-research" in u]
