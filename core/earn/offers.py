@@ -23,6 +23,12 @@ their **sub id** on it (``sub_id_for``: an HMAC of the wall and user under SECRE
   recorded (``preempted``) and its credit is refused later (``reversed_before``).
 * The pool cannot pay: ``OfferPoolDry`` (nothing is kept; the network retries later).
 
+Trust is counted from the credit rows themselves: released ones minus REVERSAL_WEIGHT times
+reversed ones (``trust_of``). What a user is told (credited, held, reversed) is collected by
+``queue_notices``, run by the job, never on the postback path. On PostgreSQL every credit
+locks the pool's account row, so everything else of the transaction comes first and the pool
+is debited last: the lock is held only until the commit.
+
 State changes are single conditional UPDATEs of the credit row, so a reversal racing its own
 release, or two release jobs, end in exactly one state.
 """
