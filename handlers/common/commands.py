@@ -39,6 +39,8 @@ PUBLIC: list[tuple[str, object]] = [
     ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
     ("offers", __("Offerwalls and surveys: earn more")),
+    ("proof", __("Check that your balance is counted in what we owe")),
+    ("reserves", __("What we hold against what we owe, per coin")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),
