@@ -10,6 +10,8 @@ users, or a system account name. System accounts make every flow explicit:
   their features.
 - ad_escrow, owner_escrow: money advertisers and faucet owners set aside.
 - fees: what the platform earns. withdrawals_pending: cash-outs on their way out.
+- check_escrow: what checks hold for their claimants, one sub-account per check
+  (``check_escrow:<id>``, core.social.checks).
 
 Features may add sub-accounts of a system account, ``<system>:<ref>``
 (e.g. ``owner_escrow:site:12``), which obey the same rules.
@@ -33,6 +35,7 @@ LIQUIDITY = "liquidity"
 STAKING = "staking"
 WITHDRAWALS_PENDING = "withdrawals_pending"
 OFFER_POOL = "offer_pool"  # pays offerwall credits (core.earn.offers)
+CHECK_ESCROW = "check_escrow"
 
 SYSTEM_ACCOUNTS: tuple[str, ...] = (
     TREASURY,
@@ -45,6 +48,7 @@ SYSTEM_ACCOUNTS: tuple[str, ...] = (
     LIQUIDITY,
     STAKING,
     WITHDRAWALS_PENDING,
+    CHECK_ESCROW,
     WORLD,
     OFFER_POOL,
 )
