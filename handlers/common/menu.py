@@ -34,6 +34,9 @@ MENU: list[tuple[str, object]] = [
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
     ("offers", __("🎯 Offers")),
+    ("daily", __("🎁 Daily bonus")),
+    ("profile", __("🏅 Profile")),
+    ("stake", __("🥩 Staking")),
 ]
 
 

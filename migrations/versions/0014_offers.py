@@ -1,7 +1,7 @@
 """offerwalls: walls, sub ids, credits by postback (held, released, reversed), trust, debts
 
 Revision ID: 0014_offers
-Revises: 0017_social
+Revises: 0015_loyalty
 Create Date: 2026-12-06 22:08:51
 
 offer_walls holds each wall with its sealed secret (SecretBox under SECRET_KEY); offer_subs
@@ -15,7 +15,7 @@ from alembic import op
 import core.platform.schema
 
 revision = "0014_offers"
-down_revision = "0017_social"
+down_revision = "0015_loyalty"
 branch_labels = None
 depends_on = None
 
