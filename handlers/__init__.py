@@ -13,6 +13,7 @@ def get_routers() -> list[Router]:
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors
     from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
+    from handlers.earn import offers as offerwalls
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
     from handlers.loyalty import rewards as loyalty_rewards
@@ -52,6 +53,7 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        offerwalls.router(),
         social_send.router(),
         social_tip.router(),
         proof.router(),

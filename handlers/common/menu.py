@@ -34,6 +34,7 @@ MENU: list[tuple[str, object]] = [
     ("checks", __("🎁 Checks")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
+    ("offers", __("🎯 Offers")),
     ("daily", __("🎁 Daily bonus")),
     ("profile", __("🏅 Profile")),
     ("stake", __("🥩 Staking")),

@@ -40,6 +40,7 @@ GUARDED = {
     "crashsalt": (f"/crashsalt {SALT}", "crash_salt"),
     "adreject": ("/adreject 1 spam", "ad_rejected"),  # campaign 1 waits for review (ad_world)
     "invalidview": ("/invalidview 1", "ad_view_invalid"),  # view 1 was paid (ad_world)
+    "offerwall": ("/offerwall hold w 1", "offerwall_hold"),
 }
 
 
@@ -96,6 +97,8 @@ async def test_a_stolen_session_without_the_code_changes_nothing(tg, db, name):
     if name == "crashsalt":
         await admin.send("/crashnew 925000")
         await db.write(committed_block_can_exist)
+    if name == "offerwall":
+        await admin.send("/offerwall add cpx w 123 s3cret DOGE 0.00001")
     t = await enable_2fa(db, ADMIN)
     before = await snapshot(db, tg)
 
