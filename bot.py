@@ -89,6 +89,7 @@ async def run(settings: Settings) -> None:
     from handlers.common.commands import register_commands
     from handlers.common.data import shared
     from handlers.common.i18n import get_i18n
+    from handlers.common.taps import install as install_quiet_edits
     from handlers.dispatcher import build_dispatcher
     from handlers.http_server import HttpServer
     from handlers.web import build_web_app
@@ -117,6 +118,7 @@ async def run(settings: Settings) -> None:
         else None
     )
     bot = Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    install_quiet_edits(bot)  # "message is not modified" is success, for jobs' edits too
     dp = build_dispatcher(settings, db, params=params, storage=storage, redis=redis)
     app = build_web_app(settings, dp, bot, db, redis=redis)
     http = HttpServer(app, settings)

@@ -16,6 +16,7 @@ from handlers.admin.codes import AdminCodes
 from handlers.common.data import Shared, shared
 from handlers.common.i18n import LocaleMiddleware, get_i18n
 from handlers.common.private import PrivateOnly
+from handlers.common.taps import AnswerEveryTap, outermost
 from handlers.middlewares import InFlight, Members, People, Throttle
 from handlers.routing import CallbackIndex
 
@@ -37,6 +38,7 @@ def build_dispatcher(
     ``in_flight`` from here, ``user``, ``members``, ``i18n``, ``locale`` from the middlewares."""
     params = params or Params()
     dp = Dispatcher(storage=storage or MemoryStorage(), name="dustpan")
+    outermost(dp, AnswerEveryTap())  # outside the error router: a failed tap is answered too
     in_flight = InFlight()
     dp.update.outer_middleware(in_flight)
     dp.update.outer_middleware(People())

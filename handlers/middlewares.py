@@ -1,5 +1,6 @@
 """Outer middlewares, in the order they run for every update:
 
+AnswerEveryTap (handlers.common.taps: every tap answered once, outside aiogram's error router) ->
 InFlight (so shutdown can wait for it) -> People (only people get through) -> Members
 (the user, registered and cached) -> Locale (handlers.common.i18n) -> Throttle (a flood gets one
 polite notice, then silence).

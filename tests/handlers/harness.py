@@ -15,6 +15,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
@@ -108,6 +109,8 @@ class RecordingSession(BaseSession):
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             key = (chat_id, params.get("message_id"))
             old = self.messages.get(key)
+            if old is not None and _same(old, method, record.markup):
+                raise TelegramBadRequest(method, NOT_MODIFIED)  # as Telegram answers a double tap
             record.message_id = params.get("message_id")
             msg = Message(
                 message_id=params.get("message_id"),
@@ -137,6 +140,19 @@ class RecordingSession(BaseSession):
         if isinstance(method, AnswerCallbackQuery | DeleteMessage):
             return True
         return True
+
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+
+
+def _same(old: Message, method: EditMessageText | EditMessageReplyMarkup, markup) -> bool:
+    text = method.text if isinstance(method, EditMessageText) else old.text
+    before = old.reply_markup.model_dump() if old.reply_markup is not None else None
+    after = markup.model_dump() if markup is not None else None
+    return old.text == text and before == after
 
 
 @dataclass
