@@ -35,7 +35,23 @@ async def test_double_tap_on_menu_screens_is_success_answered_once(tg):
             assert [s.method for s in sent].count("answerCallbackQuery") == 1, (button, sent)
             assert FAILURE not in texts(sent)
             assert not any(s.params.get("show_alert") for s in answers(sent)), button
-        assert second[0].method == "editMessageText"  # Telegram refused it as not modified: fine
+        assert [s.method for s in second] == ["answerCallbackQuery"]  # the screen is already right
+
+
+async def test_not_modified_from_telegram_is_success(tg):
+    """Another instance (or a lost memory) sends the edit anyway: Telegram's "message is not
+    modified" is then success, not "something went wrong"."""
+    from handlers.common.taps import QuietEdits
+
+    alice = tg.person(506)
+    await alice.send("/start")
+    first = await alice.tap("m:balance")
+    for m in tg.bot.session.middleware:
+        if isinstance(m, QuietEdits):
+            m.screens.clear()
+    second = await alice.tap("m:balance", first[0])
+    assert [s.method for s in second] == ["editMessageText", "answerCallbackQuery"]
+    assert FAILURE not in texts(second) and not answers(second)[0].params.get("show_alert")
 
 
 async def test_limits_one_day_twice_is_not_a_failure(tg):
