@@ -11,7 +11,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.cashout import addresses, payouts, withdraw
-    from handlers.common import errors
+    from handlers.common import errors, prompts
     from handlers.earn import faucet, owner, referral
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
@@ -22,6 +22,7 @@ def get_routers() -> list[Router]:
     # Each call builds new routers, so every dispatcher (tests and benches build many) owns its own.
     return [
         errors.router(),
+        prompts.router(),
         admin.router(),
         payouts.router(),
         start.router(),

@@ -16,6 +16,7 @@ from handlers.admin.codes import AdminCodes
 from handlers.common.data import Shared, shared
 from handlers.common.i18n import LocaleMiddleware, get_i18n
 from handlers.common.private import PrivateOnly
+from handlers.common.prompts import LeavePrompt
 from handlers.common.taps import AnswerEveryTap, outermost
 from handlers.middlewares import InFlight, Members, People, Throttle
 from handlers.routing import CallbackIndex
@@ -45,6 +46,7 @@ def build_dispatcher(
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
     dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
+    dp.message.outer_middleware(LeavePrompt())  # a command typed during a prompt ends it
     dp.message.middleware(PrivateOnly())  # handlers marked @private (handlers.common.private)
     dp.callback_query.middleware(PrivateOnly())
     dp.message.middleware(AdminCodes())  # the 2FA code for admin commands that change things
