@@ -143,7 +143,7 @@ async def test_big_withdrawal_needs_admin_approval_then_manual_batch(tg, db, ali
     doc = [s for s in tg.session.sent if s.method == "sendDocument"][-1]
     assert doc.chat_id == ADMIN and "/paid 1" in doc.text
     assert "Usage: /paid" in texts(await admin.send("/paid x"))
-    assert "1 withdrawals marked sent" in texts(await admin.send("/paid 1 deadbeef"))
+    assert "1 withdrawal marked sent" in texts(await admin.send("/paid 1 deadbeef"))
     assert "not waiting" in texts(await admin.send("/failed 1 oops"))
     assert "deadbeef" in texts(await alice.send("/withdrawals"))
     assert await available(db) == 500_000
@@ -353,7 +353,7 @@ async def test_a_batch_in_doubt_is_shown_to_admins_and_failed_only_with_evidence
         assert "Usage: /failed" in texts(await admin.send("/failed 1"))
         assert await available(db) == 900_000
         out = texts(await admin.send("/failed 1 node wallet has no transaction with comment payout:BTC:1"))
-        assert "1 withdrawals marked failed" in out
+        assert "1 withdrawal marked failed" in out
         assert await available(db) == 1_000_000
         line = [a for a in await db.read(audit.recent, 5) if a.action == "batch_failed"][0]
         assert line.actor == ADMIN and "no transaction" in line.details["reason"]
