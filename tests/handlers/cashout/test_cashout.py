@@ -348,7 +348,7 @@ async def test_a_batch_in_doubt_is_shown_to_admins_and_failed_only_with_evidence
         await NoticeSender(db, Bot(BOT_TOKEN, session=session), Params(env={})).run_once()
         told = [s.text for s in session.sent if s.chat_id == ADMIN]
         assert len(told) == 1 and "/failed 1" in told[0] and "/paid 1" in told[0]  # once, not per lookup
-        assert "Batch 1 · BTC · rpc · 1 withdrawals" in texts(await admin.send("/payouts"))
+        assert "Batch 1 · BTC · rpc · 1 withdrawal ·" in texts(await admin.send("/payouts"))
         assert "being checked" in texts(await alice.send("/withdrawals"))
         assert "Usage: /failed" in texts(await admin.send("/failed 1"))
         assert await available(db) == 900_000
