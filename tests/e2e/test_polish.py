@@ -53,3 +53,37 @@ async def test_burst_every_tap_answered_once_and_one_notice_for_commands(fake_ap
     assert not errors(fake_api, start)
     assert "Traceback" not in proc.output()
     assert await proc.stop() == 0
+
+
+async def test_a_token_telegram_refuses_ends_in_one_clear_line(fake_api, bot_process, bot_env, db):
+    proc = bot_process(env={**bot_env, "BOT_TOKEN": "654321:AAFwrongButWellFormedToken_0123456789"})
+    await proc.start()
+    assert await proc.wait(timeout=60) == 1
+    out = proc.output()
+    assert "Telegram refused the bot token (401 Unauthorized): check BOT_TOKEN" in out
+    assert "Traceback" not in out and out.count("ERROR") == 1
+    assert "wellFormed" not in out and "AAFwrong" not in out  # the token itself is never logged
+    assert [c.method for c in fake_api.calls] == ["getMe"]
+
+
+async def test_unreachable_telegram_is_retried_with_back_off_then_stops_cleanly(fake_api, bot_process, bot_env, db):
+    from tests.e2e.conftest import free_port
+
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    proc = bot_process(env={**bot_env, "TELEGRAM_API_URL": nowhere, "LOG_LEVEL": "INFO"})
+    await proc.start()
+    await proc.wait_for_output("trying again in 4 s", timeout=60)
+    assert await proc.stop() == 0
+    out = proc.output()
+    lines = [line for line in out.splitlines() if "cannot reach Telegram" in line]
+    assert [line.split("trying again in ")[1] for line in lines[:3]] == ["1 s", "2 s", "4 s"]
+    assert "Traceback" not in out and "stopped" in out
+
+
+async def test_start_up_logs_are_quiet(fake_api, bot_process, bot_env, db):
+    proc = bot_process(env={**bot_env, "LOG_LEVEL": "INFO"})
+    await proc.start(ready=fake_api.ready_when("getUpdates", timeout=60), timeout=60)
+    assert await proc.stop() == 0
+    out = proc.output()
+    assert "setup plugin" not in out and "alembic" not in out
+    assert len(out.strip().splitlines()) <= 8, out
