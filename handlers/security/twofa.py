@@ -330,12 +330,24 @@ async def on_code_input(
     try:
         await handler(message, text, data, state=state, user=user, db=db, params=params, **deps)
     except twofa.TwoFactorFailed as error:
-        if await state.get_state() is None:  # the handler did not start another prompt
-            await state.set_state(TwoFA.code)
-            await state.set_data(waiting)
-            await tell_wrong_code(message, state, error, user.id, db, params)
-        else:
+        if await state.get_state() is not None:  # the handler started another prompt
             raise
+        await keep_waiting(message, state, error, user.id, db, params, waiting)
+
+
+async def keep_waiting(
+    message: Message,
+    state: FSMContext,
+    error: twofa.TwoFactorFailed,
+    user_id: int,
+    db: Database,
+    params: Params,
+    waiting: dict[str, Any],
+) -> None:
+    """A refused code: the action (``waiting``, the prompt's data) goes on waiting for the right one."""
+    await state.set_state(TwoFA.code)
+    await state.set_data(waiting)
+    await tell_wrong_code(message, state, error, user_id, db, params)
 
 
 def router() -> Router:

@@ -93,7 +93,18 @@ def _asset_button(tg) -> str:
 
 @pytest.mark.parametrize(
     ("command", "section"),
-    [("/address", "addresses"), ("/balance", "balance"), ("/help", "help"), ("/2fa", "twofa")],
+    [
+        ("/address", "addresses"),
+        ("/balance", "balance"),
+        ("/history", "history"),
+        ("/help", "help"),
+        ("/2fa", "twofa"),
+        ("/faucets", "faucets"),
+        ("/refer", "refer"),
+        ("/language", "language"),
+        ("/withdraw", "withdraw"),
+        ("/faucet", "faucet"),
+    ],
 )
 async def test_typed_screens_have_the_menu_button_like_their_menu_versions(tg, db, command, section):
     p = tg.person(ALICE)
@@ -287,3 +298,17 @@ async def test_a_bad_address_is_refused_before_the_code_is_asked(tg, db, alice, 
     assert why in out and ASKS not in out
     out = texts(await alice.send(f"/withdraw 0.001 BTC {address}"))
     assert why in out and "Confirm" not in out
+
+
+async def test_an_admin_command_keeps_waiting_through_a_wrong_code(tg, db):
+    from core.platform import audit
+
+    admin = tg.person(ADMIN)
+    await admin.send("/start")
+    t = await enable_2fa(db, ADMIN)
+    assert ASKS in texts(await admin.send("/deposit 1 BTC float"))
+    wrong = texts(await admin.send("000000"))
+    assert "That code is wrong" in wrong and "Tries left" in wrong
+    assert not [a for a in await db.read(audit.recent, 10) if a.action == "deposit"]
+    assert "Recorded a deposit of 1.00000000 BTC" in texts(await admin.send(t.now()))
+    assert [a.action for a in await db.read(audit.recent, 10)].count("deposit") == 1
