@@ -87,8 +87,8 @@ class LeavePrompt(BaseMiddleware):
         if (
             isinstance(event, Message)
             and state is not None
+            and data.get("raw_state") is not None  # read once per update by aiogram's FSM middleware
             and (event.text or "").startswith("/")
-            and await state.get_state() is not None
         ):
             await leave(state, data["bot"], event.chat.id)
         return await handler(event, data)
