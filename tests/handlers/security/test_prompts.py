@@ -312,3 +312,19 @@ async def test_an_admin_command_keeps_waiting_through_a_wrong_code(tg, db):
     assert not [a for a in await db.read(audit.recent, 10) if a.action == "deposit"]
     assert "Recorded a deposit of 1.00000000 BTC" in texts(await admin.send(t.now()))
     assert [a.action for a in await db.read(audit.recent, 10)].count("deposit") == 1
+
+
+async def test_a_check_password_prompt_has_cancel(tg, db):
+    from tests.handlers.social.test_checks_inline import link_of
+    from tests.money import fund
+
+    alice = tg.person(ALICE)
+    await alice.send("/start")
+    await fund(db, user_account(ALICE), 10_000_000_000, "DOGE", key="alice-doge")
+    payload = link_of(texts(await alice.send("/check 0.5 DOGE 1 sesame")))
+    bob = tg.person(BOB)
+    sent = await bob.send(f"/start {payload}")
+    assert "protected by a password" in texts(sent)
+    data, prompt = button_data(sent, "Cancel")
+    assert "Cancelled" in texts(await bob.tap(data, prompt))
+    assert "I understand commands" in texts(await bob.send("sesame"))  # no longer taken as the password
