@@ -236,10 +236,16 @@ class Person:
         return await self.tg.feed(Update(update_id=self.tg.next_update_id(), callback_query=cq))
 
     async def tap_button(self, text_part: str) -> list[Sent]:
+        """Tap the newest button whose label contains ``text_part``. Usually it is on the last
+        message with buttons; a prompt's ✖️ Cancel (handlers.common.prompts) may have come since,
+        and the screen the user taps is still above it, as on a phone."""
         message = self.tg.last_with_buttons(self.user_id)
-        for text, data in message.buttons():
-            if text_part in text:
-                return await self.tap(data, message)
+        for shown in [message, *reversed(self.tg.session.sent)]:
+            if shown.chat_id != self.user_id or shown.markup is None or shown.method == "answerCallbackQuery":
+                continue
+            for text, data in shown.buttons():
+                if text_part in text:
+                    return await self.tap(data, shown)
         raise AssertionError(f"no button with {text_part!r} in {message.buttons()}")
 
 
