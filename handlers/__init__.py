@@ -11,7 +11,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.cashout import addresses, payouts, withdraw
-    from handlers.common import errors
+    from handlers.common import errors, prompts
     from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
     from handlers.earn import offers as offerwalls
     from handlers.earn import sites as faucets
@@ -31,6 +31,7 @@ def get_routers() -> list[Router]:
     return [
         errors.router(),
         social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
+        prompts.router(),
         admin.router(),
         payouts.router(),
         ad_review.router(),

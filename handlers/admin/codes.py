@@ -20,6 +20,7 @@ the same way and re-check the admin with ``still_admin``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,7 @@ from handlers.common.commands import ADMIN
 from handlers.common.data import AdminIds, sender_id
 from handlers.common.i18n import _
 from handlers.middlewares import Next
-from handlers.security.twofa import ask_code, delete_quietly, guarded, on_code
+from handlers.security.twofa import ask_code, delete_quietly, guarded, keep_waiting, on_code
 
 READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review"})
 PURPOSE = "admin_command"
@@ -142,12 +143,13 @@ class AdminCodes(BaseMiddleware):
             await delete_quietly(event)
         data["command"] = replace(command, args=args or None)
         resumed = data.get(_RESUMED)
-        if resumed is not None and resumed[:2] == (admin_id, event.message_id):
+        from_prompt = resumed is not None and resumed[:2] == (admin_id, event.message_id)
+        if resumed is not None and from_prompt:
             code = resumed[2]
         db = data["db"]
+        typed = f"/{command.command.lower()} {args}".strip()
         if code is None and await db.read(twofa.is_enabled, admin_id):
-            typed = f"/{command.command.lower()} {args}".strip()
-            shown = redacted(command.command.lower(), args)
+            shown = redacted(command.command.lower(), args)  # an offerwall secret is never echoed
             await ask_code(
                 event, data["state"], PURPOSE, confirming=shown, command=typed, message_id=event.message_id
             )
@@ -156,7 +158,19 @@ class AdminCodes(BaseMiddleware):
         data["db"] = CodeCheckedDb(
             db, admin_id, code, data["settings"].secret_key, params.get("twofa.max_failures")
         )
-        return await handler(event, data)
+        if not from_prompt:
+            return await handler(event, data)
+        try:
+            return await handler(event, data)
+        except twofa.TwoFactorFailed as error:  # a mistyped code: the command keeps waiting for the right one
+            waiting = {
+                "purpose": PURPOSE,
+                "asked": int(time.time()),
+                "command": typed,
+                "message_id": event.message_id,
+            }
+            await keep_waiting(event, data["state"], error, admin_id, db, params, waiting)
+            return None
 
 
 @on_code(PURPOSE)

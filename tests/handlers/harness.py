@@ -120,6 +120,8 @@ class RecordingSession(BaseSession):
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             key = (chat_id, params.get("message_id"))
             old = self.messages.get(key)
+            if old is not None and _same(old, method, record.markup):
+                raise TelegramBadRequest(method, NOT_MODIFIED)  # as Telegram answers a double tap
             record.message_id = params.get("message_id")
             msg = Message(
                 message_id=params.get("message_id"),
@@ -169,6 +171,19 @@ class RecordingSession(BaseSession):
         if status == "member":
             return ChatMemberMember(user=user)
         return ChatMemberLeft(user=user)
+
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+
+
+def _same(old: Message, method: EditMessageText | EditMessageReplyMarkup, markup) -> bool:
+    text = method.text if isinstance(method, EditMessageText) else old.text
+    before = old.reply_markup.model_dump() if old.reply_markup is not None else None
+    after = markup.model_dump() if markup is not None else None
+    return old.text == text and before == after
 
 
 @dataclass
@@ -229,10 +244,16 @@ class Person:
         return await self.tg.feed(Update(update_id=self.tg.next_update_id(), callback_query=cq))
 
     async def tap_button(self, text_part: str) -> list[Sent]:
+        """Tap the newest button whose label contains ``text_part``. Usually it is on the last
+        message with buttons; a prompt's ✖️ Cancel (handlers.common.prompts) may have come since,
+        and the screen the user taps is still above it, as on a phone."""
         message = self.tg.last_with_buttons(self.user_id)
-        for text, data in message.buttons():
-            if text_part in text:
-                return await self.tap(data, message)
+        for shown in [message, *reversed(self.tg.session.sent)]:
+            if shown.chat_id != self.user_id or shown.markup is None or shown.method == "answerCallbackQuery":
+                continue
+            for text, data in shown.buttons():
+                if text_part in text:
+                    return await self.tap(data, shown)
         raise AssertionError(f"no button with {text_part!r} in {message.buttons()}")
 
 
