@@ -76,6 +76,15 @@ def setup_logging(settings: Settings, env: Mapping[str, str] | None = None) -> N
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
 
 
+def wire_jobs() -> None:
+    """Give the jobs the words they send, rendered by handlers (jobs never import handlers)."""
+    import jobs
+    from handlers.common.notices import ledger_alert, render_in
+    from handlers.play.crash_views import CrashViews
+
+    jobs.TEXTS = jobs.Texts(notice=render_in, ledger_alert=ledger_alert, crash=CrashViews())
+
+
 async def run(settings: Settings) -> None:
     from aiogram import Bot
     from aiogram.client.default import DefaultBotProperties
@@ -95,6 +104,7 @@ async def run(settings: Settings) -> None:
     from jobs import build_scheduler
     from jobs.crash import CrashRunner
 
+    wire_jobs()
     await upgrade_async(settings.database_url)
     db = Database(settings.database_url)
     await db.start()
