@@ -79,10 +79,13 @@ def setup_logging(settings: Settings, env: Mapping[str, str] | None = None) -> N
 def wire_jobs() -> None:
     """Give the jobs the words they send, rendered by handlers (jobs never import handlers)."""
     import jobs
+    from handlers.cashout.payouts import batch_caption
     from handlers.common.notices import ledger_alert, render_in
     from handlers.play.crash_views import CrashViews
 
-    jobs.TEXTS = jobs.Texts(notice=render_in, ledger_alert=ledger_alert, crash=CrashViews())
+    jobs.TEXTS = jobs.Texts(
+        notice=render_in, ledger_alert=ledger_alert, crash=CrashViews(), payout_batch=batch_caption
+    )
 
 
 async def run(settings: Settings) -> None:

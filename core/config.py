@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.platform.db import DEFAULT_URL, private_dir, private_sqlite_file
+from core.platform import DEFAULT_URL, private_dir, private_sqlite_file
 
 
 class ConfigError(Exception):

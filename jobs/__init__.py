@@ -48,6 +48,7 @@ class Texts:
     notice: Callable[[str, str, Mapping[str, Any]], str]  # (locale, template, params) -> text
     ledger_alert: Callable[[list[str]], str]  # the problems found -> the admins' alert, in English
     crash: CrashViews
+    payout_batch: Callable[[int, str, int], str]  # (batch id, asset, items) -> a manual batch's caption
 
 
 TEXTS: Texts | None = None  # set by bot.wire_jobs() before any job runs

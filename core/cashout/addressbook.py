@@ -36,11 +36,8 @@ from core.cashout.address_proof import ProofError
 from core.earn import payout_links
 from core.errors import DomainError
 from core.identity import twofa
-from core.money.addresses import NETWORKS, Address, validate_address
-from core.money.assets import get_asset
-from core.platform import audit, notices
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
+from core.money import NETWORKS, Address, get_asset, validate_address
+from core.platform import UTCDateTime, audit, define, id_column, metadata, notices, utcnow
 
 withdrawal_addresses = Table(
     "withdrawal_addresses",

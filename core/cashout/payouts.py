@@ -33,11 +33,8 @@ from sqlalchemy import (
 
 from core.cashout.withdrawals import tell_many, withdrawals
 from core.errors import DomainError, InvalidParam
-from core.money import ledger
-from core.money.accounts import FEES, WITHDRAWALS_PENDING, WORLD
-from core.money.assets import ASSET_CODES
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
+from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, ledger
+from core.platform import UTCDateTime, define, id_column, metadata, utcnow
 
 payout_batches = Table(
     "payout_batches",

@@ -36,12 +36,9 @@ from sqlalchemy import (
 from core.cashout.addressbook import resolve
 from core.errors import DomainError, InsufficientFunds
 from core.identity import twofa
-from core.money import ledger
-from core.money.accounts import WITHDRAWALS_PENDING, user_account
-from core.money.assets import ASSET_CODES, get_asset
-from core.platform import audit, notices
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, users, utcnow
+from core.identity import users_table as users
+from core.money import ASSET_CODES, WITHDRAWALS_PENDING, get_asset, ledger, user_account
+from core.platform import UTCDateTime, audit, define, id_column, metadata, notices, utcnow
 
 withdrawals = Table(
     "withdrawals",

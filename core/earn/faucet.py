@@ -23,12 +23,9 @@ from sqlalchemy import Connection, func, select
 from core.earn import referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
-from core.money import ledger
-from core.money.accounts import FAUCET_POOL, user_account
-from core.money.assets import ASSETS, get_asset
-from core.platform import notices
-from core.platform.params import define
-from core.platform.schema import entries, utcnow
+from core.money import ASSETS, FAUCET_POOL, get_asset, ledger, user_account
+from core.money import entries_table as entries
+from core.platform import define, notices, utcnow
 
 _DEFAULT_REWARDS = {"BTC": "0.00000100", "LTC": "0.00001000", "DOGE": "0.01", "TRX": "0.01", "DUST": "1"}
 for _code in ASSETS:

@@ -16,10 +16,10 @@ from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, bin
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
-from core.identity.users import id_by_username
-from core.money.addresses import InvalidAddress, Reason, validate_address
-from core.money.assets import get_asset
-from core.platform.schema import UTCDateTime, metadata, utcnow
+from core.identity import id_by_username
+from core.money import AddressReason as Reason
+from core.money import InvalidAddress, get_asset, validate_address
+from core.platform import UTCDateTime, metadata, utcnow
 
 payout_links = Table(
     "payout_links",

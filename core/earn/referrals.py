@@ -44,13 +44,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InsufficientFunds
-from core.money import ledger
-from core.money.accounts import MARKETING, user_account
-from core.money.amounts import MAX_AMOUNT
-from core.money.assets import ASSETS
-from core.platform import audit, notices
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, entries, metadata, transfers, users, utcnow
+from core.identity import users_table as users
+from core.money import ASSETS, MARKETING, MAX_AMOUNT, ledger, user_account
+from core.money import entries_table as entries
+from core.money import transfers_table as transfers
+from core.platform import UTCDateTime, audit, define, metadata, notices, utcnow
 
 referrals = Table(
     "referrals",
@@ -363,7 +361,7 @@ def stats(conn: Connection, user_id: int) -> Stats:
 
 def record_start(conn: Connection, user_id: int, payload: str | None, now: datetime | None = None) -> bool:
     """core.identity.users.record_start, and at the first start the referral binding, in one transaction."""
-    from core.identity.users import record_start as record
+    from core.identity import record_start as record
 
     first = record(conn, user_id, payload, now)
     if first and payload:

@@ -35,10 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
-from core.money.assets import ASSETS
-from core.platform import notices
-from core.platform.params import REGISTRY, define
-from core.platform.schema import UTCDateTime, metadata
+from core.money import ASSETS
+from core.platform import REGISTRY, UTCDateTime, define, metadata, notices
 
 site_users = Table(
     "faucet_site_users",

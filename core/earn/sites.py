@@ -45,12 +45,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.earn import payout_links, referrals, site_payees
 from core.errors import DomainError, InsufficientFunds, InvalidAmount
-from core.money import ledger
-from core.money.accounts import OWNER_ESCROW, user_account
-from core.money.assets import get_asset
-from core.platform import audit
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, accounts, id_column, metadata, utcnow
+from core.money import OWNER_ESCROW, get_asset, ledger, user_account
+from core.money import accounts_table as accounts
+from core.platform import UTCDateTime, audit, define, id_column, metadata, utcnow
 
 sites = Table(
     "faucet_sites",

@@ -44,7 +44,7 @@ from sqlalchemy import (
 
 from core.errors import DomainError
 from core.identity.captcha_image import SHAPES
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
+from core.platform import UTCDateTime, id_column, metadata, utcnow
 
 KINDS = ("buttons", "turnstile", "hcaptcha")
 PROVIDERS = KINDS[1:]  # answered by a provider's verdict, not by a tapped option

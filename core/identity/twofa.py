@@ -54,9 +54,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
 from core.identity import totp
-from core.platform import audit
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
+from core.platform import UTCDateTime, audit, define, id_column, metadata, utcnow
 
 twofa = Table(
     "twofa",

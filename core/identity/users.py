@@ -16,7 +16,8 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import UnknownUser
-from core.platform.schema import users, utcnow
+from core.identity.tables import users
+from core.platform import utcnow
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "ru", "id")
 DEFAULT_LANGUAGE = "en"

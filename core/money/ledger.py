@@ -52,7 +52,8 @@ from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, Tr
 from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
 from core.money.assets import ASSETS
-from core.platform.schema import UTCDateTime, accounts, entries, transfers, utcnow
+from core.money.tables import accounts, entries, transfers
+from core.platform import UTCDateTime, utcnow
 
 POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
 

@@ -2,7 +2,8 @@
 
 Each is one ledger transfer plus an audit line in the same transaction. The
 idempotency key comes from the admin's message (chat and message id), so a
-retried update never moves money twice.
+retried update never moves money twice. Money knows users only by id: finding one by
+@name, and counting them, is core.identity.credits's part.
 """
 
 from __future__ import annotations
@@ -11,21 +12,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from core.identity.users import count_users, find_user
 from core.money import ledger
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS, TREASURY, WORLD, parse_system_account, user_account
+from core.money.tables import accounts
 from core.platform import audit
-from core.platform.schema import accounts
 
 
 @dataclass(frozen=True, slots=True)
-class Stats:
-    users: int
+class Books:
     liabilities: dict[str, int]  # asset -> sum of user balances
     system: list[tuple[str, str, int, int]]  # (account, asset, balance, held)
 
 
-def stats(conn: Connection) -> Stats:
+def books(conn: Connection) -> Books:
+    """What users hold, per asset, and every system account's balance and hold."""
     liabilities = {
         r.asset: r.total
         for r in conn.execute(
@@ -43,7 +43,7 @@ def stats(conn: Connection) -> Stats:
         )
         if r.owner.split(":", 1)[0] in SYSTEM_ACCOUNTS
     ]
-    return Stats(count_users(conn), liabilities, system)
+    return Books(liabilities, system)
 
 
 def deposit(
@@ -86,14 +86,13 @@ def fund(
 
 
 def credit_user(
-    conn: Connection, *, admin_id: int, user_ref: str, asset: str, amount: int, reason: str, key: str
-) -> tuple[int, ledger.Transfer]:
-    """Treasury -> user, e.g. a goodwill payment. Returns the user's id and the transfer."""
-    user = find_user(conn, user_ref)
+    conn: Connection, *, admin_id: int, user_id: int, asset: str, amount: int, reason: str, key: str
+) -> ledger.Transfer:
+    """Treasury -> user, e.g. a goodwill payment."""
     t = ledger.transfer(
         conn,
         debit=TREASURY,
-        credit=user_account(user.id),
+        credit=user_account(user_id),
         asset=asset,
         amount=amount,
         code="admin_credit",
@@ -102,19 +101,18 @@ def credit_user(
     )
     if not t.replayed:
         audit.record(
-            conn, "credit", actor=admin_id, target=str(user.id), asset=asset, amount=amount, reason=reason
+            conn, "credit", actor=admin_id, target=str(user_id), asset=asset, amount=amount, reason=reason
         )
-    return user.id, t
+    return t
 
 
 def debit_user(
-    conn: Connection, *, admin_id: int, user_ref: str, asset: str, amount: int, reason: str, key: str
-) -> tuple[int, ledger.Transfer]:
+    conn: Connection, *, admin_id: int, user_id: int, asset: str, amount: int, reason: str, key: str
+) -> ledger.Transfer:
     """User -> treasury, e.g. clawing back an abuse payout. Never below the user's balance."""
-    user = find_user(conn, user_ref)
     t = ledger.transfer(
         conn,
-        debit=user_account(user.id),
+        debit=user_account(user_id),
         credit=TREASURY,
         asset=asset,
         amount=amount,
@@ -124,6 +122,6 @@ def debit_user(
     )
     if not t.replayed:
         audit.record(
-            conn, "debit", actor=admin_id, target=str(user.id), asset=asset, amount=amount, reason=reason
+            conn, "debit", actor=admin_id, target=str(user_id), asset=asset, amount=amount, reason=reason
         )
-    return user.id, t
+    return t

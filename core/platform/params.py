@@ -20,8 +20,6 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError, InvalidParam
-from core.money.amounts import parse_amount
-from core.money.assets import get_asset
 from core.platform import audit
 from core.platform.schema import params as params_table
 from core.platform.schema import utcnow
@@ -72,9 +70,20 @@ def _int(raw: str, _p: Param) -> int:
 
 
 def _amount(raw: str, p: Param) -> int:
+    """Amounts are parsed by core.money, which registers its parser (platform is below money)."""
     if raw == "0":
         return 0
-    return parse_amount(raw, get_asset(p.asset or ""))
+    if not _AMOUNT_PARSER:
+        raise RuntimeError("no amount parser: import core.money (it registers one)")
+    return _AMOUNT_PARSER[0](raw, p.asset or "")
+
+
+_AMOUNT_PARSER: list[Callable[[str, str], int]] = []
+
+
+def register_amount_parser(parse: Callable[[str, str], int]) -> None:
+    """``parse(text, asset_code) -> minor units``: how "amount" settings read (core.money sets it)."""
+    _AMOUNT_PARSER[:] = [parse]
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

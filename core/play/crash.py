@@ -29,10 +29,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from core.money import ledger
-from core.money.accounts import HOUSE, user_account
-from core.platform import audit, notices, params
-from core.platform.schema import utcnow
+from core.money import HOUSE, ledger, user_account
+from core.platform import audit, notices, params, utcnow
 from core.play import crash_chain
 from core.play.crash_store import (  # noqa: F401  (the chain names, as core.play.crash has always offered them)
     FASTEST_BLOCK,

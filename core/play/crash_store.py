@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from cryptography.fernet import Fernet
 from sqlalchemy import Connection, select, update
 
-from core.platform import audit
-from core.platform.schema import utcnow
+from core.platform import audit, utcnow
 from core.play import crash_chain
 from core.play.stakes import GameRefused
 from core.play.tables import crash_chains

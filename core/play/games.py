@@ -29,9 +29,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from core.identity import totp
-from core.money import ledger
-from core.money.accounts import HOUSE, user_account
-from core.platform.schema import utcnow
+from core.money import HOUSE, ledger, user_account
+from core.platform import utcnow
 from core.play import fair
 from core.play.stakes import GameRefused, Rules, check_stake
 from core.play.tables import bets, fair_seeds, game_seeds

@@ -20,11 +20,8 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
-from core.money import ledger
-from core.money.accounts import HOUSE
-from core.money.assets import ASSETS
-from core.platform import params
-from core.platform.schema import utcnow
+from core.money import ASSETS, HOUSE, ledger
+from core.platform import params, utcnow
 from core.play.tables import bets, crash_bets, loss_limits, play_limits
 
 EXCLUSION_DAYS = (1, 7, 30)

@@ -15,7 +15,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from core.identity import twofa
+from core.identity import credits, twofa
 from core.identity.users import User
 from core.money import treasury as admin
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS
@@ -32,12 +32,12 @@ from handlers.common.keys import update_key
 
 
 async def cmd_admin(message: Message, user: User, db: Database) -> None:
-    stats = await db.read(admin.stats)
+    stats = await db.read(credits.stats)
     twofa_on = await db.read(twofa.is_enabled, user.id)
     await message.answer("\n".join(stats_lines(stats, twofa_on) + await job_lines(db)))
 
 
-def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:
+def stats_lines(stats: credits.Stats, twofa_on: bool) -> list[str]:
     """Users, what is owed to them per coin, and every system account's balance (minus holds)."""
     lines = [_("<b>Dustpan admin</b>"), _("Users: {count}").format(count=stats.users), ""]
     if not twofa_on:
@@ -144,7 +144,7 @@ async def _user_money(
     admin_id = user.id
     asset = get_asset(args[2])
     value = parse_amount(args[1], asset)
-    use_case = admin.credit_user if action == "credit" else admin.debit_user
+    use_case = credits.credit_user if action == "credit" else credits.debit_user
     user_id, t = await db.write(
         use_case,
         admin_id=admin_id,
