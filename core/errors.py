@@ -1,10 +1,147 @@
 """Domain errors. Handlers map each to a translated sentence; core never renders text.
 
-Every error carries a machine-readable ``reason`` and the values a message needs,
-so one error router can say what went wrong in the user's language.
+Every error carries a machine-readable ``reason`` (one of ``Reason``) and the values a message
+needs, so one error router can say what went wrong in the user's language.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Every ``reason`` a DomainError carries, in one registry (withdrawal address reasons are
+    core.money.addresses.Reason). Raise sites may pass the value as a string; a test checks
+    that every reason raised in core is listed here, and that each one has a translated
+    message in every language (handlers.common.errors). Values are stable: handlers and
+    stored notices use them."""
+
+    # the ledger and the shared errors above
+    BALANCE_LIMIT = "balance_limit"
+    DOMAIN_ERROR = "domain_error"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    UNKNOWN_ASSET = "unknown_asset"
+    UNKNOWN_USER = "unknown_user"
+    # money
+    ALREADY_RESOLVED = "already_resolved"
+    BAD_AMOUNT = "bad_amount"
+    BAD_KEY_OR_CODE = "bad_key_or_code"
+    EMPTY = "empty"
+    EXPONENT = "exponent"
+    NOT_A_NUMBER = "not_a_number"
+    NOT_PENDING = "not_pending"
+    NOT_REVERSIBLE = "not_reversible"
+    SAME_ACCOUNT = "same_account"
+    TOO_LARGE = "too_large"
+    TOO_LONG = "too_long"
+    TOO_MANY_DECIMALS = "too_many_decimals"
+    # platform (settings)
+    BAD_VALUE = "bad_value"
+    OUT_OF_RANGE = "out_of_range"
+    UNKNOWN_KEY = "unknown_key"
+    # identity
+    CHALLENGE_EXPIRED = "challenge_expired"
+    CHALLENGE_REPLACED = "challenge_replaced"
+    CHALLENGE_UNKNOWN = "challenge_unknown"
+    CHALLENGE_USED = "challenge_used"
+    TOKEN_USED = "token_used"
+    TWOFA_ALREADY_ON = "twofa_already_on"
+    TWOFA_LOCKED = "twofa_locked"
+    TWOFA_NOT_ON = "twofa_not_on"
+    TWOFA_NOT_STARTED = "twofa_not_started"
+    TWOFA_REQUIRED = "twofa_required"
+    TWOFA_WRONG_CODE = "twofa_wrong_code"
+    UNDECRYPTABLE_SECRET = "undecryptable_secret"
+    # earn
+    ADDRESS_TAKEN = "address_taken"
+    API_BAD_IDEMPOTENCY_KEY = "api_bad_idempotency_key"
+    API_BAD_KEY = "api_bad_key"
+    API_CAP = "api_cap"
+    API_IP_REFUSED = "api_ip_refused"
+    API_NO_USER = "api_no_user"
+    API_STRANGER_LIMIT = "api_stranger_limit"
+    CAPTCHA_WAIT = "captcha_wait"
+    FAUCET_COOLDOWN = "faucet_cooldown"
+    FAUCET_OFF = "faucet_off"
+    NEGATIVE = "negative"
+    SITE_ALREADY_RATED = "site_already_rated"
+    SITE_BAD_IP = "site_bad_ip"
+    SITE_BAD_NAME = "site_bad_name"
+    SITE_BAD_RATING = "site_bad_rating"
+    SITE_BAD_TERMS = "site_bad_terms"
+    SITE_BAD_URL = "site_bad_url"
+    SITE_ESCROW_SHORT = "site_escrow_short"
+    SITE_LIMIT = "site_limit"
+    SITE_RETIRED = "site_retired"
+    SITE_UNKNOWN = "site_unknown"
+    TOO_MANY_LINKS = "too_many_links"
+    ZERO = "zero"
+    # play
+    ABOVE_MAX = "above_max"
+    ALREADY_CASHED = "already_cashed"
+    ALREADY_JOINED = "already_joined"
+    BAD_AUTO = "bad_auto"
+    BAD_DIRECTION = "bad_direction"
+    BAD_EDGE = "bad_edge"
+    BAD_GAME = "bad_game"
+    BAD_HEIGHT = "bad_height"
+    BAD_NONCE = "bad_nonce"
+    BAD_NUMBER = "bad_number"
+    BAD_PERIOD = "bad_period"
+    BAD_RISK = "bad_risk"
+    BAD_ROWS = "bad_rows"
+    BAD_SALT = "bad_salt"
+    BELOW_MIN = "below_min"
+    BETTING_CLOSED = "betting_closed"
+    CHAIN_EXISTS = "chain_exists"
+    CHANCE_OUT_OF_RANGE = "chance_out_of_range"
+    CONTROL_CHARS = "control_chars"
+    CRASHED = "crashed"
+    EXCLUSION_LOCKED = "exclusion_locked"
+    LIMIT_RAISE_LOCKED = "limit_raise_locked"
+    LOSS_LIMIT = "loss_limit"
+    MAX_PROFIT = "max_profit"
+    NO_BLOCK = "no_block"
+    NO_CHAIN = "no_chain"
+    NO_ROUND = "no_round"
+    NOT_FOUND = "not_found"
+    NOT_STARTED = "not_started"
+    ROUND_FULL = "round_full"
+    SALT_EARLY = "salt_early"
+    SALT_SET = "salt_set"
+    SEED_CONTROL_CHARS = "seed_control_chars"
+    SEED_EMPTY = "seed_empty"
+    SEED_TOO_LONG = "seed_too_long"
+    SEED_UNPRINTABLE = "seed_unprintable"
+    SEEDS_CHANGED = "seeds_changed"
+    SEEDS_UNREADABLE = "seeds_unreadable"
+    SELF_EXCLUDED = "self_excluded"
+    TARGET_OUT_OF_RANGE = "target_out_of_range"
+    UNPRINTABLE = "unprintable"
+    # cashout
+    ADDRESS_NOT_TAKEN = "address_not_taken"
+    BACKEND_CANNOT_SEND = "backend_cannot_send"
+    BAD_LABEL = "bad_label"
+    BATCH_NOT_MANUAL = "batch_not_manual"
+    BELOW_MINIMUM = "below_minimum"
+    EVIDENCE_NEEDED = "evidence_needed"
+    LABEL_OTHER_ASSET = "label_other_asset"
+    NO_SUCH_BATCH = "no_such_batch"
+    NO_SUCH_LABEL = "no_such_label"
+    NOT_AWAITING_APPROVAL = "not_awaiting_approval"
+    PROOF_BAD_SIGNATURE = "proof_bad_signature"
+    PROOF_EXPIRED = "proof_expired"
+    PROOF_MISMATCH = "proof_mismatch"
+    PROOF_UNSUPPORTED = "proof_unsupported"
+    QUOTE_EXPIRED = "quote_expired"
+    TOO_LATE_TO_CANCEL = "too_late_to_cancel"
+    TOO_MANY_ADDRESSES = "too_many_addresses"
+    WITHDRAWAL_CANCELLED = "withdrawal_cancelled"
+    WITHDRAWAL_NOT_FOUND = "withdrawal_not_found"
+
+
 
 
 class DomainError(Exception):

@@ -95,7 +95,13 @@ def exports_of(capability: str) -> set[str] | None:
     """The names core/<capability>/__init__.py lists in ``__all__`` (None: it has no __all__)."""
     tree = ast.parse((ROOT / "core" / capability / "__init__.py").read_text())
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
             return set(ast.literal_eval(node.value))
     return None
@@ -127,7 +133,9 @@ def check_file(
         edges.setdefault((own or "core", target), Violation(rel, imp.line, "cycle", ""))
         if own in BELOW and target not in BELOW[own]:
             found.append(
-                Violation(rel, imp.line, "below", f"core.{own} imports core.{target} (it is below every capability)")
+                Violation(
+                    rel, imp.line, "below", f"core.{own} imports core.{target} (it is below every capability)"
+                )
             )
         package = f"core.{target}"
         if imp.module != package or not imp.names:
@@ -148,7 +156,9 @@ def check_file(
         for name in imp.names:
             if name not in allowed:
                 found.append(
-                    Violation(rel, imp.line, "export", f"{package} does not export {name!r} (not in its __all__)")
+                    Violation(
+                        rel, imp.line, "export", f"{package} does not export {name!r} (not in its __all__)"
+                    )
                 )
     return found
 
@@ -173,7 +183,9 @@ def cycles(edges: dict[tuple[str, str], Violation]) -> list[Violation]:
     found = []
     for (a, b), first in sorted(edges.items()):
         if reaches(b, a):
-            found.append(Violation(first.path, first.line, "cycle", f"core.{a} -> core.{b} -> ... -> core.{a}"))
+            found.append(
+                Violation(first.path, first.line, "cycle", f"core.{a} -> core.{b} -> ... -> core.{a}")
+            )
     return found
 
 

@@ -31,9 +31,9 @@ from sqlalchemy import (
     update,
 )
 
-from core.cashout.withdrawals import tell_many, withdrawals
+from core.cashout.withdrawals import State, tell_many, withdrawals
 from core.errors import DomainError, InvalidParam
-from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, ledger
+from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, Code, ledger
 from core.platform import UTCDateTime, define, id_column, metadata, utcnow
 
 payout_batches = Table(
@@ -129,7 +129,7 @@ class Outcome:
 
 
 _ITEMS = select(withdrawals).where(
-    withdrawals.c.batch_id == bindparam("b"), withdrawals.c.state.in_(("batched", "unknown"))
+    withdrawals.c.batch_id == bindparam("b"), withdrawals.c.state.in_((State.BATCHED, State.UNKNOWN))
 )
 
 
@@ -153,7 +153,7 @@ def form_batches(
     made = []
     rows = conn.execute(
         select(withdrawals.c.id, withdrawals.c.asset)
-        .where(withdrawals.c.state == "approved")
+        .where(withdrawals.c.state == State.APPROVED)
         .order_by(withdrawals.c.asset, withdrawals.c.id)
         .limit(max_items)
     ).all()
@@ -180,9 +180,9 @@ def form_batches(
             conn.execute(
                 update(payout_batches).where(payout_batches.c.id == bid).values(key=f"payout:{asset}:{bid}")
             )
-            _claim(conn, chunk, ("approved",), state="batched", batch_id=bid, updated_at=now)
+            _claim(conn, chunk, (State.APPROVED,), state=State.BATCHED, batch_id=bid, updated_at=now)
             batched = conn.execute(select(withdrawals).where(withdrawals.c.batch_id == bid)).all()
-            tell_many(conn, [(r, "batched", {}) for r in batched], now)
+            tell_many(conn, [(r, State.BATCHED, {}) for r in batched], now)
             made.append(bid)
     return made
 
@@ -243,34 +243,44 @@ def settle(
     groups: dict[tuple, list[int]] = {}
     for o in outcomes:
         row = rows.get(o.withdrawal_id)
-        if row is None or o.result == "manual" or (o.result == "unknown" and row.state == "unknown"):
+        if row is None or o.result == "manual" or (o.result == "unknown" and row.state == State.UNKNOWN):
             continue
         groups.setdefault((o.result, o.txid, o.reason), []).append(o.withdrawal_id)
     for (result, txid, reason), ids in groups.items():
         if result == "unknown":
-            moved = _claim(conn, ids, ("batched",), state="unknown", updated_at=now)
-            tell_many(conn, [(rows[w], "unknown", {}) for w in moved], now)
+            moved = _claim(conn, ids, (State.BATCHED,), state=State.UNKNOWN, updated_at=now)
+            tell_many(conn, [(rows[w], State.UNKNOWN, {}) for w in moved], now)
         elif result == "failed":
             moved = _claim(
-                conn, ids, ("batched", "unknown"), state="failed", reason=(reason or "")[:200], updated_at=now
+                conn,
+                ids,
+                (State.BATCHED, State.UNKNOWN),
+                state=State.FAILED,
+                reason=(reason or "")[:200],
+                updated_at=now,
             )
             for wid in moved:
                 ledger.void_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:void", now=now)
-            tell_many(conn, [(rows[w], "failed", {"reason": reason}) for w in moved], now)
+            tell_many(conn, [(rows[w], State.FAILED, {"reason": reason}) for w in moved], now)
         else:
             moved = _claim(
-                conn, ids, ("batched", "unknown"), state="sent", txid=(txid or "")[:128], updated_at=now
+                conn,
+                ids,
+                (State.BATCHED, State.UNKNOWN),
+                state=State.SENT,
+                txid=(txid or "")[:128],
+                updated_at=now,
             )
             for wid in moved:
                 ledger.post_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:post", now=now)
-            tell_many(conn, [(rows[w], "sent", {"txid": txid}) for w in moved], now)
+            tell_many(conn, [(rows[w], State.SENT, {"txid": txid}) for w in moved], now)
             if moved:
                 _pay_out(conn, batch_id, [rows[w] for w in moved], now)
         if moved:  # what this call moved: another transaction may have settled some first
             counts[result] = counts.get(result, 0) + len(moved)
     left = conn.execute(
         select(withdrawals.c.state, func.count())
-        .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_(("batched", "unknown")))
+        .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_((State.BATCHED, State.UNKNOWN)))
         .group_by(withdrawals.c.state)
     ).all()
     states = {s for s, _n in left}
@@ -299,7 +309,7 @@ def _pay_out(conn, batch_id: int, rows: list, now) -> None:
         credit=WORLD,
         asset=asset,
         amount=out,
-        code="withdrawal_out",
+        code=Code.WITHDRAWAL_OUT,
         key=f"{key}:out",
         meta=meta,
         now=now,
@@ -311,7 +321,7 @@ def _pay_out(conn, batch_id: int, rows: list, now) -> None:
             credit=FEES,
             asset=asset,
             amount=fee,
-            code="withdrawal_fee",
+            code=Code.WITHDRAWAL_FEE,
             key=f"{key}:fee",
             meta=meta,
             now=now,

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -37,7 +38,7 @@ from core.cashout.addressbook import resolve
 from core.errors import DomainError, InsufficientFunds
 from core.identity import twofa
 from core.identity import users_table as users
-from core.money import ASSET_CODES, WITHDRAWALS_PENDING, get_asset, ledger, user_account
+from core.money import ASSET_CODES, WITHDRAWALS_PENDING, Code, get_asset, ledger, user_account
 from core.platform import UTCDateTime, audit, define, id_column, metadata, notices, utcnow
 
 withdrawals = Table(
@@ -71,8 +72,25 @@ for _code in ASSET_CODES:
     define(f"withdraw.min.{_code}", _MINS[_code], "amount", asset=_code)
     define(f"withdraw.auto_approve.{_code}", _AUTO[_code], "amount", asset=_code)
 define("withdraw.good_standing_age", "0s", "duration")
+
+
+class State(StrEnum):
+    """Where a withdrawal is (``withdrawals.state``): draft -> requested -> approved -> batched ->
+    sent, or unknown (the payout service's answer was lost: checked again) -> sent | failed;
+    cancelled by the user before it is batched; failed when refused or not sent."""
+
+    DRAFT = "draft"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    BATCHED = "batched"
+    UNKNOWN = "unknown"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 DRAFT_TTL = timedelta(minutes=15)
-CANCELLABLE = ("draft", "requested", "approved")
+CANCELLABLE = (State.DRAFT, State.REQUESTED, State.APPROVED)
 TELEGRAM_WALLET = "@CryptoBot"
 # A failed withdrawal's ``reason`` is a code users read translated (handlers.cashout.withdraw), or
 # what a payout service or an admin's /failed said.
@@ -212,7 +230,7 @@ def request_withdrawal(
             fee=fee,
             address=address_text,
             chain=chain,
-            state="draft",
+            state=State.DRAFT,
             created_at=now,
             updated_at=now,
         )
@@ -243,15 +261,15 @@ def confirm_withdrawal(
     """
     now = now or utcnow()
     row = _get(conn, user_id, wid)
-    if row.state == "cancelled":
+    if row.state == State.CANCELLED:
         raise WithdrawalError("withdrawal_cancelled")
-    if row.state != "draft":
+    if row.state != State.DRAFT:
         return _w(row, replayed=True)
     if row.created_at < now - DRAFT_TTL:
         raise WithdrawalError("quote_expired")
     policy = policy_of(row.asset)
     twofa.require(conn, user_id, code, secret_key, now, max_failures=policy.max_failures)
-    if not _move(conn, wid, ("draft",), "requested", now):
+    if not _move(conn, wid, (State.DRAFT,), State.REQUESTED, now):
         return _w(_get(conn, user_id, wid), replayed=True)
     t = ledger.reserve(
         conn,
@@ -259,16 +277,16 @@ def confirm_withdrawal(
         credit=WITHDRAWALS_PENDING,
         asset=row.asset,
         amount=row.amount,
-        code="withdrawal",
+        code=Code.WITHDRAWAL,
         key=f"withdrawal:{wid}",
         meta={"address": row.address},
         now=now,
     )
     conn.execute(update(withdrawals).where(withdrawals.c.id == wid).values(reserve_id=t.id))
-    state = "requested"
+    state = State.REQUESTED
     if row.amount <= policy.auto_approve and _good_standing(conn, user_id, policy.good_standing_age, now):
-        _move(conn, wid, ("requested",), "approved", now)
-        state = "approved"
+        _move(conn, wid, (State.REQUESTED,), State.APPROVED, now)
+        state = State.APPROVED
     tell(conn, row, state, now)
     return _w(_get(conn, user_id, wid))
 
@@ -281,14 +299,14 @@ def cancel_withdrawal(conn: Connection, user_id: int, wid: int, now: datetime | 
     """Cancel before batching; the reserve (if any) is voided. Cancelling twice is harmless."""
     now = now or utcnow()
     row = _get(conn, user_id, wid)
-    if row.state == "cancelled":
+    if row.state == State.CANCELLED:
         return _w(row, replayed=True)
-    row = _move(conn, wid, CANCELLABLE, "cancelled", now) if row.state in CANCELLABLE else None
+    row = _move(conn, wid, CANCELLABLE, State.CANCELLED, now) if row.state in CANCELLABLE else None
     if row is None:
         raise WithdrawalError("too_late_to_cancel")
     if row.reserve_id is not None:
         void(conn, row, now)
-        tell(conn, row, "cancelled", now)
+        tell(conn, row, State.CANCELLED, now)
     return _w(_get(conn, user_id, wid))
 
 
@@ -299,11 +317,11 @@ def approve(
     now = now or utcnow()
     _get(conn, None, wid)
     twofa.require(conn, admin_id, code, secret_key, now, max_failures=max_failures)
-    row = _move(conn, wid, ("requested",), "approved", now, approved_by=admin_id)
+    row = _move(conn, wid, (State.REQUESTED,), State.APPROVED, now, approved_by=admin_id)
     if row is None:
         raise WithdrawalError("not_awaiting_approval", id=wid)
     audit.record(conn, "approve_withdrawal", actor=admin_id, target=str(wid), now=now)
-    tell(conn, row, "approved", now)
+    tell(conn, row, State.APPROVED, now)
     return _w(_get(conn, None, wid))
 
 
@@ -312,19 +330,19 @@ def reject(conn: Connection, admin_id: int, wid: int, reason: str = "", now=None
     now = now or utcnow()
     reason = reason or REJECTED
     _get(conn, None, wid)
-    row = _move(conn, wid, ("requested",), "failed", now, reason=reason[:200])
+    row = _move(conn, wid, (State.REQUESTED,), State.FAILED, now, reason=reason[:200])
     if row is None:
         raise WithdrawalError("not_awaiting_approval", id=wid)
     void(conn, row, now)
     audit.record(conn, "reject_withdrawal", actor=admin_id, target=str(wid), reason=reason, now=now)
-    tell(conn, row, "failed", now, reason=reason[:200])
+    tell(conn, row, State.FAILED, now, reason=reason[:200])
     return _w(_get(conn, None, wid))
 
 
 def list_for_user(conn: Connection, user_id: int, limit: int = 10) -> list[Withdrawal]:
     q = (
         select(withdrawals)
-        .where(withdrawals.c.user_id == user_id, withdrawals.c.state != "draft")
+        .where(withdrawals.c.user_id == user_id, withdrawals.c.state != State.DRAFT)
         .order_by(withdrawals.c.id.desc())
         .limit(limit)
     )
@@ -332,7 +350,12 @@ def list_for_user(conn: Connection, user_id: int, limit: int = 10) -> list[Withd
 
 
 def awaiting_approval(conn: Connection, limit: int = 20) -> list[Withdrawal]:
-    q = select(withdrawals).where(withdrawals.c.state == "requested").order_by(withdrawals.c.id).limit(limit)
+    q = (
+        select(withdrawals)
+        .where(withdrawals.c.state == State.REQUESTED)
+        .order_by(withdrawals.c.id)
+        .limit(limit)
+    )
     return [_w(r) for r in conn.execute(q)]
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Connection, func, select
 
 from core.earn import referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
-from core.money import ASSETS, FAUCET_POOL, get_asset, ledger, user_account
+from core.money import ASSETS, FAUCET_POOL, Code, get_asset, ledger, user_account
 from core.money import entries_table as entries
 from core.platform import define, notices, utcnow
 
@@ -34,7 +35,7 @@ for _code in ASSETS:
 define("faucet.retry_wait", "5s", "duration", minimum=0, maximum=3600)
 define("faucet.challenge_ttl", "10m", "duration", minimum=30, maximum=86400)
 
-CODE = "faucet"
+CODE = Code.FAUCET
 PURPOSE = "faucet"  # the captcha purpose: one open faucet puzzle per user, whatever the coin
 OPTIONS = captcha.OPTIONS
 
@@ -78,9 +79,18 @@ class Challenge:
     kind: str = "buttons"
 
 
+class Status(StrEnum):
+    """How a claim ended (also stored in the claim's notice params)."""
+
+    PAID = "paid"
+    WRONG = "wrong"  # a wrong answer: nothing paid, a new puzzle after ``retry_wait``
+    DRY = "dry"  # the faucet pool cannot pay the reward: nothing taken
+    ALREADY = "already"  # this window's claim was paid before
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: str  # paid | wrong | dry | already
+    status: Status
     asset: str
     amount: int = 0
     commission: int = 0
@@ -130,7 +140,7 @@ def new_challenge(
         raise FaucetError("captcha_wait", seconds=left)
     if ledger.balance(conn, FAUCET_POOL, asset).available < s.reward:
         _dry(conn, asset, admin_ids, now)
-        return Outcome("dry", asset)
+        return Outcome(Status.DRY, asset)
     ch = captcha.new_challenge(conn, user_id, PURPOSE, subject=asset, kind=kind, now=now)
     return Challenge(ch.id, asset, ch.options, ch.target, kind)
 
@@ -173,7 +183,7 @@ def answer_challenge(
     asset = got.subject
     s: Settings = s_for(asset)
     if not got.right:
-        return Outcome("wrong", asset, wait_seconds=s.retry_wait)
+        return Outcome(Status.WRONG, asset, wait_seconds=s.retry_wait)
     if s.reward <= 0:
         raise FaucetError("faucet_off", asset=asset)
     referrer = referrals.activate(conn, user_id, now)
@@ -194,12 +204,12 @@ def answer_challenge(
         )
     except InsufficientFunds:
         _dry(conn, asset, admin_ids, now)
-        return Outcome("dry", asset)
+        return Outcome(Status.DRY, asset)
     except IdempotencyConflict:  # claimed earlier in this window, at another reward
         t = ledger.get_transfer(conn, key=key)
-        return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+        return Outcome(Status.ALREADY, asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     if t.replayed:  # claimed earlier in this window (another device, a retried update)
-        return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+        return Outcome(Status.ALREADY, asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     commission = 0
     if referrer is not None:
         commission = referrals.pay_commission_to(
@@ -216,7 +226,7 @@ def answer_challenge(
             notice_every=s.notice_every,
             now=now,
         )
-    return Outcome("paid", asset, t.amount, commission, seconds_left(now, s.interval))
+    return Outcome(Status.PAID, asset, t.amount, commission, seconds_left(now, s.interval))
 
 
 def answer_by_provider(

@@ -45,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InsufficientFunds
 from core.identity import users_table as users
-from core.money import ASSETS, MARKETING, MAX_AMOUNT, ledger, user_account
+from core.money import ASSETS, MARKETING, MAX_AMOUNT, Code, ledger, user_account
 from core.money import entries_table as entries
 from core.money import transfers_table as transfers
 from core.platform import UTCDateTime, audit, define, metadata, notices, utcnow
@@ -82,7 +82,7 @@ for _code in ASSETS:
 # A referrer hears about commissions at most once per this many seconds (notices are batched).
 define("referral.notice_every", "1h", "duration", minimum=60)
 
-CODE = "referral"
+CODE = Code.REFERRAL
 
 
 class Source(StrEnum):

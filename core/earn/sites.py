@@ -45,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.earn import payout_links, referrals, site_payees
 from core.errors import DomainError, InsufficientFunds, InvalidAmount
-from core.money import OWNER_ESCROW, get_asset, ledger, user_account
+from core.money import OWNER_ESCROW, Code, get_asset, ledger, user_account
 from core.money import accounts_table as accounts
 from core.platform import UTCDateTime, audit, define, id_column, metadata, utcnow
 
@@ -108,10 +108,10 @@ ratings = Table(
 define("faucet_api.rate", "600", "int", minimum=1, maximum=1_000_000)  # requests per minute per key
 define("faucet_api.max_sites", "10", "int", minimum=1, maximum=1000)  # per owner
 
-CODE = "faucet_api"
-CODE_REFERRAL = "faucet_api_referral"
-CODE_FUND = "owner_fund"
-CODE_RETURN = "owner_return"
+CODE = Code.FAUCET_API
+CODE_REFERRAL = Code.FAUCET_API_REFERRAL
+CODE_FUND = Code.OWNER_FUND
+CODE_RETURN = Code.OWNER_RETURN
 _IDEM = re.compile(r"[A-Za-z0-9_.:-]{1,64}", re.ASCII)
 _NAME = re.compile(r"[^\x00-\x1f<>]{1,64}")
 

@@ -21,6 +21,7 @@ from core.money.addresses import EVM_CHAINS, NETWORKS, Address, InvalidAddress, 
 from core.money.addresses import Reason as AddressReason
 from core.money.amounts import MAX_AMOUNT, format_amount, parse_amount, to_decimal
 from core.money.assets import ASSET_CODES, ASSETS, Asset, get_asset
+from core.money.codes import Code
 from core.money.ledger import Transfer
 from core.money.tables import accounts as accounts_table
 from core.money.tables import entries as entries_table
@@ -35,6 +36,7 @@ __all__ = [
     "ASSET_CODES",
     "Address",
     "AddressReason",
+    "Code",
     "Asset",
     "EVM_CHAINS",
     "FAUCET_POOL",

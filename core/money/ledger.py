@@ -52,6 +52,7 @@ from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, Tr
 from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
 from core.money.assets import ASSETS
+from core.money.codes import Code
 from core.money.tables import accounts, entries, transfers
 from core.platform import UTCDateTime, utcnow
 
@@ -325,7 +326,7 @@ def reverse(
     transfer_id: int,
     *,
     key: str,
-    code: str = "correction",
+    code: str = Code.CORRECTION,
     meta: dict | None = None,
     now: datetime | None = None,
 ) -> Transfer:

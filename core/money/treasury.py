@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 
 from core.money import ledger
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS, TREASURY, WORLD, parse_system_account, user_account
+from core.money.codes import Code
 from core.money.tables import accounts
 from core.platform import audit
 
@@ -56,7 +57,7 @@ def deposit(
         credit=TREASURY,
         asset=asset,
         amount=amount,
-        code="deposit",
+        code=Code.DEPOSIT,
         key=key,
         meta={"note": note},
     )
@@ -76,7 +77,7 @@ def fund(
         credit=target,
         asset=asset,
         amount=amount,
-        code="fund",
+        code=Code.FUND,
         key=key,
         meta={"admin": admin_id},
     )
@@ -95,7 +96,7 @@ def credit_user(
         credit=user_account(user_id),
         asset=asset,
         amount=amount,
-        code="admin_credit",
+        code=Code.ADMIN_CREDIT,
         key=key,
         meta={"reason": reason},
     )
@@ -116,7 +117,7 @@ def debit_user(
         credit=TREASURY,
         asset=asset,
         amount=amount,
-        code="admin_debit",
+        code=Code.ADMIN_DEBIT,
         key=key,
         meta={"reason": reason},
     )

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from core.money import HOUSE, ledger, user_account
+from core.money import HOUSE, Code, ledger, user_account
 from core.platform import audit, notices, params, utcnow
 from core.play import crash_chain
 from core.play.crash_store import (  # noqa: F401  (the chain names, as core.play.crash has always offered them)
@@ -246,7 +246,7 @@ def join(
         credit=HOUSE,
         asset=asset,
         amount=amount,
-        code="crash_bet",
+        code=Code.CRASH_BET,
         key=ref,
         meta={"round": rnd.id},
         now=now,
@@ -260,7 +260,7 @@ def join(
             credit=user_account(user_id),
             asset=asset,
             amount=cover,
-            code="crash_cover",
+            code=Code.CRASH_COVER,
             key=f"{ref}:cover",
             meta={"round": rnd.id},
             now=now,
@@ -318,7 +318,7 @@ def _settle(conn: Connection, bet, status: str, mult: int | None, now: datetime)
             credit=user_account(bet.user_id),
             asset=bet.asset,
             amount=win,
-            code="crash_win",
+            code=Code.CRASH_WIN,
             key=f"{ref}:win",
             meta={"round": bet.round_id, "x": mult},
             now=now,

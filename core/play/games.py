@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from core.identity import totp
-from core.money import HOUSE, ledger, user_account
+from core.money import HOUSE, Code, ledger, user_account
 from core.platform import utcnow
 from core.play import fair
 from core.play.stakes import GameRefused, Rules, check_stake
@@ -357,7 +357,7 @@ def place_bet(
         credit=HOUSE,
         asset=asset,
         amount=amount,
-        code="bet",
+        code=Code.BET,
         key=f"bet:{ref}",
         meta=meta,
         now=now,
@@ -369,7 +369,7 @@ def place_bet(
             credit=player,
             asset=asset,
             amount=win,
-            code="win",
+            code=Code.WIN,
             key=f"win:{ref}",
             meta=meta,
             now=now,

@@ -223,7 +223,7 @@ async def settle_checked(web, user_id: int, challenge_id: int, kind: str, passed
         token=token,
         admin_ids=tuple(web.settings.admin_ids),
     )
-    return outcome_text(out), out.status == "paid"
+    return outcome_text(out), out.status == faucet.Status.PAID
 
 
 captcha_web.register(
@@ -232,15 +232,15 @@ captcha_web.register(
 
 
 def outcome_text(o: faucet.Outcome) -> str:
-    if o.status == "paid":
+    if o.status == faucet.Status.PAID:
         return _("✅ Correct! {amount} is in your wallet. Next {asset} claim in {time}.").format(
             amount=amount(o.amount, o.asset), asset=o.asset, time=wait_text(o.wait_seconds)
         )
-    if o.status == "wrong":
+    if o.status == faucet.Status.WRONG:
         return _("❌ Wrong answer, nothing was paid. You can try a new puzzle in {time}.").format(
             time=wait_text(o.wait_seconds)
         )
-    if o.status == "already":
+    if o.status == faucet.Status.ALREADY:
         return _("You already claimed {asset} in this period. Next claim in {time}.").format(
             asset=o.asset, time=wait_text(o.wait_seconds)
         )
