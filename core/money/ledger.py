@@ -77,20 +77,20 @@ class Transfer:
 
     @classmethod
     def from_row(cls, row, *, replayed: bool = False) -> Transfer:
-        m = row._mapping
+        fields = row._mapping
         return cls(
-            id=m["id"],
-            key=m["key"],
-            kind=m["kind"],
-            debit=m["debit"],
-            credit=m["credit"],
-            asset=m["asset"],
-            amount=m["amount"],
-            code=m["code"],
-            meta=json.loads(m["meta"] or "{}"),
-            pending_id=m["pending_id"],
-            reverses_id=m["reverses_id"],
-            created_at=m["created_at"],
+            id=fields["id"],
+            key=fields["key"],
+            kind=fields["kind"],
+            debit=fields["debit"],
+            credit=fields["credit"],
+            asset=fields["asset"],
+            amount=fields["amount"],
+            code=fields["code"],
+            meta=json.loads(fields["meta"] or "{}"),
+            pending_id=fields["pending_id"],
+            reverses_id=fields["reverses_id"],
+            created_at=fields["created_at"],
             replayed=replayed,
         )
 
@@ -108,59 +108,80 @@ class Move:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One transfer to write, before it has an id: what ``_post`` takes (like TigerBeetle's
+    Transfer). ``kind`` is POSTED, PENDING, or POST/VOID with the ``pending_id`` it resolves;
+    ``reverses_id`` names the transfer a correction reverses; ``now`` defaults to utcnow()."""
+
+    kind: str
+    debit: str
+    credit: str
+    asset: str
+    amount: int
+    code: str
+    key: str
+    meta: dict[str, Any] | None = None
+    pending_id: int | None = None
+    reverses_id: int | None = None
+    now: datetime | None = None
+
+
 # --- statements, built once -------------------------------------------------------
 
-_BY_KEY = select(transfers).where(transfers.c.key == bindparam("k"))
-_BY_ID = select(transfers).where(transfers.c.id == bindparam("i"))
-_RESOLVED = select(transfers.c.id).where(transfers.c.pending_id == bindparam("i"))
+# Bind names are not column names: SQLAlchemy keeps those for an UPDATE's own SET values.
+_BY_KEY = select(transfers).where(transfers.c.key == bindparam("key"))
+_BY_ID = select(transfers).where(transfers.c.id == bindparam("transfer_id"))
+_RESOLVED = select(transfers.c.id).where(transfers.c.pending_id == bindparam("transfer_id"))
 
-_avail = accounts.c.balance - accounts.c.debits_pending
-_where = and_(accounts.c.owner == bindparam("o"), accounts.c.asset == bindparam("s"))
+# One leg of a transfer, as every account statement below binds it (see ``_leg``).
+_available = accounts.c.balance - accounts.c.debits_pending
+_this_account = and_(accounts.c.owner == bindparam("account"), accounts.c.asset == bindparam("asset_code"))
 _DEBIT = (
     update(accounts)
-    .where(_where, _avail >= bindparam("a"))
-    .values(balance=accounts.c.balance - bindparam("a"))
+    .where(_this_account, _available >= bindparam("amount"))
+    .values(balance=accounts.c.balance - bindparam("amount"))
     .returning(accounts.c.balance)
 )
 _HOLD = (
     update(accounts)
-    .where(_where, _avail >= bindparam("a"))
-    .values(debits_pending=accounts.c.debits_pending + bindparam("a"))
+    .where(_this_account, _available >= bindparam("amount"))
+    .values(debits_pending=accounts.c.debits_pending + bindparam("amount"))
     .returning(accounts.c.balance)
 )
 _RELEASE_DEBIT = (  # post: the held amount leaves the account
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        balance=accounts.c.balance - bindparam("a"),
-        debits_pending=accounts.c.debits_pending - bindparam("a"),
+        balance=accounts.c.balance - bindparam("amount"),
+        debits_pending=accounts.c.debits_pending - bindparam("amount"),
     )
     .returning(accounts.c.balance)
 )
 _SETTLE_CREDIT = (
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        balance=accounts.c.balance + bindparam("a"),
-        credits_pending=accounts.c.credits_pending - bindparam("a"),
+        balance=accounts.c.balance + bindparam("amount"),
+        credits_pending=accounts.c.credits_pending - bindparam("amount"),
     )
     .returning(accounts.c.balance)
 )
 _UNHOLD = (
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        debits_pending=accounts.c.debits_pending - bindparam("a"),
+        debits_pending=accounts.c.debits_pending - bindparam("amount"),
     )
 )
 _UNCREDIT = (
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        credits_pending=accounts.c.credits_pending - bindparam("a"),
+        credits_pending=accounts.c.credits_pending - bindparam("amount"),
     )
 )
-_UNDEBIT = update(accounts).where(_where).values(balance=accounts.c.balance + bindparam("a"))
+_UNDEBIT = update(accounts).where(_this_account).values(balance=accounts.c.balance + bindparam("amount"))
 _INSERT_ENTRY = entries.insert()
 
 
@@ -171,32 +192,35 @@ def _upserts(dialect):
     row never passes it, since no amount is larger than the cap.
     """
     ins = dialect.insert(accounts)
-    row = dict(owner=bindparam("o"), asset=bindparam("s"), created_at=bindparam("now"))
+    new_row = dict(owner=bindparam("account"), asset=bindparam("asset_code"), created_at=bindparam("now"))
     key = [accounts.c.owner, accounts.c.asset]
     incoming = accounts.c.balance + accounts.c.credits_pending
     world_available = accounts.c.balance - accounts.c.debits_pending
-    add = ins.values(**row, balance=bindparam("a")).on_conflict_do_update(
+    add = ins.values(**new_row, balance=bindparam("amount")).on_conflict_do_update(
         index_elements=key,
         set_={"balance": accounts.c.balance + ins.excluded.balance},
         where=incoming + ins.excluded.balance <= literal(MAX_BALANCE),
     )
-    debit_world = ins.values(**row, balance=-bindparam("a", type_=BigInteger)).on_conflict_do_update(
+    debit_world = ins.values(**new_row, balance=-bindparam("amount", type_=BigInteger)).on_conflict_do_update(
         index_elements=key,
         set_={"balance": accounts.c.balance + ins.excluded.balance},
         where=world_available + ins.excluded.balance >= literal(-MAX_BALANCE),
     )
-    pend = ins.values(**row, credits_pending=bindparam("a")).on_conflict_do_update(
+    pend = ins.values(**new_row, credits_pending=bindparam("amount")).on_conflict_do_update(
         index_elements=key,
         set_={"credits_pending": accounts.c.credits_pending + ins.excluded.credits_pending},
         where=incoming + ins.excluded.credits_pending <= literal(MAX_BALANCE),
     )
-    hold_world = ins.values(**row, debits_pending=bindparam("a")).on_conflict_do_update(
+    hold_world = ins.values(**new_row, debits_pending=bindparam("amount")).on_conflict_do_update(
         index_elements=key,
         set_={"debits_pending": accounts.c.debits_pending + ins.excluded.debits_pending},
         where=world_available - ins.excluded.debits_pending >= literal(-MAX_BALANCE),
     )
-    tr = dialect.insert(transfers)
-    insert_transfer = tr.on_conflict_do_nothing(index_elements=[transfers.c.key]).returning(transfers.c.id)
+    insert_transfer = (
+        dialect.insert(transfers)
+        .on_conflict_do_nothing(index_elements=[transfers.c.key])
+        .returning(transfers.c.id)
+    )
     return {
         "add": add.returning(accounts.c.balance),
         "debit_world": debit_world.returning(accounts.c.balance),
@@ -277,15 +301,30 @@ def transfer(
     Idempotent on ``key``. Raises InsufficientFunds if the debit account (any but
     world) would go below zero, counting amounts held by pending transfers.
     """
-    return _post(conn, POSTED, debit, credit, asset, amount, code, key, meta, None, reverses_id, now)
+    return _post(
+        conn, Posting(POSTED, debit, credit, asset, amount, code, key, meta, reverses_id=reverses_id, now=now)
+    )
 
 
 def transfer_many(conn: Connection, moves: list[Move], *, now: datetime | None = None) -> list[Transfer]:
     """Post several transfers atomically: in the caller's transaction, all or none."""
     now = now or utcnow()
     return [
-        _post(conn, POSTED, m.debit, m.credit, m.asset, m.amount, m.code, m.key, m.meta, None, None, now)
-        for m in moves
+        _post(
+            conn,
+            Posting(
+                POSTED,
+                move.debit,
+                move.credit,
+                move.asset,
+                move.amount,
+                move.code,
+                move.key,
+                move.meta,
+                now=now,
+            ),
+        )
+        for move in moves
     ]
 
 
@@ -302,23 +341,21 @@ def reserve(
     now: datetime | None = None,
 ) -> Transfer:
     """Hold ``amount`` on ``debit`` for a later ``post_pending`` or ``void_pending`` (two-phase)."""
-    return _post(conn, PENDING, debit, credit, asset, amount, code, key, meta, None, None, now)
+    return _post(conn, Posting(PENDING, debit, credit, asset, amount, code, key, meta, now=now))
 
 
 def post_pending(
     conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
 ) -> Transfer:
     """Complete a pending transfer: the held amount moves. At most once; never after a void."""
-    p = _pending(conn, pending_id, key)
-    return _post(conn, POST, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+    return _post(conn, _resolution(POST, _pending(conn, pending_id, key), key, meta, now))
 
 
 def void_pending(
     conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
 ) -> Transfer:
     """Cancel a pending transfer: the hold is released, nothing moves. At most once; never after a post."""
-    p = _pending(conn, pending_id, key)
-    return _post(conn, VOID, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+    return _post(conn, _resolution(VOID, _pending(conn, pending_id, key), key, meta, now))
 
 
 def reverse(
@@ -331,7 +368,7 @@ def reverse(
     now: datetime | None = None,
 ) -> Transfer:
     """Correct a posted transfer with a new one in the opposite direction that points at it."""
-    row = conn.execute(_BY_ID, {"i": transfer_id}).first()
+    row = conn.execute(_BY_ID, {"transfer_id": transfer_id}).first()
     if row is None or row.kind not in (POSTED, POST):
         raise TransferRejected("not_reversible", id=transfer_id)
     return transfer(
@@ -350,27 +387,57 @@ def reverse(
 
 def get_transfer(conn: Connection, *, key: str | None = None, id: int | None = None) -> Transfer | None:
     row = (
-        conn.execute(_BY_KEY, {"k": key}).first()
+        conn.execute(_BY_KEY, {"key": key}).first()
         if key is not None
-        else conn.execute(_BY_ID, {"i": id}).first()
+        else conn.execute(_BY_ID, {"transfer_id": id}).first()
     )
     return Transfer.from_row(row) if row is not None else None
 
 
+def _resolution(kind: str, pending: Transfer, key: str, meta: dict | None, now: datetime | None) -> Posting:
+    """The POST or VOID of ``pending``: its accounts, asset, amount and code, under a key of its own."""
+    return Posting(
+        kind,
+        pending.debit,
+        pending.credit,
+        pending.asset,
+        pending.amount,
+        pending.code,
+        key,
+        meta,
+        pending.id,
+        now=now,
+    )
+
+
 def _pending(conn: Connection, pending_id: int, key: str) -> Transfer:
     """The pending transfer to resolve; refuses one already resolved under another key."""
-    row = conn.execute(_BY_ID, {"i": pending_id}).first()
+    row = conn.execute(_BY_ID, {"transfer_id": pending_id}).first()
     if row is None or row.kind != PENDING:
         raise TransferRejected("not_pending", id=pending_id)
-    resolved_by = conn.execute(_RESOLVED, {"i": pending_id}).scalar()
-    if resolved_by is not None and conn.execute(_BY_KEY, {"k": key}).first() is None:
+    resolved_by = conn.execute(_RESOLVED, {"transfer_id": pending_id}).scalar()
+    if resolved_by is not None and conn.execute(_BY_KEY, {"key": key}).first() is None:
         raise TransferRejected("already_resolved", id=pending_id)
     return Transfer.from_row(row)
 
 
-def _post(
-    conn, kind, debit, credit, asset, amount, code, key, meta, pending_id, reverses_id, now
-) -> Transfer:
+def _leg(account: str, posting: Posting, now: datetime) -> dict[str, Any]:
+    """The bind values of one account's side of a posting (the statements above)."""
+    return {"account": account, "asset_code": posting.asset, "amount": posting.amount, "now": now}
+
+
+def _post(conn: Connection, posting: Posting) -> Transfer:
+    """Write ``posting``: check it, insert its transfer row (or find the key's first one),
+    then move its legs by its kind. A refusal takes the row back (``_refuse``)."""
+    kind, debit, credit, asset, amount, code, key = (
+        posting.kind,
+        posting.debit,
+        posting.credit,
+        posting.asset,
+        posting.amount,
+        posting.code,
+        posting.key,
+    )
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
         raise TransferRejected("bad_amount", amount=repr(amount)[:40])
     if asset not in ASSETS:  # the canonical code only: "btc" would open a second, hidden account
@@ -381,10 +448,10 @@ def _post(
         raise TransferRejected("same_account", account=debit)
     if not key or len(key) > 200 or not code or len(code) > 32:
         raise TransferRejected("bad_key_or_code", key=str(key)[:40])
-    now = now or utcnow()
+    now = posting.now or utcnow()
     if now.tzinfo is None:  # the plain-sqlite3 path would read it as local time
         raise ValueError("naive datetime given to a UTC column")
-    meta_text = json.dumps(meta or {}, sort_keys=True, separators=(",", ":"), default=str)
+    meta_text = json.dumps(posting.meta or {}, sort_keys=True, separators=(",", ":"), default=str)
     fields = dict(
         kind=kind,
         debit=debit,
@@ -392,60 +459,60 @@ def _post(
         asset=asset,
         amount=amount,
         code=code,
-        pending_id=pending_id,
-        reverses_id=reverses_id,
+        pending_id=posting.pending_id,
+        reverses_id=posting.reverses_id,
     )
-    st = _stmts(conn)
+    statements = _stmts(conn)
     row = {**fields, "key": key, "meta": meta_text, "created_at": now}
     one_trip = kind == POSTED and debit != WORLD
     if one_trip and conn.dialect.name == "postgresql":
         # One round trip instead of four (see _PG_POSTED); a refused debit raises below and
         # the caller's transaction rolls the transfer row back.
-        r = conn.execute(_PG_POSTED, row).one()
-        new_id, debit_after, credit_after = r.id, r.debit_after, r.credit_after
+        result = conn.execute(_PG_POSTED, row).one()
+        new_id, debit_after, credit_after = result.id, result.debit_after, result.credit_after
     elif one_trip:
         new_id, debit_after, credit_after = _sqlite_posted(conn, row)
     else:
-        new_id = conn.execute(st["insert_transfer"], row).scalar()
+        new_id = conn.execute(statements["insert_transfer"], row).scalar()
     if new_id is None:  # the key was posted before: return it, or refuse if it differs
-        first = conn.execute(_BY_KEY, {"k": key}).one()
+        first = conn.execute(_BY_KEY, {"key": key}).one()
         if any(getattr(first, name) != value for name, value in fields.items()):
             raise IdempotencyConflict(key)
         return Transfer.from_row(first, replayed=True)
 
-    d = {"o": debit, "s": asset, "a": amount, "now": now}
-    c = {"o": credit, "s": asset, "a": amount, "now": now}
+    debit_leg = _leg(debit, posting, now)
+    credit_leg = _leg(credit, posting, now)
     if one_trip:
         if debit_after is None:
             _refuse(conn, new_id, debit, asset, amount)
         if credit_after is None:
-            conn.execute(_UNDEBIT, d)
+            conn.execute(_UNDEBIT, debit_leg)
             _refuse(conn, new_id, credit, asset, amount, capped=True)
     elif kind == POSTED:
-        debit_after = _debit(conn, st, d)
+        debit_after = _debit(conn, statements, debit_leg)
         if debit_after is None:
             _refuse(conn, new_id, debit, asset, amount, capped=debit == WORLD)
-        credit_after = conn.execute(st["add"], c).scalar()
+        credit_after = conn.execute(statements["add"], credit_leg).scalar()
         if credit_after is None:
-            conn.execute(_UNDEBIT, d)
+            conn.execute(_UNDEBIT, debit_leg)
             _refuse(conn, new_id, credit, asset, amount, capped=True)
         _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
     elif kind == PENDING:
         if debit == WORLD:
-            if conn.execute(st["hold_world"], d).first() is None:
+            if conn.execute(statements["hold_world"], debit_leg).first() is None:
                 _refuse(conn, new_id, debit, asset, amount, capped=True)
-        elif conn.execute(_HOLD, d).first() is None:
+        elif conn.execute(_HOLD, debit_leg).first() is None:
             _refuse(conn, new_id, debit, asset, amount)
-        if conn.execute(st["pend"], c).first() is None:
-            conn.execute(_UNHOLD, d)
+        if conn.execute(statements["pend"], credit_leg).first() is None:
+            conn.execute(_UNHOLD, debit_leg)
             _refuse(conn, new_id, credit, asset, amount, capped=True)
     elif kind == POST:
-        debit_after = conn.execute(_RELEASE_DEBIT, d).scalar_one()
-        credit_after = conn.execute(_SETTLE_CREDIT, c).scalar_one()
+        debit_after = conn.execute(_RELEASE_DEBIT, debit_leg).scalar_one()
+        credit_after = conn.execute(_SETTLE_CREDIT, credit_leg).scalar_one()
         _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
     else:  # VOID
-        conn.execute(_UNHOLD, d)
-        conn.execute(_UNCREDIT, c)
+        conn.execute(_UNHOLD, debit_leg)
+        conn.execute(_UNCREDIT, credit_leg)
     return Transfer(
         id=new_id,
         key=key,
@@ -502,14 +569,14 @@ def _sqlite_posted(conn: Connection, row: dict) -> tuple[int | None, int | None,
         cur.close()
 
 
-def _debit(conn, st, d) -> int | None:
+def _debit(conn: Connection, statements: dict[str, Any], debit_leg: dict[str, Any]) -> int | None:
     """The debit account's balance after, or None when it cannot pay (world: up to the cap)."""
-    if d["o"] == WORLD:
-        return conn.execute(st["debit_world"], d).scalar()
-    return conn.execute(_DEBIT, d).scalar()
+    if debit_leg["account"] == WORLD:
+        return conn.execute(statements["debit_world"], debit_leg).scalar()
+    return conn.execute(_DEBIT, debit_leg).scalar()
 
 
-_UNDO = delete(transfers).where(transfers.c.id == bindparam("i"))
+_UNDO = delete(transfers).where(transfers.c.id == bindparam("transfer_id"))
 
 
 def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped: bool = False):
@@ -520,7 +587,7 @@ def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped:
     The row was never committed, so this is no rewrite of history; it keeps the key
     unused even for a caller that catches the refusal and goes on (a retry can then pay).
     """
-    conn.execute(_UNDO, {"i": new_id})
+    conn.execute(_UNDO, {"transfer_id": new_id})
     if capped:
         raise BalanceLimit(account, asset, MAX_BALANCE)
     raise InsufficientFunds(account, asset, amount)
@@ -555,9 +622,9 @@ class Balance:
 
 
 _BALANCES = select(accounts.c.asset, accounts.c.balance, accounts.c.debits_pending).where(
-    accounts.c.owner == bindparam("o")
+    accounts.c.owner == bindparam("account")
 )
-_BALANCE = select(accounts.c.balance, accounts.c.debits_pending).where(_where)
+_BALANCE = select(accounts.c.balance, accounts.c.debits_pending).where(_this_account)
 
 
 def balances_of(conn: Connection, owners: list[str]) -> dict[tuple[str, str], Balance]:
@@ -575,13 +642,14 @@ def balances_of(conn: Connection, owners: list[str]) -> dict[tuple[str, str], Ba
 def balances(conn: Connection, owner: str) -> dict[str, Balance]:
     """Every asset the owner has an account in, in registry order."""
     rows = {
-        r.asset: Balance(r.asset, r.balance, r.debits_pending) for r in conn.execute(_BALANCES, {"o": owner})
+        r.asset: Balance(r.asset, r.balance, r.debits_pending)
+        for r in conn.execute(_BALANCES, {"account": owner})
     }
     return {code: rows[code] for code in ASSETS if code in rows}
 
 
 def balance(conn: Connection, owner: str, asset: str) -> Balance:
-    row = conn.execute(_BALANCE, {"o": owner, "s": asset}).first()
+    row = conn.execute(_BALANCE, {"account": owner, "asset_code": asset}).first()
     return Balance(asset, row.balance, row.debits_pending) if row else Balance(asset, 0, 0)
 
 
@@ -614,18 +682,18 @@ _HISTORY = (
         transfers.c.created_at,
     )
     .join(transfers, transfers.c.id == entries.c.transfer_id)
-    .where(entries.c.owner == bindparam("o"))
+    .where(entries.c.owner == bindparam("account"))
     .order_by(entries.c.id.desc())
-    .limit(bindparam("n"))
+    .limit(bindparam("limit"))
     .offset(bindparam("skip"))
 )
-_HISTORY_COUNT = select(func.count()).select_from(entries).where(entries.c.owner == bindparam("o"))
+_HISTORY_COUNT = select(func.count()).select_from(entries).where(entries.c.owner == bindparam("account"))
 
 
 def history(conn: Connection, owner: str, *, limit: int = 10, offset: int = 0) -> tuple[list[Movement], int]:
     """Posted movements of ``owner``, newest first, and how many there are in all."""
-    rows = conn.execute(_HISTORY, {"o": owner, "n": limit, "skip": offset}).all()
-    total = conn.execute(_HISTORY_COUNT, {"o": owner}).scalar_one()
+    rows = conn.execute(_HISTORY, {"account": owner, "limit": limit, "skip": offset}).all()
+    total = conn.execute(_HISTORY_COUNT, {"account": owner}).scalar_one()
     return [
         Movement(
             entry_id=r.id,
@@ -691,7 +759,9 @@ def check_invariants(conn: Connection) -> list[str]:
     for a in conn.execute(select(accounts)):
         k = (a.owner, a.asset)
         if any(type(v) is not int for v in (a.balance, a.debits_pending, a.credits_pending)):
-            problems.append(f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)")
+            problems.append(
+                f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)"
+            )
         if sums.get(k, 0) != a.balance:
             problems.append(f"{a.owner}/{a.asset}: balance {a.balance} but entries sum to {sums.get(k, 0)}")
         if a.owner != WORLD and a.balance - a.debits_pending < 0:
