@@ -13,13 +13,12 @@ import re
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
 from core.identity import id_by_username
 from core.money import AddressReason as Reason
 from core.money import InvalidAddress, get_asset, validate_address
-from core.platform import UTCDateTime, metadata, utcnow
+from core.platform import UTCDateTime, metadata, per_engine, utcnow
 
 payout_links = Table(
     "payout_links",
@@ -50,11 +49,11 @@ def normalise(asset: str, address: str, *, strict: bool, network: str = "mainnet
     return text
 
 
-def _insert(dialect):
-    return dialect.insert(payout_links).on_conflict_do_nothing()
+def _insert(insert):
+    return insert(payout_links).on_conflict_do_nothing()
 
 
-_INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
+_INSERT = per_engine(_insert)
 _OWNER = select(payout_links.c.user_id).where(
     payout_links.c.asset == bindparam("s"), payout_links.c.address == bindparam("a")
 )
@@ -85,7 +84,7 @@ def link(
         if count >= MAX_LINKS:
             raise DomainError("too_many_links", limit=MAX_LINKS)
         conn.execute(
-            _INSERT[conn.dialect.name],
+            _INSERT.of(conn),
             dict(asset=asset, address=text, user_id=user_id, created_at=now or utcnow()),
         )
         if conn.execute(_OWNER, {"s": asset, "a": text}).scalar() != user_id:

@@ -41,14 +41,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InsufficientFunds
 from core.identity import users_table as users
 from core.money import ASSETS, MARKETING, MAX_AMOUNT, Code, ledger, user_account
 from core.money import entries_table as entries
 from core.money import transfers_table as transfers
-from core.platform import UTCDateTime, audit, define, metadata, notices, utcnow
+from core.platform import UTCDateTime, audit, define, metadata, notices, per_engine, utcnow
 
 referrals = Table(
     "referrals",
@@ -115,11 +114,11 @@ def parse_code(payload: str | None) -> int | None:
     return value if 0 < value < 2**63 else None
 
 
-def _insert(dialect):
-    return dialect.insert(referrals).on_conflict_do_nothing(index_elements=[referrals.c.user_id])
+def _insert(insert):
+    return insert(referrals).on_conflict_do_nothing(index_elements=[referrals.c.user_id])
 
 
-_INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
+_INSERT = per_engine(_insert)
 _REFERRER = select(referrals.c.referrer_id, referrals.c.activated_at).where(
     referrals.c.user_id == bindparam("u")
 )
@@ -155,7 +154,7 @@ def bind_referrer(
             return None
         up = row.referrer_id
     result = conn.execute(
-        _INSERT[conn.dialect.name],
+        _INSERT.of(conn),
         dict(user_id=user_id, referrer_id=referrer, created_at=now or utcnow()),
     )
     return referrer if result.rowcount == 1 else None
@@ -180,13 +179,13 @@ def commission_for(share_bp: int, earning: int, platform_cut: int) -> int:
     return max(0, min(earning * share_bp // 10_000, platform_cut))
 
 
-def _grant(dialect):
+def _grant(insert):
     """Add ``c`` to the referrer's day, up to ``cap``, in one statement; returns what was granted.
 
     The day's row is locked by the statement itself (PostgreSQL re-reads it after a
     concurrent update), so two earnings at once can never both take the last of the cap.
     """
-    ins = dialect.insert(referral_days).values(
+    ins = insert(referral_days).values(
         referrer_id=bindparam("r"),
         asset=bindparam("s"),
         day=bindparam("d"),
@@ -204,7 +203,7 @@ def _grant(dialect):
     ).returning(referral_days.c.granted)
 
 
-_GRANT = {"sqlite": _grant(sqlite), "postgresql": _grant(postgresql)}
+_GRANT = per_engine(_grant)
 _DAY = and_(
     referral_days.c.referrer_id == bindparam("r"),
     referral_days.c.asset == bindparam("s"),
@@ -289,7 +288,7 @@ def pay_commission_to(
     cap = daily_cap if daily_cap > 0 else MAX_AMOUNT
     day = {"r": referrer, "s": asset, "d": _day(now)}
     granted = conn.execute(
-        _GRANT[conn.dialect.name], {**day, "c": wanted, "cap": cap, "g0": min(wanted, cap)}
+        _GRANT.of(conn), {**day, "c": wanted, "cap": cap, "g0": min(wanted, cap)}
     ).scalar()
     if not granted or granted <= 0:
         return 0  # today's cap is spent

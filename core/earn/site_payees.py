@@ -32,11 +32,10 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
 from core.money import ASSETS
-from core.platform import REGISTRY, UTCDateTime, define, metadata, notices
+from core.platform import REGISTRY, UTCDateTime, define, metadata, notices, per_engine
 
 site_users = Table(
     "faucet_site_users",
@@ -91,15 +90,15 @@ def day_of(now: datetime) -> int:
     return int(now.timestamp()) // 86400
 
 
-def _upserts(dialect):
-    used = dialect.insert(site_users).on_conflict_do_nothing()
-    ins = dialect.insert(strangers).values(site_id=bindparam("i"), day=bindparam("d"), payments=1)
+def _upserts(insert):
+    used = insert(site_users).on_conflict_do_nothing()
+    ins = insert(strangers).values(site_id=bindparam("i"), day=bindparam("d"), payments=1)
     stranger = ins.on_conflict_do_update(
         index_elements=[strangers.c.site_id, strangers.c.day],
         set_={"payments": strangers.c.payments + 1},
         where=strangers.c.payments < bindparam("limit"),
     ).returning(strangers.c.payments)
-    ins = dialect.insert(payee_days).values(
+    ins = insert(payee_days).values(
         site_id=bindparam("i"),
         user_id=bindparam("u"),
         day=bindparam("d"),
@@ -119,7 +118,7 @@ def _upserts(dialect):
     return {"used": used, "stranger": stranger, "paid": paid}
 
 
-_STMTS = {"sqlite": _upserts(sqlite), "postgresql": _upserts(postgresql)}
+_STMTS = per_engine(_upserts)
 _USED = select(site_users.c.user_id).where(
     site_users.c.site_id == bindparam("i"), site_users.c.user_id == bindparam("u")
 )
@@ -133,7 +132,7 @@ _DAY_TOTAL = select(func.sum(payee_days.c.amount), func.sum(payee_days.c.payment
 def mark_used(conn: Connection, site_id: int, user_id: int, how: str, now: datetime) -> None:
     """The user used the site (it paid an address they linked, or they rated it). Once is enough."""
     conn.execute(
-        _STMTS[conn.dialect.name]["used"], dict(site_id=site_id, user_id=user_id, since=now, how=how)
+        _STMTS.of(conn)["used"], dict(site_id=site_id, user_id=user_id, since=now, how=how)
     )
 
 
@@ -155,7 +154,7 @@ def admit(
     counted = (
         limit > 0
         and conn.execute(
-            _STMTS[conn.dialect.name]["stranger"], {"i": site_id, "d": day_of(now), "limit": limit}
+            _STMTS.of(conn)["stranger"], {"i": site_id, "d": day_of(now), "limit": limit}
         ).first()
     )
     if not counted:
@@ -180,7 +179,7 @@ def record_payment(
     """
     day = day_of(now)
     to_address = conn.execute(
-        _STMTS[conn.dialect.name]["paid"],
+        _STMTS.of(conn)["paid"],
         {"i": site_id, "u": user_id, "d": day, "s": asset, "a": amount, "b": int(by_address)},
     ).scalar_one()
     if by_address and to_address == 1:

@@ -41,13 +41,12 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.earn import payout_links, referrals, site_payees
 from core.errors import DomainError, InsufficientFunds, InvalidAmount
 from core.money import OWNER_ESCROW, Code, get_asset, ledger, user_account
 from core.money import accounts_table as accounts
-from core.platform import UTCDateTime, audit, define, id_column, metadata, utcnow
+from core.platform import UTCDateTime, audit, define, id_column, metadata, per_engine, utcnow
 
 sites = Table(
     "faucet_sites",
@@ -445,8 +444,8 @@ class Sent:
 _PAYOUT_BY_TRANSFER = select(payouts.c.id).where(payouts.c.transfer_id == bindparam("t"))
 
 
-def _cap_upsert(dialect):
-    ins = dialect.insert(site_days).values(site_id=bindparam("i"), day=bindparam("d"), sent=bindparam("a"))
+def _cap_upsert(insert):
+    ins = insert(site_days).values(site_id=bindparam("i"), day=bindparam("d"), sent=bindparam("a"))
     return ins.on_conflict_do_update(
         index_elements=[site_days.c.site_id, site_days.c.day],
         set_={"sent": site_days.c.sent + ins.excluded.sent},
@@ -454,7 +453,7 @@ def _cap_upsert(dialect):
     ).returning(site_days.c.sent)
 
 
-_CAP = {"sqlite": _cap_upsert(sqlite), "postgresql": _cap_upsert(postgresql)}
+_CAP = per_engine(_cap_upsert)
 _INSERT_PAYOUT = payouts.insert().returning(payouts.c.id)
 
 
@@ -529,7 +528,7 @@ def send(
         day = int(now.timestamp()) // 86400
         if amount > site.daily_cap or (
             conn.execute(
-                _CAP[conn.dialect.name], {"i": site.id, "d": day, "a": amount, "cap": site.daily_cap}
+                _CAP.of(conn), {"i": site.id, "d": day, "a": amount, "cap": site.daily_cap}
             ).first()
             is None
         ):
@@ -635,11 +634,11 @@ def directory(conn: Connection, now: datetime | None = None, asset: str | None =
     return out
 
 
-def _rate_insert(dialect):
-    return dialect.insert(ratings).on_conflict_do_nothing()
+def _rate_insert(insert):
+    return insert(ratings).on_conflict_do_nothing()
 
 
-_RATE = {"sqlite": _rate_insert(sqlite), "postgresql": _rate_insert(postgresql)}
+_RATE = per_engine(_rate_insert)
 
 
 def rate_site(conn: Connection, user_id: int, site_id: int, stars: int, now: datetime | None = None) -> None:
@@ -648,7 +647,7 @@ def rate_site(conn: Connection, user_id: int, site_id: int, stars: int, now: dat
         raise DomainError("site_bad_rating")
     get_site(conn, site_id)
     done = conn.execute(
-        _RATE[conn.dialect.name],
+        _RATE.of(conn),
         dict(site_id=site_id, user_id=user_id, stars=stars, created_at=now or utcnow()),
     )
     if done.rowcount != 1:

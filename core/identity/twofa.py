@@ -50,11 +50,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
 from core.identity import totp
-from core.platform import UTCDateTime, audit, define, id_column, metadata, utcnow
+from core.platform import UTCDateTime, audit, define, id_column, insert_for, metadata, utcnow
 
 twofa = Table(
     "twofa",
@@ -231,8 +230,7 @@ def begin_setup(
         raise TwoFactorState("twofa_already_on")
     secret = totp.new_secret()
     token = totp.SecretBox(secret_key).encrypt(secret, aad=f"totp:{user_id}")
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-    ins = dialect.insert(twofa).values(user_id=user_id, secret=token, enabled=False, created_at=now)
+    ins = insert_for(conn)(twofa).values(user_id=user_id, secret=token, enabled=False, created_at=now)
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=[twofa.c.user_id],

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import UnknownUser
 from core.identity.tables import users
-from core.platform import utcnow
+from core.platform import per_engine, utcnow
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "ru", "id")
 DEFAULT_LANGUAGE = "en"
@@ -55,8 +54,8 @@ def _user(row) -> User:
     return User(**{k: m[k] for k in User.__slots__})
 
 
-def _upsert(dialect):
-    ins = dialect.insert(users)
+def _upsert(insert):
+    ins = insert(users)
     stmt = ins.values(
         id=bindparam("id"),
         username=bindparam("username"),
@@ -76,7 +75,7 @@ def _upsert(dialect):
     ).returning(*users.c)
 
 
-_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_UPSERT = per_engine(_upsert)
 _RELEASE_USERNAME = (
     update(users)
     .where(func.lower(users.c.username) == bindparam("n"), users.c.id != bindparam("holder"))
@@ -106,7 +105,7 @@ def upsert_user(
     if username is not None:
         conn.execute(_RELEASE_USERNAME, {"n": username.lower(), "holder": id})
     row = conn.execute(
-        _UPSERT[conn.dialect.name],
+        _UPSERT.of(conn),
         dict(
             id=id,
             username=username,

@@ -45,7 +45,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
@@ -54,7 +53,7 @@ from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
 from core.money.assets import ASSETS
 from core.money.codes import Code
 from core.money.tables import accounts, entries, transfers
-from core.platform import UTCDateTime, utcnow
+from core.platform import UTCDateTime, per_engine, utcnow
 
 POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
 
@@ -185,13 +184,13 @@ _UNDEBIT = update(accounts).where(_this_account).values(balance=accounts.c.balan
 _INSERT_ENTRY = entries.insert()
 
 
-def _upserts(dialect):
+def _upserts(insert):
     """Credit (or debit world): create the account row if needed, in one statement.
 
     Each returns no row when the cap would be passed (the conflict update's WHERE): a new
     row never passes it, since no amount is larger than the cap.
     """
-    ins = dialect.insert(accounts)
+    ins = insert(accounts)
     new_row = dict(owner=bindparam("account"), asset=bindparam("asset_code"), created_at=bindparam("now"))
     key = [accounts.c.owner, accounts.c.asset]
     incoming = accounts.c.balance + accounts.c.credits_pending
@@ -217,7 +216,7 @@ def _upserts(dialect):
         where=world_available - ins.excluded.debits_pending >= literal(-MAX_BALANCE),
     )
     insert_transfer = (
-        dialect.insert(transfers)
+        insert(transfers)
         .on_conflict_do_nothing(index_elements=[transfers.c.key])
         .returning(transfers.c.id)
     )
@@ -230,7 +229,7 @@ def _upserts(dialect):
     }
 
 
-_DIALECT_STMTS = {"sqlite": _upserts(sqlite), "postgresql": _upserts(postgresql)}
+_DIALECT_STMTS = per_engine(_upserts)
 
 # PostgreSQL can do a whole posted transfer in one statement with data-modifying CTEs:
 # insert the transfer (nothing if the key exists), debit only if funds suffice, credit
@@ -277,7 +276,7 @@ SELECT (SELECT id FROM t) AS id, (SELECT balance FROM d) AS debit_after, (SELECT
 
 
 def _stmts(conn: Connection) -> dict:
-    return _DIALECT_STMTS[conn.dialect.name]
+    return _DIALECT_STMTS.of(conn)
 
 
 # --- posting ----------------------------------------------------------------------

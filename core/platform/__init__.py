@@ -8,6 +8,7 @@ Other capabilities import only what ``__all__`` lists (tests/test_imports.py hol
 
 from core.platform import audit, leases, notices, params
 from core.platform.db import DEFAULT_URL, Database, private_dir, private_sqlite_file
+from core.platform.engines import PerEngine, insert_for, per_engine
 from core.platform.params import REGISTRY, Params, define
 from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
 
@@ -16,14 +17,17 @@ __all__ = [
     "REGISTRY",
     "Database",
     "Params",
+    "PerEngine",
     "UTCDateTime",
     "audit",
     "define",
     "id_column",
+    "insert_for",
     "leases",
     "metadata",
     "notices",
     "params",
+    "per_engine",
     "private_dir",
     "private_sqlite_file",
     "utcnow",

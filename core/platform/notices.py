@@ -31,8 +31,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core.platform.engines import per_engine
 from core.platform.params import define
 from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
 
@@ -68,12 +68,12 @@ class Notice:
     attempts: int
 
 
-def _insert(dialect):
-    return dialect.insert(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
+def _insert(insert):
+    return insert(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
 
 
-def _insert_latest(dialect):
-    ins = dialect.insert(notices)
+def _insert_latest(insert):
+    ins = insert(notices)
     return ins.on_conflict_do_update(
         index_elements=[notices.c.key],
         set_={"params": ins.excluded.params},
@@ -81,8 +81,8 @@ def _insert_latest(dialect):
     )
 
 
-_INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
-_INSERT_LATEST = {"sqlite": _insert_latest(sqlite), "postgresql": _insert_latest(postgresql)}
+_INSERT = per_engine(_insert)
+_INSERT_LATEST = per_engine(_insert_latest)
 _DUE = (
     select(notices.c.id, notices.c.chat_id, notices.c.template, notices.c.params, notices.c.attempts)
     .where(notices.c.sent_at.is_(None), notices.c.due_at <= bindparam("now"))
@@ -141,7 +141,7 @@ def enqueue_many(
         )
         for chat_id, template, params, key in items
     ]
-    conn.execute((_INSERT_LATEST if latest else _INSERT)[conn.dialect.name], rows)
+    conn.execute((_INSERT_LATEST if latest else _INSERT).of(conn), rows)
 
 
 def claim_due(

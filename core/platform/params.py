@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError, InvalidParam
 from core.platform import audit
+from core.platform.engines import insert_for
 from core.platform.schema import params as params_table
 from core.platform.schema import utcnow
 
@@ -223,8 +223,7 @@ class Params:
             raise InvalidParam("unknown_key", key=key[:64])
         value = p.parse(raw)
         now = now or utcnow()
-        dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-        ins = dialect.insert(params_table).values(
+        ins = insert_for(conn)(params_table).values(
             key=key, value=raw.strip(), updated_at=now, updated_by=admin_id
         )
         conn.execute(

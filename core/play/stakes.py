@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
 from core.money import ASSETS, HOUSE, ledger
-from core.platform import params, utcnow
+from core.platform import insert_for, params, utcnow
 from core.play.tables import bets, crash_bets, loss_limits, play_limits
 
 EXCLUSION_DAYS = (1, 7, 30)
@@ -164,10 +163,6 @@ def get_limits(conn: Connection, user_id: int) -> Limits:
     return Limits(until, {r.asset: (r.daily, r.changed_at) for r in rows})
 
 
-def _dialect(conn: Connection):
-    return {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-
-
 def set_loss_limit(
     conn: Connection, user_id: int, asset: str, daily: int | None, now: datetime | None = None
 ) -> Limits:
@@ -189,8 +184,7 @@ def set_loss_limit(
         )
     else:
         ins = (
-            _dialect(conn)
-            .insert(loss_limits)
+            insert_for(conn)(loss_limits)
             .values(user_id=user_id, asset=asset, daily=daily, changed_at=now)
         )
         conn.execute(
@@ -211,7 +205,7 @@ def self_exclude(conn: Connection, user_id: int, days: int, now: datetime | None
     current = conn.execute(_EXCLUDED, {"u": user_id}).scalar()
     if current is not None and current > until:
         raise GameRefused("exclusion_locked", until=current)
-    ins = _dialect(conn).insert(play_limits).values(user_id=user_id, excluded_until=until)
+    ins = insert_for(conn)(play_limits).values(user_id=user_id, excluded_until=until)
     conn.execute(
         ins.on_conflict_do_update(index_elements=[play_limits.c.user_id], set_={"excluded_until": until})
     )
