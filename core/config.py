@@ -94,7 +94,7 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
-def _networks(env: Mapping[str, str], name: str) -> tuple:
+def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """'127.0.0.1, 10.0.0.0/8, ::1' -> networks; addresses or CIDR ranges, comma-separated."""
     out = []
     for part in (env.get(name) or "").replace(";", ",").replace(" ", ",").split(","):
@@ -173,7 +173,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                 )
     instance_id = (env.get("INSTANCE_ID") or "").strip()
     if instance_id and not _INSTANCE_ID.fullmatch(instance_id):
-        raise ConfigError("INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)")
+        raise ConfigError(
+            "INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)"
+        )
 
     return Settings(
         bot_token=token,
@@ -222,7 +224,7 @@ def prepare_files(database_url: str) -> None:
         private_sqlite_file(path)
 
 
-def readable_by_others(path: str | os.PathLike) -> bool:
+def readable_by_others(path: str | os.PathLike[str]) -> bool:
     """True when a file exists and its group or other users may read or write it."""
     try:
         return bool(Path(path).stat().st_mode & 0o077)
@@ -261,7 +263,9 @@ def with_instance_id(settings: Settings) -> Settings:
             _SLOT_LOCKS.append(fd)
             return replace(settings, instance_id=f"{host}:{tag}:{slot}")
     except (ImportError, OSError) as err:  # no fcntl (Windows), a read-only or foreign folder
-        raise ConfigError("INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})") from None
+        raise ConfigError(
+            "INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})"
+        ) from None
     raise ConfigError("INSTANCE_ID", f"is not set and 100 bots already run from {folder}; set it for each")
 
 

@@ -142,8 +142,6 @@ class Reason(StrEnum):
     WITHDRAWAL_NOT_FOUND = "withdrawal_not_found"
 
 
-
-
 class DomainError(Exception):
     """Base of every refusal that core makes on purpose. Nothing was changed."""
 

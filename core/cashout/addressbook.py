@@ -17,11 +17,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Row,
     String,
     Table,
     UniqueConstraint,
@@ -69,7 +71,7 @@ class Entry:
     chain: str
 
 
-def _entry(r) -> Entry:
+def _entry(r: Row[Any]) -> Entry:
     return Entry(r.label, r.asset, r.address, r.chain)
 
 

@@ -15,12 +15,15 @@ item: a lookup that finds no payment leaves it unknown, since the payment may st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
     Connection,
+    Row,
     String,
     Table,
     and_,
@@ -34,7 +37,7 @@ from sqlalchemy import (
 from core.cashout.withdrawals import State, tell_many, withdrawals
 from core.errors import DomainError, InvalidParam
 from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, Code, ledger
-from core.platform import UTCDateTime, define, id_column, metadata, utcnow
+from core.platform import Param, UTCDateTime, define, id_column, metadata, utcnow
 
 payout_batches = Table(
     "payout_batches",
@@ -66,7 +69,8 @@ def backends_for(asset: str) -> tuple[str, ...]:
     return tuple(b for b in BACKENDS if asset in CAN_SEND[b])
 
 
-def _backend_sends_asset(param, value) -> None:
+def _backend_sends_asset(param: Param, value: object) -> None:
+    assert isinstance(value, str) and param.asset is not None  # a text setting per asset
     if param.asset not in CAN_SEND[value]:
         raise InvalidParam(
             "backend_cannot_send",
@@ -133,7 +137,7 @@ _ITEMS = select(withdrawals).where(
 )
 
 
-def _batch(conn, row) -> Batch:
+def _batch(conn: Connection, row: Row[Any]) -> Batch:
     items = [
         Item(r.id, r.user_id, r.address, r.amount - r.fee, r.asset)
         for r in conn.execute(_ITEMS, {"b": row.id})
@@ -212,7 +216,7 @@ def start_sending(conn: Connection, batch_id: int, now: datetime | None = None) 
     return get_batch(conn, batch_id) if done else None
 
 
-def _claim(conn, ids: list[int], frm: tuple[str, ...], **values) -> list[int]:
+def _claim(conn: Connection, ids: list[int], frm: tuple[str, ...], **values: Any) -> list[int]:
     """Move the items in ``ids`` still in one of ``frm`` to new values; the ids this call moved."""
     moved: list[int] = []
     for part in range(0, len(ids), 1000):
@@ -240,7 +244,7 @@ def settle(
     now = now or utcnow()
     counts: dict[str, int] = {}
     rows = {r.id: r for r in conn.execute(_ITEMS, {"b": batch_id})}
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for o in outcomes:
         row = rows.get(o.withdrawal_id)
         if row is None or o.result == "manual" or (o.result == "unknown" and row.state == State.UNKNOWN):
@@ -285,7 +289,7 @@ def settle(
     ).all()
     states = {s for s, _n in left}
     batch_state = "done" if not states else ("unknown" if "unknown" in states else None)
-    values = {"updated_at": now}
+    values: dict[str, Any] = {"updated_at": now}
     if batch_state:
         values["state"] = batch_state
     elif any(o.result == "manual" for o in outcomes):
@@ -297,7 +301,7 @@ def settle(
     return counts
 
 
-def _pay_out(conn, batch_id: int, rows: list, now) -> None:
+def _pay_out(conn: Connection, batch_id: int, rows: list[Row[Any]], now: datetime) -> None:
     asset = rows[0].asset
     key = f"payout:{batch_id}:{rows[0].id}"
     out = sum(r.amount - r.fee for r in rows)
@@ -390,7 +394,9 @@ def settle_manual(
     return counts
 
 
-def alert_in_doubt(conn: Connection, batch_id: int, admin_ids, now: datetime | None = None) -> bool:
+def alert_in_doubt(
+    conn: Connection, batch_id: int, admin_ids: Iterable[int], now: datetime | None = None
+) -> bool:
     """Tell every admin, once per batch, that a batch's outcome is still unknown after a lookup
     (notice ``payout_in_doubt``, key ``payout_in_doubt:{batch}:{admin}``). True if it is."""
     from core.platform import notices

@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
     Index,
+    Row,
     String,
     Table,
     select,
@@ -39,7 +41,7 @@ from core.errors import DomainError, InsufficientFunds
 from core.identity import twofa
 from core.identity import users_table as users
 from core.money import ASSET_CODES, WITHDRAWALS_PENDING, Code, get_asset, ledger, user_account
-from core.platform import UTCDateTime, audit, define, id_column, metadata, notices, utcnow
+from core.platform import Params, UTCDateTime, audit, define, id_column, metadata, notices, utcnow
 
 withdrawals = Table(
     "withdrawals",
@@ -110,7 +112,7 @@ class Policy:
     max_failures: int  # 2FA codes wrong in 24 hours before 2FA actions lock
 
 
-def policy_for(params, asset: str) -> Policy:
+def policy_for(params: Params, asset: str) -> Policy:
     """Read ``asset``'s withdrawal settings from ``params`` (core.platform.params.Params)."""
     code = get_asset(asset).code
     return Policy(
@@ -149,12 +151,12 @@ class Withdrawal:
         return self.amount - self.fee
 
 
-def _w(row, replayed: bool = False) -> Withdrawal:
+def _w(row: Row[Any], replayed: bool = False) -> Withdrawal:
     m = row._mapping
     return Withdrawal(**{k: m[k] for k in Withdrawal.__slots__ if k != "replayed"}, replayed=replayed)
 
 
-def _get(conn: Connection, user_id: int | None, wid: int):
+def _get(conn: Connection, user_id: int | None, wid: int) -> Row[Any]:
     q = select(withdrawals).where(withdrawals.c.id == wid)
     if user_id is not None:
         q = q.where(withdrawals.c.user_id == user_id)
@@ -164,7 +166,9 @@ def _get(conn: Connection, user_id: int | None, wid: int):
     return row
 
 
-def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values):
+def _move(
+    conn: Connection, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values: Any
+) -> Row[Any] | None:
     """Change state only from one of ``frm``; the row as this call left it, or None if it did not.
 
     Use the returned row, not one read before: on PostgreSQL another transaction may have
@@ -179,17 +183,19 @@ def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values
     return conn.execute(stmt).first()
 
 
-def _notice(row, state: str, extra: dict) -> tuple[int, str, dict, str]:
+def _notice(
+    row: Row[Any], state: str, extra: dict[str, Any]
+) -> tuple[int, str, dict[str, Any] | None, str | None]:
     params = {"id": row.id, "state": state, "amount": row.amount - row.fee, "asset": row.asset, **extra}
     return row.user_id, "withdrawal_state", params, f"withdrawal:{row.id}:{state}"
 
 
-def tell(conn, row, state: str, now: datetime, **extra) -> None:
+def tell(conn: Connection, row: Row[Any], state: str, now: datetime, **extra: Any) -> None:
     """Queue the user's notice of a state change (key ``withdrawal:{id}:{state}``)."""
     tell_many(conn, [(row, state, extra)], now)
 
 
-def tell_many(conn, changes: list[tuple], now: datetime) -> None:
+def tell_many(conn: Connection, changes: list[tuple[Row[Any], str, dict[str, Any]]], now: datetime) -> None:
     """``tell`` for many (row, state, extra) at once: one multi-row insert (a batch settles thousands)."""
     notices.enqueue_many(conn, [_notice(row, state, extra) for row, state, extra in changes], now=now)
 
@@ -239,7 +245,7 @@ def request_withdrawal(
     return _w(_get(conn, user_id, wid))
 
 
-def _good_standing(conn, user_id: int, age_seconds: int, now: datetime) -> bool:
+def _good_standing(conn: Connection, user_id: int, age_seconds: int, now: datetime) -> bool:
     row = conn.execute(select(users.c.created_at, users.c.is_blocked).where(users.c.id == user_id)).first()
     return row is not None and not row.is_blocked and row.created_at <= now - timedelta(seconds=age_seconds)
 
@@ -291,7 +297,7 @@ def confirm_withdrawal(
     return _w(_get(conn, user_id, wid))
 
 
-def void(conn: Connection, row, now: datetime) -> None:
+def void(conn: Connection, row: Row[Any], now: datetime) -> None:
     ledger.void_pending(conn, row.reserve_id, key=f"withdrawal:{row.id}:void", now=now)
 
 
@@ -301,17 +307,24 @@ def cancel_withdrawal(conn: Connection, user_id: int, wid: int, now: datetime | 
     row = _get(conn, user_id, wid)
     if row.state == State.CANCELLED:
         return _w(row, replayed=True)
-    row = _move(conn, wid, CANCELLABLE, State.CANCELLED, now) if row.state in CANCELLABLE else None
-    if row is None:
+    moved = _move(conn, wid, CANCELLABLE, State.CANCELLED, now) if row.state in CANCELLABLE else None
+    if moved is None:
         raise WithdrawalError("too_late_to_cancel")
-    if row.reserve_id is not None:
-        void(conn, row, now)
-        tell(conn, row, State.CANCELLED, now)
+    if moved.reserve_id is not None:
+        void(conn, moved, now)
+        tell(conn, moved, State.CANCELLED, now)
     return _w(_get(conn, user_id, wid))
 
 
 def approve(
-    conn: Connection, admin_id: int, wid: int, *, code=None, secret_key: str, max_failures: int, now=None
+    conn: Connection,
+    admin_id: int,
+    wid: int,
+    *,
+    code: str | None = None,
+    secret_key: str,
+    max_failures: int,
+    now: datetime | None = None,
 ) -> Withdrawal:
     """An admin approves a request (2FA code when the admin has 2FA on)."""
     now = now or utcnow()
@@ -325,7 +338,9 @@ def approve(
     return _w(_get(conn, None, wid))
 
 
-def reject(conn: Connection, admin_id: int, wid: int, reason: str = "", now=None) -> Withdrawal:
+def reject(
+    conn: Connection, admin_id: int, wid: int, reason: str = "", now: datetime | None = None
+) -> Withdrawal:
     """An admin refuses a request: the reserve is voided. ``reason`` defaults to REJECTED."""
     now = now or utcnow()
     reason = reason or REJECTED

@@ -15,6 +15,7 @@ moves, the user is told the faucet is dry, and admins get one notice per dry spe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,7 +27,7 @@ from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
 from core.money import ASSETS, FAUCET_POOL, Code, get_asset, ledger, user_account
 from core.money import entries_table as entries
-from core.platform import define, notices, utcnow
+from core.platform import Params, define, notices, utcnow
 
 _DEFAULT_REWARDS = {"BTC": "0.00000100", "LTC": "0.00001000", "DOGE": "0.01", "TRX": "0.01", "DUST": "1"}
 for _code in ASSETS:
@@ -58,7 +59,7 @@ class Settings:
     commission_cap: int = 0  # referral.daily_cap.<ASSET>: per referrer and UTC day; 0: no cap
 
 
-def settings_for(params, asset: str) -> Settings:
+def settings_for(params: Params, asset: str) -> Settings:
     return Settings(
         reward=params.get(f"faucet.reward.{asset}"),
         interval=params.get(f"faucet.interval.{asset}"),
@@ -123,7 +124,7 @@ def new_challenge(
     s: Settings,
     *,
     kind: str = "buttons",
-    admin_ids=(),
+    admin_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Challenge | Outcome:
     """A fresh captcha (core.identity.captcha, ``kind``) for claiming ``asset``, or Outcome('dry')
@@ -150,11 +151,11 @@ def answer_challenge(
     user_id: int,
     challenge_id: int,
     option: int,
-    s_for,
+    s_for: Callable[[str], Settings],
     *,
     kind: str = "buttons",
     token: str | None = None,
-    admin_ids=(),
+    admin_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Outcome:
     """Check one answer; pay the reward (and the referrer's commission) when it is right.
@@ -206,8 +207,9 @@ def answer_challenge(
         _dry(conn, asset, admin_ids, now)
         return Outcome(Status.DRY, asset)
     except IdempotencyConflict:  # claimed earlier in this window, at another reward
-        t = ledger.get_transfer(conn, key=key)
-        return Outcome(Status.ALREADY, asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+        first = ledger.get_transfer(conn, key=key)
+        assert first is not None  # the key is taken: that is the conflict
+        return Outcome(Status.ALREADY, asset, first.amount, wait_seconds=seconds_left(now, s.interval))
     if t.replayed:  # claimed earlier in this window (another device, a retried update)
         return Outcome(Status.ALREADY, asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     commission = 0
@@ -234,11 +236,11 @@ def answer_by_provider(
     user_id: int,
     challenge_id: int,
     passed: bool,
-    s_for,
+    s_for: Callable[[str], Settings],
     *,
     kind: str,
     token: str,
-    admin_ids=(),
+    admin_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Outcome:
     """``answer_challenge`` for a provider's verdict (Turnstile, hCaptcha) on a Mini App page.
@@ -262,7 +264,7 @@ def answer_by_provider(
     return out
 
 
-def _dry(conn: Connection, asset: str, admin_ids, now: datetime) -> None:
+def _dry(conn: Connection, asset: str, admin_ids: Iterable[int], now: datetime) -> None:
     """Tell admins once per dry spell: the spell is named by the pool's last funding entry."""
     spell = conn.execute(
         select(func.max(entries.c.id)).where(

@@ -10,7 +10,9 @@ withdrawal address book (cash-out) keeps this table in step with itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, bindparam, delete, func, select
 
@@ -49,7 +51,7 @@ def normalise(asset: str, address: str, *, strict: bool, network: str = "mainnet
     return text
 
 
-def _insert(insert):
+def _insert(insert: Callable[[Table], Any]) -> Any:
     return insert(payout_links).on_conflict_do_nothing()
 
 
@@ -138,7 +140,7 @@ def find_user(conn: Connection, asset: str, to: str) -> int | None:
     except InvalidAddress:
         text = None
     if text is not None:
-        found = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
+        found: int | None = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
         if found is not None:
             return found
     m = _USERNAME.fullmatch(to)

@@ -22,9 +22,11 @@ his site again and again, and the second account would earn 10% of every round.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -114,7 +116,7 @@ def parse_code(payload: str | None) -> int | None:
     return value if 0 < value < 2**63 else None
 
 
-def _insert(insert):
+def _insert(insert: Callable[[Table], Any]) -> Any:
     return insert(referrals).on_conflict_do_nothing(index_elements=[referrals.c.user_id])
 
 
@@ -179,7 +181,7 @@ def commission_for(share_bp: int, earning: int, platform_cut: int) -> int:
     return max(0, min(earning * share_bp // 10_000, platform_cut))
 
 
-def _grant(insert):
+def _grant(insert: Callable[[Table], Any]) -> Any:
     """Add ``c`` to the referrer's day, up to ``cap``, in one statement; returns what was granted.
 
     The day's row is locked by the statement itself (PostgreSQL re-reads it after a
@@ -287,7 +289,7 @@ def pay_commission_to(
     now = now or utcnow()
     cap = daily_cap if daily_cap > 0 else MAX_AMOUNT
     day = {"r": referrer, "s": asset, "d": _day(now)}
-    granted = conn.execute(
+    granted: int | None = conn.execute(
         _GRANT.of(conn), {**day, "c": wanted, "cap": cap, "g0": min(wanted, cap)}
     ).scalar()
     if not granted or granted <= 0:

@@ -17,7 +17,9 @@ A site pays anyone whose address or @username it knows, and anyone can type anyo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -83,14 +85,16 @@ NOTICE_DELAY = 3600  # seconds: a session's payments go into the notice; never p
 def default(key: str) -> int:
     """A setting's default, for callers that pass none."""
     p = REGISTRY[key]
-    return p.parse(p.default)
+    value = p.parse(p.default)
+    assert isinstance(value, int)  # the keys asked for are counts
+    return value
 
 
 def day_of(now: datetime) -> int:
     return int(now.timestamp()) // 86400
 
 
-def _upserts(insert):
+def _upserts(insert: Callable[[Table], Any]) -> Any:
     used = insert(site_users).on_conflict_do_nothing()
     ins = insert(strangers).values(site_id=bindparam("i"), day=bindparam("d"), payments=1)
     stranger = ins.on_conflict_do_update(
@@ -131,9 +135,7 @@ _DAY_TOTAL = select(func.sum(payee_days.c.amount), func.sum(payee_days.c.payment
 
 def mark_used(conn: Connection, site_id: int, user_id: int, how: str, now: datetime) -> None:
     """The user used the site (it paid an address they linked, or they rated it). Once is enough."""
-    conn.execute(
-        _STMTS.of(conn)["used"], dict(site_id=site_id, user_id=user_id, since=now, how=how)
-    )
+    conn.execute(_STMTS.of(conn)["used"], dict(site_id=site_id, user_id=user_id, since=now, how=how))
 
 
 def has_used(conn: Connection, site_id: int, user_id: int) -> bool:

@@ -20,8 +20,10 @@ import ipaddress
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
@@ -32,6 +34,7 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    Row,
     String,
     Table,
     and_,
@@ -137,7 +140,7 @@ class Site:
     active: bool
 
     @classmethod
-    def from_row(cls, r) -> Site:
+    def from_row(cls, r: Row[Any]) -> Site:
         ips = frozenset(x for x in (r.ip_allowlist or "").split(",") if x)
         return cls(r.id, r.owner_id, r.name, r.url, r.asset, r.reward, r.timer, r.daily_cap, ips, r.active)
 
@@ -171,7 +174,9 @@ def add_site(
     asset = get_asset(asset).code
     _check_site_fields(name, url, reward, timer)
     # Removed sites count too: else remove-and-add would give fresh daily limits without end.
-    count = conn.execute(select(func.count()).select_from(sites).where(sites.c.owner_id == owner_id)).scalar()
+    count = conn.execute(
+        select(func.count()).select_from(sites).where(sites.c.owner_id == owner_id)
+    ).scalar_one()
     if count >= max_sites:
         raise DomainError("site_limit", limit=max_sites)
     api_key = secrets.token_hex(20)
@@ -215,7 +220,7 @@ def sites_of(conn: Connection, owner_id: int) -> list[tuple[Site, int]]:
     return [(s, _available(held, s)) for s in owned]
 
 
-def _available(held: dict, site: Site) -> int:
+def _available(held: dict[tuple[str, str], ledger.Balance], site: Site) -> int:
     b = held.get((escrow(site.id), site.asset))
     return b.available if b else 0
 
@@ -427,7 +432,12 @@ def authorize(conn: Connection, key_hash: str, client_ip: str | None) -> Site:
     return site
 
 
-def as_site(conn: Connection, key_hash: str, client_ip: str | None, fn, /, *args, **kwargs):
+T = TypeVar("T")
+
+
+def as_site(
+    conn: Connection, key_hash: str, client_ip: str | None, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
     """``fn(conn, site, ...)`` for the site ``authorize`` finds, in one transaction."""
     return fn(conn, authorize(conn, key_hash, client_ip), *args, **kwargs)
 
@@ -444,7 +454,7 @@ class Sent:
 _PAYOUT_BY_TRANSFER = select(payouts.c.id).where(payouts.c.transfer_id == bindparam("t"))
 
 
-def _cap_upsert(insert):
+def _cap_upsert(insert: Callable[[Table], Any]) -> Any:
     ins = insert(site_days).values(site_id=bindparam("i"), day=bindparam("d"), sent=bindparam("a"))
     return ins.on_conflict_do_update(
         index_elements=[site_days.c.site_id, site_days.c.day],
@@ -527,9 +537,7 @@ def send(
     if site.daily_cap > 0:
         day = int(now.timestamp()) // 86400
         if amount > site.daily_cap or (
-            conn.execute(
-                _CAP.of(conn), {"i": site.id, "d": day, "a": amount, "cap": site.daily_cap}
-            ).first()
+            conn.execute(_CAP.of(conn), {"i": site.id, "d": day, "a": amount, "cap": site.daily_cap}).first()
             is None
         ):
             raise DomainError("api_cap")
@@ -634,7 +642,7 @@ def directory(conn: Connection, now: datetime | None = None, asset: str | None =
     return out
 
 
-def _rate_insert(insert):
+def _rate_insert(insert: Callable[[Table], Any]) -> Any:
     return insert(ratings).on_conflict_do_nothing()
 
 

@@ -30,8 +30,10 @@ Secrets, codes and backup codes are never logged, audited or put in an error's p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +42,7 @@ from sqlalchemy import (
     Connection,
     Index,
     Integer,
+    Row,
     String,
     Table,
     bindparam,
@@ -64,8 +67,12 @@ twofa = Table(
     Column("last_step", BigInteger, nullable=True, comment="last accepted TOTP time step"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("enabled_at", UTCDateTime, nullable=True),
-    Column("failures", Integer, nullable=False, server_default="0", comment="wrong codes since failures_since"),
-    Column("failures_since", UTCDateTime, nullable=True, comment="the first counted wrong code of the window"),
+    Column(
+        "failures", Integer, nullable=False, server_default="0", comment="wrong codes since failures_since"
+    ),
+    Column(
+        "failures_since", UTCDateTime, nullable=True, comment="the first counted wrong code of the window"
+    ),
 )
 twofa_backup_codes = Table(
     "twofa_backup_codes",
@@ -197,6 +204,9 @@ def record_failure(conn: Connection, user_id: int, now: datetime | None = None) 
     conn.execute(_CLAIM, {"u": user_id, "cutoff": now - WINDOW, "max": 2**31 - 1, "now": now})
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class Refused:
     """What ``counting_failures`` returns for a wrong code; the caller raises ``error``."""
@@ -204,7 +214,9 @@ class Refused:
     error: TwoFactorFailed
 
 
-def counting_failures(conn: Connection, user_id: int, fn, /, *args, **kwargs):
+def counting_failures(
+    conn: Connection, user_id: int, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T | Refused:
     """Run the use case ``fn(conn, *args, **kwargs)``; if it fails on a wrong 2FA code, undo it
     but keep the failure counted (and return ``Refused``), in this one transaction.
 
@@ -241,7 +253,9 @@ def begin_setup(
     return Setup(secret, totp.provisioning_uri(secret, account_name))
 
 
-def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: datetime) -> bool | None:
+def _check_totp(
+    conn: Connection, row: Row[Any], user_id: int, code: str, secret_key: str, now: datetime
+) -> bool | None:
     """True: accepted (its step is used up now). False: wrong. None: a right code whose step
     was used already (a replay, or a second tap): refused, but no guess, so not a failure."""
     secret = totp.SecretBox(secret_key).decrypt(row.secret, aad=f"totp:{user_id}")
@@ -251,7 +265,7 @@ def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: dateti
     return True if conn.execute(_CLAIM_STEP, {"u": user_id, "s": step}).rowcount == 1 else None
 
 
-def _settle_claim(conn, user_id: int, ok: bool | None, now: datetime, max_failures: int) -> None:
+def _settle_claim(conn: Connection, user_id: int, ok: bool | None, now: datetime, max_failures: int) -> None:
     """After a code was checked: give the claimed failure back unless the code was wrong."""
     if ok is False:
         raise _failed(user_id, now, max_failures)
@@ -317,7 +331,9 @@ def require(
         ok = _check_totp(conn, row, user_id, code, secret_key, now)
     elif totp.normalise_backup_code(code) is not None:
         digest = totp.hash_backup_code(code, totp.backup_pepper(secret_key))
-        ok = conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1  # unknown or used: wrong
+        ok = (
+            conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1
+        )  # unknown or used: wrong
     else:
         ok = False
     _settle_claim(conn, user_id, ok, now, max_failures)
@@ -338,7 +354,13 @@ def verify(
 
 
 def disable(
-    conn: Connection, user_id: int, code: str | None, secret_key: str, now=None, *, max_failures: int
+    conn: Connection,
+    user_id: int,
+    code: str | None,
+    secret_key: str,
+    now: datetime | None = None,
+    *,
+    max_failures: int,
 ) -> None:
     """Turn 2FA off; needs a valid code. Backup codes are deleted with it."""
     if not is_enabled(conn, user_id):
@@ -350,8 +372,15 @@ def disable(
 
 
 def guarded_call(
-    conn: Connection, user_id: int, code: str | None, secret_key: str, max_failures: int, fn, /, **kwargs
-):
+    conn: Connection,
+    user_id: int,
+    code: str | None,
+    secret_key: str,
+    max_failures: int,
+    fn: Callable[..., T],
+    /,
+    **kwargs: Any,
+) -> T:
     """Check ``user_id``'s code (when 2FA is on), then run the use case ``fn`` in the same transaction."""
     require(conn, user_id, code, secret_key, max_failures=max_failures)
     return fn(conn, **kwargs)

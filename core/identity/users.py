@@ -9,10 +9,12 @@ holders impossible (a concurrent claim on PostgreSQL fails on the index and is r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, select, update
 
 from core.errors import UnknownUser
 from core.identity.tables import users
@@ -49,12 +51,12 @@ def supported_language(code: str | None) -> str | None:
     return base if base in LANGUAGES else None
 
 
-def _user(row) -> User:
+def _user(row: Row[Any]) -> User:
     m = row._mapping
     return User(**{k: m[k] for k in User.__slots__})
 
 
-def _upsert(insert):
+def _upsert(insert: Callable[[Table], Any]) -> Any:
     ins = insert(users)
     stmt = ins.values(
         id=bindparam("id"),

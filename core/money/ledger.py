@@ -27,14 +27,18 @@ All functions take a SQLAlchemy ``Connection`` inside the caller's transaction
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Row,
+    Select,
     String,
+    Table,
     Text,
     and_,
     bindparam,
@@ -75,7 +79,7 @@ class Transfer:
     replayed: bool = False  # True when the key had already been posted: nothing moved now
 
     @classmethod
-    def from_row(cls, row, *, replayed: bool = False) -> Transfer:
+    def from_row(cls, row: Row[Any], *, replayed: bool = False) -> Transfer:
         fields = row._mapping
         return cls(
             id=fields["id"],
@@ -184,14 +188,16 @@ _UNDEBIT = update(accounts).where(_this_account).values(balance=accounts.c.balan
 _INSERT_ENTRY = entries.insert()
 
 
-def _upserts(insert):
+def _upserts(insert: Callable[[Table], Any]) -> dict[str, Any]:
     """Credit (or debit world): create the account row if needed, in one statement.
 
     Each returns no row when the cap would be passed (the conflict update's WHERE): a new
     row never passes it, since no amount is larger than the cap.
     """
     ins = insert(accounts)
-    new_row = dict(owner=bindparam("account"), asset=bindparam("asset_code"), created_at=bindparam("now"))
+    new_row: dict[str, Any] = dict(
+        owner=bindparam("account"), asset=bindparam("asset_code"), created_at=bindparam("now")
+    )
     key = [accounts.c.owner, accounts.c.asset]
     incoming = accounts.c.balance + accounts.c.credits_pending
     world_available = accounts.c.balance - accounts.c.debits_pending
@@ -216,9 +222,7 @@ def _upserts(insert):
         where=world_available - ins.excluded.debits_pending >= literal(-MAX_BALANCE),
     )
     insert_transfer = (
-        insert(transfers)
-        .on_conflict_do_nothing(index_elements=[transfers.c.key])
-        .returning(transfers.c.id)
+        insert(transfers).on_conflict_do_nothing(index_elements=[transfers.c.key]).returning(transfers.c.id)
     )
     return {
         "add": add.returning(accounts.c.balance),
@@ -275,7 +279,7 @@ SELECT (SELECT id FROM t) AS id, (SELECT balance FROM d) AS debit_after, (SELECT
 )
 
 
-def _stmts(conn: Connection) -> dict:
+def _stmts(conn: Connection) -> dict[str, Any]:
     return _DIALECT_STMTS.of(conn)
 
 
@@ -344,14 +348,24 @@ def reserve(
 
 
 def post_pending(
-    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+    conn: Connection,
+    pending_id: int,
+    *,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Transfer:
     """Complete a pending transfer: the held amount moves. At most once; never after a void."""
     return _post(conn, _resolution(POST, _pending(conn, pending_id, key), key, meta, now))
 
 
 def void_pending(
-    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+    conn: Connection,
+    pending_id: int,
+    *,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Transfer:
     """Cancel a pending transfer: the hold is released, nothing moves. At most once; never after a post."""
     return _post(conn, _resolution(VOID, _pending(conn, pending_id, key), key, meta, now))
@@ -363,7 +377,7 @@ def reverse(
     *,
     key: str,
     code: str = Code.CORRECTION,
-    meta: dict | None = None,
+    meta: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Transfer:
     """Correct a posted transfer with a new one in the opposite direction that points at it."""
@@ -393,7 +407,9 @@ def get_transfer(conn: Connection, *, key: str | None = None, id: int | None = N
     return Transfer.from_row(row) if row is not None else None
 
 
-def _resolution(kind: str, pending: Transfer, key: str, meta: dict | None, now: datetime | None) -> Posting:
+def _resolution(
+    kind: str, pending: Transfer, key: str, meta: dict[str, Any] | None, now: datetime | None
+) -> Posting:
     """The POST or VOID of ``pending``: its accounts, asset, amount and code, under a key of its own."""
     return Posting(
         kind,
@@ -451,7 +467,7 @@ def _post(conn: Connection, posting: Posting) -> Transfer:
     if now.tzinfo is None:  # the plain-sqlite3 path would read it as local time
         raise ValueError("naive datetime given to a UTC column")
     meta_text = json.dumps(posting.meta or {}, sort_keys=True, separators=(",", ":"), default=str)
-    fields = dict(
+    fields: dict[str, Any] = dict(
         kind=kind,
         debit=debit,
         credit=credit,
@@ -541,9 +557,11 @@ _SQL_CREDIT = (
 _SQL_ENTRY = "INSERT INTO entries (transfer_id, owner, asset, amount, balance_after) VALUES (?, ?, ?, ?, ?)"
 
 
-def _sqlite_posted(conn: Connection, row: dict) -> tuple[int | None, int | None, int | None]:
+def _sqlite_posted(conn: Connection, row: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     at = row["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as UTCDateTime stores it
-    cur = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in a transaction has its driver connection
+    cur = driver.cursor()
     try:
         debit, credit, asset, amount = row["debit"], row["credit"], row["asset"], row["amount"]
         got = cur.execute(
@@ -578,7 +596,9 @@ def _debit(conn: Connection, statements: dict[str, Any], debit_leg: dict[str, An
 _UNDO = delete(transfers).where(transfers.c.id == bindparam("transfer_id"))
 
 
-def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped: bool = False):
+def _refuse(
+    conn: Connection, new_id: int, account: str, asset: str, amount: int, *, capped: bool = False
+) -> NoReturn:
     """Take back the transfer row written moments ago in this same transaction, then refuse:
     InsufficientFunds, or BalanceLimit when ``account`` would pass the cap (the caller undid
     any leg it had already moved).
@@ -592,7 +612,16 @@ def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped:
     raise InsufficientFunds(account, asset, amount)
 
 
-def _entries(conn, transfer_id, debit, credit, asset, amount, debit_after, credit_after) -> None:
+def _entries(
+    conn: Connection,
+    transfer_id: int,
+    debit: str,
+    credit: str,
+    asset: str,
+    amount: int,
+    debit_after: int,
+    credit_after: int,
+) -> None:
     conn.execute(
         _INSERT_ENTRY,
         [
@@ -712,7 +741,7 @@ def history(conn: Connection, owner: str, *, limit: int = 10, offset: int = 0) -
 # --- invariants ---------------------------------------------------------------------
 
 
-def _grouped_sums(conn: Connection, summed, rows) -> dict[tuple, int]:
+def _grouped_sums(conn: Connection, summed: Select[Any], rows: Select[Any]) -> dict[tuple[Any, ...], int]:
     """``summed`` (a GROUP BY with the sum last) as {group: sum}. SQLite's SUM() fails on a
     64-bit overflow, which the caps rule out but books from before them may hold: then the
     sums are taken here, exactly, from ``rows`` (the same columns, one row per value)."""
@@ -721,7 +750,7 @@ def _grouped_sums(conn: Connection, summed, rows) -> dict[tuple, int]:
     except OperationalError:
         if conn.dialect.name != "sqlite":
             raise
-    totals: dict[tuple, int] = {}
+    totals: dict[tuple[Any, ...], int] = {}
     for r in conn.execute(rows.execution_options(yield_per=10_000)):
         totals[tuple(r[:-1])] = totals.get(tuple(r[:-1]), 0) + r[-1]
     return totals
@@ -749,7 +778,7 @@ def check_invariants(conn: Connection) -> list[str]:
         ),
         select(entries.c.owner, entries.c.asset, entries.c.amount),
     )
-    pending = {}
+    pending: dict[tuple[str, str], list[int]] = {}
     resolved = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
     open_pending = select(transfers).where(transfers.c.kind == PENDING, transfers.c.id.not_in(resolved))
     for t in conn.execute(open_pending):

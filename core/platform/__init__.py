@@ -9,13 +9,14 @@ Other capabilities import only what ``__all__`` lists (tests/test_imports.py hol
 from core.platform import audit, leases, notices, params
 from core.platform.db import DEFAULT_URL, Database, private_dir, private_sqlite_file
 from core.platform.engines import PerEngine, insert_for, per_engine
-from core.platform.params import REGISTRY, Params, define
+from core.platform.params import REGISTRY, Param, Params, define
 from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
 
 __all__ = [
     "DEFAULT_URL",
     "REGISTRY",
     "Database",
+    "Param",
     "Params",
     "PerEngine",
     "UTCDateTime",

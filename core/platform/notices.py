@@ -14,8 +14,10 @@ summary of faucet-site payments, is ``LOW``, so a flood of it never delays the r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -64,15 +66,15 @@ class Notice:
     id: int
     chat_id: int
     template: str
-    params: dict
+    params: dict[str, Any]
     attempts: int
 
 
-def _insert(insert):
+def _insert(insert: Callable[[Table], Any]) -> Any:
     return insert(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
 
 
-def _insert_latest(insert):
+def _insert_latest(insert: Callable[[Table], Any]) -> Any:
     ins = insert(notices)
     return ins.on_conflict_do_update(
         index_elements=[notices.c.key],
@@ -95,7 +97,7 @@ def enqueue(
     conn: Connection,
     chat_id: int,
     template: str,
-    params: dict | None = None,
+    params: dict[str, Any] | None = None,
     *,
     key: str | None = None,
     now: datetime | None = None,
@@ -117,7 +119,7 @@ def enqueue(
 
 def enqueue_many(
     conn: Connection,
-    items: list[tuple[int, str, dict | None, str | None]],
+    items: list[tuple[int, str, dict[str, Any] | None, str | None]],
     *,
     now: datetime | None = None,
     delay_seconds: int = 0,

@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from core.errors import DomainError, InvalidParam
 from core.platform import audit
+from core.platform.db import Database
 from core.platform.engines import insert_for
 from core.platform.schema import params as params_table
 from core.platform.schema import utcnow
@@ -46,7 +48,7 @@ class Param:
         """Text as an admin or the environment writes it -> the int (or bool/str) in force."""
         raw = (raw or "").strip()
         try:
-            value = _PARSERS[self.kind](raw, self)
+            value: int | bool | str = _PARSERS[self.kind](raw, self)
         except DomainError:
             raise
         except (ValueError, ArithmeticError):
@@ -116,7 +118,7 @@ def _bool(raw: str, _p: Param) -> bool:
     raise ValueError(raw)
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str, Param], int | bool | str]] = {
     "int": _int,
     "amount": _amount,
     "duration": _duration,
@@ -167,7 +169,7 @@ class Params:
         self._parsed: dict[str, object] = {}
         self._loaded_at = -1e9  # float ok: monotonic clock
 
-    def get(self, key: str):
+    def get(self, key: str) -> Any:
         """The value in force, parsed (memoised until the next load or set)."""
         try:
             return self._parsed[key]
@@ -175,7 +177,7 @@ class Params:
             value = self._parsed[key] = self._resolve(key)
             return value
 
-    def _resolve(self, key: str):
+    def _resolve(self, key: str) -> int | bool | str:
         p = REGISTRY.get(key)
         if p is None:
             raise InvalidParam("unknown_key", key=key)
@@ -206,13 +208,15 @@ class Params:
         self._parsed = {}
         self._loaded_at = time.monotonic()
 
-    async def refresh(self, db, *, force: bool = False) -> None:
+    async def refresh(self, db: Database, *, force: bool = False) -> None:
         if force or self.stale:
             # Claim the refresh before awaiting, so a burst of updates makes one read, not one each.
             self._loaded_at = time.monotonic()
             await db.read(self.load)
 
-    def set(self, conn: Connection, key: str, raw: str, *, admin_id: int, now: datetime | None = None):
+    def set(
+        self, conn: Connection, key: str, raw: str, *, admin_id: int, now: datetime | None = None
+    ) -> int | bool | str:
         """Store a new value (validated first) and audit it, in the caller's transaction.
 
         Returns the parsed value. The cache is not touched here: the transaction may still
@@ -235,7 +239,7 @@ class Params:
         audit.record(conn, "set_param", actor=admin_id, target=key, value=raw.strip(), now=now)
         return value
 
-    async def store(self, db, key: str, raw: str, *, admin_id: int):
+    async def store(self, db: Database, key: str, raw: str, *, admin_id: int) -> int | bool | str:
         """``set`` in a transaction of its own; once it has committed, this instance uses the value."""
         value = await db.write(self.set, key, raw, admin_id=admin_id)
         self._stored[key] = raw.strip()

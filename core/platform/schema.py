@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
 
 metadata = MetaData(
     naming_convention={
@@ -39,20 +40,20 @@ metadata = MetaData(
 )
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both engines (SQLite stores naive text)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         if value is not None and dialect.name == "sqlite":
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
@@ -62,7 +63,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def id_column() -> Column:
+def id_column() -> Column[int]:
     """A table's surrogate key: BIGINT on PostgreSQL, the INTEGER rowid alias on SQLite
     (only ``INTEGER PRIMARY KEY`` autoincrements there)."""
     return Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)

@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 
 from core.identity import totp
 from core.money import HOUSE, Code, ledger, user_account
@@ -80,7 +80,7 @@ class Bet:
         return self.payout - self.amount
 
 
-def _bet(row, replayed: bool = False) -> Bet:
+def _bet(row: Row[Any], replayed: bool = False) -> Bet:
     m = row._mapping
     return Bet(
         id=m["id"],
@@ -137,16 +137,17 @@ _TAKE_NONCE = (
 def _new_seed_row(
     conn: Connection, user_id: int, sealed: str, commitment: str, client: str, now: datetime
 ) -> int:
-    return conn.execute(
+    seed_id: int = conn.execute(
         game_seeds.insert()
         .values(
             user_id=user_id, server_seed=sealed, commitment=commitment, client_seed=client, created_at=now
         )
         .returning(game_seeds.c.id)
     ).scalar_one()
+    return seed_id
 
 
-def _ensure(conn: Connection, user_id: int, now: datetime, secret_key: str):
+def _ensure(conn: Connection, user_id: int, now: datetime, secret_key: str) -> Row[Any]:
     row = conn.execute(_STATE, {"u": user_id}).first()
     if row is not None:
         return row
@@ -167,7 +168,7 @@ def _ensure(conn: Connection, user_id: int, now: datetime, secret_key: str):
     return conn.execute(_STATE, {"u": user_id}).one()
 
 
-def _state(row, secret_key: str) -> SeedState:
+def _state(row: Row[Any], secret_key: str) -> SeedState:
     return SeedState(
         seed_id=row.seed_id,
         commitment=fair.commitment(_open(secret_key, row.user_id, row.server_seed)),
@@ -377,7 +378,7 @@ def place_bet(
     return _bet_from(bet_id, row, stored)
 
 
-def _bet_from(bet_id: int, row: dict, stored: dict) -> Bet:
+def _bet_from(bet_id: int, row: dict[str, Any], stored: dict[str, Any]) -> Bet:
     fields = {k: v for k, v in row.items() if k != "idem"}
     return Bet(id=bet_id, **{**fields, "params": stored})
 

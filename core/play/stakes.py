@@ -94,7 +94,8 @@ def day_start(now: datetime) -> datetime:
 def loss_today(conn: Connection, user_id: int, asset: str, now: datetime) -> int:
     """Net loss (stakes minus payouts, open crash stakes counted as lost) since 00:00 UTC."""
     args = {"u": user_id, "s": asset, "t": day_start(now)}
-    return conn.execute(_SEEDED_LOSS, args).scalar_one() + conn.execute(_CRASH_LOSS, args).scalar_one()
+    lost: int = conn.execute(_SEEDED_LOSS, args).scalar_one() + conn.execute(_CRASH_LOSS, args).scalar_one()
+    return lost
 
 
 def check_stake(
@@ -176,17 +177,14 @@ def set_loss_limit(
         raise GameRefused("bad_period")
     old = conn.execute(_LIMIT, {"u": user_id, "s": asset}).first()
     loosens = old is not None and (daily is None or daily > old.daily)
-    if loosens and now < old.changed_at + RAISE_COOLDOWN:
+    if loosens and old is not None and now < old.changed_at + RAISE_COOLDOWN:
         raise GameRefused("limit_raise_locked", after=old.changed_at + RAISE_COOLDOWN)
     if daily is None:
         conn.execute(
             loss_limits.delete().where(loss_limits.c.user_id == user_id, loss_limits.c.asset == asset)
         )
     else:
-        ins = (
-            insert_for(conn)(loss_limits)
-            .values(user_id=user_id, asset=asset, daily=daily, changed_at=now)
-        )
+        ins = insert_for(conn)(loss_limits).values(user_id=user_id, asset=asset, daily=daily, changed_at=now)
         conn.execute(
             ins.on_conflict_do_update(
                 index_elements=[loss_limits.c.user_id, loss_limits.c.asset],
