@@ -20,13 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
     Row,
-    String,
-    Table,
-    UniqueConstraint,
     delete,
     func,
     select,
@@ -35,24 +30,12 @@ from sqlalchemy import (
 
 from core.cashout import address_proof
 from core.cashout.address_proof import ProofError
+from core.cashout.tables import withdrawal_addresses
 from core.earn import payout_links
 from core.errors import DomainError
 from core.identity import twofa
 from core.money import NETWORKS, Address, get_asset, validate_address
-from core.platform import UTCDateTime, audit, define, id_column, metadata, notices, utcnow
-
-withdrawal_addresses = Table(
-    "withdrawal_addresses",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("label", String(24), nullable=False),
-    Column("address", String(128), nullable=False, comment="normal form from core.money.addresses"),
-    Column("chain", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("user_id", "label", name="uq_withdrawal_addresses_user_label"),
-)
+from core.platform import audit, define, notices, utcnow
 
 define("cashout.network", "mainnet", "text", choices=NETWORKS)
 MAX_ENTRIES = 20

@@ -21,11 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Connection,
     Row,
-    String,
-    Table,
     and_,
     bindparam,
     func,
@@ -34,24 +31,11 @@ from sqlalchemy import (
     update,
 )
 
-from core.cashout.withdrawals import State, tell_many, withdrawals
+from core.cashout.tables import payout_batches, withdrawals
+from core.cashout.withdrawals import State, tell_many
 from core.errors import DomainError, InvalidParam
 from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, Code, ledger
-from core.platform import Param, UTCDateTime, define, id_column, metadata, utcnow
-
-payout_batches = Table(
-    "payout_batches",
-    metadata,
-    id_column(),
-    Column("key", String(64), nullable=False, unique=True),
-    Column("asset", String(8), nullable=False),
-    Column("backend", String(16), nullable=False),
-    Column("state", String(12), nullable=False, comment="open | sending | manual | unknown | done"),
-    Column("txid", String(128), nullable=True),
-    Column("error", String(200), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
+from core.platform import Param, define, utcnow
 
 BACKENDS = ("manual", "rpc", "cryptopay")
 # What each backend can send. rpc: a Bitcoin Core-compatible wallet node (BTC, LTC, DOGE).

@@ -25,46 +25,19 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
     Row,
-    String,
-    Table,
     select,
     update,
 )
 
 from core.cashout.addressbook import resolve
+from core.cashout.tables import withdrawals
 from core.errors import DomainError, InsufficientFunds
 from core.identity import twofa
 from core.identity import users_table as users
 from core.money import ASSET_CODES, WITHDRAWALS_PENDING, Code, get_asset, ledger, user_account
-from core.platform import Params, UTCDateTime, audit, define, id_column, metadata, notices, utcnow
-
-withdrawals = Table(
-    "withdrawals",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("amount", BigInteger, nullable=False, comment="leaves the balance, fee included"),
-    Column("fee", BigInteger, nullable=False),
-    Column("address", String(128), nullable=False),
-    Column("chain", String(16), nullable=False),
-    Column("state", String(12), nullable=False),
-    Column("reserve_id", BigInteger, nullable=True),
-    Column("batch_id", BigInteger, nullable=True),
-    Column("txid", String(128), nullable=True),
-    Column("reason", String(200), nullable=True),
-    Column("approved_by", BigInteger, nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
-Index("ix_withdrawals_user", withdrawals.c.user_id, withdrawals.c.id)
-Index("ix_withdrawals_state", withdrawals.c.state, withdrawals.c.asset)
-Index("ix_withdrawals_batch", withdrawals.c.batch_id)
+from core.platform import Params, audit, define, notices, utcnow
 
 _FEES = {"BTC": "0.00001", "LTC": "0.0001", "DOGE": "1", "USDT": "1", "TRX": "1", "DUST": "0.0001"}
 _MINS = {"BTC": "0.0001", "LTC": "0.001", "DOGE": "5", "USDT": "5", "TRX": "10", "DUST": "0.001"}

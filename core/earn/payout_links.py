@@ -14,23 +14,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, bindparam, delete, func, select
+from sqlalchemy import Connection, Table, bindparam, delete, func, select
 
+from core.earn.tables import payout_links
 from core.errors import DomainError
 from core.identity import id_by_username
 from core.money import AddressReason as Reason
 from core.money import InvalidAddress, get_asset, validate_address
-from core.platform import UTCDateTime, metadata, per_engine, utcnow
-
-payout_links = Table(
-    "payout_links",
-    metadata,
-    Column("asset", String(8), primary_key=True),
-    Column("address", String(128), primary_key=True),
-    Column("user_id", BigInteger, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-Index("ix_payout_links_user_id", payout_links.c.user_id)
+from core.platform import per_engine, utcnow
 
 MAX_LINKS = 20
 _USERNAME = re.compile(r"@?([A-Za-z0-9_]{4,32})", re.ASCII)

@@ -29,12 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
     Table,
     and_,
     bindparam,
@@ -44,35 +39,13 @@ from sqlalchemy import (
     update,
 )
 
+from core.earn.tables import referral_days, referrals
 from core.errors import InsufficientFunds
 from core.identity import users_table as users
 from core.money import ASSETS, MARKETING, MAX_AMOUNT, Code, ledger, user_account
 from core.money import entries_table as entries
 from core.money import transfers_table as transfers
-from core.platform import UTCDateTime, audit, define, metadata, notices, per_engine, utcnow
-
-referrals = Table(
-    "referrals",
-    metadata,
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False, comment="the invited user"),
-    Column("referrer_id", BigInteger, nullable=False, index=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column(
-        "activated_at", UTCDateTime, nullable=True, comment="first solved captcha; commission from then on"
-    ),
-)
-
-# What the platform paid each referrer per asset and UTC day, for referral.daily_cap.<ASSET>.
-referral_days = Table(
-    "referral_days",
-    metadata,
-    Column("referrer_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("paid", BigInteger, nullable=False, comment="platform-paid commission that day, minor units"),
-    Column("granted", BigInteger, nullable=False, comment="what the latest earning was granted"),
-    PrimaryKeyConstraint("referrer_id", "asset", "day"),
-)
+from core.platform import audit, define, notices, per_engine, utcnow
 
 define("referral.commission", "10%", "share")
 # Platform-paid commission per referrer per UTC day; 0 removes the cap. About 40 friends'

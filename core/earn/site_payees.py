@@ -22,55 +22,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
     Table,
     bindparam,
     func,
     select,
 )
 
+from core.earn.tables import payee_days, site_users, strangers
 from core.errors import DomainError
 from core.money import ASSETS
-from core.platform import REGISTRY, UTCDateTime, define, metadata, notices, per_engine
-
-site_users = Table(
-    "faucet_site_users",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("since", UTCDateTime, nullable=False),
-    Column("how", String(8), nullable=False, comment="address | rating"),
-    PrimaryKeyConstraint("site_id", "user_id"),
-)
-
-strangers = Table(
-    "faucet_site_strangers",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("payments", Integer, nullable=False, comment="payments to users who never used the site"),
-    PrimaryKeyConstraint("site_id", "day"),
-)
-
-payee_days = Table(
-    "faucet_site_payee_days",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("asset", String(8), nullable=False),
-    Column("amount", BigInteger, nullable=False, comment="paid that day, minor units"),
-    Column("payments", Integer, nullable=False),
-    Column("to_address", Integer, nullable=False, comment="of those, payments to a linked address"),
-    PrimaryKeyConstraint("site_id", "user_id", "day"),
-)
-Index("ix_faucet_site_payee_days_user", payee_days.c.user_id, payee_days.c.day)
+from core.platform import REGISTRY, define, notices, per_engine
 
 define("faucet_api.stranger_daily", "100", "int", minimum=0, maximum=1_000_000)
 # A day's site payments are told only from this total on (about ten faucet rewards).

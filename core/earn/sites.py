@@ -27,85 +27,22 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
     Row,
-    String,
     Table,
     and_,
     bindparam,
     func,
     select,
-    true,
     update,
 )
 
 from core.earn import payout_links, referrals, site_payees
+from core.earn.tables import payouts, ratings, site_days, sites
 from core.errors import DomainError, InsufficientFunds, InvalidAmount
 from core.money import OWNER_ESCROW, Code, get_asset, ledger, user_account
 from core.money import accounts_table as accounts
-from core.platform import UTCDateTime, audit, define, id_column, metadata, per_engine, utcnow
-
-sites = Table(
-    "faucet_sites",
-    metadata,
-    id_column(),
-    Column("owner_id", BigInteger, nullable=False, index=True),
-    Column("name", String(64), nullable=False),
-    Column("url", String(200), nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("reward", BigInteger, nullable=False, comment="minor units per claim, as advertised"),
-    Column("timer", Integer, nullable=False, comment="seconds between claims, as advertised"),
-    Column("key_hash", String(64), nullable=False, unique=True, comment="SHA-256 of the API key"),
-    Column("daily_cap", BigInteger, nullable=False, server_default="0", comment="0: no cap"),
-    Column(
-        "ip_allowlist", String(600), nullable=False, server_default="", comment="comma-separated; empty: any"
-    ),
-    Column("active", Boolean, nullable=False, server_default=true()),
-    Column("rating_sum", Integer, nullable=False, server_default="0"),
-    Column("rating_count", Integer, nullable=False, server_default="0"),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-
-payouts = Table(
-    "faucet_site_payouts",
-    metadata,
-    id_column(),
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("referral", Boolean, nullable=False),
-    Column("to_text", String(128), nullable=False),
-    Column("transfer_id", BigInteger, nullable=False, unique=True),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-Index("ix_faucet_site_payouts_site_id", payouts.c.site_id, payouts.c.id)
-Index("ix_faucet_site_payouts_site_created", payouts.c.site_id, payouts.c.created_at)
-
-site_days = Table(
-    "faucet_site_days",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("sent", BigInteger, nullable=False),
-    PrimaryKeyConstraint("site_id", "day"),
-)
-
-ratings = Table(
-    "faucet_site_ratings",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("stars", Integer, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    PrimaryKeyConstraint("site_id", "user_id"),
-)
+from core.platform import audit, define, per_engine, utcnow
 
 define("faucet_api.rate", "600", "int", minimum=1, maximum=1_000_000)  # requests per minute per key
 define("faucet_api.max_sites", "10", "int", minimum=1, maximum=1000)  # per owner

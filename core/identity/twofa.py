@@ -36,15 +36,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
-    Index,
-    Integer,
     Row,
-    String,
-    Table,
     bindparam,
     case,
     delete,
@@ -56,33 +49,8 @@ from sqlalchemy import (
 
 from core.errors import DomainError
 from core.identity import totp
-from core.platform import UTCDateTime, audit, define, id_column, insert_for, metadata, utcnow
-
-twofa = Table(
-    "twofa",
-    metadata,
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("secret", String(200), nullable=False, comment="SecretBox token, aad totp:<user_id>"),
-    Column("enabled", Boolean, nullable=False),
-    Column("last_step", BigInteger, nullable=True, comment="last accepted TOTP time step"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("enabled_at", UTCDateTime, nullable=True),
-    Column(
-        "failures", Integer, nullable=False, server_default="0", comment="wrong codes since failures_since"
-    ),
-    Column(
-        "failures_since", UTCDateTime, nullable=True, comment="the first counted wrong code of the window"
-    ),
-)
-twofa_backup_codes = Table(
-    "twofa_backup_codes",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("code_hash", String(64), nullable=False, unique=True),
-    Column("used_at", UTCDateTime, nullable=True),
-)
-Index("ix_twofa_backup_codes_user", twofa_backup_codes.c.user_id)
+from core.identity.tables import twofa, twofa_backup_codes
+from core.platform import UTCDateTime, audit, define, insert_for, utcnow
 
 define("twofa.max_failures", "10", "int", minimum=1, maximum=1000)
 WINDOW = timedelta(hours=24)

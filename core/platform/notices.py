@@ -20,15 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    Integer,
-    SmallInteger,
-    String,
     Table,
-    Text,
     bindparam,
     select,
     update,
@@ -36,24 +29,7 @@ from sqlalchemy import (
 
 from core.platform.engines import per_engine
 from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
-
-notices = Table(
-    "notices",
-    metadata,
-    id_column(),
-    Column("chat_id", BigInteger, nullable=False),
-    Column("template", String(48), nullable=False),
-    Column("params", Text, nullable=False, server_default="{}"),
-    Column("key", String(120), nullable=True, unique=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("due_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime, nullable=True),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("outcome", String(16), nullable=True, comment="sent | blocked | failed"),
-    Column("priority", SmallInteger, nullable=False, server_default="1", comment="0 high, 1 normal, 2 low"),
-)
-Index("ix_notices_due", notices.c.sent_at, notices.c.due_at)
+from core.platform.schema import notices, utcnow
 
 HIGH, NORMAL, LOW = 0, 1, 2
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -101,6 +102,25 @@ leases = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("since", UTCDateTime, nullable=True, comment="when the holder took the lease"),
 )
+
+
+# The notice outbox (core.platform.notices).
+notices = Table(
+    "notices",
+    metadata,
+    id_column(),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("template", String(48), nullable=False),
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("key", String(120), nullable=True, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("outcome", String(16), nullable=True, comment="sent | blocked | failed"),
+    Column("priority", SmallInteger, nullable=False, server_default="1", comment="0 high, 1 normal, 2 low"),
+)
+Index("ix_notices_due", notices.c.sent_at, notices.c.due_at)
 
 
 _MOVED = {
