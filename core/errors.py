@@ -140,6 +140,11 @@ class Reason(StrEnum):
     TOO_MANY_ADDRESSES = "too_many_addresses"
     WITHDRAWAL_CANCELLED = "withdrawal_cancelled"
     WITHDRAWAL_NOT_FOUND = "withdrawal_not_found"
+    # trust
+    ALREADY_DECLARED = "already_declared"
+    LABEL_TOO_LONG = "label_too_long"
+    NEGATIVE_RESERVE = "negative_reserve"
+    NOT_DECLARED = "not_declared"
 
 
 class DomainError(Exception):
