@@ -1,4 +1,4 @@
-"""An admin's view of users' money, with users found by numeric id or @name.
+"""An admin's credit or debit of a user found by numeric id or @name.
 
 The money moves in core.money.treasury (which knows users only by id); this finds the user
 in the same transaction, so a credit to an unknown user moves nothing.
@@ -6,24 +6,10 @@ in the same transaction, so a credit to an unknown user moves nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Connection
 
-from core.identity.users import count_users, find_user
+from core.identity.users import find_user
 from core.money import Transfer, treasury
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    users: int
-    liabilities: dict[str, int]  # asset -> sum of user balances
-    system: list[tuple[str, str, int, int]]  # (account, asset, balance, held)
-
-
-def stats(conn: Connection) -> Stats:
-    books = treasury.books(conn)
-    return Stats(count_users(conn), books.liabilities, books.system)
 
 
 def credit_user(

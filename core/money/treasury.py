@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, table
 
 from core.money import ledger
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS, TREASURY, WORLD, parse_system_account, user_account
@@ -20,13 +20,18 @@ from core.platform import audit
 
 
 @dataclass(frozen=True, slots=True)
-class Books:
+class Stats:
+    users: int
     liabilities: dict[str, int]  # asset -> sum of user balances
     system: list[tuple[str, str, int, int]]  # (account, asset, balance, held)
 
 
-def books(conn: Connection) -> Books:
-    """What users hold, per asset, and every system account's balance and hold."""
+# Users are identity's; money only counts their rows (by table name: money imports no capability).
+_COUNT_USERS = select(func.count()).select_from(table("users"))
+
+
+def stats(conn: Connection) -> Stats:
+    """How many users there are, what they hold per asset, and every system account's balance and hold."""
     liabilities = {
         r.asset: r.total
         for r in conn.execute(
@@ -44,7 +49,7 @@ def books(conn: Connection) -> Books:
         )
         if r.owner.split(":", 1)[0] in SYSTEM_ACCOUNTS
     ]
-    return Books(liabilities, system)
+    return Stats(conn.execute(_COUNT_USERS).scalar_one(), liabilities, system)
 
 
 def deposit(

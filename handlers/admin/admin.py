@@ -32,12 +32,12 @@ from handlers.common.keys import update_key
 
 
 async def cmd_admin(message: Message, user: User, db: Database) -> None:
-    stats = await db.read(credits.stats)
+    stats = await db.read(admin.stats)
     twofa_on = await db.read(twofa.is_enabled, user.id)
     await message.answer("\n".join(stats_lines(stats, twofa_on) + await job_lines(db)))
 
 
-def stats_lines(stats: credits.Stats, twofa_on: bool) -> list[str]:
+def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:
     """Users, what is owed to them per coin, and every system account's balance (minus holds)."""
     lines = [_("<b>Dustpan admin</b>"), _("Users: {count}").format(count=stats.users), ""]
     if not twofa_on:
