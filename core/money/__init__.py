@@ -7,6 +7,7 @@ Other capabilities import only what ``__all__`` lists (tests/test_imports.py hol
 
 from core.money import ledger, treasury
 from core.money.accounts import (
+    CHECK_ESCROW,
     FAUCET_POOL,
     FEES,
     HOUSE,
@@ -36,6 +37,7 @@ __all__ = [
     "ASSET_CODES",
     "Address",
     "AddressReason",
+    "CHECK_ESCROW",
     "Code",
     "Asset",
     "EVM_CHAINS",

@@ -31,3 +31,6 @@ class Code(StrEnum):
     WITHDRAWAL = "withdrawal"  # user -> withdrawals pending, reserved (core.cashout.withdrawals)
     WITHDRAWAL_OUT = "withdrawal_out"  # withdrawals pending -> world: sent on chain (core.cashout.payouts)
     WITHDRAWAL_FEE = "withdrawal_fee"  # withdrawals pending -> fees
+    SEND = "send"  # user -> user (core.social.sends)
+    TIP = "tip"  # user -> user in a group (core.social.tips)
+    CHECK = "check"  # a check's creator -> check escrow -> its claimers (core.social.checks)

@@ -38,6 +38,10 @@ PUBLIC: list[tuple[str, object]] = [
     ("withdrawals", __("Your withdrawals and their state")),
     ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
+    ("send", __("Send coins to someone: /send AMOUNT ASSET @username")),
+    ("tip", __("In a group, reply with /tip AMOUNT ASSET to tip the author")),
+    ("check", __("Make a check anyone with the link can claim")),
+    ("checks", __("Your checks: claims, options, revoke")),
     ("proof", __("Check that your balance is counted in what we owe")),
     ("reserves", __("What we hold against what we owe, per coin")),
 ]

@@ -41,9 +41,16 @@ def in_every_language(render) -> dict[str, str]:
 
 
 def assert_translated(texts: dict[str, str], what: str) -> None:
+    """Each language says it in its own words: a text equal to the English one counts only
+    when that language's catalogue translates it so on purpose ("Tip" is "Tip" in Indonesian)."""
     english = texts["en"]
     assert english.strip(), what
-    untranslated = [lang for lang, text in texts.items() if lang != "en" and text == english]
+    catalogues = get_i18n().locales
+    untranslated = [
+        lang
+        for lang, text in texts.items()
+        if lang != "en" and text == english and not getattr(catalogues[lang], "_catalog", {}).get(english)
+    ]
     assert not untranslated, f"{what}: not translated in {untranslated}: {english!r}"
 
 
