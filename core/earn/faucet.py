@@ -25,6 +25,7 @@ from sqlalchemy import Connection, func, select
 from core.earn import referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
+from core.loyalty import Extras, Rules, reward_paid, rules_from
 from core.money import ASSETS, FAUCET_POOL, Code, get_asset, ledger, user_account
 from core.money import entries_table as entries
 from core.platform import Params, define, notices, utcnow
@@ -57,6 +58,7 @@ class Settings:
     commission_bp: int = 1000
     notice_every: int = 3600
     commission_cap: int = 0  # referral.daily_cap.<ASSET>: per referrer and UTC day; 0: no cap
+    loyalty: Rules | None = None  # reward points, boosts, levels (core.loyalty); None: none
 
 
 def settings_for(params: Params, asset: str) -> Settings:
@@ -68,6 +70,7 @@ def settings_for(params: Params, asset: str) -> Settings:
         commission_bp=params.get("referral.commission"),
         notice_every=params.get("referral.notice_every"),
         commission_cap=params.get(f"referral.daily_cap.{asset}"),
+        loyalty=rules_from(params),
     )
 
 
@@ -96,6 +99,8 @@ class Outcome:
     amount: int = 0
     commission: int = 0
     wait_seconds: int = 0  # until the next claim (paid/already) or the next challenge (wrong)
+    points: int = 0  # reward points earned with the claim (core.loyalty)
+    bonus: int = 0  # extra coin from the running boost and the level, paid by marketing
 
 
 def window_of(now: datetime, interval: int) -> int:
@@ -228,7 +233,12 @@ def answer_challenge(
             notice_every=s.notice_every,
             now=now,
         )
-    return Outcome(Status.PAID, asset, t.amount, commission, seconds_left(now, s.interval))
+    extras = Extras()
+    if s.loyalty is not None:
+        extras = reward_paid(conn, s.loyalty, user_id, "faucet", asset, t.amount, key, now)
+    return Outcome(
+        Status.PAID, asset, t.amount, commission, seconds_left(now, s.interval), extras.points, extras.bonus
+    )
 
 
 def answer_by_provider(

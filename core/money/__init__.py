@@ -5,7 +5,7 @@ Other capabilities import only what ``__all__`` lists (tests/test_imports.py hol
 ``ledger`` and ``treasury`` are used by their module name (``ledger.transfer(...)``).
 """
 
-from core.money import ledger, treasury
+from core.money import bulk, ledger, treasury
 from core.money.accounts import (
     CHECK_ESCROW,
     FAUCET_POOL,
@@ -13,6 +13,7 @@ from core.money.accounts import (
     HOUSE,
     MARKETING,
     OWNER_ESCROW,
+    STAKING,
     TREASURY,
     WITHDRAWALS_PENDING,
     WORLD,
@@ -21,7 +22,7 @@ from core.money.accounts import (
 from core.money.addresses import EVM_CHAINS, NETWORKS, Address, InvalidAddress, program, validate_address
 from core.money.addresses import Reason as AddressReason
 from core.money.amounts import MAX_AMOUNT, format_amount, parse_amount, to_decimal
-from core.money.assets import ASSET_CODES, ASSETS, Asset, get_asset
+from core.money.assets import ASSET_CODES, ASSETS, POINTS, Asset, get_asset
 from core.money.codes import Code
 from core.money.ledger import Transfer
 from core.money.tables import accounts as accounts_table
@@ -49,11 +50,14 @@ __all__ = [
     "MAX_AMOUNT",
     "NETWORKS",
     "OWNER_ESCROW",
+    "POINTS",
+    "STAKING",
     "TREASURY",
     "Transfer",
     "WITHDRAWALS_PENDING",
     "WORLD",
     "accounts_table",
+    "bulk",
     "entries_table",
     "format_amount",
     "get_asset",

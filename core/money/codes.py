@@ -33,4 +33,20 @@ class Code(StrEnum):
     WITHDRAWAL_FEE = "withdrawal_fee"  # withdrawals pending -> fees
     SEND = "send"  # user -> user (core.social.sends)
     TIP = "tip"  # user -> user in a group (core.social.tips)
+    # loyalty (core.loyalty): reward points and DUST staking
+    BOOST_BONUS = "boost_bonus"
+    LEVEL_BONUS = "level_bonus"
+    RP_AD = "rp_ad"
+    RP_BOOST = "rp_boost"
+    RP_CHECKIN = "rp_checkin"
+    RP_CONVERT = "rp_convert"
+    RP_CONVERT_PAY = "rp_convert_pay"
+    RP_DAILY = "rp_daily"
+    RP_FAUCET = "rp_faucet"
+    RP_FREEZE = "rp_freeze"
+    RP_OFFER = "rp_offer"
+    RP_WAGER = "rp_wager"
+    STAKE = "stake"
+    STAKE_REWARD = "stake_reward"
+    UNSTAKE = "unstake"
     CHECK = "check"  # a check's creator -> check escrow -> its claimers (core.social.checks)

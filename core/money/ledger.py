@@ -54,7 +54,7 @@ from sqlalchemy.exc import OperationalError
 from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
 from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
-from core.money.assets import ASSETS
+from core.money.assets import LEDGER_ASSETS
 from core.money.codes import Code
 from core.money.tables import accounts, entries, transfers
 from core.platform import UTCDateTime, per_engine, utcnow
@@ -455,7 +455,7 @@ def _post(conn: Connection, posting: Posting) -> Transfer:
     )
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
         raise TransferRejected("bad_amount", amount=repr(amount)[:40])
-    if asset not in ASSETS:  # the canonical code only: "btc" would open a second, hidden account
+    if asset not in LEDGER_ASSETS:  # the canonical code only: "btc" would open a second, hidden account
         raise UnknownAsset(asset)
     check_owner(debit)
     check_owner(credit)
@@ -673,7 +673,7 @@ def balances(conn: Connection, owner: str) -> dict[str, Balance]:
         r.asset: Balance(r.asset, r.balance, r.debits_pending)
         for r in conn.execute(_BALANCES, {"account": owner})
     }
-    return {code: rows[code] for code in ASSETS if code in rows}
+    return {code: rows[code] for code in LEDGER_ASSETS if code in rows}
 
 
 def balance(conn: Connection, owner: str, asset: str) -> Balance:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -131,7 +132,7 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     """The tables that moved to their capability, for ``from core.platform.schema import users``."""
     if name in _MOVED:
         return getattr(importlib.import_module(_MOVED[name]), name)

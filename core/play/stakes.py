@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, func, select
 
 from core.errors import DomainError
+from core.loyalty import Rules as LoyaltyRules
+from core.loyalty import rules_from
 from core.money import ASSETS, HOUSE, ledger
 from core.platform import insert_for, params, utcnow
 from core.play.tables import bets, crash_bets, loss_limits, play_limits
@@ -53,6 +55,7 @@ class Rules:
     max_profit_bp: int
     limbo_max: int
     round_profit_bp: int = 500  # crash: what one round's bets may win together, share of the house
+    loyalty: LoyaltyRules | None = None  # reward points per coin wagered (core.loyalty); None: none
 
 
 def rules_for(p: params.Params, asset: str) -> Rules:
@@ -63,6 +66,7 @@ def rules_for(p: params.Params, asset: str) -> Rules:
         max_profit_bp=p.get("games.max_profit"),
         limbo_max=p.get("games.limbo.max_target"),
         round_profit_bp=p.get("crash.max_round_profit"),
+        loyalty=rules_from(p),
     )
 
 
