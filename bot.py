@@ -115,6 +115,18 @@ def setup_logging(settings: Settings, env: Mapping[str, str] | None = None) -> N
         logging.getLogger("aiogram.dispatcher").setLevel(logging.WARNING)  # ours say "polling mode", "stopped"
 
 
+def wire_jobs() -> None:
+    """Give the jobs the words they send, rendered by handlers (jobs never import handlers)."""
+    import jobs
+    from handlers.cashout.payouts import batch_caption
+    from handlers.common.notices import ledger_alert, render_in
+    from handlers.play.crash_views import CrashViews
+
+    jobs.TEXTS = jobs.Texts(
+        notice=render_in, ledger_alert=ledger_alert, crash=CrashViews(), payout_batch=batch_caption
+    )
+
+
 async def run(settings: Settings) -> None:
     from aiogram import Bot
     from aiogram.client.default import DefaultBotProperties
@@ -135,6 +147,7 @@ async def run(settings: Settings) -> None:
     from jobs import build_scheduler
     from jobs.crash import CrashRunner
 
+    wire_jobs()
     await upgrade_async(settings.database_url)
     db = Database(settings.database_url)
     await db.start()

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.platform.db import DEFAULT_URL, private_dir, private_sqlite_file
+from core.platform import DEFAULT_URL, private_dir, private_sqlite_file
 
 
 class ConfigError(Exception):
@@ -94,7 +94,7 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
-def _networks(env: Mapping[str, str], name: str) -> tuple:
+def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """'127.0.0.1, 10.0.0.0/8, ::1' -> networks; addresses or CIDR ranges, comma-separated."""
     out = []
     for part in (env.get(name) or "").replace(";", ",").replace(" ", ",").split(","):
@@ -224,7 +224,7 @@ def prepare_files(database_url: str) -> None:
         private_sqlite_file(path)
 
 
-def readable_by_others(path: str | os.PathLike) -> bool:
+def readable_by_others(path: str | os.PathLike[str]) -> bool:
     """True when a file exists and its group or other users may read or write it."""
     try:
         return bool(Path(path).stat().st_mode & 0o077)

@@ -5,6 +5,10 @@ holds the job's lease (a row in the database) runs it. Leases are short (LEASE_S
 and renewed while a job runs, and held under ``INSTANCE``: bot.py sets it to the
 deployment slot's stable name (core.config.with_instance_id), so after a crash the
 restarted bot takes its leases back at once, and a dead instance's leases lapse within 30 s.
+
+Jobs never import handlers: the words they send (notices, the ledger alert, the crash views)
+are rendered by callables the composition root gives them. bot.py's ``wire_jobs`` sets
+``TEXTS`` once; a job also takes its own (``render=``, ``alert=``, ``views=``), e.g. a fake in a test.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -30,6 +37,28 @@ INSTANCE = (
     os.environ.get("INSTANCE_ID") or ""
 ).strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 LEASE_SECONDS = 30
+
+if TYPE_CHECKING:
+    from jobs.crash import CrashViews
+
+
+@dataclass(frozen=True)
+class Texts:
+    """What jobs send, rendered by handlers and handed over by the composition root."""
+
+    notice: Callable[[str, str, Mapping[str, Any]], str]  # (locale, template, params) -> text
+    ledger_alert: Callable[[list[str]], str]  # the problems found -> the admins' alert, in English
+    crash: CrashViews
+    payout_batch: Callable[[int, str, int], str]  # (batch id, asset, items) -> a manual batch's caption
+
+
+TEXTS: Texts | None = None  # set by bot.wire_jobs() before any job runs
+
+
+def texts() -> Texts:
+    if TEXTS is None:
+        raise RuntimeError("jobs.TEXTS is not set: call bot.wire_jobs() (the composition root) first")
+    return TEXTS
 
 
 def exclusive(db: Database, name: str, ttl_seconds: int = LEASE_SECONDS):

@@ -14,8 +14,9 @@ opens; before each round the runner tries again to settle the stuck ones. Views 
 messages) are edited within a budget: at most one edit a second per chat and
 ``crash.edits_per_second`` in all, shared round-robin, so with many players each view updates
 less often, while the game itself (cash-outs, the bust, settlement) never waits for an edit.
+What the views say comes from ``views`` (CrashViews, rendered by handlers.play.crash_views and
+handed over by bot.py: jobs never import handlers).
 """
-# i18n-domain: play
 
 from __future__ import annotations
 
@@ -25,22 +26,36 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from aiogram.types import InlineKeyboardMarkup
-
+import jobs
 from core.platform import leases
 from core.platform.db import Database
 from core.platform.params import Params
 from core.platform.schema import utcnow
 from core.play import crash
 from core.play.crash_chain import multiplier_at
-from handlers.common.i18n import _, amount, get_i18n
-from handlers.play.crash import cash_button, post_to_channel, x
 from jobs import INSTANCE
 
 log = logging.getLogger(__name__)
 LEASE = "crash"
 LEASE_TTL = 30
+
+
+class CrashViews(Protocol):
+    """The words of a round, each in the bet's own locale (the channel post in English)."""
+
+    def live(self, rnd: crash.Round, bet: crash.CrashBet, multiplier: int) -> tuple[str, Any]:
+        """A running round's view: (text, reply markup or None)."""
+        ...
+
+    def final(self, rnd: crash.Round, bet: crash.CrashBet, game_hash: str) -> str:
+        """The last edit of a bet's view once the round is settled (or stuck)."""
+        ...
+
+    async def announce(self, bot: Any, params: Params, rnd: crash.Round, game_hash: str) -> None:
+        """Post the round's result to the public channel(s), if any; never raises."""
+        ...
 
 
 class SystemClock:
@@ -104,8 +119,10 @@ class CrashRunner:
         tick: float = 0.2,  # float ok: seconds
         idle: float = 5.0,  # float ok: seconds between looks for a salted chain
         admin_ids=frozenset(),  # told (notice outbox) when a settlement fails
+        views: CrashViews | None = None,  # by default jobs.TEXTS.crash
     ) -> None:
         self.db, self.bot, self.params = db, bot, params
+        self.views = views or jobs.texts().crash
         self.admin_ids = frozenset(admin_ids)
         self.chains = crash.ChainCache(secret_key)
         self.clock = clock or SystemClock()
@@ -266,17 +283,10 @@ class CrashRunner:
         took = time.perf_counter() - started
         late = self.clock.now() - bust
         self._finals(rnd, settled, game_hash)
-        with get_i18n().context(), get_i18n().use_locale("en"):
-            await post_to_channel(
-                self.bot,
-                self.params,
-                _("Crash round #{game}: {x}. Hash: {hash}").format(
-                    game=rnd.game, x=x(rnd.crash_point), hash=game_hash
-                ),
-            )
+        await self.views.announce(self.bot, self.params, rnd, game_hash)
         return RoundReport(rnd, settled, took, late, stuck)
 
-    def _edit(self, bet: crash.CrashBet, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    def _edit(self, bet: crash.CrashBet, text: str, markup: Any) -> None:
         async def go():
             try:
                 await self.bot.edit_message_text(
@@ -296,23 +306,9 @@ class CrashRunner:
         assert rnd.started_at is not None and self.budget is not None  # set when the round started
         elapsed_ms = int((now - rnd.started_at).total_seconds() * 1000)
         m = multiplier_at(elapsed_ms)
-        i18n = get_i18n()
         for chat in self.budget.pick(elapsed_ms / 1000, list(viewers)):
             bet = viewers[chat]
-            with i18n.context(), i18n.use_locale(bet.locale):
-                head = _("📈 Round #{game}: <b>{x}</b>").format(game=rnd.game, x=x(m))
-                if bet.status == crash.WON:
-                    text = (
-                        head
-                        + "\n"
-                        + _("You cashed out at {x}: {payout}").format(
-                            x=x(bet.cashout or 0), payout=amount(bet.payout, bet.asset)
-                        )
-                    )
-                    markup = None
-                else:
-                    text = head + "\n" + _("Your bet: {amount}").format(amount=amount(bet.amount, bet.asset))
-                    markup = cash_button(bet.id)
+            text, markup = self.views.live(rnd, bet, m)
             self._edit(bet, text, markup)
 
     def _finals(self, rnd: crash.Round, bets: list[crash.CrashBet], game_hash: str) -> None:
@@ -322,35 +318,13 @@ class CrashRunner:
             return
 
         async def go():
-            i18n = get_i18n()
             budget = EditBudget(self.params.get("crash.edits_per_second"))
             pending = {b.chat_id: b for b in viewers}
             t0 = time.monotonic()
             while pending:
                 for chat in budget.pick(time.monotonic() - t0, list(pending)):
                     bet = pending.pop(chat)
-                    with i18n.context(), i18n.use_locale(bet.locale):
-                        lines = [
-                            _("💥 Round #{game} crashed at <b>{x}</b>.").format(
-                                game=rnd.game, x=x(rnd.crash_point)
-                            )
-                        ]
-                        if bet.status == crash.WON:
-                            lines.append(
-                                _("You cashed out at {x}: {payout}").format(
-                                    x=x(bet.cashout), payout=amount(bet.payout, bet.asset)
-                                )
-                            )
-                        elif bet.status == crash.OPEN:  # the settlement failed: retried soon
-                            lines.append(
-                                _(
-                                    "Your bet is safe on hold and will be settled shortly; you will get a message."
-                                )
-                            )
-                        else:
-                            lines.append(_("You lost {amount}.").format(amount=amount(bet.amount, bet.asset)))
-                        lines.append(_("Game hash: <code>{hash}</code>").format(hash=game_hash))
-                    self._edit(bet, "\n".join(lines), None)
+                    self._edit(bet, self.views.final(rnd, bet, game_hash), None)
                 if pending:
                     await asyncio.sleep(0.05)
 

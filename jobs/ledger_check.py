@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+import jobs
 from core.money.ledger import check_invariants
 from core.platform.db import Database
-from handlers.common.i18n import _, get_i18n
 
 log = logging.getLogger(__name__)
 
 
-async def run(db: Database, bot, admin_ids: frozenset[int]) -> list[str]:
+async def run(
+    db: Database, bot, admin_ids: frozenset[int], *, alert: Callable[[list[str]], str] | None = None
+) -> list[str]:
+    """Check the books; tell each admin the problems (``alert`` renders them, by default
+    jobs.TEXTS.ledger_alert). Returns the problems found."""
     try:
         problems = await db.read(check_invariants)
     except Exception as exc:  # a check that cannot run is news for the admins too
@@ -19,9 +24,7 @@ async def run(db: Database, bot, admin_ids: frozenset[int]) -> list[str]:
         problems = [f"the check could not run: {type(exc).__name__}: {str(exc)[:300]}"]
     if problems:
         log.error("ledger invariants broken: %s", problems[:20])
-        i18n = get_i18n()
-        with i18n.context(), i18n.use_locale("en"):
-            text = _("⚠️ Ledger check failed:") + "\n" + "\n".join(problems[:20])
+        text = (alert or jobs.texts().ledger_alert)(problems[:20])
         for admin_id in admin_ids:
             try:
                 await bot.send_message(admin_id, text, parse_mode=None)

@@ -13,17 +13,18 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 
+import jobs
 from core.errors import UnknownUser
 from core.identity.users import DEFAULT_LANGUAGE, get_user
 from core.platform import notices
 from core.platform.db import Database
 from core.platform.params import Params
-from handlers.common.i18n import get_i18n
-from handlers.common.notices import render
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4000
@@ -32,9 +33,18 @@ LOCALE_TTL = 60  # seconds a chat's language is remembered: a change reaches its
 
 class NoticeSender:
     def __init__(
-        self, db: Database, bot: Bot, params: Params, *, clock=time.monotonic, sleep=asyncio.sleep
+        self,
+        db: Database,
+        bot: Bot,
+        params: Params,
+        *,
+        clock=time.monotonic,
+        sleep=asyncio.sleep,
+        render: Callable[[str, str, Mapping[str, Any]], str] | None = None,
     ) -> None:
+        """``render(locale, template, params)`` is a notice's text (by default jobs.TEXTS.notice)."""
         self.db, self.bot, self.params = db, bot, params
+        self.render = render or jobs.texts().notice
         self.clock, self.sleep = clock, sleep
         self._locales: dict[int, tuple[str, float]] = {}  # chat -> (locale, when read); float ok: clock
 
@@ -60,13 +70,12 @@ class NoticeSender:
         for n in due:
             by_chat[n.chat_id].append(n)
         interval = 1 / self.params.get("notify.rate")  # float ok: seconds between messages
-        i18n = get_i18n()
         sent = 0
         chats = list(by_chat.items())
         for position, (chat_id, items) in enumerate(chats):
             started = self.clock()
-            with i18n.context(), i18n.use_locale(await self._locale(chat_id)):
-                text = "\n\n".join(render(n.template, n.params) for n in items)[:MAX_TEXT]
+            locale = await self._locale(chat_id)
+            text = "\n\n".join(self.render(locale, n.template, n.params) for n in items)[:MAX_TEXT]
             ids = [n.id for n in items]
             try:
                 await self.bot.send_message(chat_id, text)

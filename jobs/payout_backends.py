@@ -38,12 +38,14 @@ import io
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 import aiohttp
 from yarl import URL
 
+import jobs
 from core.cashout.payouts import Batch, Outcome
 from core.money.amounts import to_decimal
 from core.money.assets import get_asset
@@ -363,8 +365,10 @@ class CryptoPayBackend:
 class ManualBackend:
     """Sends the batch to every admin as a CSV (id, address, amount); an admin settles it."""
 
-    def __init__(self, bot, admin_ids) -> None:
+    def __init__(self, bot, admin_ids, *, caption: Callable[[int, str, int], str] | None = None) -> None:
+        """``caption(batch_id, asset, items)`` is the admins' caption (by default jobs.TEXTS.payout_batch)."""
         self.bot, self.admin_ids = bot, admin_ids
+        self.caption = caption or jobs.texts().payout_batch
 
     @staticmethod
     def csv_bytes(batch: Batch) -> bytes:
@@ -379,13 +383,7 @@ class ManualBackend:
         from aiogram.types import BufferedInputFile
 
         doc = BufferedInputFile(self.csv_bytes(batch), filename=f"batch-{batch.id}-{batch.asset}.csv")
-        from handlers.common.i18n import _, get_i18n
-
-        i18n = get_i18n()
-        with i18n.context(), i18n.use_locale("en"):  # admins' working language
-            caption = _(
-                "Payout batch {id} ({asset}, {count} items): /paid {id} TXID or /failed {id} REASON"
-            ).format(id=batch.id, asset=batch.asset, count=len(batch.items))
+        caption = self.caption(batch.id, batch.asset, len(batch.items))
         for admin in self.admin_ids:
             try:
                 await self.bot.send_document(admin, doc, caption=caption, parse_mode=None)

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot import wire_jobs
 from core.money.ledger import check_invariants
 from core.platform.db import Database
 from core.platform.migrate import upgrade
 from core.platform.schema import load_all
 
+wire_jobs()  # as bot.py does: the jobs get their texts from handlers
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 ENGINE = "postgresql" if PG_URL else "sqlite"
 

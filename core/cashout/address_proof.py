@@ -41,7 +41,7 @@ import coincurve
 from Crypto.Hash import RIPEMD160, keccak
 
 from core.errors import DomainError
-from core.money.addresses import EVM_CHAINS, Address, program
+from core.money import EVM_CHAINS, Address, program
 
 CHALLENGE_TTL = timedelta(minutes=30)
 MAGIC = {

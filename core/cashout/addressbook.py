@@ -17,14 +17,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    String,
-    Table,
-    UniqueConstraint,
+    Row,
     delete,
     func,
     select,
@@ -33,27 +30,12 @@ from sqlalchemy import (
 
 from core.cashout import address_proof
 from core.cashout.address_proof import ProofError
+from core.cashout.tables import withdrawal_addresses
 from core.earn import payout_links
 from core.errors import DomainError
 from core.identity import twofa
-from core.money.addresses import NETWORKS, Address, validate_address
-from core.money.assets import get_asset
-from core.platform import audit, notices
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
-
-withdrawal_addresses = Table(
-    "withdrawal_addresses",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("label", String(24), nullable=False),
-    Column("address", String(128), nullable=False, comment="normal form from core.money.addresses"),
-    Column("chain", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("user_id", "label", name="uq_withdrawal_addresses_user_label"),
-)
+from core.money import NETWORKS, Address, get_asset, validate_address
+from core.platform import audit, define, notices, utcnow
 
 define("cashout.network", "mainnet", "text", choices=NETWORKS)
 MAX_ENTRIES = 20
@@ -72,7 +54,7 @@ class Entry:
     chain: str
 
 
-def _entry(r) -> Entry:
+def _entry(r: Row[Any]) -> Entry:
     return Entry(r.label, r.asset, r.address, r.chain)
 
 

@@ -15,14 +15,14 @@ item: a lookup that finds no payment leaves it unknown, since the payment may st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
-    Column,
     Connection,
-    String,
-    Table,
+    Row,
     and_,
     bindparam,
     func,
@@ -31,27 +31,11 @@ from sqlalchemy import (
     update,
 )
 
-from core.cashout.withdrawals import tell_many, withdrawals
+from core.cashout.tables import payout_batches, withdrawals
+from core.cashout.withdrawals import State, tell_many
 from core.errors import DomainError, InvalidParam
-from core.money import ledger
-from core.money.accounts import FEES, WITHDRAWALS_PENDING, WORLD
-from core.money.assets import ASSET_CODES
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
-
-payout_batches = Table(
-    "payout_batches",
-    metadata,
-    id_column(),
-    Column("key", String(64), nullable=False, unique=True),
-    Column("asset", String(8), nullable=False),
-    Column("backend", String(16), nullable=False),
-    Column("state", String(12), nullable=False, comment="open | sending | manual | unknown | done"),
-    Column("txid", String(128), nullable=True),
-    Column("error", String(200), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
+from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, Code, ledger
+from core.platform import Param, define, utcnow
 
 BACKENDS = ("manual", "rpc", "cryptopay")
 # What each backend can send. rpc: a Bitcoin Core-compatible wallet node (BTC, LTC, DOGE).
@@ -69,7 +53,8 @@ def backends_for(asset: str) -> tuple[str, ...]:
     return tuple(b for b in BACKENDS if asset in CAN_SEND[b])
 
 
-def _backend_sends_asset(param, value) -> None:
+def _backend_sends_asset(param: Param, value: object) -> None:
+    assert isinstance(value, str) and param.asset is not None  # a text setting per asset
     if param.asset not in CAN_SEND[value]:
         raise InvalidParam(
             "backend_cannot_send",
@@ -132,11 +117,11 @@ class Outcome:
 
 
 _ITEMS = select(withdrawals).where(
-    withdrawals.c.batch_id == bindparam("b"), withdrawals.c.state.in_(("batched", "unknown"))
+    withdrawals.c.batch_id == bindparam("b"), withdrawals.c.state.in_((State.BATCHED, State.UNKNOWN))
 )
 
 
-def _batch(conn, row) -> Batch:
+def _batch(conn: Connection, row: Row[Any]) -> Batch:
     items = [
         Item(r.id, r.user_id, r.address, r.amount - r.fee, r.asset)
         for r in conn.execute(_ITEMS, {"b": row.id})
@@ -156,7 +141,7 @@ def form_batches(
     made = []
     rows = conn.execute(
         select(withdrawals.c.id, withdrawals.c.asset)
-        .where(withdrawals.c.state == "approved")
+        .where(withdrawals.c.state == State.APPROVED)
         .order_by(withdrawals.c.asset, withdrawals.c.id)
         .limit(max_items)
     ).all()
@@ -183,9 +168,9 @@ def form_batches(
             conn.execute(
                 update(payout_batches).where(payout_batches.c.id == bid).values(key=f"payout:{asset}:{bid}")
             )
-            _claim(conn, chunk, ("approved",), state="batched", batch_id=bid, updated_at=now)
+            _claim(conn, chunk, (State.APPROVED,), state=State.BATCHED, batch_id=bid, updated_at=now)
             batched = conn.execute(select(withdrawals).where(withdrawals.c.batch_id == bid)).all()
-            tell_many(conn, [(r, "batched", {}) for r in batched], now)
+            tell_many(conn, [(r, State.BATCHED, {}) for r in batched], now)
             made.append(bid)
     return made
 
@@ -215,7 +200,7 @@ def start_sending(conn: Connection, batch_id: int, now: datetime | None = None) 
     return get_batch(conn, batch_id) if done else None
 
 
-def _claim(conn, ids: list[int], frm: tuple[str, ...], **values) -> list[int]:
+def _claim(conn: Connection, ids: list[int], frm: tuple[str, ...], **values: Any) -> list[int]:
     """Move the items in ``ids`` still in one of ``frm`` to new values; the ids this call moved."""
     moved: list[int] = []
     for part in range(0, len(ids), 1000):
@@ -243,42 +228,52 @@ def settle(
     now = now or utcnow()
     counts: dict[str, int] = {}
     rows = {r.id: r for r in conn.execute(_ITEMS, {"b": batch_id})}
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for o in outcomes:
         row = rows.get(o.withdrawal_id)
-        if row is None or o.result == "manual" or (o.result == "unknown" and row.state == "unknown"):
+        if row is None or o.result == "manual" or (o.result == "unknown" and row.state == State.UNKNOWN):
             continue
         groups.setdefault((o.result, o.txid, o.reason), []).append(o.withdrawal_id)
     for (result, txid, reason), ids in groups.items():
         if result == "unknown":
-            moved = _claim(conn, ids, ("batched",), state="unknown", updated_at=now)
-            tell_many(conn, [(rows[w], "unknown", {}) for w in moved], now)
+            moved = _claim(conn, ids, (State.BATCHED,), state=State.UNKNOWN, updated_at=now)
+            tell_many(conn, [(rows[w], State.UNKNOWN, {}) for w in moved], now)
         elif result == "failed":
             moved = _claim(
-                conn, ids, ("batched", "unknown"), state="failed", reason=(reason or "")[:200], updated_at=now
+                conn,
+                ids,
+                (State.BATCHED, State.UNKNOWN),
+                state=State.FAILED,
+                reason=(reason or "")[:200],
+                updated_at=now,
             )
             for wid in moved:
                 ledger.void_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:void", now=now)
-            tell_many(conn, [(rows[w], "failed", {"reason": reason}) for w in moved], now)
+            tell_many(conn, [(rows[w], State.FAILED, {"reason": reason}) for w in moved], now)
         else:
             moved = _claim(
-                conn, ids, ("batched", "unknown"), state="sent", txid=(txid or "")[:128], updated_at=now
+                conn,
+                ids,
+                (State.BATCHED, State.UNKNOWN),
+                state=State.SENT,
+                txid=(txid or "")[:128],
+                updated_at=now,
             )
             for wid in moved:
                 ledger.post_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:post", now=now)
-            tell_many(conn, [(rows[w], "sent", {"txid": txid}) for w in moved], now)
+            tell_many(conn, [(rows[w], State.SENT, {"txid": txid}) for w in moved], now)
             if moved:
                 _pay_out(conn, batch_id, [rows[w] for w in moved], now)
         if moved:  # what this call moved: another transaction may have settled some first
             counts[result] = counts.get(result, 0) + len(moved)
     left = conn.execute(
         select(withdrawals.c.state, func.count())
-        .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_(("batched", "unknown")))
+        .where(withdrawals.c.batch_id == batch_id, withdrawals.c.state.in_((State.BATCHED, State.UNKNOWN)))
         .group_by(withdrawals.c.state)
     ).all()
     states = {s for s, _n in left}
     batch_state = "done" if not states else ("unknown" if "unknown" in states else None)
-    values = {"updated_at": now}
+    values: dict[str, Any] = {"updated_at": now}
     if batch_state:
         values["state"] = batch_state
     elif any(o.result == "manual" for o in outcomes):
@@ -290,7 +285,7 @@ def settle(
     return counts
 
 
-def _pay_out(conn, batch_id: int, rows: list, now) -> None:
+def _pay_out(conn: Connection, batch_id: int, rows: list[Row[Any]], now: datetime) -> None:
     asset = rows[0].asset
     key = f"payout:{batch_id}:{rows[0].id}"
     out = sum(r.amount - r.fee for r in rows)
@@ -302,7 +297,7 @@ def _pay_out(conn, batch_id: int, rows: list, now) -> None:
         credit=WORLD,
         asset=asset,
         amount=out,
-        code="withdrawal_out",
+        code=Code.WITHDRAWAL_OUT,
         key=f"{key}:out",
         meta=meta,
         now=now,
@@ -314,7 +309,7 @@ def _pay_out(conn, batch_id: int, rows: list, now) -> None:
             credit=FEES,
             asset=asset,
             amount=fee,
-            code="withdrawal_fee",
+            code=Code.WITHDRAWAL_FEE,
             key=f"{key}:fee",
             meta=meta,
             now=now,
@@ -383,7 +378,9 @@ def settle_manual(
     return counts
 
 
-def alert_in_doubt(conn: Connection, batch_id: int, admin_ids, now: datetime | None = None) -> bool:
+def alert_in_doubt(
+    conn: Connection, batch_id: int, admin_ids: Iterable[int], now: datetime | None = None
+) -> bool:
     """Tell every admin, once per batch, that a batch's outcome is still unknown after a lookup
     (notice ``payout_in_doubt``, key ``payout_in_doubt:{batch}:{admin}``). True if it is."""
     from core.platform import notices

@@ -21,50 +21,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    String,
-    Table,
+    Row,
     select,
     update,
 )
 
 from core.cashout.addressbook import resolve
+from core.cashout.tables import withdrawals
 from core.errors import DomainError, InsufficientFunds
 from core.identity import twofa
-from core.money import ledger
-from core.money.accounts import WITHDRAWALS_PENDING, user_account
-from core.money.assets import ASSET_CODES, get_asset
-from core.platform import audit, notices
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, users, utcnow
-
-withdrawals = Table(
-    "withdrawals",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("amount", BigInteger, nullable=False, comment="leaves the balance, fee included"),
-    Column("fee", BigInteger, nullable=False),
-    Column("address", String(128), nullable=False),
-    Column("chain", String(16), nullable=False),
-    Column("state", String(12), nullable=False),
-    Column("reserve_id", BigInteger, nullable=True),
-    Column("batch_id", BigInteger, nullable=True),
-    Column("txid", String(128), nullable=True),
-    Column("reason", String(200), nullable=True),
-    Column("approved_by", BigInteger, nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
-Index("ix_withdrawals_user", withdrawals.c.user_id, withdrawals.c.id)
-Index("ix_withdrawals_state", withdrawals.c.state, withdrawals.c.asset)
-Index("ix_withdrawals_batch", withdrawals.c.batch_id)
+from core.identity import users_table as users
+from core.money import ASSET_CODES, WITHDRAWALS_PENDING, Code, get_asset, ledger, user_account
+from core.platform import Params, audit, define, notices, utcnow
 
 _FEES = {"BTC": "0.00001", "LTC": "0.0001", "DOGE": "1", "USDT": "1", "TRX": "1", "DUST": "0.0001"}
 _MINS = {"BTC": "0.0001", "LTC": "0.001", "DOGE": "5", "USDT": "5", "TRX": "10", "DUST": "0.001"}
@@ -74,8 +47,25 @@ for _code in ASSET_CODES:
     define(f"withdraw.min.{_code}", _MINS[_code], "amount", asset=_code)
     define(f"withdraw.auto_approve.{_code}", _AUTO[_code], "amount", asset=_code)
 define("withdraw.good_standing_age", "0s", "duration")
+
+
+class State(StrEnum):
+    """Where a withdrawal is (``withdrawals.state``): draft -> requested -> approved -> batched ->
+    sent, or unknown (the payout service's answer was lost: checked again) -> sent | failed;
+    cancelled by the user before it is batched; failed when refused or not sent."""
+
+    DRAFT = "draft"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    BATCHED = "batched"
+    UNKNOWN = "unknown"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 DRAFT_TTL = timedelta(minutes=15)
-CANCELLABLE = ("draft", "requested", "approved")
+CANCELLABLE = (State.DRAFT, State.REQUESTED, State.APPROVED)
 TELEGRAM_WALLET = "@CryptoBot"
 # A failed withdrawal's ``reason`` is a code users read translated (handlers.cashout.withdraw), or
 # what a payout service or an admin's /failed said.
@@ -96,7 +86,7 @@ class Policy:
     twofa_session: int = 0  # seconds a used 2FA code still confirms the next action (twofa.session)
 
 
-def policy_for(params, asset: str) -> Policy:
+def policy_for(params: Params, asset: str) -> Policy:
     """Read ``asset``'s withdrawal settings from ``params`` (core.platform.params.Params)."""
     code = get_asset(asset).code
     return Policy(
@@ -136,12 +126,12 @@ class Withdrawal:
         return self.amount - self.fee
 
 
-def _w(row, replayed: bool = False) -> Withdrawal:
+def _w(row: Row[Any], replayed: bool = False) -> Withdrawal:
     m = row._mapping
     return Withdrawal(**{k: m[k] for k in Withdrawal.__slots__ if k != "replayed"}, replayed=replayed)
 
 
-def _get(conn: Connection, user_id: int | None, wid: int):
+def _get(conn: Connection, user_id: int | None, wid: int) -> Row[Any]:
     q = select(withdrawals).where(withdrawals.c.id == wid)
     if user_id is not None:
         q = q.where(withdrawals.c.user_id == user_id)
@@ -151,7 +141,9 @@ def _get(conn: Connection, user_id: int | None, wid: int):
     return row
 
 
-def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values):
+def _move(
+    conn: Connection, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values: Any
+) -> Row[Any] | None:
     """Change state only from one of ``frm``; the row as this call left it, or None if it did not.
 
     Use the returned row, not one read before: on PostgreSQL another transaction may have
@@ -166,17 +158,19 @@ def _move(conn, wid: int, frm: tuple[str, ...], to: str, now: datetime, **values
     return conn.execute(stmt).first()
 
 
-def _notice(row, state: str, extra: dict) -> tuple[int, str, dict, str]:
+def _notice(
+    row: Row[Any], state: str, extra: dict[str, Any]
+) -> tuple[int, str, dict[str, Any] | None, str | None]:
     params = {"id": row.id, "state": state, "amount": row.amount - row.fee, "asset": row.asset, **extra}
     return row.user_id, "withdrawal_state", params, f"withdrawal:{row.id}:{state}"
 
 
-def tell(conn, row, state: str, now: datetime, **extra) -> None:
+def tell(conn: Connection, row: Row[Any], state: str, now: datetime, **extra: Any) -> None:
     """Queue the user's notice of a state change (key ``withdrawal:{id}:{state}``)."""
     tell_many(conn, [(row, state, extra)], now)
 
 
-def tell_many(conn, changes: list[tuple], now: datetime) -> None:
+def tell_many(conn: Connection, changes: list[tuple[Row[Any], str, dict[str, Any]]], now: datetime) -> None:
     """``tell`` for many (row, state, extra) at once: one multi-row insert (a batch settles thousands)."""
     notices.enqueue_many(conn, [_notice(row, state, extra) for row, state, extra in changes], now=now)
 
@@ -217,7 +211,7 @@ def request_withdrawal(
             fee=fee,
             address=address_text,
             chain=chain,
-            state="draft",
+            state=State.DRAFT,
             created_at=now,
             updated_at=now,
         )
@@ -226,7 +220,7 @@ def request_withdrawal(
     return _w(_get(conn, user_id, wid))
 
 
-def _good_standing(conn, user_id: int, age_seconds: int, now: datetime) -> bool:
+def _good_standing(conn: Connection, user_id: int, age_seconds: int, now: datetime) -> bool:
     row = conn.execute(select(users.c.created_at, users.c.is_blocked).where(users.c.id == user_id)).first()
     return row is not None and not row.is_blocked and row.created_at <= now - timedelta(seconds=age_seconds)
 
@@ -248,9 +242,9 @@ def confirm_withdrawal(
     """
     now = now or utcnow()
     row = _get(conn, user_id, wid)
-    if row.state == "cancelled":
+    if row.state == State.CANCELLED:
         raise WithdrawalError("withdrawal_cancelled")
-    if row.state != "draft":
+    if row.state != State.DRAFT:
         return _w(row, replayed=True)
     if row.created_at < now - DRAFT_TTL:
         raise WithdrawalError("quote_expired")
@@ -258,7 +252,7 @@ def confirm_withdrawal(
     twofa.require(
         conn, user_id, code, secret_key, now, max_failures=policy.max_failures, session=policy.twofa_session
     )
-    if not _move(conn, wid, ("draft",), "requested", now):
+    if not _move(conn, wid, (State.DRAFT,), State.REQUESTED, now):
         return _w(_get(conn, user_id, wid), replayed=True)
     t = ledger.reserve(
         conn,
@@ -266,21 +260,21 @@ def confirm_withdrawal(
         credit=WITHDRAWALS_PENDING,
         asset=row.asset,
         amount=row.amount,
-        code="withdrawal",
+        code=Code.WITHDRAWAL,
         key=f"withdrawal:{wid}",
         meta={"address": row.address},
         now=now,
     )
     conn.execute(update(withdrawals).where(withdrawals.c.id == wid).values(reserve_id=t.id))
-    state = "requested"
+    state = State.REQUESTED
     if row.amount <= policy.auto_approve and _good_standing(conn, user_id, policy.good_standing_age, now):
-        _move(conn, wid, ("requested",), "approved", now)
-        state = "approved"
+        _move(conn, wid, (State.REQUESTED,), State.APPROVED, now)
+        state = State.APPROVED
     tell(conn, row, state, now)
     return _w(_get(conn, user_id, wid))
 
 
-def void(conn: Connection, row, now: datetime) -> None:
+def void(conn: Connection, row: Row[Any], now: datetime) -> None:
     ledger.void_pending(conn, row.reserve_id, key=f"withdrawal:{row.id}:void", now=now)
 
 
@@ -288,50 +282,59 @@ def cancel_withdrawal(conn: Connection, user_id: int, wid: int, now: datetime | 
     """Cancel before batching; the reserve (if any) is voided. Cancelling twice is harmless."""
     now = now or utcnow()
     row = _get(conn, user_id, wid)
-    if row.state == "cancelled":
+    if row.state == State.CANCELLED:
         return _w(row, replayed=True)
-    row = _move(conn, wid, CANCELLABLE, "cancelled", now) if row.state in CANCELLABLE else None
-    if row is None:
+    moved = _move(conn, wid, CANCELLABLE, State.CANCELLED, now) if row.state in CANCELLABLE else None
+    if moved is None:
         raise WithdrawalError("too_late_to_cancel")
-    if row.reserve_id is not None:
-        void(conn, row, now)
-        tell(conn, row, "cancelled", now)
+    if moved.reserve_id is not None:
+        void(conn, moved, now)
+        tell(conn, moved, State.CANCELLED, now)
     return _w(_get(conn, user_id, wid))
 
 
 def approve(
-    conn: Connection, admin_id: int, wid: int, *, code=None, secret_key: str, max_failures: int, now=None
+    conn: Connection,
+    admin_id: int,
+    wid: int,
+    *,
+    code: str | None = None,
+    secret_key: str,
+    max_failures: int,
+    now: datetime | None = None,
 ) -> Withdrawal:
     """An admin approves a request (2FA code when the admin has 2FA on)."""
     now = now or utcnow()
     _get(conn, None, wid)
     twofa.require(conn, admin_id, code, secret_key, now, max_failures=max_failures)
-    row = _move(conn, wid, ("requested",), "approved", now, approved_by=admin_id)
+    row = _move(conn, wid, (State.REQUESTED,), State.APPROVED, now, approved_by=admin_id)
     if row is None:
         raise WithdrawalError("not_awaiting_approval", id=wid)
     audit.record(conn, "approve_withdrawal", actor=admin_id, target=str(wid), now=now)
-    tell(conn, row, "approved", now)
+    tell(conn, row, State.APPROVED, now)
     return _w(_get(conn, None, wid))
 
 
-def reject(conn: Connection, admin_id: int, wid: int, reason: str = "", now=None) -> Withdrawal:
+def reject(
+    conn: Connection, admin_id: int, wid: int, reason: str = "", now: datetime | None = None
+) -> Withdrawal:
     """An admin refuses a request: the reserve is voided. ``reason`` defaults to REJECTED."""
     now = now or utcnow()
     reason = reason or REJECTED
     _get(conn, None, wid)
-    row = _move(conn, wid, ("requested",), "failed", now, reason=reason[:200])
+    row = _move(conn, wid, (State.REQUESTED,), State.FAILED, now, reason=reason[:200])
     if row is None:
         raise WithdrawalError("not_awaiting_approval", id=wid)
     void(conn, row, now)
     audit.record(conn, "reject_withdrawal", actor=admin_id, target=str(wid), reason=reason, now=now)
-    tell(conn, row, "failed", now, reason=reason[:200])
+    tell(conn, row, State.FAILED, now, reason=reason[:200])
     return _w(_get(conn, None, wid))
 
 
 def list_for_user(conn: Connection, user_id: int, limit: int = 10) -> list[Withdrawal]:
     q = (
         select(withdrawals)
-        .where(withdrawals.c.user_id == user_id, withdrawals.c.state != "draft")
+        .where(withdrawals.c.user_id == user_id, withdrawals.c.state != State.DRAFT)
         .order_by(withdrawals.c.id.desc())
         .limit(limit)
     )
@@ -339,7 +342,12 @@ def list_for_user(conn: Connection, user_id: int, limit: int = 10) -> list[Withd
 
 
 def awaiting_approval(conn: Connection, limit: int = 20) -> list[Withdrawal]:
-    q = select(withdrawals).where(withdrawals.c.state == "requested").order_by(withdrawals.c.id).limit(limit)
+    q = (
+        select(withdrawals)
+        .where(withdrawals.c.state == State.REQUESTED)
+        .order_by(withdrawals.c.id)
+        .limit(limit)
+    )
     return [_w(r) for r in conn.execute(q)]
 
 

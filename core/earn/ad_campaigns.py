@@ -48,13 +48,9 @@ from core.earn.ads import (
 )
 from core.earn.tables import ad_campaigns, ad_views
 from core.errors import InsufficientFunds
-from core.identity.users import LANGUAGES
-from core.money import ledger
-from core.money.accounts import FEES, TREASURY, user_account
-from core.money.amounts import MAX_AMOUNT
-from core.money.assets import get_asset
-from core.platform import audit, notices
-from core.platform.schema import utcnow
+from core.identity import LANGUAGES
+from core.money import FEES, MAX_AMOUNT, TREASURY, get_asset, ledger, user_account
+from core.platform import audit, notices, utcnow
 
 BUDGET_CODE, INVALID_CODE = "ad_budget", "ad_invalid"
 MAX_TITLE, MAX_DESCRIPTION, MAX_URL, MAX_VIEWS = 40, 120, 512, 1_000_000
@@ -542,7 +538,7 @@ def campaigns_of(conn: Connection, advertiser_id: int, limit: int = 10) -> list[
     out: list[Stats] = []
     for row in rows:
         c = Campaign.from_row(row)
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 select(ad_views.c.status, func.count())
                 .where(ad_views.c.campaign_id == c.id)

@@ -37,12 +37,9 @@ from core.earn.ad_tokens import Token, TokenError
 from core.earn.tables import ad_campaigns, ad_reports, ad_views
 from core.errors import DomainError, InsufficientFunds
 from core.identity import captcha
-from core.money import ledger
-from core.money.accounts import AD_ESCROW, FEES, user_account
-from core.money.assets import ASSETS
-from core.platform import notices
-from core.platform.params import define
-from core.platform.schema import users, utcnow
+from core.identity import users_table as users
+from core.money import AD_ESCROW, ASSETS, FEES, ledger, user_account
+from core.platform import define, notices, utcnow
 
 _MIN_PRICES = {"BTC": "0.00000010", "LTC": "0.00000100", "DOGE": "0.001", "USDT": "0.0001", "TRX": "0.001"}
 for _code in ASSETS:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.earn.tables import debts
 from core.errors import InsufficientFunds
-from core.money import ledger
-from core.money.accounts import user_account
+from core.money import ledger, user_account
 
 CODE = "debt_repaid"
 
@@ -42,7 +42,7 @@ _TAKE = (
 _GIVE_BACK = update(debts).where(_WHERE).values(amount=debts.c.amount + bindparam("a"))
 
 
-def _add(dialect):  # type: ignore[no-untyped-def]
+def _add(dialect: Any) -> Any:
     ins = dialect.insert(debts).values(
         user_id=bindparam("u"), asset=bindparam("s"), creditor=bindparam("c"), amount=bindparam("a")
     )

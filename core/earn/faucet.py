@@ -15,8 +15,10 @@ moves, the user is told the faucet is dry, and admins get one notice per dry spe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Connection, func, select
 
@@ -24,12 +26,9 @@ from core.earn import debts, referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
 from core.loyalty import Extras, Rules, reward_paid, rules_from
-from core.money import ledger
-from core.money.accounts import FAUCET_POOL, user_account
-from core.money.assets import ASSETS, get_asset
-from core.platform import notices
-from core.platform.params import define
-from core.platform.schema import entries, utcnow
+from core.money import ASSETS, FAUCET_POOL, Code, get_asset, ledger, user_account
+from core.money import entries_table as entries
+from core.platform import Params, define, notices, utcnow
 
 _DEFAULT_REWARDS = {"BTC": "0.00000100", "LTC": "0.00001000", "DOGE": "0.01", "TRX": "0.01", "DUST": "1"}
 for _code in ASSETS:
@@ -38,7 +37,7 @@ for _code in ASSETS:
 define("faucet.retry_wait", "5s", "duration", minimum=0, maximum=3600)
 define("faucet.challenge_ttl", "10m", "duration", minimum=30, maximum=86400)
 
-CODE = "faucet"
+CODE = Code.FAUCET
 PURPOSE = "faucet"  # the captcha purpose: one open faucet puzzle per user, whatever the coin
 OPTIONS = captcha.OPTIONS
 
@@ -62,7 +61,7 @@ class Settings:
     loyalty: Rules | None = None  # reward points, boosts, levels (core.loyalty); None: none
 
 
-def settings_for(params, asset: str) -> Settings:
+def settings_for(params: Params, asset: str) -> Settings:
     return Settings(
         reward=params.get(f"faucet.reward.{asset}"),
         interval=params.get(f"faucet.interval.{asset}"),
@@ -84,9 +83,18 @@ class Challenge:
     kind: str = "buttons"
 
 
+class Status(StrEnum):
+    """How a claim ended (also stored in the claim's notice params)."""
+
+    PAID = "paid"
+    WRONG = "wrong"  # a wrong answer: nothing paid, a new puzzle after ``retry_wait``
+    DRY = "dry"  # the faucet pool cannot pay the reward: nothing taken
+    ALREADY = "already"  # this window's claim was paid before
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: str  # paid | wrong | dry | already
+    status: Status
     asset: str
     amount: int = 0
     commission: int = 0
@@ -121,7 +129,7 @@ def new_challenge(
     s: Settings,
     *,
     kind: str = "buttons",
-    admin_ids=(),
+    admin_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Challenge | Outcome:
     """A fresh captcha (core.identity.captcha, ``kind``) for claiming ``asset``, or Outcome('dry')
@@ -138,7 +146,7 @@ def new_challenge(
         raise FaucetError("captcha_wait", seconds=left)
     if ledger.balance(conn, FAUCET_POOL, asset).available < s.reward:
         _dry(conn, asset, admin_ids, now)
-        return Outcome("dry", asset)
+        return Outcome(Status.DRY, asset)
     ch = captcha.new_challenge(conn, user_id, PURPOSE, subject=asset, kind=kind, now=now)
     return Challenge(ch.id, asset, ch.options, ch.target, kind)
 
@@ -148,11 +156,11 @@ def answer_challenge(
     user_id: int,
     challenge_id: int,
     option: int,
-    s_for,
+    s_for: Callable[[str], Settings],
     *,
     kind: str = "buttons",
     token: str | None = None,
-    admin_ids=(),
+    admin_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Outcome:
     """Check one answer; pay the reward (and the referrer's commission) when it is right.
@@ -181,7 +189,7 @@ def answer_challenge(
     asset = got.subject
     s: Settings = s_for(asset)
     if not got.right:
-        return Outcome("wrong", asset, wait_seconds=s.retry_wait)
+        return Outcome(Status.WRONG, asset, wait_seconds=s.retry_wait)
     if s.reward <= 0:
         raise FaucetError("faucet_off", asset=asset)
     referrer = referrals.activate(conn, user_id, now)
@@ -202,12 +210,13 @@ def answer_challenge(
         )
     except InsufficientFunds:
         _dry(conn, asset, admin_ids, now)
-        return Outcome("dry", asset)
+        return Outcome(Status.DRY, asset)
     except IdempotencyConflict:  # claimed earlier in this window, at another reward
-        t = ledger.get_transfer(conn, key=key)
-        return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+        first = ledger.get_transfer(conn, key=key)
+        assert first is not None  # the key is taken: that is the conflict
+        return Outcome(Status.ALREADY, asset, first.amount, wait_seconds=seconds_left(now, s.interval))
     if t.replayed:  # claimed earlier in this window (another device, a retried update)
-        return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+        return Outcome(Status.ALREADY, asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     debts.repay_debts(conn, user_id, asset, t.amount, source_key=key, now=now)  # what a reversal left owed
     commission = 0
     if referrer is not None:
@@ -229,7 +238,7 @@ def answer_challenge(
     if s.loyalty is not None:
         extras = reward_paid(conn, s.loyalty, user_id, "faucet", asset, t.amount, key, now)
     return Outcome(
-        "paid", asset, t.amount, commission, seconds_left(now, s.interval), extras.points, extras.bonus
+        Status.PAID, asset, t.amount, commission, seconds_left(now, s.interval), extras.points, extras.bonus
     )
 
 
@@ -238,11 +247,11 @@ def answer_by_provider(
     user_id: int,
     challenge_id: int,
     passed: bool,
-    s_for,
+    s_for: Callable[[str], Settings],
     *,
     kind: str,
     token: str,
-    admin_ids=(),
+    admin_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Outcome:
     """``answer_challenge`` for a provider's verdict (Turnstile, hCaptcha) on a Mini App page.
@@ -266,7 +275,7 @@ def answer_by_provider(
     return out
 
 
-def _dry(conn: Connection, asset: str, admin_ids, now: datetime) -> None:
+def _dry(conn: Connection, asset: str, admin_ids: Iterable[int], now: datetime) -> None:
     """Tell admins once per dry spell: the spell is named by the pool's last funding entry."""
     spell = conn.execute(
         select(func.max(entries.c.id)).where(

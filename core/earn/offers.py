@@ -49,15 +49,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.earn import debts, postbacks, referrals
 from core.earn.tables import debts as debt_rows
 from core.earn.tables import offer_credits, offer_subs, offer_walls
+from core.earn.tables import referrals as referral_rows
 from core.errors import DomainError, InsufficientFunds
-from core.identity.totp import SecretBox
-from core.money import ledger
-from core.money.accounts import MARKETING, OFFER_POOL, user_account
-from core.money.amounts import MAX_AMOUNT, parse_amount
-from core.money.assets import get_asset
-from core.platform import audit, notices
-from core.platform.params import Params, define
-from core.platform.schema import utcnow
+from core.identity import SecretBox
+from core.money import MARKETING, MAX_AMOUNT, OFFER_POOL, get_asset, ledger, parse_amount, user_account
+from core.platform import Params, audit, define, notices, utcnow
 
 define("offers.hold_days", "7d", "duration", minimum=0, maximum=365 * 86400)
 define("offers.trust_min", "3", "int", minimum=0, maximum=1_000_000)
@@ -305,7 +301,7 @@ def sub_id_for(secret_key: str, wall_id: int, user_id: int) -> str:
     return mac.hexdigest()[:24]
 
 
-def _insert_sub(dialect):  # type: ignore[no-untyped-def]
+def _insert_sub(dialect: Any) -> Any:
     return dialect.insert(offer_subs).on_conflict_do_nothing(
         index_elements=[offer_subs.c.wall_id, offer_subs.c.user_id]
     )
@@ -402,7 +398,7 @@ _CREDIT = select(offer_credits).where(
 )
 
 
-def _insert_credit(dialect):  # type: ignore[no-untyped-def]
+def _insert_credit(dialect: Any) -> Any:
     return dialect.insert(offer_credits).on_conflict_do_nothing().returning(offer_credits.c.id)
 
 
@@ -442,9 +438,9 @@ _LOOKUP = (
         .limit(1)
         .scalar_subquery()
         .label("owes"),
-        select(referrals.referrals.c.referrer_id)
+        select(referral_rows.c.referrer_id)
         .where(
-            referrals.referrals.c.user_id == _sub.c.user_id, referrals.referrals.c.activated_at.is_not(None)
+            referral_rows.c.user_id == _sub.c.user_id, referral_rows.c.activated_at.is_not(None)
         )
         .scalar_subquery()
         .label("referrer"),

@@ -10,26 +10,18 @@ withdrawal address book (cash-out) keeps this table in step with itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Index, String, Table, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, bindparam, delete, func, select
 
+from core.earn.tables import payout_links
 from core.errors import DomainError
-from core.identity.users import id_by_username
-from core.money.addresses import InvalidAddress, Reason, validate_address
-from core.money.assets import get_asset
-from core.platform.schema import UTCDateTime, metadata, utcnow
-
-payout_links = Table(
-    "payout_links",
-    metadata,
-    Column("asset", String(8), primary_key=True),
-    Column("address", String(128), primary_key=True),
-    Column("user_id", BigInteger, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-Index("ix_payout_links_user_id", payout_links.c.user_id)
+from core.identity import id_by_username
+from core.money import AddressReason as Reason
+from core.money import InvalidAddress, get_asset, validate_address
+from core.platform import per_engine, utcnow
 
 MAX_LINKS = 20
 _USERNAME = re.compile(r"@?([A-Za-z0-9_]{4,32})", re.ASCII)
@@ -50,11 +42,11 @@ def normalise(asset: str, address: str, *, strict: bool, network: str = "mainnet
     return text
 
 
-def _insert(dialect):
-    return dialect.insert(payout_links).on_conflict_do_nothing()
+def _insert(insert: Callable[[Table], Any]) -> Any:
+    return insert(payout_links).on_conflict_do_nothing()
 
 
-_INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
+_INSERT = per_engine(_insert)
 _OWNER = select(payout_links.c.user_id).where(
     payout_links.c.asset == bindparam("s"), payout_links.c.address == bindparam("a")
 )
@@ -85,7 +77,7 @@ def link(
         if count >= MAX_LINKS:
             raise DomainError("too_many_links", limit=MAX_LINKS)
         conn.execute(
-            _INSERT[conn.dialect.name],
+            _INSERT.of(conn),
             dict(asset=asset, address=text, user_id=user_id, created_at=now or utcnow()),
         )
         if conn.execute(_OWNER, {"s": asset, "a": text}).scalar() != user_id:
@@ -139,7 +131,7 @@ def find_user(conn: Connection, asset: str, to: str) -> int | None:
     except InvalidAddress:
         text = None
     if text is not None:
-        found = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
+        found: int | None = conn.execute(_OWNER, {"s": asset, "a": text}).scalar()
         if found is not None:
             return found
     m = _USERNAME.fullmatch(to)

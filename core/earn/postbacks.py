@@ -165,7 +165,7 @@ def amount_for(units_scaled: int, rate_scaled: int, asset_decimals: int) -> int:
     """Minor units for ``units_scaled`` (1e-8 reward units) at ``rate_scaled`` (1e-(decimals+8)
     asset units per reward unit), rounded down."""
     del asset_decimals  # rate_scaled is in minor units x 10^RATE_DECIMALS already
-    return units_scaled * rate_scaled // (UNIT_SCALE * 10**RATE_DECIMALS)
+    return int(units_scaled * rate_scaled // (UNIT_SCALE * 10**RATE_DECIMALS))
 
 
 def parse_rate(text: str, asset_decimals: int) -> int:
@@ -174,7 +174,7 @@ def parse_rate(text: str, asset_decimals: int) -> int:
     places = asset_decimals + RATE_DECIMALS
     if m is None or len(m[2] or "") > places:
         raise PostbackRefused("bad_amount")
-    value = int(m[1]) * 10**places + int((m[2] or "").ljust(places, "0"))
+    value = int(m[1]) * int(10**places) + int((m[2] or "").ljust(places, "0"))
     if value <= 0:
         raise PostbackRefused("bad_amount")
     return value
@@ -222,8 +222,8 @@ def read(network: str, request: Request, secret: str) -> Completion:
             raise PostbackRefused("malformed", why="status")
         return _ids(network, trans_id, user_id, amount, status == "2")
     if network in ("bitlabs", "notik"):
-        signed, given = split_signed_url(request.url)
-        if given is None or not _same(url_hmac_sha1(signed, secret), given):
+        signed, url_hash = split_signed_url(request.url)
+        if url_hash is None or not _same(url_hmac_sha1(signed, secret), url_hash):
             raise PostbackRefused("bad_signature")
         if network == "bitlabs":
             uid, tx, val = _need(p, "uid", "tx", "val")
@@ -246,8 +246,8 @@ def read(network: str, request: Request, secret: str) -> Completion:
         return _ids(network, conv_id, user_id, amount, None, given)
     if network == "ayet":
         headers = request.headers or {}
-        given = next((v for k, v in headers.items() if k.lower() == AYET_HEADER.lower()), None)
-        if not _same(ayet_hash([*request.query, *request.form], secret), given):
+        header_hash = next((v for k, v in headers.items() if k.lower() == AYET_HEADER.lower()), None)
+        if not _same(ayet_hash([*request.query, *request.form], secret), header_hash):
             raise PostbackRefused("bad_signature")
         tx, ext, amount = _need(p, "transaction_id", "external_identifier", "currency_amount")
         flag = p.get("is_chargeback", "0")

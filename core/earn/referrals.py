@@ -22,17 +22,14 @@ his site again and again, and the second account would earn 10% of every round.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
     Table,
     and_,
     bindparam,
@@ -41,39 +38,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core.earn.tables import referral_days, referrals
 from core.errors import InsufficientFunds
-from core.money import ledger
-from core.money.accounts import MARKETING, user_account
-from core.money.amounts import MAX_AMOUNT
-from core.money.assets import ASSETS
-from core.platform import audit, notices
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, entries, metadata, transfers, users, utcnow
-
-referrals = Table(
-    "referrals",
-    metadata,
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False, comment="the invited user"),
-    Column("referrer_id", BigInteger, nullable=False, index=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column(
-        "activated_at", UTCDateTime, nullable=True, comment="first solved captcha; commission from then on"
-    ),
-)
-
-# What the platform paid each referrer per asset and UTC day, for referral.daily_cap.<ASSET>.
-referral_days = Table(
-    "referral_days",
-    metadata,
-    Column("referrer_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("paid", BigInteger, nullable=False, comment="platform-paid commission that day, minor units"),
-    Column("granted", BigInteger, nullable=False, comment="what the latest earning was granted"),
-    PrimaryKeyConstraint("referrer_id", "asset", "day"),
-)
+from core.identity import users_table as users
+from core.money import ASSETS, MARKETING, MAX_AMOUNT, Code, ledger, user_account
+from core.money import entries_table as entries
+from core.money import transfers_table as transfers
+from core.platform import audit, define, notices, per_engine, utcnow
 
 define("referral.commission", "10%", "share")
 # Platform-paid commission per referrer per UTC day; 0 removes the cap. About 40 friends'
@@ -84,7 +56,7 @@ for _code in ASSETS:
 # A referrer hears about commissions at most once per this many seconds (notices are batched).
 define("referral.notice_every", "1h", "duration", minimum=60)
 
-CODE = "referral"
+CODE = Code.REFERRAL
 
 
 class Source(StrEnum):
@@ -119,11 +91,11 @@ def parse_code(payload: str | None) -> int | None:
     return value if 0 < value < 2**63 else None
 
 
-def _insert(dialect):
-    return dialect.insert(referrals).on_conflict_do_nothing(index_elements=[referrals.c.user_id])
+def _insert(insert: Callable[[Table], Any]) -> Any:
+    return insert(referrals).on_conflict_do_nothing(index_elements=[referrals.c.user_id])
 
 
-_INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
+_INSERT = per_engine(_insert)
 _REFERRER = select(referrals.c.referrer_id, referrals.c.activated_at).where(
     referrals.c.user_id == bindparam("u")
 )
@@ -159,7 +131,7 @@ def bind_referrer(
             return None
         up = row.referrer_id
     result = conn.execute(
-        _INSERT[conn.dialect.name],
+        _INSERT.of(conn),
         dict(user_id=user_id, referrer_id=referrer, created_at=now or utcnow()),
     )
     return referrer if result.rowcount == 1 else None
@@ -191,13 +163,13 @@ def commission_for(share_bp: int, earning: int, platform_cut: int) -> int:
     return max(0, min(earning * share_bp // 10_000, platform_cut))
 
 
-def _grant(dialect):
+def _grant(insert: Callable[[Table], Any]) -> Any:
     """Add ``c`` to the referrer's day, up to ``cap``, in one statement; returns what was granted.
 
     The day's row is locked by the statement itself (PostgreSQL re-reads it after a
     concurrent update), so two earnings at once can never both take the last of the cap.
     """
-    ins = dialect.insert(referral_days).values(
+    ins = insert(referral_days).values(
         referrer_id=bindparam("r"),
         asset=bindparam("s"),
         day=bindparam("d"),
@@ -215,7 +187,7 @@ def _grant(dialect):
     ).returning(referral_days.c.granted)
 
 
-_GRANT = {"sqlite": _grant(sqlite), "postgresql": _grant(postgresql)}
+_GRANT = per_engine(_grant)
 _DAY = and_(
     referral_days.c.referrer_id == bindparam("r"),
     referral_days.c.asset == bindparam("s"),
@@ -299,8 +271,8 @@ def pay_commission_to(
     now = now or utcnow()
     cap = daily_cap if daily_cap > 0 else MAX_AMOUNT
     day = {"r": referrer, "s": asset, "d": _day(now)}
-    granted = conn.execute(
-        _GRANT[conn.dialect.name], {**day, "c": wanted, "cap": cap, "g0": min(wanted, cap)}
+    granted: int | None = conn.execute(
+        _GRANT.of(conn), {**day, "c": wanted, "cap": cap, "g0": min(wanted, cap)}
     ).scalar()
     if not granted or granted <= 0:
         return 0  # today's cap is spent
@@ -372,7 +344,7 @@ def stats(conn: Connection, user_id: int) -> Stats:
 
 def record_start(conn: Connection, user_id: int, payload: str | None, now: datetime | None = None) -> bool:
     """core.identity.users.record_start, and at the first start the referral binding, in one transaction."""
-    from core.identity.users import record_start as record
+    from core.identity import record_start as record
 
     first = record(conn, user_id, payload, now)
     if first and payload:

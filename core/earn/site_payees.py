@@ -17,61 +17,22 @@ A site pays anyone whose address or @username it knows, and anyone can type anyo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
     Table,
     bindparam,
     func,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core.earn.tables import payee_days, site_users, strangers
 from core.errors import DomainError
-from core.money.assets import ASSETS
-from core.platform import notices
-from core.platform.params import REGISTRY, define
-from core.platform.schema import UTCDateTime, metadata
-
-site_users = Table(
-    "faucet_site_users",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("since", UTCDateTime, nullable=False),
-    Column("how", String(8), nullable=False, comment="address | rating"),
-    PrimaryKeyConstraint("site_id", "user_id"),
-)
-
-strangers = Table(
-    "faucet_site_strangers",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("payments", Integer, nullable=False, comment="payments to users who never used the site"),
-    PrimaryKeyConstraint("site_id", "day"),
-)
-
-payee_days = Table(
-    "faucet_site_payee_days",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("asset", String(8), nullable=False),
-    Column("amount", BigInteger, nullable=False, comment="paid that day, minor units"),
-    Column("payments", Integer, nullable=False),
-    Column("to_address", Integer, nullable=False, comment="of those, payments to a linked address"),
-    PrimaryKeyConstraint("site_id", "user_id", "day"),
-)
-Index("ix_faucet_site_payee_days_user", payee_days.c.user_id, payee_days.c.day)
+from core.money import ASSETS
+from core.platform import REGISTRY, define, notices, per_engine
 
 define("faucet_api.stranger_daily", "100", "int", minimum=0, maximum=1_000_000)
 # A day's site payments are told only from this total on (about ten faucet rewards).
@@ -86,22 +47,24 @@ NOTICE_DELAY = 3600  # seconds: a session's payments go into the notice; never p
 def default(key: str) -> int:
     """A setting's default, for callers that pass none."""
     p = REGISTRY[key]
-    return p.parse(p.default)
+    value = p.parse(p.default)
+    assert isinstance(value, int)  # the keys asked for are counts
+    return value
 
 
 def day_of(now: datetime) -> int:
     return int(now.timestamp()) // 86400
 
 
-def _upserts(dialect):
-    used = dialect.insert(site_users).on_conflict_do_nothing()
-    ins = dialect.insert(strangers).values(site_id=bindparam("i"), day=bindparam("d"), payments=1)
+def _upserts(insert: Callable[[Table], Any]) -> Any:
+    used = insert(site_users).on_conflict_do_nothing()
+    ins = insert(strangers).values(site_id=bindparam("i"), day=bindparam("d"), payments=1)
     stranger = ins.on_conflict_do_update(
         index_elements=[strangers.c.site_id, strangers.c.day],
         set_={"payments": strangers.c.payments + 1},
         where=strangers.c.payments < bindparam("limit"),
     ).returning(strangers.c.payments)
-    ins = dialect.insert(payee_days).values(
+    ins = insert(payee_days).values(
         site_id=bindparam("i"),
         user_id=bindparam("u"),
         day=bindparam("d"),
@@ -121,7 +84,7 @@ def _upserts(dialect):
     return {"used": used, "stranger": stranger, "paid": paid}
 
 
-_STMTS = {"sqlite": _upserts(sqlite), "postgresql": _upserts(postgresql)}
+_STMTS = per_engine(_upserts)
 _USED = select(site_users.c.user_id).where(
     site_users.c.site_id == bindparam("i"), site_users.c.user_id == bindparam("u")
 )
@@ -134,9 +97,7 @@ _DAY_TOTAL = select(func.sum(payee_days.c.amount), func.sum(payee_days.c.payment
 
 def mark_used(conn: Connection, site_id: int, user_id: int, how: str, now: datetime) -> None:
     """The user used the site (it paid an address they linked, or they rated it). Once is enough."""
-    conn.execute(
-        _STMTS[conn.dialect.name]["used"], dict(site_id=site_id, user_id=user_id, since=now, how=how)
-    )
+    conn.execute(_STMTS.of(conn)["used"], dict(site_id=site_id, user_id=user_id, since=now, how=how))
 
 
 def has_used(conn: Connection, site_id: int, user_id: int) -> bool:
@@ -157,7 +118,7 @@ def admit(
     counted = (
         limit > 0
         and conn.execute(
-            _STMTS[conn.dialect.name]["stranger"], {"i": site_id, "d": day_of(now), "limit": limit}
+            _STMTS.of(conn)["stranger"], {"i": site_id, "d": day_of(now), "limit": limit}
         ).first()
     )
     if not counted:
@@ -182,7 +143,7 @@ def record_payment(
     """
     day = day_of(now)
     to_address = conn.execute(
-        _STMTS[conn.dialect.name]["paid"],
+        _STMTS.of(conn)["paid"],
         {"i": site_id, "u": user_id, "d": day, "s": asset, "a": amount, "b": int(by_address)},
     ).scalar_one()
     if by_address and to_address == 1:

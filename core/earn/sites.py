@@ -20,101 +20,37 @@ import ipaddress
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
+    Row,
     Table,
     and_,
     bindparam,
     func,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.earn import payout_links, referrals, site_payees
+from core.earn.tables import payouts, ratings, site_days, sites
 from core.errors import DomainError, InsufficientFunds, InvalidAmount
-from core.money import ledger
-from core.money.accounts import OWNER_ESCROW, user_account
-from core.money.assets import get_asset
-from core.platform import audit
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, accounts, id_column, metadata, utcnow
-
-sites = Table(
-    "faucet_sites",
-    metadata,
-    id_column(),
-    Column("owner_id", BigInteger, nullable=False, index=True),
-    Column("name", String(64), nullable=False),
-    Column("url", String(200), nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("reward", BigInteger, nullable=False, comment="minor units per claim, as advertised"),
-    Column("timer", Integer, nullable=False, comment="seconds between claims, as advertised"),
-    Column("key_hash", String(64), nullable=False, unique=True, comment="SHA-256 of the API key"),
-    Column("daily_cap", BigInteger, nullable=False, server_default="0", comment="0: no cap"),
-    Column(
-        "ip_allowlist", String(600), nullable=False, server_default="", comment="comma-separated; empty: any"
-    ),
-    Column("active", Boolean, nullable=False, server_default=true()),
-    Column("rating_sum", Integer, nullable=False, server_default="0"),
-    Column("rating_count", Integer, nullable=False, server_default="0"),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-
-payouts = Table(
-    "faucet_site_payouts",
-    metadata,
-    id_column(),
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("asset", String(8), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("referral", Boolean, nullable=False),
-    Column("to_text", String(128), nullable=False),
-    Column("transfer_id", BigInteger, nullable=False, unique=True),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-Index("ix_faucet_site_payouts_site_id", payouts.c.site_id, payouts.c.id)
-Index("ix_faucet_site_payouts_site_created", payouts.c.site_id, payouts.c.created_at)
-
-site_days = Table(
-    "faucet_site_days",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("day", Integer, nullable=False, comment="days since the epoch (UTC)"),
-    Column("sent", BigInteger, nullable=False),
-    PrimaryKeyConstraint("site_id", "day"),
-)
-
-ratings = Table(
-    "faucet_site_ratings",
-    metadata,
-    Column("site_id", BigInteger, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
-    Column("stars", Integer, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    PrimaryKeyConstraint("site_id", "user_id"),
-)
+from core.money import OWNER_ESCROW, Code, get_asset, ledger, user_account
+from core.money import accounts_table as accounts
+from core.platform import audit, define, per_engine, utcnow
 
 define("faucet_api.rate", "600", "int", minimum=1, maximum=1_000_000)  # requests per minute per key
 define("faucet_api.max_sites", "10", "int", minimum=1, maximum=1000)  # per owner
 
-CODE = "faucet_api"
-CODE_REFERRAL = "faucet_api_referral"
-CODE_FUND = "owner_fund"
-CODE_RETURN = "owner_return"
+CODE = Code.FAUCET_API
+CODE_REFERRAL = Code.FAUCET_API_REFERRAL
+CODE_FUND = Code.OWNER_FUND
+CODE_RETURN = Code.OWNER_RETURN
 _IDEM = re.compile(r"[A-Za-z0-9_.:-]{1,64}", re.ASCII)
 _NAME = re.compile(r"[^\x00-\x1f<>]{1,64}")
 
@@ -141,7 +77,7 @@ class Site:
     active: bool
 
     @classmethod
-    def from_row(cls, r) -> Site:
+    def from_row(cls, r: Row[Any]) -> Site:
         ips = frozenset(x for x in (r.ip_allowlist or "").split(",") if x)
         return cls(r.id, r.owner_id, r.name, r.url, r.asset, r.reward, r.timer, r.daily_cap, ips, r.active)
 
@@ -175,7 +111,9 @@ def add_site(
     asset = get_asset(asset).code
     _check_site_fields(name, url, reward, timer)
     # Removed sites count too: else remove-and-add would give fresh daily limits without end.
-    count = conn.execute(select(func.count()).select_from(sites).where(sites.c.owner_id == owner_id)).scalar()
+    count = conn.execute(
+        select(func.count()).select_from(sites).where(sites.c.owner_id == owner_id)
+    ).scalar_one()
     if count >= max_sites:
         raise DomainError("site_limit", limit=max_sites)
     api_key = secrets.token_hex(20)
@@ -219,7 +157,7 @@ def sites_of(conn: Connection, owner_id: int) -> list[tuple[Site, int]]:
     return [(s, _available(held, s)) for s in owned]
 
 
-def _available(held: dict, site: Site) -> int:
+def _available(held: dict[tuple[str, str], ledger.Balance], site: Site) -> int:
     b = held.get((escrow(site.id), site.asset))
     return b.available if b else 0
 
@@ -431,7 +369,12 @@ def authorize(conn: Connection, key_hash: str, client_ip: str | None) -> Site:
     return site
 
 
-def as_site(conn: Connection, key_hash: str, client_ip: str | None, fn, /, *args, **kwargs):
+T = TypeVar("T")
+
+
+def as_site(
+    conn: Connection, key_hash: str, client_ip: str | None, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
     """``fn(conn, site, ...)`` for the site ``authorize`` finds, in one transaction."""
     return fn(conn, authorize(conn, key_hash, client_ip), *args, **kwargs)
 
@@ -448,8 +391,8 @@ class Sent:
 _PAYOUT_BY_TRANSFER = select(payouts.c.id).where(payouts.c.transfer_id == bindparam("t"))
 
 
-def _cap_upsert(dialect):
-    ins = dialect.insert(site_days).values(site_id=bindparam("i"), day=bindparam("d"), sent=bindparam("a"))
+def _cap_upsert(insert: Callable[[Table], Any]) -> Any:
+    ins = insert(site_days).values(site_id=bindparam("i"), day=bindparam("d"), sent=bindparam("a"))
     return ins.on_conflict_do_update(
         index_elements=[site_days.c.site_id, site_days.c.day],
         set_={"sent": site_days.c.sent + ins.excluded.sent},
@@ -457,7 +400,7 @@ def _cap_upsert(dialect):
     ).returning(site_days.c.sent)
 
 
-_CAP = {"sqlite": _cap_upsert(sqlite), "postgresql": _cap_upsert(postgresql)}
+_CAP = per_engine(_cap_upsert)
 _INSERT_PAYOUT = payouts.insert().returning(payouts.c.id)
 
 
@@ -531,9 +474,7 @@ def send(
     if site.daily_cap > 0:
         day = int(now.timestamp()) // 86400
         if amount > site.daily_cap or (
-            conn.execute(
-                _CAP[conn.dialect.name], {"i": site.id, "d": day, "a": amount, "cap": site.daily_cap}
-            ).first()
+            conn.execute(_CAP.of(conn), {"i": site.id, "d": day, "a": amount, "cap": site.daily_cap}).first()
             is None
         ):
             raise DomainError("api_cap")
@@ -638,11 +579,11 @@ def directory(conn: Connection, now: datetime | None = None, asset: str | None =
     return out
 
 
-def _rate_insert(dialect):
-    return dialect.insert(ratings).on_conflict_do_nothing()
+def _rate_insert(insert: Callable[[Table], Any]) -> Any:
+    return insert(ratings).on_conflict_do_nothing()
 
 
-_RATE = {"sqlite": _rate_insert(sqlite), "postgresql": _rate_insert(postgresql)}
+_RATE = per_engine(_rate_insert)
 
 
 def rate_site(conn: Connection, user_id: int, site_id: int, stars: int, now: datetime | None = None) -> None:
@@ -651,7 +592,7 @@ def rate_site(conn: Connection, user_id: int, site_id: int, stars: int, now: dat
         raise DomainError("site_bad_rating")
     get_site(conn, site_id)
     done = conn.execute(
-        _RATE[conn.dialect.name],
+        _RATE.of(conn),
         dict(site_id=site_id, user_id=user_id, stars=stars, created_at=now or utcnow()),
     )
     if done.rowcount != 1:

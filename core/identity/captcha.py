@@ -29,13 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    Integer,
-    String,
-    Table,
     bindparam,
     case,
     select,
@@ -44,37 +38,14 @@ from sqlalchemy import (
 
 from core.errors import DomainError
 from core.identity.captcha_image import SHAPES
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
+from core.identity.tables import challenges
+from core.platform import utcnow
 
 KINDS = ("buttons", "turnstile", "hcaptcha")
 PROVIDERS = KINDS[1:]  # answered by a provider's verdict, not by a tapped option
 OPTIONS = 6
 PASSED, FAILED = 1, 0  # the "option" a provider's verdict answers with
 _rng = secrets.SystemRandom()
-
-challenges = Table(
-    "captcha_challenges",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("purpose", String(16), nullable=False, comment="the feature that asked: faucet, ads, ..."),
-    Column("subject", String(32), nullable=False, comment="what a right answer unlocks, e.g. the coin"),
-    Column("kind", String(12), nullable=False, comment="buttons | turnstile | hcaptcha (emoji: before 0013)"),
-    Column("options", String(200), nullable=False, comment="JSON list of what the puzzle shows"),
-    Column("answer", Integer, nullable=False, comment="the right option; never sent to the client"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("answered_at", UTCDateTime, nullable=True),
-    Column("outcome", String(8), nullable=True, comment="right | wrong | replaced"),
-    Column("token_hash", String(64), nullable=True, unique=True, comment="SHA-256 of a provider token"),
-)
-Index("ix_captcha_challenges_user_id", challenges.c.user_id, challenges.c.id)
-# The user's open challenges, found at every new one without walking their whole history.
-Index(
-    "ix_captcha_challenges_open",
-    challenges.c.user_id,
-    sqlite_where=challenges.c.answered_at.is_(None),
-    postgresql_where=challenges.c.answered_at.is_(None),
-)
 
 
 class CaptchaError(DomainError):

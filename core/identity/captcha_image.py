@@ -114,7 +114,13 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _shape(
-    draw: ImageDraw.ImageDraw, name: str, cx: float, cy: float, r: float, angle: float, colour
+    draw: ImageDraw.ImageDraw,
+    name: str,
+    cx: float,
+    cy: float,
+    r: float,
+    angle: float,
+    colour: tuple[int, int, int],
 ) -> None:
     if name == "ring":
         w = max(6, int(r * 0.38))
@@ -138,7 +144,8 @@ def _noise(img: Image.Image, draw: ImageDraw.ImageDraw) -> None:
     mask = Image.frombytes("L", size, secrets.token_bytes(size[0] * size[1])).point(
         lambda v: 255 if v > cut else 0
     )
-    img.paste(colours.resize(img.size, Image.NEAREST), mask=mask.resize(img.size, Image.NEAREST))
+    nearest = Image.Resampling.NEAREST
+    img.paste(colours.resize(img.size, nearest), mask=mask.resize(img.size, nearest))
 
 
 def render(options: tuple[str, ...] | list[str], target: str) -> bytes:

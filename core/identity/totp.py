@@ -24,6 +24,7 @@ import io
 import re
 import secrets
 from collections.abc import Iterable
+from typing import Any
 
 import pyotp
 import segno
@@ -148,7 +149,7 @@ class SecretBox:
     def __repr__(self) -> str:
         return "SecretBox(<redacted>)"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         raise TypeError("SecretBox is not picklable")
 
     def encrypt(self, text: str, aad: str = "") -> str:

@@ -30,18 +30,14 @@ Secrets, codes and backup codes are never logged, audited or put in an error's p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
-    Index,
-    Integer,
-    String,
-    Table,
+    Row,
     bindparam,
     case,
     delete,
@@ -50,39 +46,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
 from core.identity import totp
-from core.platform import audit
-from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
-
-twofa = Table(
-    "twofa",
-    metadata,
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("secret", String(200), nullable=False, comment="SecretBox token, aad totp:<user_id>"),
-    Column("enabled", Boolean, nullable=False),
-    Column("last_step", BigInteger, nullable=True, comment="last accepted TOTP time step"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("enabled_at", UTCDateTime, nullable=True),
-    Column(
-        "failures", Integer, nullable=False, server_default="0", comment="wrong codes since failures_since"
-    ),
-    Column(
-        "failures_since", UTCDateTime, nullable=True, comment="the first counted wrong code of the window"
-    ),
-)
-twofa_backup_codes = Table(
-    "twofa_backup_codes",
-    metadata,
-    id_column(),
-    Column("user_id", BigInteger, nullable=False),
-    Column("code_hash", String(64), nullable=False, unique=True),
-    Column("used_at", UTCDateTime, nullable=True),
-)
-Index("ix_twofa_backup_codes_user", twofa_backup_codes.c.user_id)
+from core.identity.tables import twofa, twofa_backup_codes
+from core.platform import UTCDateTime, audit, define, insert_for, utcnow
 
 define("twofa.max_failures", "10", "int", minimum=1, maximum=1000)
 # A code already used is accepted again for the next protected action within this long of its
@@ -218,6 +186,9 @@ def record_failure(conn: Connection, user_id: int, now: datetime | None = None) 
     conn.execute(_CLAIM, {"u": user_id, "cutoff": now - WINDOW, "max": 2**31 - 1, "now": now})
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class Refused:
     """What ``counting_failures`` returns for a wrong code; the caller raises ``error``."""
@@ -225,7 +196,9 @@ class Refused:
     error: TwoFactorFailed
 
 
-def counting_failures(conn: Connection, user_id: int, fn, /, *args, **kwargs):
+def counting_failures(
+    conn: Connection, user_id: int, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T | Refused:
     """Run the use case ``fn(conn, *args, **kwargs)``; if it fails on a wrong 2FA code, undo it
     but keep the failure counted (and return ``Refused``), in this one transaction.
 
@@ -251,8 +224,7 @@ def begin_setup(
         raise TwoFactorState("twofa_already_on")
     secret = totp.new_secret()
     token = totp.SecretBox(secret_key).encrypt(secret, aad=f"totp:{user_id}")
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-    ins = dialect.insert(twofa).values(user_id=user_id, secret=token, enabled=False, created_at=now)
+    ins = insert_for(conn)(twofa).values(user_id=user_id, secret=token, enabled=False, created_at=now)
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=[twofa.c.user_id],
@@ -264,7 +236,7 @@ def begin_setup(
 
 
 def _check_totp(
-    conn, row, user_id: int, code: str, secret_key: str, now: datetime, session: int = 0
+    conn: Connection, row: Row[Any], user_id: int, code: str, secret_key: str, now: datetime, session: int = 0
 ) -> bool | None:
     """True: accepted (its step is used up now). False: wrong. None: a right code whose step
     was used already (a replay, or a second tap): refused, but no guess, so not a failure.
@@ -292,7 +264,7 @@ def next_code_wait(now: datetime) -> int:
     return totp.STEP_SECONDS - int(now.timestamp()) % totp.STEP_SECONDS
 
 
-def _settle_claim(conn, user_id: int, ok: bool | None, now: datetime, max_failures: int) -> None:
+def _settle_claim(conn: Connection, user_id: int, ok: bool | None, now: datetime, max_failures: int) -> None:
     """After a code was checked: give the claimed failure back unless the code was wrong."""
     if ok is False:
         raise _failed(user_id, now, max_failures)
@@ -389,7 +361,7 @@ def tries_left(conn: Connection, user_id: int, *, max_failures: int, now: dateti
     row = conn.execute(_ROW, {"u": user_id}).first()
     if row is None or row.failures_since is None or row.failures_since <= now - WINDOW:
         return max_failures
-    return max(0, max_failures - row.failures)
+    return max(0, max_failures - int(row.failures))
 
 
 def disable(
@@ -397,7 +369,7 @@ def disable(
     user_id: int,
     code: str | None,
     secret_key: str,
-    now=None,
+    now: datetime | None = None,
     *,
     max_failures: int,
     session: int = 0,
@@ -412,8 +384,15 @@ def disable(
 
 
 def guarded_call(
-    conn: Connection, user_id: int, code: str | None, secret_key: str, max_failures: int, fn, /, **kwargs
-):
+    conn: Connection,
+    user_id: int,
+    code: str | None,
+    secret_key: str,
+    max_failures: int,
+    fn: Callable[..., T],
+    /,
+    **kwargs: Any,
+) -> T:
     """Check ``user_id``'s code (when 2FA is on), then run the use case ``fn`` in the same transaction."""
     require(conn, user_id, code, secret_key, max_failures=max_failures)
     return fn(conn, **kwargs)

@@ -9,14 +9,16 @@ holders impossible (a concurrent claim on PostgreSQL fails on the index and is r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, Table, bindparam, func, select, update
 
 from core.errors import UnknownUser
-from core.platform.schema import users, utcnow
+from core.identity.tables import users
+from core.platform import per_engine, utcnow
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "ru", "id")
 DEFAULT_LANGUAGE = "en"
@@ -49,13 +51,13 @@ def supported_language(code: str | None) -> str | None:
     return base if base in LANGUAGES else None
 
 
-def _user(row) -> User:
+def _user(row: Row[Any]) -> User:
     m = row._mapping
     return User(**{k: m[k] for k in User.__slots__})
 
 
-def _upsert(dialect):
-    ins = dialect.insert(users)
+def _upsert(insert: Callable[[Table], Any]) -> Any:
+    ins = insert(users)
     stmt = ins.values(
         id=bindparam("id"),
         username=bindparam("username"),
@@ -75,7 +77,7 @@ def _upsert(dialect):
     ).returning(*users.c)
 
 
-_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_UPSERT = per_engine(_upsert)
 _RELEASE_USERNAME = (
     update(users)
     .where(func.lower(users.c.username) == bindparam("n"), users.c.id != bindparam("holder"))
@@ -105,7 +107,7 @@ def upsert_user(
     if username is not None:
         conn.execute(_RELEASE_USERNAME, {"n": username.lower(), "holder": id})
     row = conn.execute(
-        _UPSERT[conn.dialect.name],
+        _UPSERT.of(conn),
         dict(
             id=id,
             username=username,

@@ -18,10 +18,8 @@ from sqlalchemy import Connection, select, update
 from core.errors import InvalidParam
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.tables import loyalty_users
-from core.money import ledger
-from core.money.accounts import WORLD, user_account
-from core.money.assets import POINTS
-from core.platform.params import Param, define
+from core.money import POINTS, WORLD, ledger, user_account
+from core.platform import Param, define
 
 CODE = "rp_boost"
 BOOSTED_SOURCES = ("faucet", "ad", "offer")

@@ -23,8 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.points import RP, Rules, count_action, day_of, earn, ensure_row
 from core.loyalty.tables import daily_progress, loyalty_activity, loyalty_users
-from core.money import bulk, ledger
-from core.money.accounts import WORLD, user_account
+from core.money import WORLD, bulk, ledger, user_account
 from core.platform import notices
 
 CODE_FREEZE = "rp_freeze"

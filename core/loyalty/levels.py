@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from core.errors import InvalidParam
-from core.platform.params import Param, define
+from core.platform import Param, define
 
 
 @dataclass(frozen=True, slots=True)

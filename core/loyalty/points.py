@@ -30,11 +30,10 @@ from core.errors import InsufficientFunds
 from core.loyalty import boosts, levels
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.tables import loyalty_activity, loyalty_users
-from core.money import ledger
-from core.money.accounts import MARKETING, WORLD, user_account
-from core.money.assets import ASSETS, POINTS, get_asset
-from core.platform.params import Param, define
-from core.platform.schema import entries, transfers
+from core.money import ASSETS, MARKETING, POINTS, WORLD, get_asset, ledger, user_account
+from core.money import entries_table as entries
+from core.money import transfers_table as transfers
+from core.platform import Param, define
 
 RP = POINTS.code
 SOURCES = ("faucet", "ad", "offer")  # points per event

@@ -30,11 +30,11 @@ from core.errors import InsufficientFunds
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.points import day_of
 from core.loyalty.tables import stake_epochs, stake_log, stake_rewards, unstakes
-from core.money import bulk, ledger
-from core.money.accounts import FEES, HOUSE, STAKING, user_account
-from core.money.assets import ASSETS
-from core.platform.params import define
-from core.platform.schema import accounts, entries, transfers
+from core.money import ASSETS, FEES, HOUSE, STAKING, bulk, ledger, user_account
+from core.money import accounts_table as accounts
+from core.money import entries_table as entries
+from core.money import transfers_table as transfers
+from core.platform import define
 
 DUST = "DUST"
 POOL = f"{STAKING}:pool"

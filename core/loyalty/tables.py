@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, PrimaryKeyConstraint, String, Table, false
 
-from core.platform.schema import UTCDateTime, id_column, metadata
+from core.platform import UTCDateTime, id_column, metadata
 
 # One row per user who ever checked in, bought a freeze or a boost.
 loyalty_users = Table(

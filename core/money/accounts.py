@@ -68,9 +68,9 @@ def check_owner(owner: str) -> str:
     if not isinstance(owner, str):
         raise UnknownAccount(owner)
     if owner.startswith("user:"):
-        ok = _USER.fullmatch(owner)
+        ok = _USER.fullmatch(owner) is not None
     else:
-        ok = _SYSTEM.fullmatch(owner) and owner.split(":", 1)[0] in SYSTEM_ACCOUNTS
+        ok = _SYSTEM.fullmatch(owner) is not None and owner.split(":", 1)[0] in SYSTEM_ACCOUNTS
     if not ok:
         raise UnknownAccount(owner)
     return owner

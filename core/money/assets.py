@@ -20,7 +20,7 @@ class Asset:
     @property
     def unit(self) -> int:
         """Minor units in one whole coin."""
-        return 10**self.decimals
+        return int(10**self.decimals)
 
 
 ASSETS: dict[str, Asset] = {

@@ -39,7 +39,8 @@ from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
 from core.money.assets import LEDGER_ASSETS
 from core.money.ledger import PENDING, POST, POSTED, Move
-from core.platform.schema import UTCDateTime, accounts, transfers, utcnow
+from core.money.tables import accounts, transfers
+from core.platform import UTCDateTime, utcnow
 
 CHUNK = 1000  # rows per statement: 5 binds a row stays far below both engines' limits
 

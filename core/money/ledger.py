@@ -27,14 +27,18 @@ All functions take a SQLAlchemy ``Connection`` inside the caller's transaction
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Row,
+    Select,
     String,
+    Table,
     Text,
     and_,
     bindparam,
@@ -45,14 +49,15 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
 from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
 from core.money.assets import LEDGER_ASSETS
-from core.platform.schema import UTCDateTime, accounts, entries, transfers, utcnow
+from core.money.codes import Code
+from core.money.tables import accounts, entries, transfers
+from core.platform import UTCDateTime, per_engine, utcnow
 
 POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
 
@@ -74,21 +79,21 @@ class Transfer:
     replayed: bool = False  # True when the key had already been posted: nothing moved now
 
     @classmethod
-    def from_row(cls, row, *, replayed: bool = False) -> Transfer:
-        m = row._mapping
+    def from_row(cls, row: Row[Any], *, replayed: bool = False) -> Transfer:
+        fields = row._mapping
         return cls(
-            id=m["id"],
-            key=m["key"],
-            kind=m["kind"],
-            debit=m["debit"],
-            credit=m["credit"],
-            asset=m["asset"],
-            amount=m["amount"],
-            code=m["code"],
-            meta=json.loads(m["meta"] or "{}"),
-            pending_id=m["pending_id"],
-            reverses_id=m["reverses_id"],
-            created_at=m["created_at"],
+            id=fields["id"],
+            key=fields["key"],
+            kind=fields["kind"],
+            debit=fields["debit"],
+            credit=fields["credit"],
+            asset=fields["asset"],
+            amount=fields["amount"],
+            code=fields["code"],
+            meta=json.loads(fields["meta"] or "{}"),
+            pending_id=fields["pending_id"],
+            reverses_id=fields["reverses_id"],
+            created_at=fields["created_at"],
             replayed=replayed,
         )
 
@@ -106,95 +111,119 @@ class Move:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One transfer to write, before it has an id: what ``_post`` takes (like TigerBeetle's
+    Transfer). ``kind`` is POSTED, PENDING, or POST/VOID with the ``pending_id`` it resolves;
+    ``reverses_id`` names the transfer a correction reverses; ``now`` defaults to utcnow()."""
+
+    kind: str
+    debit: str
+    credit: str
+    asset: str
+    amount: int
+    code: str
+    key: str
+    meta: dict[str, Any] | None = None
+    pending_id: int | None = None
+    reverses_id: int | None = None
+    now: datetime | None = None
+
+
 # --- statements, built once -------------------------------------------------------
 
-_BY_KEY = select(transfers).where(transfers.c.key == bindparam("k"))
-_BY_ID = select(transfers).where(transfers.c.id == bindparam("i"))
-_RESOLVED = select(transfers.c.id).where(transfers.c.pending_id == bindparam("i"))
+# Bind names are not column names: SQLAlchemy keeps those for an UPDATE's own SET values.
+_BY_KEY = select(transfers).where(transfers.c.key == bindparam("key"))
+_BY_ID = select(transfers).where(transfers.c.id == bindparam("transfer_id"))
+_RESOLVED = select(transfers.c.id).where(transfers.c.pending_id == bindparam("transfer_id"))
 
-_avail = accounts.c.balance - accounts.c.debits_pending
-_where = and_(accounts.c.owner == bindparam("o"), accounts.c.asset == bindparam("s"))
+# One leg of a transfer, as every account statement below binds it (see ``_leg``).
+_available = accounts.c.balance - accounts.c.debits_pending
+_this_account = and_(accounts.c.owner == bindparam("account"), accounts.c.asset == bindparam("asset_code"))
 _DEBIT = (
     update(accounts)
-    .where(_where, _avail >= bindparam("a"))
-    .values(balance=accounts.c.balance - bindparam("a"))
+    .where(_this_account, _available >= bindparam("amount"))
+    .values(balance=accounts.c.balance - bindparam("amount"))
     .returning(accounts.c.balance)
 )
 _HOLD = (
     update(accounts)
-    .where(_where, _avail >= bindparam("a"))
-    .values(debits_pending=accounts.c.debits_pending + bindparam("a"))
+    .where(_this_account, _available >= bindparam("amount"))
+    .values(debits_pending=accounts.c.debits_pending + bindparam("amount"))
     .returning(accounts.c.balance)
 )
 _RELEASE_DEBIT = (  # post: the held amount leaves the account
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        balance=accounts.c.balance - bindparam("a"),
-        debits_pending=accounts.c.debits_pending - bindparam("a"),
+        balance=accounts.c.balance - bindparam("amount"),
+        debits_pending=accounts.c.debits_pending - bindparam("amount"),
     )
     .returning(accounts.c.balance)
 )
 _SETTLE_CREDIT = (
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        balance=accounts.c.balance + bindparam("a"),
-        credits_pending=accounts.c.credits_pending - bindparam("a"),
+        balance=accounts.c.balance + bindparam("amount"),
+        credits_pending=accounts.c.credits_pending - bindparam("amount"),
     )
     .returning(accounts.c.balance)
 )
 _UNHOLD = (
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        debits_pending=accounts.c.debits_pending - bindparam("a"),
+        debits_pending=accounts.c.debits_pending - bindparam("amount"),
     )
 )
 _UNCREDIT = (
     update(accounts)
-    .where(_where)
+    .where(_this_account)
     .values(
-        credits_pending=accounts.c.credits_pending - bindparam("a"),
+        credits_pending=accounts.c.credits_pending - bindparam("amount"),
     )
 )
-_UNDEBIT = update(accounts).where(_where).values(balance=accounts.c.balance + bindparam("a"))
+_UNDEBIT = update(accounts).where(_this_account).values(balance=accounts.c.balance + bindparam("amount"))
 _INSERT_ENTRY = entries.insert()
 
 
-def _upserts(dialect):
+def _upserts(insert: Callable[[Table], Any]) -> dict[str, Any]:
     """Credit (or debit world): create the account row if needed, in one statement.
 
     Each returns no row when the cap would be passed (the conflict update's WHERE): a new
     row never passes it, since no amount is larger than the cap.
     """
-    ins = dialect.insert(accounts)
-    row = dict(owner=bindparam("o"), asset=bindparam("s"), created_at=bindparam("now"))
+    ins = insert(accounts)
+    new_row: dict[str, Any] = dict(
+        owner=bindparam("account"), asset=bindparam("asset_code"), created_at=bindparam("now")
+    )
     key = [accounts.c.owner, accounts.c.asset]
     incoming = accounts.c.balance + accounts.c.credits_pending
     world_available = accounts.c.balance - accounts.c.debits_pending
-    add = ins.values(**row, balance=bindparam("a")).on_conflict_do_update(
+    add = ins.values(**new_row, balance=bindparam("amount")).on_conflict_do_update(
         index_elements=key,
         set_={"balance": accounts.c.balance + ins.excluded.balance},
         where=incoming + ins.excluded.balance <= literal(MAX_BALANCE),
     )
-    debit_world = ins.values(**row, balance=-bindparam("a", type_=BigInteger)).on_conflict_do_update(
+    debit_world = ins.values(**new_row, balance=-bindparam("amount", type_=BigInteger)).on_conflict_do_update(
         index_elements=key,
         set_={"balance": accounts.c.balance + ins.excluded.balance},
         where=world_available + ins.excluded.balance >= literal(-MAX_BALANCE),
     )
-    pend = ins.values(**row, credits_pending=bindparam("a")).on_conflict_do_update(
+    pend = ins.values(**new_row, credits_pending=bindparam("amount")).on_conflict_do_update(
         index_elements=key,
         set_={"credits_pending": accounts.c.credits_pending + ins.excluded.credits_pending},
         where=incoming + ins.excluded.credits_pending <= literal(MAX_BALANCE),
     )
-    hold_world = ins.values(**row, debits_pending=bindparam("a")).on_conflict_do_update(
+    hold_world = ins.values(**new_row, debits_pending=bindparam("amount")).on_conflict_do_update(
         index_elements=key,
         set_={"debits_pending": accounts.c.debits_pending + ins.excluded.debits_pending},
         where=world_available - ins.excluded.debits_pending >= literal(-MAX_BALANCE),
     )
-    tr = dialect.insert(transfers)
-    insert_transfer = tr.on_conflict_do_nothing(index_elements=[transfers.c.key]).returning(transfers.c.id)
+    insert_transfer = (
+        insert(transfers).on_conflict_do_nothing(index_elements=[transfers.c.key]).returning(transfers.c.id)
+    )
     return {
         "add": add.returning(accounts.c.balance),
         "debit_world": debit_world.returning(accounts.c.balance),
@@ -204,7 +233,7 @@ def _upserts(dialect):
     }
 
 
-_DIALECT_STMTS = {"sqlite": _upserts(sqlite), "postgresql": _upserts(postgresql)}
+_DIALECT_STMTS = per_engine(_upserts)
 
 # PostgreSQL can do a whole posted transfer in one statement with data-modifying CTEs:
 # insert the transfer (nothing if the key exists), debit only if funds suffice, credit
@@ -250,8 +279,8 @@ SELECT (SELECT id FROM t) AS id, (SELECT balance FROM d) AS debit_after, (SELECT
 )
 
 
-def _stmts(conn: Connection) -> dict:
-    return _DIALECT_STMTS[conn.dialect.name]
+def _stmts(conn: Connection) -> dict[str, Any]:
+    return _DIALECT_STMTS.of(conn)
 
 
 # --- posting ----------------------------------------------------------------------
@@ -275,15 +304,30 @@ def transfer(
     Idempotent on ``key``. Raises InsufficientFunds if the debit account (any but
     world) would go below zero, counting amounts held by pending transfers.
     """
-    return _post(conn, POSTED, debit, credit, asset, amount, code, key, meta, None, reverses_id, now)
+    return _post(
+        conn, Posting(POSTED, debit, credit, asset, amount, code, key, meta, reverses_id=reverses_id, now=now)
+    )
 
 
 def transfer_many(conn: Connection, moves: list[Move], *, now: datetime | None = None) -> list[Transfer]:
     """Post several transfers atomically: in the caller's transaction, all or none."""
     now = now or utcnow()
     return [
-        _post(conn, POSTED, m.debit, m.credit, m.asset, m.amount, m.code, m.key, m.meta, None, None, now)
-        for m in moves
+        _post(
+            conn,
+            Posting(
+                POSTED,
+                move.debit,
+                move.credit,
+                move.asset,
+                move.amount,
+                move.code,
+                move.key,
+                move.meta,
+                now=now,
+            ),
+        )
+        for move in moves
     ]
 
 
@@ -300,23 +344,31 @@ def reserve(
     now: datetime | None = None,
 ) -> Transfer:
     """Hold ``amount`` on ``debit`` for a later ``post_pending`` or ``void_pending`` (two-phase)."""
-    return _post(conn, PENDING, debit, credit, asset, amount, code, key, meta, None, None, now)
+    return _post(conn, Posting(PENDING, debit, credit, asset, amount, code, key, meta, now=now))
 
 
 def post_pending(
-    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+    conn: Connection,
+    pending_id: int,
+    *,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Transfer:
     """Complete a pending transfer: the held amount moves. At most once; never after a void."""
-    p = _pending(conn, pending_id, key)
-    return _post(conn, POST, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+    return _post(conn, _resolution(POST, _pending(conn, pending_id, key), key, meta, now))
 
 
 def void_pending(
-    conn: Connection, pending_id: int, *, key: str, meta: dict | None = None, now: datetime | None = None
+    conn: Connection,
+    pending_id: int,
+    *,
+    key: str,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Transfer:
     """Cancel a pending transfer: the hold is released, nothing moves. At most once; never after a post."""
-    p = _pending(conn, pending_id, key)
-    return _post(conn, VOID, p.debit, p.credit, p.asset, p.amount, p.code, key, meta, p.id, None, now)
+    return _post(conn, _resolution(VOID, _pending(conn, pending_id, key), key, meta, now))
 
 
 def reverse(
@@ -324,12 +376,12 @@ def reverse(
     transfer_id: int,
     *,
     key: str,
-    code: str = "correction",
-    meta: dict | None = None,
+    code: str = Code.CORRECTION,
+    meta: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Transfer:
     """Correct a posted transfer with a new one in the opposite direction that points at it."""
-    row = conn.execute(_BY_ID, {"i": transfer_id}).first()
+    row = conn.execute(_BY_ID, {"transfer_id": transfer_id}).first()
     if row is None or row.kind not in (POSTED, POST):
         raise TransferRejected("not_reversible", id=transfer_id)
     return transfer(
@@ -348,27 +400,59 @@ def reverse(
 
 def get_transfer(conn: Connection, *, key: str | None = None, id: int | None = None) -> Transfer | None:
     row = (
-        conn.execute(_BY_KEY, {"k": key}).first()
+        conn.execute(_BY_KEY, {"key": key}).first()
         if key is not None
-        else conn.execute(_BY_ID, {"i": id}).first()
+        else conn.execute(_BY_ID, {"transfer_id": id}).first()
     )
     return Transfer.from_row(row) if row is not None else None
 
 
+def _resolution(
+    kind: str, pending: Transfer, key: str, meta: dict[str, Any] | None, now: datetime | None
+) -> Posting:
+    """The POST or VOID of ``pending``: its accounts, asset, amount and code, under a key of its own."""
+    return Posting(
+        kind,
+        pending.debit,
+        pending.credit,
+        pending.asset,
+        pending.amount,
+        pending.code,
+        key,
+        meta,
+        pending.id,
+        now=now,
+    )
+
+
 def _pending(conn: Connection, pending_id: int, key: str) -> Transfer:
     """The pending transfer to resolve; refuses one already resolved under another key."""
-    row = conn.execute(_BY_ID, {"i": pending_id}).first()
+    row = conn.execute(_BY_ID, {"transfer_id": pending_id}).first()
     if row is None or row.kind != PENDING:
         raise TransferRejected("not_pending", id=pending_id)
-    resolved_by = conn.execute(_RESOLVED, {"i": pending_id}).scalar()
-    if resolved_by is not None and conn.execute(_BY_KEY, {"k": key}).first() is None:
+    resolved_by = conn.execute(_RESOLVED, {"transfer_id": pending_id}).scalar()
+    if resolved_by is not None and conn.execute(_BY_KEY, {"key": key}).first() is None:
         raise TransferRejected("already_resolved", id=pending_id)
     return Transfer.from_row(row)
 
 
-def _post(
-    conn, kind, debit, credit, asset, amount, code, key, meta, pending_id, reverses_id, now
-) -> Transfer:
+def _leg(account: str, posting: Posting, now: datetime) -> dict[str, Any]:
+    """The bind values of one account's side of a posting (the statements above)."""
+    return {"account": account, "asset_code": posting.asset, "amount": posting.amount, "now": now}
+
+
+def _post(conn: Connection, posting: Posting) -> Transfer:
+    """Write ``posting``: check it, insert its transfer row (or find the key's first one),
+    then move its legs by its kind. A refusal takes the row back (``_refuse``)."""
+    kind, debit, credit, asset, amount, code, key = (
+        posting.kind,
+        posting.debit,
+        posting.credit,
+        posting.asset,
+        posting.amount,
+        posting.code,
+        posting.key,
+    )
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
         raise TransferRejected("bad_amount", amount=repr(amount)[:40])
     if asset not in LEDGER_ASSETS:  # the canonical code only: "btc" would open a second, hidden account
@@ -379,71 +463,71 @@ def _post(
         raise TransferRejected("same_account", account=debit)
     if not key or len(key) > 200 or not code or len(code) > 32:
         raise TransferRejected("bad_key_or_code", key=str(key)[:40])
-    now = now or utcnow()
+    now = posting.now or utcnow()
     if now.tzinfo is None:  # the plain-sqlite3 path would read it as local time
         raise ValueError("naive datetime given to a UTC column")
-    meta_text = json.dumps(meta or {}, sort_keys=True, separators=(",", ":"), default=str)
-    fields = dict(
+    meta_text = json.dumps(posting.meta or {}, sort_keys=True, separators=(",", ":"), default=str)
+    fields: dict[str, Any] = dict(
         kind=kind,
         debit=debit,
         credit=credit,
         asset=asset,
         amount=amount,
         code=code,
-        pending_id=pending_id,
-        reverses_id=reverses_id,
+        pending_id=posting.pending_id,
+        reverses_id=posting.reverses_id,
     )
-    st = _stmts(conn)
+    statements = _stmts(conn)
     row = {**fields, "key": key, "meta": meta_text, "created_at": now}
     one_trip = kind == POSTED and debit != WORLD
     if one_trip and conn.dialect.name == "postgresql":
         # One round trip instead of four (see _PG_POSTED); a refused debit raises below and
         # the caller's transaction rolls the transfer row back.
-        r = conn.execute(_PG_POSTED, row).one()
-        new_id, debit_after, credit_after = r.id, r.debit_after, r.credit_after
+        result = conn.execute(_PG_POSTED, row).one()
+        new_id, debit_after, credit_after = result.id, result.debit_after, result.credit_after
     elif one_trip:
         new_id, debit_after, credit_after = _sqlite_posted(conn, row)
     else:
-        new_id = conn.execute(st["insert_transfer"], row).scalar()
+        new_id = conn.execute(statements["insert_transfer"], row).scalar()
     if new_id is None:  # the key was posted before: return it, or refuse if it differs
-        first = conn.execute(_BY_KEY, {"k": key}).one()
+        first = conn.execute(_BY_KEY, {"key": key}).one()
         if any(getattr(first, name) != value for name, value in fields.items()):
             raise IdempotencyConflict(key)
         return Transfer.from_row(first, replayed=True)
 
-    d = {"o": debit, "s": asset, "a": amount, "now": now}
-    c = {"o": credit, "s": asset, "a": amount, "now": now}
+    debit_leg = _leg(debit, posting, now)
+    credit_leg = _leg(credit, posting, now)
     if one_trip:
         if debit_after is None:
             _refuse(conn, new_id, debit, asset, amount)
         if credit_after is None:
-            conn.execute(_UNDEBIT, d)
+            conn.execute(_UNDEBIT, debit_leg)
             _refuse(conn, new_id, credit, asset, amount, capped=True)
     elif kind == POSTED:
-        debit_after = _debit(conn, st, d)
+        debit_after = _debit(conn, statements, debit_leg)
         if debit_after is None:
             _refuse(conn, new_id, debit, asset, amount, capped=debit == WORLD)
-        credit_after = conn.execute(st["add"], c).scalar()
+        credit_after = conn.execute(statements["add"], credit_leg).scalar()
         if credit_after is None:
-            conn.execute(_UNDEBIT, d)
+            conn.execute(_UNDEBIT, debit_leg)
             _refuse(conn, new_id, credit, asset, amount, capped=True)
         _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
     elif kind == PENDING:
         if debit == WORLD:
-            if conn.execute(st["hold_world"], d).first() is None:
+            if conn.execute(statements["hold_world"], debit_leg).first() is None:
                 _refuse(conn, new_id, debit, asset, amount, capped=True)
-        elif conn.execute(_HOLD, d).first() is None:
+        elif conn.execute(_HOLD, debit_leg).first() is None:
             _refuse(conn, new_id, debit, asset, amount)
-        if conn.execute(st["pend"], c).first() is None:
-            conn.execute(_UNHOLD, d)
+        if conn.execute(statements["pend"], credit_leg).first() is None:
+            conn.execute(_UNHOLD, debit_leg)
             _refuse(conn, new_id, credit, asset, amount, capped=True)
     elif kind == POST:
-        debit_after = conn.execute(_RELEASE_DEBIT, d).scalar_one()
-        credit_after = conn.execute(_SETTLE_CREDIT, c).scalar_one()
+        debit_after = conn.execute(_RELEASE_DEBIT, debit_leg).scalar_one()
+        credit_after = conn.execute(_SETTLE_CREDIT, credit_leg).scalar_one()
         _entries(conn, new_id, debit, credit, asset, amount, debit_after, credit_after)
     else:  # VOID
-        conn.execute(_UNHOLD, d)
-        conn.execute(_UNCREDIT, c)
+        conn.execute(_UNHOLD, debit_leg)
+        conn.execute(_UNCREDIT, credit_leg)
     return Transfer(
         id=new_id,
         key=key,
@@ -473,9 +557,11 @@ _SQL_CREDIT = (
 _SQL_ENTRY = "INSERT INTO entries (transfer_id, owner, asset, amount, balance_after) VALUES (?, ?, ?, ?, ?)"
 
 
-def _sqlite_posted(conn: Connection, row: dict) -> tuple[int | None, int | None, int | None]:
+def _sqlite_posted(conn: Connection, row: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     at = row["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as UTCDateTime stores it
-    cur = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in a transaction has its driver connection
+    cur = driver.cursor()
     try:
         debit, credit, asset, amount = row["debit"], row["credit"], row["asset"], row["amount"]
         got = cur.execute(
@@ -500,17 +586,19 @@ def _sqlite_posted(conn: Connection, row: dict) -> tuple[int | None, int | None,
         cur.close()
 
 
-def _debit(conn, st, d) -> int | None:
+def _debit(conn: Connection, statements: dict[str, Any], debit_leg: dict[str, Any]) -> int | None:
     """The debit account's balance after, or None when it cannot pay (world: up to the cap)."""
-    if d["o"] == WORLD:
-        return conn.execute(st["debit_world"], d).scalar()
-    return conn.execute(_DEBIT, d).scalar()
+    if debit_leg["account"] == WORLD:
+        return conn.execute(statements["debit_world"], debit_leg).scalar()
+    return conn.execute(_DEBIT, debit_leg).scalar()
 
 
-_UNDO = delete(transfers).where(transfers.c.id == bindparam("i"))
+_UNDO = delete(transfers).where(transfers.c.id == bindparam("transfer_id"))
 
 
-def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped: bool = False):
+def _refuse(
+    conn: Connection, new_id: int, account: str, asset: str, amount: int, *, capped: bool = False
+) -> NoReturn:
     """Take back the transfer row written moments ago in this same transaction, then refuse:
     InsufficientFunds, or BalanceLimit when ``account`` would pass the cap (the caller undid
     any leg it had already moved).
@@ -518,13 +606,22 @@ def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped:
     The row was never committed, so this is no rewrite of history; it keeps the key
     unused even for a caller that catches the refusal and goes on (a retry can then pay).
     """
-    conn.execute(_UNDO, {"i": new_id})
+    conn.execute(_UNDO, {"transfer_id": new_id})
     if capped:
         raise BalanceLimit(account, asset, MAX_BALANCE)
     raise InsufficientFunds(account, asset, amount)
 
 
-def _entries(conn, transfer_id, debit, credit, asset, amount, debit_after, credit_after) -> None:
+def _entries(
+    conn: Connection,
+    transfer_id: int,
+    debit: str,
+    credit: str,
+    asset: str,
+    amount: int,
+    debit_after: int,
+    credit_after: int,
+) -> None:
     conn.execute(
         _INSERT_ENTRY,
         [
@@ -553,9 +650,9 @@ class Balance:
 
 
 _BALANCES = select(accounts.c.asset, accounts.c.balance, accounts.c.debits_pending).where(
-    accounts.c.owner == bindparam("o")
+    accounts.c.owner == bindparam("account")
 )
-_BALANCE = select(accounts.c.balance, accounts.c.debits_pending).where(_where)
+_BALANCE = select(accounts.c.balance, accounts.c.debits_pending).where(_this_account)
 
 
 def balances_of(conn: Connection, owners: list[str]) -> dict[tuple[str, str], Balance]:
@@ -573,13 +670,14 @@ def balances_of(conn: Connection, owners: list[str]) -> dict[tuple[str, str], Ba
 def balances(conn: Connection, owner: str) -> dict[str, Balance]:
     """Every asset the owner has an account in, in registry order."""
     rows = {
-        r.asset: Balance(r.asset, r.balance, r.debits_pending) for r in conn.execute(_BALANCES, {"o": owner})
+        r.asset: Balance(r.asset, r.balance, r.debits_pending)
+        for r in conn.execute(_BALANCES, {"account": owner})
     }
     return {code: rows[code] for code in LEDGER_ASSETS if code in rows}
 
 
 def balance(conn: Connection, owner: str, asset: str) -> Balance:
-    row = conn.execute(_BALANCE, {"o": owner, "s": asset}).first()
+    row = conn.execute(_BALANCE, {"account": owner, "asset_code": asset}).first()
     return Balance(asset, row.balance, row.debits_pending) if row else Balance(asset, 0, 0)
 
 
@@ -612,18 +710,18 @@ _HISTORY = (
         transfers.c.created_at,
     )
     .join(transfers, transfers.c.id == entries.c.transfer_id)
-    .where(entries.c.owner == bindparam("o"))
+    .where(entries.c.owner == bindparam("account"))
     .order_by(entries.c.id.desc())
-    .limit(bindparam("n"))
+    .limit(bindparam("limit"))
     .offset(bindparam("skip"))
 )
-_HISTORY_COUNT = select(func.count()).select_from(entries).where(entries.c.owner == bindparam("o"))
+_HISTORY_COUNT = select(func.count()).select_from(entries).where(entries.c.owner == bindparam("account"))
 
 
 def history(conn: Connection, owner: str, *, limit: int = 10, offset: int = 0) -> tuple[list[Movement], int]:
     """Posted movements of ``owner``, newest first, and how many there are in all."""
-    rows = conn.execute(_HISTORY, {"o": owner, "n": limit, "skip": offset}).all()
-    total = conn.execute(_HISTORY_COUNT, {"o": owner}).scalar_one()
+    rows = conn.execute(_HISTORY, {"account": owner, "limit": limit, "skip": offset}).all()
+    total = conn.execute(_HISTORY_COUNT, {"account": owner}).scalar_one()
     return [
         Movement(
             entry_id=r.id,
@@ -643,7 +741,7 @@ def history(conn: Connection, owner: str, *, limit: int = 10, offset: int = 0) -
 # --- invariants ---------------------------------------------------------------------
 
 
-def _grouped_sums(conn: Connection, summed, rows) -> dict[tuple, int]:
+def _grouped_sums(conn: Connection, summed: Select[Any], rows: Select[Any]) -> dict[tuple[Any, ...], int]:
     """``summed`` (a GROUP BY with the sum last) as {group: sum}. SQLite's SUM() fails on a
     64-bit overflow, which the caps rule out but books from before them may hold: then the
     sums are taken here, exactly, from ``rows`` (the same columns, one row per value)."""
@@ -652,7 +750,7 @@ def _grouped_sums(conn: Connection, summed, rows) -> dict[tuple, int]:
     except OperationalError:
         if conn.dialect.name != "sqlite":
             raise
-    totals: dict[tuple, int] = {}
+    totals: dict[tuple[Any, ...], int] = {}
     for r in conn.execute(rows.execution_options(yield_per=10_000)):
         totals[tuple(r[:-1])] = totals.get(tuple(r[:-1]), 0) + r[-1]
     return totals
@@ -680,7 +778,7 @@ def check_invariants(conn: Connection) -> list[str]:
         ),
         select(entries.c.owner, entries.c.asset, entries.c.amount),
     )
-    pending = {}
+    pending: dict[tuple[str, str], list[int]] = {}
     resolved = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
     open_pending = select(transfers).where(transfers.c.kind == PENDING, transfers.c.id.not_in(resolved))
     for t in conn.execute(open_pending):

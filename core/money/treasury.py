@@ -2,20 +2,21 @@
 
 Each is one ledger transfer plus an audit line in the same transaction. The
 idempotency key comes from the admin's message (chat and message id), so a
-retried update never moves money twice.
+retried update never moves money twice. Money knows users only by id: finding one by
+@name, and counting them, is core.identity.credits's part.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, table
 
-from core.identity.users import count_users, find_user
 from core.money import ledger
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS, TREASURY, WORLD, parse_system_account, user_account
+from core.money.codes import Code
+from core.money.tables import accounts
 from core.platform import audit
-from core.platform.schema import accounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,12 @@ class Stats:
     system: list[tuple[str, str, int, int]]  # (account, asset, balance, held)
 
 
+# Users are identity's; money only counts their rows (by table name: money imports no capability).
+_COUNT_USERS = select(func.count()).select_from(table("users"))
+
+
 def stats(conn: Connection) -> Stats:
+    """How many users there are, what they hold per asset, and every system account's balance and hold."""
     liabilities = {
         r.asset: r.total
         for r in conn.execute(
@@ -43,7 +49,7 @@ def stats(conn: Connection) -> Stats:
         )
         if r.owner.split(":", 1)[0] in SYSTEM_ACCOUNTS
     ]
-    return Stats(count_users(conn), liabilities, system)
+    return Stats(conn.execute(_COUNT_USERS).scalar_one(), liabilities, system)
 
 
 def deposit(
@@ -56,7 +62,7 @@ def deposit(
         credit=TREASURY,
         asset=asset,
         amount=amount,
-        code="deposit",
+        code=Code.DEPOSIT,
         key=key,
         meta={"note": note},
     )
@@ -76,7 +82,7 @@ def fund(
         credit=target,
         asset=asset,
         amount=amount,
-        code="fund",
+        code=Code.FUND,
         key=key,
         meta={"admin": admin_id},
     )
@@ -86,44 +92,42 @@ def fund(
 
 
 def credit_user(
-    conn: Connection, *, admin_id: int, user_ref: str, asset: str, amount: int, reason: str, key: str
-) -> tuple[int, ledger.Transfer]:
-    """Treasury -> user, e.g. a goodwill payment. Returns the user's id and the transfer."""
-    user = find_user(conn, user_ref)
+    conn: Connection, *, admin_id: int, user_id: int, asset: str, amount: int, reason: str, key: str
+) -> ledger.Transfer:
+    """Treasury -> user, e.g. a goodwill payment."""
     t = ledger.transfer(
         conn,
         debit=TREASURY,
-        credit=user_account(user.id),
+        credit=user_account(user_id),
         asset=asset,
         amount=amount,
-        code="admin_credit",
+        code=Code.ADMIN_CREDIT,
         key=key,
         meta={"reason": reason},
     )
     if not t.replayed:
         audit.record(
-            conn, "credit", actor=admin_id, target=str(user.id), asset=asset, amount=amount, reason=reason
+            conn, "credit", actor=admin_id, target=str(user_id), asset=asset, amount=amount, reason=reason
         )
-    return user.id, t
+    return t
 
 
 def debit_user(
-    conn: Connection, *, admin_id: int, user_ref: str, asset: str, amount: int, reason: str, key: str
-) -> tuple[int, ledger.Transfer]:
+    conn: Connection, *, admin_id: int, user_id: int, asset: str, amount: int, reason: str, key: str
+) -> ledger.Transfer:
     """User -> treasury, e.g. clawing back an abuse payout. Never below the user's balance."""
-    user = find_user(conn, user_ref)
     t = ledger.transfer(
         conn,
-        debit=user_account(user.id),
+        debit=user_account(user_id),
         credit=TREASURY,
         asset=asset,
         amount=amount,
-        code="admin_debit",
+        code=Code.ADMIN_DEBIT,
         key=key,
         meta={"reason": reason},
     )
     if not t.replayed:
         audit.record(
-            conn, "debit", actor=admin_id, target=str(user.id), asset=asset, amount=amount, reason=reason
+            conn, "debit", actor=admin_id, target=str(user_id), asset=asset, amount=amount, reason=reason
         )
-    return user.id, t
+    return t

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -38,7 +39,7 @@ class AuditLine:
     actor: int | None
     action: str
     target: str | None
-    details: dict
+    details: dict[str, Any]
 
 
 def recent(conn: Connection, limit: int = 20, actor: int | None = None) -> list[AuditLine]:

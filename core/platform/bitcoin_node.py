@@ -15,6 +15,7 @@ import base64
 import json
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -40,7 +41,7 @@ class BitcoinNode:
     def __repr__(self) -> str:  # the URL holds credentials
         return "BitcoinNode(<redacted>)"
 
-    async def _call(self, method: str, params: list):
+    async def _call(self, method: str, params: list[Any]) -> Any:
         body = {"jsonrpc": "1.0", "id": "dustpan", "method": method, "params": params}
         try:
             async with aiohttp.ClientSession(timeout=self.timeout) as s:

@@ -37,8 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -128,7 +128,8 @@ class Database:
         """Run ``fn(conn, *args, **kwargs)`` in a write transaction; return once it is durably committed."""
         if self._writer is None:
             raise RuntimeError("Database.start() was not awaited")
-        return await self._writer.submit(fn, args, kwargs)
+        result: T = await self._writer.submit(fn, args, kwargs)
+        return result
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, ...)`` on a consistent snapshot; nothing it does is committed."""
@@ -136,7 +137,7 @@ class Database:
             return await conn.run_sync(lambda c: fn(c, *args, **kwargs))
 
 
-def private_dir(folder: str | os.PathLike) -> Path:
+def private_dir(folder: str | os.PathLike[str]) -> Path:
     """Make ``folder`` (and any missing parent) readable by this user only (0700), whatever the
     umask. Folders that already exist are left as they are: they may not be ours alone."""
     folder = Path(folder)
@@ -154,7 +155,7 @@ def private_dir(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def private_sqlite_file(path: str | os.PathLike) -> None:
+def private_sqlite_file(path: str | os.PathLike[str]) -> None:
     """The SQLite database for this user only: its folder is made 0700 if it has to be made,
     the file is created 0600 (an empty file is an empty database) and SQLite gives its -wal,
     -shm and -journal files the database file's mode. Files from older versions that others
@@ -185,7 +186,7 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return code
 
 
-def _sqlite_pragmas(sync_engine, *, begin: str) -> None:
+def _sqlite_pragmas(sync_engine: Engine, *, begin: str) -> None:
     """WAL, durable commits, a busy timeout, and transactions we begin ourselves.
 
     pysqlite's own transaction handling cannot do SAVEPOINT or BEGIN IMMEDIATE, so
@@ -193,7 +194,7 @@ def _sqlite_pragmas(sync_engine, *, begin: str) -> None:
     """
 
     @event.listens_for(sync_engine, "connect")
-    def _connect(dbapi_conn, _record):
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         # First the busy timeout: switching to WAL needs the file to itself, so while another
@@ -205,17 +206,26 @@ def _sqlite_pragmas(sync_engine, *, begin: str) -> None:
         cur.close()
 
     @event.listens_for(sync_engine, "begin")
-    def _begin(conn):
+    def _begin(conn: Connection) -> None:
         conn.exec_driver_sql(begin)
 
 
 class _Job:
     __slots__ = ("fn", "args", "kwargs", "future", "loop", "attempts", "deadline", "state")
 
-    def __init__(self, fn, args, kwargs, future, loop):
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        future: asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self.fn, self.args, self.kwargs, self.future, self.loop = fn, args, kwargs, future, loop
         self.attempts = 0
-        self.deadline = None  # a TimerHandle while a write waits for a writer that is not connected
+        self.deadline: asyncio.TimerHandle | None = (
+            None  # a TimerHandle while a write waits for a writer that is not connected
+        )
         self.state = _QUEUED
 
 
@@ -291,7 +301,7 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
     return outcomes
 
 
-def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if future.cancelled():
         return
     if ok:
@@ -300,7 +310,7 @@ def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
-def _settle_all(items) -> None:
+def _settle_all(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
     for future, ok, value in items:
         _settle(future, ok, value)
 
@@ -313,7 +323,7 @@ class _SQLiteWriter:
     not started by then, it fails with DatabaseUnavailable and is skipped when its turn comes.
     """
 
-    def __init__(self, url, write_timeout: float) -> None:  # float ok: seconds
+    def __init__(self, url: URL, write_timeout: float) -> None:  # float ok: seconds
         self.url = url
         self.engine = create_engine(
             url, poolclass=StaticPool, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT}
@@ -339,7 +349,9 @@ class _SQLiteWriter:
         self.thread.join()
         self.engine.dispose()
 
-    def submit(self, fn, args, kwargs) -> asyncio.Future:
+    def submit(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         job = _Job(fn, args, kwargs, future, loop)
@@ -454,7 +466,7 @@ class _SQLiteWriter:
 
     def _commit_group(self, conn: Connection, group: list[_Job]) -> None:
         # One wake-up of the event loop per group, not one per job.
-        settled: dict[asyncio.AbstractEventLoop, list] = {}
+        settled: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, (ok, value) in zip(group, run_group(conn, group, optimistic=True), strict=True):
             settled.setdefault(job.loop, []).append((job.future, ok, value))
         for loop, items in settled.items():
@@ -471,7 +483,7 @@ class _PostgresWriter:
         self.engine = engine
         self.count = max(1, count)
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self.tasks: list[asyncio.Task] = []
+        self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self._run(), name=f"pg-writer-{i}") for i in range(self.count)]
@@ -482,7 +494,9 @@ class _PostgresWriter:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    def submit(self, fn, args, kwargs) -> asyncio.Future:
+    def submit(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.queue.put_nowait(_Job(fn, args, kwargs, future, loop))

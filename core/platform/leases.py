@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core.platform.engines import insert_for
 from core.platform.schema import leases, utcnow
 
 FREE = datetime(2000, 1, 1, tzinfo=UTC)  # expires_at of a released lease: long past for any clock
@@ -36,8 +36,7 @@ class Lease:
 
 def acquire(conn: Connection, name: str, holder: str, ttl_seconds: int, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-    ins = dialect.insert(leases).values(
+    ins = insert_for(conn)(leases).values(
         name=name, holder=holder, expires_at=now + timedelta(seconds=ttl_seconds), since=now
     )
     stmt = ins.on_conflict_do_update(

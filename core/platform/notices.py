@@ -14,44 +14,22 @@ summary of faucet-site payments, is ``LOW``, so a flood of it never delays the r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    Integer,
-    SmallInteger,
-    String,
     Table,
-    Text,
     bindparam,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core.platform.engines import per_engine
 from core.platform.params import define
-from core.platform.schema import UTCDateTime, id_column, metadata, utcnow
-
-notices = Table(
-    "notices",
-    metadata,
-    id_column(),
-    Column("chat_id", BigInteger, nullable=False),
-    Column("template", String(48), nullable=False),
-    Column("params", Text, nullable=False, server_default="{}"),
-    Column("key", String(120), nullable=True, unique=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("due_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime, nullable=True),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("outcome", String(16), nullable=True, comment="sent | blocked | failed"),
-    Column("priority", SmallInteger, nullable=False, server_default="1", comment="0 high, 1 normal, 2 low"),
-)
-Index("ix_notices_due", notices.c.sent_at, notices.c.due_at)
+from core.platform.schema import notices, utcnow
 
 HIGH, NORMAL, LOW = 0, 1, 2
 
@@ -64,16 +42,16 @@ class Notice:
     id: int
     chat_id: int
     template: str
-    params: dict
+    params: dict[str, Any]
     attempts: int
 
 
-def _insert(dialect):
-    return dialect.insert(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
+def _insert(insert: Callable[[Table], Any]) -> Any:
+    return insert(notices).on_conflict_do_nothing(index_elements=[notices.c.key])
 
 
-def _insert_latest(dialect):
-    ins = dialect.insert(notices)
+def _insert_latest(insert: Callable[[Table], Any]) -> Any:
+    ins = insert(notices)
     return ins.on_conflict_do_update(
         index_elements=[notices.c.key],
         set_={"params": ins.excluded.params},
@@ -81,8 +59,8 @@ def _insert_latest(dialect):
     )
 
 
-_INSERT = {"sqlite": _insert(sqlite), "postgresql": _insert(postgresql)}
-_INSERT_LATEST = {"sqlite": _insert_latest(sqlite), "postgresql": _insert_latest(postgresql)}
+_INSERT = per_engine(_insert)
+_INSERT_LATEST = per_engine(_insert_latest)
 _DUE = (
     select(notices.c.id, notices.c.chat_id, notices.c.template, notices.c.params, notices.c.attempts)
     .where(notices.c.sent_at.is_(None), notices.c.due_at <= bindparam("now"))
@@ -95,7 +73,7 @@ def enqueue(
     conn: Connection,
     chat_id: int,
     template: str,
-    params: dict | None = None,
+    params: dict[str, Any] | None = None,
     *,
     key: str | None = None,
     now: datetime | None = None,
@@ -117,7 +95,7 @@ def enqueue(
 
 def enqueue_many(
     conn: Connection,
-    items: list[tuple[int, str, dict | None, str | None]],
+    items: list[tuple[int, str, dict[str, Any] | None, str | None]],
     *,
     now: datetime | None = None,
     delay_seconds: int = 0,
@@ -141,7 +119,7 @@ def enqueue_many(
         )
         for chat_id, template, params, key in items
     ]
-    conn.execute((_INSERT_LATEST if latest else _INSERT)[conn.dialect.name], rows)
+    conn.execute((_INSERT_LATEST if latest else _INSERT).of(conn), rows)
 
 
 def claim_due(

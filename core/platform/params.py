@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError, InvalidParam
-from core.money.amounts import parse_amount
-from core.money.assets import get_asset
 from core.platform import audit
+from core.platform.db import Database
+from core.platform.engines import insert_for
 from core.platform.schema import params as params_table
 from core.platform.schema import utcnow
 
@@ -48,7 +48,7 @@ class Param:
         """Text as an admin or the environment writes it -> the int (or bool/str) in force."""
         raw = (raw or "").strip()
         try:
-            value = _PARSERS[self.kind](raw, self)
+            value: int | bool | str = _PARSERS[self.kind](raw, self)
         except DomainError:
             raise
         except (ValueError, ArithmeticError):
@@ -72,9 +72,20 @@ def _int(raw: str, _p: Param) -> int:
 
 
 def _amount(raw: str, p: Param) -> int:
+    """Amounts are parsed by core.money, which registers its parser (platform is below money)."""
     if raw == "0":
         return 0
-    return parse_amount(raw, get_asset(p.asset or ""))
+    if not _AMOUNT_PARSER:
+        raise RuntimeError("no amount parser: import core.money (it registers one)")
+    return _AMOUNT_PARSER[0](raw, p.asset or "")
+
+
+_AMOUNT_PARSER: list[Callable[[str, str], int]] = []
+
+
+def register_amount_parser(parse: Callable[[str, str], int]) -> None:
+    """``parse(text, asset_code) -> minor units``: how "amount" settings read (core.money sets it)."""
+    _AMOUNT_PARSER[:] = [parse]
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -107,7 +118,7 @@ def _bool(raw: str, _p: Param) -> bool:
     raise ValueError(raw)
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str, Param], int | bool | str]] = {
     "int": _int,
     "amount": _amount,
     "duration": _duration,
@@ -158,7 +169,7 @@ class Params:
         self._parsed: dict[str, object] = {}
         self._loaded_at = -1e9  # float ok: monotonic clock
 
-    def get(self, key: str):
+    def get(self, key: str) -> Any:
         """The value in force, parsed (memoised until the next load or set)."""
         try:
             return self._parsed[key]
@@ -166,7 +177,7 @@ class Params:
             value = self._parsed[key] = self._resolve(key)
             return value
 
-    def _resolve(self, key: str):
+    def _resolve(self, key: str) -> int | bool | str:
         p = REGISTRY.get(key)
         if p is None:
             raise InvalidParam("unknown_key", key=key)
@@ -197,13 +208,15 @@ class Params:
         self._parsed = {}
         self._loaded_at = time.monotonic()
 
-    async def refresh(self, db, *, force: bool = False) -> None:
+    async def refresh(self, db: Database, *, force: bool = False) -> None:
         if force or self.stale:
             # Claim the refresh before awaiting, so a burst of updates makes one read, not one each.
             self._loaded_at = time.monotonic()
             await db.read(self.load)
 
-    def set(self, conn: Connection, key: str, raw: str, *, admin_id: int, now: datetime | None = None):
+    def set(
+        self, conn: Connection, key: str, raw: str, *, admin_id: int, now: datetime | None = None
+    ) -> int | bool | str:
         """Store a new value (validated first) and audit it, in the caller's transaction.
 
         Returns the parsed value. The cache is not touched here: the transaction may still
@@ -214,8 +227,7 @@ class Params:
             raise InvalidParam("unknown_key", key=key[:64])
         value = p.parse(raw)
         now = now or utcnow()
-        dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-        ins = dialect.insert(params_table).values(
+        ins = insert_for(conn)(params_table).values(
             key=key, value=raw.strip(), updated_at=now, updated_by=admin_id
         )
         conn.execute(
@@ -227,7 +239,7 @@ class Params:
         audit.record(conn, "set_param", actor=admin_id, target=key, value=raw.strip(), now=now)
         return value
 
-    async def store(self, db, key: str, raw: str, *, admin_id: int):
+    async def store(self, db: Database, key: str, raw: str, *, admin_id: int) -> int | bool | str:
         """``set`` in a transaction of its own; once it has committed, this instance uses the value."""
         value = await db.write(self.set, key, raw, admin_id=admin_id)
         self._stored[key] = raw.strip()

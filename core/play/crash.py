@@ -24,34 +24,34 @@ on, and ``settle_stuck`` settles it later.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 
-from core.money import ledger
-from core.money.accounts import HOUSE, user_account
-from core.platform import audit, notices, params
-from core.platform.schema import utcnow
-from core.play import crash_chain
-from core.play.crash_store import (  # noqa: F401  (the chain names, as core.play.crash has always offered them)
-    FASTEST_BLOCK,
-    Chain,
-    ChainCache,
-    ChainNotLoaded,
-    CrashRefused,
-    NewChain,
-    SealedChain,
-    build_chain,
-    check_new_chain,
-    create_chain,
-    is_block_hash,
-    latest_chain,
-    sealed_chain,
-    set_salt,
-)
+from core.money import HOUSE, Code, ledger, user_account
+from core.platform import audit, notices, params, utcnow
+from core.play import crash_chain, crash_store
 from core.play.stakes import GameRefused, Rules, check_stake
 from core.play.tables import crash_bets, crash_chains, crash_rounds
+
+# The chain names, as core.play.crash has always offered them (core.play.crash_store keeps them).
+FASTEST_BLOCK = crash_store.FASTEST_BLOCK
+Chain = crash_store.Chain
+ChainCache = crash_store.ChainCache
+ChainNotLoaded = crash_store.ChainNotLoaded
+CrashRefused = crash_store.CrashRefused
+NewChain = crash_store.NewChain
+SealedChain = crash_store.SealedChain
+build_chain = crash_store.build_chain
+check_new_chain = crash_store.check_new_chain
+create_chain = crash_store.create_chain
+is_block_hash = crash_store.is_block_hash
+latest_chain = crash_store.latest_chain
+sealed_chain = crash_store.sealed_chain
+set_salt = crash_store.set_salt
 
 params.define("crash.betting_seconds", "10s", "duration", minimum=1, maximum=600)
 params.define("crash.edits_per_second", "25", "int", minimum=1, maximum=30)
@@ -82,7 +82,7 @@ class Round:
         return self.started_at + timedelta(milliseconds=crash_chain.time_to_reach(self.crash_point))
 
 
-def _round(row) -> Round:
+def _round(row: Row[Any]) -> Round:
     return Round(
         row.id,
         row.chain_id,
@@ -172,7 +172,7 @@ class CrashBet:
     replayed: bool = False
 
 
-def _bet(row, replayed: bool = False) -> CrashBet:
+def _bet(row: Row[Any], replayed: bool = False) -> CrashBet:
     m = row._mapping
     return CrashBet(**{k: m[k] for k in CrashBet.__slots__ if k != "replayed"}, replayed=replayed)
 
@@ -248,7 +248,7 @@ def join(
         credit=HOUSE,
         asset=asset,
         amount=amount,
-        code="crash_bet",
+        code=Code.CRASH_BET,
         key=ref,
         meta={"round": rnd.id},
         now=now,
@@ -262,7 +262,7 @@ def join(
             credit=user_account(user_id),
             asset=asset,
             amount=cover,
-            code="crash_cover",
+            code=Code.CRASH_COVER,
             key=f"{ref}:cover",
             meta={"round": rnd.id},
             now=now,
@@ -304,7 +304,7 @@ _CLAIM = (
 )
 
 
-def _settle(conn: Connection, bet, status: str, mult: int | None, now: datetime) -> int:
+def _settle(conn: Connection, bet: Row[Any], status: str, mult: int | None, now: datetime) -> int:
     """Post the reserve and pay a win: once (the conditional update claims the bet first)."""
     win = bet.amount * mult // 100 if mult else 0
     if conn.execute(_CLAIM, {"b": bet.id, "st": status, "m": mult, "p": win, "now": now}).rowcount != 1:
@@ -320,7 +320,7 @@ def _settle(conn: Connection, bet, status: str, mult: int | None, now: datetime)
             credit=user_account(bet.user_id),
             asset=bet.asset,
             amount=win,
-            code="crash_win",
+            code=Code.CRASH_WIN,
             key=f"{ref}:win",
             meta={"round": bet.round_id, "x": mult},
             now=now,
@@ -383,7 +383,7 @@ def mark_stuck(
     game_hash_hex: str,
     *,
     error: str,
-    admin_ids=(),
+    admin_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Round:
     """End a round whose settlement failed without settling it, so the next one can open.
@@ -413,7 +413,7 @@ def stuck_rounds(conn: Connection) -> list[Round]:
 
 
 def settle_stuck(
-    conn: Connection, round_id: int, *, admin_ids=(), now: datetime | None = None
+    conn: Connection, round_id: int, *, admin_ids: Iterable[int] = (), now: datetime | None = None
 ) -> list[CrashBet]:
     """Settle a stuck round as ``crash_round`` would have; tell the admins (``crash_settled``)
     and each player whose bet it settles (``crash_result``)."""
@@ -422,8 +422,9 @@ def settle_stuck(
     if rnd.status != STUCK:
         return round_bets(conn, round_id)
     waiting = {b.id for b in round_bets(conn, round_id) if b.status == OPEN}
+    assert rnd.hash is not None  # mark_stuck stored it
     settled = crash_round(conn, round_id, rnd.hash, now=now)
-    items = [
+    items: list[tuple[int, str, dict[str, Any] | None, str | None]] = [
         (a, "crash_settled", {"game": rnd.game, "round": rnd.id}, f"crash_settled:{round_id}:{a}")
         for a in sorted(admin_ids)
     ]

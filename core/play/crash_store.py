@@ -17,12 +17,12 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 
-from core.platform import audit
-from core.platform.schema import utcnow
+from core.platform import audit, utcnow
 from core.play import crash_chain
 from core.play.stakes import GameRefused
 from core.play.tables import crash_chains
@@ -56,7 +56,7 @@ class Chain:
     committed_at: datetime
 
 
-def _chain(row) -> Chain:
+def _chain(row: Row[Any]) -> Chain:
     return Chain(
         row.id,
         row.commitment,
@@ -95,7 +95,11 @@ def check_new_chain(conn: Connection, now: datetime | None = None) -> None:
     if current is None:
         return
     if current.salt is None:
-        if current.salt_height is None or (now or utcnow()) < current.salt_after:
+        if (
+            current.salt_height is None
+            or current.salt_after is None
+            or (now or utcnow()) < current.salt_after
+        ):
             return
         raise CrashRefused("chain_exists", commitment=current.commitment)
     if current.next_game <= current.length:
@@ -179,6 +183,7 @@ def set_salt(
     if not _BLOCK_HASH.fullmatch(salt):
         raise CrashRefused("bad_salt", height=chain.salt_height)
     now = now or utcnow()
+    assert chain.salt_after is not None  # set with salt_height
     if not node_confirmed and now < chain.salt_after:
         raise CrashRefused("salt_early", height=chain.salt_height, after=chain.salt_after)
     conn.execute(

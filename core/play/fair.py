@@ -430,7 +430,13 @@ def verify_bet(
         raise InvalidBet("bad_nonce")
     used: list[int] = []
     stream = iter_uint32(server_seed, client_seed, nonce)
-    recorded = (used.append(x) or x for x in stream)  # remember exactly the draws the game took
+
+    def remembered(draws: Iterator[int]) -> Iterator[int]:  # exactly the draws the game took
+        for x in draws:
+            used.append(x)
+            yield x
+
+    recorded = remembered(stream)
     edge = int(params.get("edge_bp", HOUSE_EDGE_BP))
     if not 0 <= edge < 10_000:
         raise InvalidBet("bad_edge")

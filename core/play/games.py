@@ -26,13 +26,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 
 from core.identity import totp
 from core.loyalty import reward_paid
-from core.money import ledger
-from core.money.accounts import HOUSE, user_account
-from core.platform.schema import utcnow
+from core.money import HOUSE, Code, ledger, user_account
+from core.platform import utcnow
 from core.play import fair
 from core.play.stakes import GameRefused, Rules, check_stake
 from core.play.tables import bets, fair_seeds, game_seeds
@@ -82,7 +81,7 @@ class Bet:
         return self.payout - self.amount
 
 
-def _bet(row, replayed: bool = False) -> Bet:
+def _bet(row: Row[Any], replayed: bool = False) -> Bet:
     m = row._mapping
     return Bet(
         id=m["id"],
@@ -139,16 +138,17 @@ _TAKE_NONCE = (
 def _new_seed_row(
     conn: Connection, user_id: int, sealed: str, commitment: str, client: str, now: datetime
 ) -> int:
-    return conn.execute(
+    seed_id: int = conn.execute(
         game_seeds.insert()
         .values(
             user_id=user_id, server_seed=sealed, commitment=commitment, client_seed=client, created_at=now
         )
         .returning(game_seeds.c.id)
     ).scalar_one()
+    return seed_id
 
 
-def _ensure(conn: Connection, user_id: int, now: datetime, secret_key: str):
+def _ensure(conn: Connection, user_id: int, now: datetime, secret_key: str) -> Row[Any]:
     row = conn.execute(_STATE, {"u": user_id}).first()
     if row is not None:
         return row
@@ -169,7 +169,7 @@ def _ensure(conn: Connection, user_id: int, now: datetime, secret_key: str):
     return conn.execute(_STATE, {"u": user_id}).one()
 
 
-def _state(row, secret_key: str) -> SeedState:
+def _state(row: Row[Any], secret_key: str) -> SeedState:
     return SeedState(
         seed_id=row.seed_id,
         commitment=fair.commitment(_open(secret_key, row.user_id, row.server_seed)),
@@ -359,7 +359,7 @@ def place_bet(
         credit=HOUSE,
         asset=asset,
         amount=amount,
-        code="bet",
+        code=Code.BET,
         key=f"bet:{ref}",
         meta=meta,
         now=now,
@@ -371,7 +371,7 @@ def place_bet(
             credit=player,
             asset=asset,
             amount=win,
-            code="win",
+            code=Code.WIN,
             key=f"win:{ref}",
             meta=meta,
             now=now,
@@ -381,7 +381,7 @@ def place_bet(
     return _bet_from(bet_id, row, stored)
 
 
-def _bet_from(bet_id: int, row: dict, stored: dict) -> Bet:
+def _bet_from(bet_id: int, row: dict[str, Any], stored: dict[str, Any]) -> Bet:
     fields = {k: v for k, v in row.items() if k != "idem"}
     return Bet(id=bet_id, **{**fields, "params": stored})
 

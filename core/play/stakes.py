@@ -17,16 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
 from core.loyalty import Rules as LoyaltyRules
 from core.loyalty import rules_from
-from core.money import ledger
-from core.money.accounts import HOUSE
-from core.money.assets import ASSETS
-from core.platform import params
-from core.platform.schema import utcnow
+from core.money import ASSETS, HOUSE, ledger
+from core.platform import insert_for, params, utcnow
 from core.play.tables import bets, crash_bets, loss_limits, play_limits
 
 EXCLUSION_DAYS = (1, 7, 30)
@@ -102,7 +98,8 @@ def day_start(now: datetime) -> datetime:
 def loss_today(conn: Connection, user_id: int, asset: str, now: datetime) -> int:
     """Net loss (stakes minus payouts, open crash stakes counted as lost) since 00:00 UTC."""
     args = {"u": user_id, "s": asset, "t": day_start(now)}
-    return conn.execute(_SEEDED_LOSS, args).scalar_one() + conn.execute(_CRASH_LOSS, args).scalar_one()
+    lost: int = conn.execute(_SEEDED_LOSS, args).scalar_one() + conn.execute(_CRASH_LOSS, args).scalar_one()
+    return lost
 
 
 def check_stake(
@@ -171,10 +168,6 @@ def get_limits(conn: Connection, user_id: int) -> Limits:
     return Limits(until, {r.asset: (r.daily, r.changed_at) for r in rows})
 
 
-def _dialect(conn: Connection):
-    return {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-
-
 def set_loss_limit(
     conn: Connection, user_id: int, asset: str, daily: int | None, now: datetime | None = None
 ) -> Limits:
@@ -188,18 +181,14 @@ def set_loss_limit(
         raise GameRefused("bad_period")
     old = conn.execute(_LIMIT, {"u": user_id, "s": asset}).first()
     loosens = old is not None and (daily is None or daily > old.daily)
-    if loosens and now < old.changed_at + RAISE_COOLDOWN:
+    if loosens and old is not None and now < old.changed_at + RAISE_COOLDOWN:
         raise GameRefused("limit_raise_locked", after=old.changed_at + RAISE_COOLDOWN)
     if daily is None:
         conn.execute(
             loss_limits.delete().where(loss_limits.c.user_id == user_id, loss_limits.c.asset == asset)
         )
     else:
-        ins = (
-            _dialect(conn)
-            .insert(loss_limits)
-            .values(user_id=user_id, asset=asset, daily=daily, changed_at=now)
-        )
+        ins = insert_for(conn)(loss_limits).values(user_id=user_id, asset=asset, daily=daily, changed_at=now)
         conn.execute(
             ins.on_conflict_do_update(
                 index_elements=[loss_limits.c.user_id, loss_limits.c.asset],
@@ -218,7 +207,7 @@ def self_exclude(conn: Connection, user_id: int, days: int, now: datetime | None
     current = conn.execute(_EXCLUDED, {"u": user_id}).scalar()
     if current is not None and current > until:
         raise GameRefused("exclusion_locked", until=current)
-    ins = _dialect(conn).insert(play_limits).values(user_id=user_id, excluded_until=until)
+    ins = insert_for(conn)(play_limits).values(user_id=user_id, excluded_until=until)
     conn.execute(
         ins.on_conflict_do_update(index_elements=[play_limits.c.user_id], set_={"excluded_until": until})
     )

@@ -19,7 +19,7 @@ from sqlalchemy import (
     false,
 )
 
-from core.platform.schema import UTCDateTime, id_column, metadata
+from core.platform import UTCDateTime, id_column, metadata
 
 # Every server seed a user has had. ``revealed_at`` is set when the user rotates away from it;
 # until then server_seed is sealed (core.play.games: a SecretBox token under SECRET_KEY, aad

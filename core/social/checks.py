@@ -33,12 +33,9 @@ from sqlalchemy import Connection, Row, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
-from core.money import ledger
-from core.money.accounts import CHECK_ESCROW, user_account
-from core.money.assets import get_asset
-from core.platform import audit, notices
-from core.platform.params import Params, define
-from core.platform.schema import users, utcnow
+from core.identity import users_table as users
+from core.money import CHECK_ESCROW, Code, get_asset, ledger, user_account
+from core.platform import Params, audit, define, notices, utcnow
 from core.social.sends import check_amount
 from core.social.tables import social_check_tries, social_checks, social_claims
 
@@ -46,7 +43,7 @@ define("check.max_activations", "1000", "int", minimum=1, maximum=100_000)
 define("check.password_tries", "5", "int", minimum=1, maximum=1000)
 define("check.password_window", "1h", "duration", minimum=60, maximum=30 * 86400)
 
-CODE = "check"
+CODE = Code.CHECK
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{16}", re.ASCII)
 CHANNEL_RE = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}", re.ASCII)
 MAX_PASSWORD = 64

@@ -18,14 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 
 from core.errors import DomainError, InsufficientFunds, UnknownUser
-from core.identity import twofa
-from core.identity.users import User, find_user, get_user
-from core.money import ledger
-from core.money.accounts import user_account
-from core.money.assets import ASSET_CODES, get_asset
-from core.platform import notices
-from core.platform.params import Params, define
-from core.platform.schema import utcnow
+from core.identity import User, find_user, get_user, twofa
+from core.money import ASSET_CODES, Code, get_asset, ledger, user_account
+from core.platform import Params, define, notices, utcnow
 from core.social.tables import social_sends
 
 _MINS = {"BTC": "0.00000100", "LTC": "0.00001", "DOGE": "0.01", "USDT": "0.01", "TRX": "0.01", "DUST": "0.01"}
@@ -35,7 +30,7 @@ for _code in ASSET_CODES:
     define(f"send.twofa_over.{_code}", _TWOFA.get(_code, "1"), "amount", asset=_code)
 define("send.unclaimed_days", "7", "int", minimum=1, maximum=365)
 
-CODE = "send"
+CODE = Code.SEND
 QUOTE_TTL = timedelta(minutes=15)
 MAX_USERNAME = 32
 

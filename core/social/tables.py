@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, UniqueConstraint, false
 
-from core.platform.schema import UTCDateTime, id_column, metadata
+from core.platform import UTCDateTime, id_column, metadata
 
 # /send: a quote the sender confirms (state draft -> sent | cancelled).
 social_sends = Table(

@@ -20,15 +20,13 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.identity import twofa
-from core.money import ledger
-from core.money.accounts import user_account
-from core.money.assets import get_asset
-from core.platform import notices
-from core.platform.schema import users, utcnow
+from core.identity import users_table as users
+from core.money import Code, get_asset, ledger, user_account
+from core.platform import notices, utcnow
 from core.social.sends import Policy, SendError, check_amount
 from core.social.tables import social_tips
 
-CODE = "tip"
+CODE = Code.TIP
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,14 +61,14 @@ class Step:
 # A level is compact: its hashes as one bytes object (32 bytes each) and its sums as an array of
 # unsigned 64-bit ints (a million users' tree then takes tens of MB, not hundreds). Sums fit: the
 # ledger keeps what the world owes, and so any sum of user balances, below 10**18 < 2**63.
-Level = tuple[bytes, array]
+Level = tuple[bytes, "array[int]"]
 
 
 def level(hashes: Sequence[bytes], sums: Sequence[int]) -> Level:
     return b"".join(hashes), array("Q", sums)
 
 
-def next_level(hashes: bytes, sums: array) -> Level:
+def next_level(hashes: bytes, sums: array[int]) -> Level:
     """The level above: pairs combined, an odd last node carried up."""
     sha, tag = hashlib.sha256, NODE_TAG
     n = len(sums)
@@ -91,7 +91,7 @@ def next_level(hashes: bytes, sums: array) -> Level:
     return bytes(up_h), up_s
 
 
-def build(hashes: bytes, sums: array) -> list[Level]:
+def build(hashes: bytes, sums: array[int]) -> list[Level]:
     """Every level of the tree over these leaves, leaves first, the root's level last."""
     if not sums or len(hashes) != 32 * len(sums):
         raise ValueError("a tree needs at least one leaf, and a hash per sum")

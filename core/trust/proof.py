@@ -28,9 +28,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.types import BigInteger
 
-from core.money.assets import ASSETS, get_asset
+from core.money import ASSETS, get_asset
+from core.money import accounts_table as accounts
 from core.platform import params
-from core.platform.schema import accounts
 from core.trust import merkle
 from core.trust.tables import proof_chunks, proof_nodes, proof_roots
 
@@ -68,7 +68,7 @@ class Tree:
     asset: str
     day: str
     taken_at: datetime
-    users: array  # user ids in tree order
+    users: array[int]  # user ids in tree order
     salts: bytes  # 32 bytes per leaf, in tree order
     levels: list[merkle.Level]  # levels[0][1] are the balances in tree order
 
@@ -113,14 +113,14 @@ def build_tree(
     return Tree(asset, day, taken_at, users, salt_blob, merkle.build(leaves, balances))
 
 
-def _le(values: array) -> bytes:
+def _le(values: array[int]) -> bytes:
     if sys.byteorder == "big":
         values = array(values.typecode, values)
         values.byteswap()
     return values.tobytes()
 
 
-def _from_le(data: bytes) -> array:
+def _from_le(data: bytes) -> array[int]:
     values = array("Q")
     values.frombytes(data)
     if sys.byteorder == "big":
@@ -135,7 +135,7 @@ def pack(tree: Tree, chunk: int) -> dict[str, Any]:
     return {"idx": chunk, "first_salt": tree.salts[32 * lo : 32 * lo + 32], "data": data}
 
 
-def unpack(data: bytes) -> tuple[array, array, bytes]:
+def unpack(data: bytes) -> tuple[array[int], array[int], bytes]:
     """A stored chunk: (user ids, balances, salts)."""
     n = len(data) // 48
     return _from_le(data[: 8 * n]), _from_le(data[8 * n : 16 * n]), data[16 * n :]

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from core.errors import DomainError
-from core.money.addresses import validate_address
-from core.money.assets import get_asset
+from core.money import get_asset, validate_address
 from core.platform import audit, notices, params
 from core.trust import proof
 from core.trust.tables import reserve_wallets
@@ -205,7 +204,7 @@ def overview(conn: Connection) -> list[CoinReserves]:
 
 def approved_total(conn: Connection, asset: str) -> int:
     """What the approved, not yet batched withdrawals of ``asset`` will send (fees stay with us)."""
-    from core.cashout.withdrawals import withdrawals  # cashout sits above trust's tables, not below
+    from core.cashout import withdrawals_table as withdrawals  # cashout sits above trust's tables, not below
 
     return int(
         conn.execute(
@@ -218,7 +217,7 @@ def approved_total(conn: Connection, asset: str) -> int:
 
 def assets_waiting(conn: Connection) -> list[str]:
     """Coins with approved withdrawals not yet in a batch."""
-    from core.cashout.withdrawals import withdrawals
+    from core.cashout import withdrawals_table as withdrawals
 
     rows = conn.execute(select(withdrawals.c.asset).where(withdrawals.c.state == "approved").distinct())
     return sorted(r.asset for r in rows)
@@ -233,7 +232,7 @@ def gate(
     the users waiting are told once that the hot wallet is being refilled, and every admin once
     per shortfall how much to move from cold storage (keys carry the shortfall's first
     withdrawal, so a new shortfall tells again). False while short."""
-    from core.cashout.withdrawals import withdrawals
+    from core.cashout import withdrawals_table as withdrawals
 
     record_hot(conn, asset, backend, hot, at)
     need = approved_total(conn, asset)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Table, UniqueConstraint
 
-from core.platform.schema import UTCDateTime, id_column, metadata
+from core.platform import UTCDateTime, id_column, metadata
 
 proof_roots = Table(
     "proof_roots",

@@ -62,7 +62,7 @@ def _tracked(r: Any) -> Tracked:
 
 def start(conn: Connection, at: datetime) -> int:
     """Follow every batch sent through a node and not followed yet; how many were added."""
-    from core.cashout.payouts import payout_batches
+    from core.cashout import payout_batches_table as payout_batches
 
     fresh = conn.execute(
         select(payout_batches.c.id, payout_batches.c.asset, payout_batches.c.txid).where(
@@ -90,7 +90,7 @@ def open_items(conn: Connection) -> list[Tracked]:
 
 
 def _tell_users(conn: Connection, batch_id: int, state: str, extra: dict[str, object], at: datetime) -> None:
-    from core.cashout.withdrawals import withdrawals
+    from core.cashout import withdrawals_table as withdrawals
 
     rows = conn.execute(
         select(

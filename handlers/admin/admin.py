@@ -15,7 +15,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from core.identity import twofa
+from core.identity import credits, twofa
 from core.identity.users import User
 from core.money import treasury as admin
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS
@@ -150,7 +150,7 @@ async def _user_money(
     admin_id = user.id
     asset = get_asset(args[2])
     value = parse_amount(args[1], asset)
-    use_case = admin.credit_user if action == "credit" else admin.debit_user
+    use_case = credits.credit_user if action == "credit" else credits.debit_user
     user_id, t = await db.write(
         use_case,
         admin_id=admin_id,

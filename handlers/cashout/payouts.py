@@ -32,7 +32,7 @@ from handlers.common.args import args_of, row_id
 from handlers.common.data import AdminIds, shown
 from handlers.common.filters import IsAdmin, IsAdminQuery
 from handlers.common.formatting import withdrawals_count
-from handlers.common.i18n import _, __, amount
+from handlers.common.i18n import _, __, amount, get_i18n
 from handlers.common.menu import MAX_ID
 from handlers.security.twofa import code_or_run, guarded, on_code
 
@@ -46,6 +46,15 @@ errors.register(
 errors.register(
     "backend_cannot_send", __("{value} cannot send {asset}. For {asset} choose one of: {choices}.")
 )
+
+
+def batch_caption(batch_id: int, asset: str, count: int) -> str:
+    """The caption of a manual payout batch's CSV (jobs.payout_backends.ManualBackend), in English."""
+    i18n = get_i18n()
+    with i18n.context(), i18n.use_locale("en"):  # admins' working language
+        return _("Payout batch {id} ({asset}, {count} items): /paid {id} TXID or /failed {id} REASON").format(
+            id=batch_id, asset=asset, count=count
+        )
 
 
 def _in_doubt_notice(p: dict) -> str:

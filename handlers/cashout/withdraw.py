@@ -24,6 +24,7 @@ from core.config import Settings
 from core.identity.users import User
 from core.money.amounts import parse_amount
 from core.money.assets import ASSET_CODES, get_asset
+from core.money.codes import Code
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common import errors, labels
@@ -49,18 +50,23 @@ class Withdraw(StatesGroup):
     details = State()
 
 
+Withdrawal = withdrawals.State  # aiogram has its own State
+
+
 def state_name(state: str) -> str:
-    names = {
-        "draft": __("not confirmed"),
-        "requested": __("waiting for approval"),
-        "approved": __("approved"),
-        "batched": __("being sent"),
-        "sent": __("sent"),
-        "failed": __("failed"),
-        "cancelled": __("cancelled"),
-        "unknown": __("being checked"),
-    }
-    return str(names.get(state, state))
+    return str(STATE_NAMES.get(state, state))
+
+
+STATE_NAMES: dict[str, object] = {  # every withdrawals.State (a test checks)
+    Withdrawal.DRAFT: __("not confirmed"),
+    Withdrawal.REQUESTED: __("waiting for approval"),
+    Withdrawal.APPROVED: __("approved"),
+    Withdrawal.BATCHED: __("being sent"),
+    Withdrawal.SENT: __("sent"),
+    Withdrawal.FAILED: __("failed"),
+    Withdrawal.CANCELLED: __("cancelled"),
+    Withdrawal.UNKNOWN: __("being checked"),
+}
 
 
 # A failed withdrawal's reason as users read it: our own reason codes are translated; what
@@ -86,13 +92,15 @@ def _state_notice(p: dict) -> str:
         text += "\n" + _("Transaction: {txid}").format(txid=html.escape(str(p["txid"])))
     if p.get("reason"):
         text += "\n" + _("Reason: {reason}").format(reason=html.escape(reason_text(str(p["reason"]))))
-    if p["state"] == "failed":
+    if p["state"] == Withdrawal.FAILED:
         text += "\n" + _("The amount is back in your balance.")
     return text
 
 
 notice_texts.register("withdrawal_state", _state_notice)
-labels.register("withdrawal", __("Withdrawal"))
+labels.register(Code.WITHDRAWAL, __("Withdrawal"))
+labels.register(Code.WITHDRAWAL_OUT, __("Withdrawal sent on chain"))
+labels.register(Code.WITHDRAWAL_FEE, __("Withdrawal fee"))
 errors.register(
     "below_minimum",
     lambda e: _("The minimum withdrawal is {minimum}.").format(
@@ -269,7 +277,7 @@ async def cmd_withdrawals(message: Message, user: User, db: Database, params: Pa
         if w.id in on_chain:
             line += "\n    " + on_chain[w.id]
         lines.append(line)
-        if w.state in ("requested", "approved"):
+        if w.state in (Withdrawal.REQUESTED, Withdrawal.APPROVED):
             cancellable = True
             kb.button(text=_("Cancel #{id}").format(id=w.id), callback_data=WdCB(action="no", id=w.id))
     kb.adjust(2)

@@ -15,7 +15,7 @@ from aiogram import Router
 from aiogram.types import ErrorEvent, Message
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
-from core.errors import DomainError
+from core.errors import DomainError, TransferRejected
 from core.identity.users import DEFAULT_LANGUAGE, User
 from core.platform.db import DatabaseUnavailable
 from handlers.common.i18n import _, __, amount, get_i18n
@@ -100,6 +100,21 @@ register("too_large", __("That amount is far too large."))
 register("bad_value", __("“{value}” is not a valid value for {key}."))
 register("out_of_range", __("{value} is outside the allowed range for {key}."))
 register("unknown_key", __("There is no setting called {key}."))
+# A ledger rule broken by a use case (same account twice, a pending transfer resolved twice...):
+# a bug, not the user's doing, but still said plainly.
+for _reason in (
+    "already_resolved",
+    "bad_amount",
+    "bad_key_or_code",
+    "not_pending",
+    "not_reversible",
+    "same_account",
+):
+    register(
+        _reason,
+        __("The books refused that transfer, so nothing was changed. Please tell support."),
+        kind=TransferRejected,
+    )
 register("stale_button", __("This button is no longer valid. Send /start for a fresh menu."))  # data.shown
 
 

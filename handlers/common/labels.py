@@ -5,19 +5,26 @@ A feature registers the codes it posts: ``register("faucet", __("Faucet claim"))
 
 from __future__ import annotations
 
+from core.money.codes import Code
 from handlers.common.i18n import __
 
 _LABELS: dict[str, object] = {
-    "deposit": __("Deposit"),
-    "fund": __("Pool funding"),
-    "admin_credit": __("Credit from the Dustpan team"),
-    "admin_debit": __("Adjustment by the Dustpan team"),
-    "correction": __("Correction"),
+    Code.DEPOSIT: __("Deposit"),
+    Code.FUND: __("Pool funding"),
+    Code.ADMIN_CREDIT: __("Credit from the Dustpan team"),
+    Code.ADMIN_DEBIT: __("Adjustment by the Dustpan team"),
+    Code.CORRECTION: __("Correction"),
 }
 
 
 def register(code: str, text) -> None:
+    """``code`` is a core.money.codes.Code (a str): every code needs one (a test checks)."""
     _LABELS[code] = text
+
+
+def registered() -> set[str]:
+    """The codes that have a label."""
+    return set(_LABELS)
 
 
 def label(code: str) -> str:

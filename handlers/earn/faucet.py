@@ -224,7 +224,7 @@ async def settle_checked(web, user_id: int, challenge_id: int, kind: str, passed
         token=token,
         admin_ids=tuple(web.settings.admin_ids),
     )
-    return outcome_text(out), out.status == "paid"
+    return outcome_text(out), out.status == faucet.Status.PAID
 
 
 captcha_web.register(
@@ -233,17 +233,17 @@ captcha_web.register(
 
 
 def outcome_text(o: faucet.Outcome) -> str:
-    if o.status == "paid":
+    if o.status == faucet.Status.PAID:
         text = _("✅ Correct! {amount} is in your wallet. Next {asset} claim in {time}.").format(
             amount=amount(o.amount, o.asset), asset=o.asset, time=wait_text(o.wait_seconds)
         )
         extras = extras_line(o.points, o.bonus, o.asset)
         return f"{text}\n{extras}" if extras else text
-    if o.status == "wrong":
+    if o.status == faucet.Status.WRONG:
         return _("❌ Wrong answer, nothing was paid. You can try a new puzzle in {time}.").format(
             time=wait_text(o.wait_seconds)
         )
-    if o.status == "already":
+    if o.status == faucet.Status.ALREADY:
         return _("You already claimed {asset} in this period. Next claim in {time}.").format(
             asset=o.asset, time=wait_text(o.wait_seconds)
         )

@@ -16,6 +16,7 @@ from core.config import Settings
 from core.identity.users import User
 from core.money.amounts import parse_amount
 from core.money.assets import ASSETS, get_asset
+from core.money.codes import Code
 from core.platform import bitcoin_node
 from core.platform.db import Database
 from core.platform.params import REGISTRY, Params
@@ -360,8 +361,9 @@ errors.register(
         "Lower the auto cash-out or the stake, or join the next round."
     ).format(limit=amount(int(e.params["limit"]), str(e.params["asset"]))),
 )
-labels.register("crash_bet", __("Crash bet"))
-labels.register("crash_win", __("Crash win"))
+labels.register(Code.CRASH_BET, __("Crash bet"))
+labels.register(Code.CRASH_COVER, __("Crash round cover"))
+labels.register(Code.CRASH_WIN, __("Crash win"))
 
 
 def _result(p: dict) -> str:

@@ -206,10 +206,15 @@ errors.register(
     __("Your game seeds cannot be read right now, so no bet was placed. Please contact support."),
 )
 errors.register("not_found", __("No such bet of yours."))
-errors.register("seed_empty", __("Usage: /clientseed TEXT (1 to 64 visible characters)."))
-errors.register("seed_too_long", __("The client seed can have at most {max_length} characters."))
-errors.register("seed_control_chars", __("The client seed cannot contain control characters."))
-errors.register("seed_unprintable", __("The client seed may only contain visible characters."))
+_SEED_TEXTS = {
+    "empty": __("Usage: /clientseed TEXT (1 to 64 visible characters)."),
+    "too_long": __("The client seed can have at most {max_length} characters."),
+    "control_chars": __("The client seed cannot contain control characters."),
+    "unprintable": __("The client seed may only contain visible characters."),
+}
+for _reason, _text in _SEED_TEXTS.items():
+    errors.register(f"seed_{_reason}", _text)  # core.play.games: a refused bet's seed
+    errors.register(_reason, _text, kind=fair.InvalidClientSeed)  # core.play.fair itself
 
 
 def router() -> Router:

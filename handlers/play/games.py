@@ -12,6 +12,7 @@ from core.config import Settings
 from core.identity.users import User
 from core.money.amounts import parse_amount
 from core.money.assets import ASSETS, get_asset
+from core.money.codes import Code
 from core.platform.db import Database
 from core.platform.params import Params
 from core.play import fair, games
@@ -309,8 +310,8 @@ errors.register("bad_risk", __("Risk is low, medium or high."))
 errors.register("bad_number", __("Write the target as a number, like 50.5 or 2.5."))
 errors.register("bad_nonce", __("That bet is not valid."))
 errors.register("bad_edge", __("That bet is not valid."))
-labels.register("bet", __("Game bet"))
-labels.register("win", __("Game win"))
+labels.register(Code.BET, __("Game bet"))
+labels.register(Code.WIN, __("Game win"))
 
 
 def router() -> Router:
