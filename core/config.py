@@ -55,6 +55,10 @@ class Settings:
     captcha_verify_url: str = ""
     captcha_verify_timeout: float = 10.0  # float ok: seconds to wait for the provider's siteverify
     instance_id: str = ""  # INSTANCE_ID; empty: bot.py takes this deployment slot's (with_instance_id)
+    # Price sources of the exchange (core.exchange.sources): base URLs, and CoinGecko's optional API key.
+    price_coingecko_url: str = "https://api.coingecko.com"
+    price_binance_url: str = "https://api.binance.com"
+    price_coingecko_key: str = ""
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database={self.database_url.split('@')[-1]!r}, webhook={bool(self.webhook_url)})"
@@ -173,7 +177,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                 )
     instance_id = (env.get("INSTANCE_ID") or "").strip()
     if instance_id and not _INSTANCE_ID.fullmatch(instance_id):
-        raise ConfigError("INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)")
+        raise ConfigError(
+            "INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)"
+        )
 
     return Settings(
         bot_token=token,
@@ -198,7 +204,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         captcha_secret_key=captcha_secret,
         captcha_verify_url=verify_url,
         instance_id=instance_id,
+        price_coingecko_url=_url(env, "PRICE_COINGECKO_URL") or "https://api.coingecko.com",
+        price_binance_url=_url(env, "PRICE_BINANCE_URL") or "https://api.binance.com",
+        price_coingecko_key=_api_key(env, "PRICE_COINGECKO_KEY"),
     )
+
+
+def _api_key(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    if value and (len(value) > 200 or not value.isascii() or not value.isprintable() or " " in value):
+        raise ConfigError(
+            name, "does not look like an API key (printable ASCII, no spaces, up to 200 characters)"
+        )
+    return value
 
 
 def _sqlite_path(database_url: str) -> str | None:
@@ -261,7 +279,9 @@ def with_instance_id(settings: Settings) -> Settings:
             _SLOT_LOCKS.append(fd)
             return replace(settings, instance_id=f"{host}:{tag}:{slot}")
     except (ImportError, OSError) as err:  # no fcntl (Windows), a read-only or foreign folder
-        raise ConfigError("INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})") from None
+        raise ConfigError(
+            "INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})"
+        ) from None
     raise ConfigError("INSTANCE_ID", f"is not set and 100 bots already run from {folder}; set it for each")
 
 
