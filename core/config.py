@@ -177,9 +177,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                 )
     instance_id = (env.get("INSTANCE_ID") or "").strip()
     if instance_id and not _INSTANCE_ID.fullmatch(instance_id):
-        raise ConfigError(
-            "INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)"
-        )
+        raise ConfigError("INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)")
 
     return Settings(
         bot_token=token,
@@ -213,9 +211,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 def _api_key(env: Mapping[str, str], name: str) -> str:
     value = (env.get(name) or "").strip()
     if value and (len(value) > 200 or not value.isascii() or not value.isprintable() or " " in value):
-        raise ConfigError(
-            name, "does not look like an API key (printable ASCII, no spaces, up to 200 characters)"
-        )
+        raise ConfigError(name, "does not look like an API key (printable ASCII, no spaces, up to 200 characters)")
     return value
 
 
@@ -279,9 +275,7 @@ def with_instance_id(settings: Settings) -> Settings:
             _SLOT_LOCKS.append(fd)
             return replace(settings, instance_id=f"{host}:{tag}:{slot}")
     except (ImportError, OSError) as err:  # no fcntl (Windows), a read-only or foreign folder
-        raise ConfigError(
-            "INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})"
-        ) from None
+        raise ConfigError("INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})") from None
     raise ConfigError("INSTANCE_ID", f"is not set and 100 bots already run from {folder}; set it for each")
 
 

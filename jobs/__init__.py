@@ -16,6 +16,7 @@ import os
 import socket
 import time
 import uuid
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -25,9 +26,7 @@ from core.platform.db import Database
 log = logging.getLogger(__name__)
 # This process's name in leases: INSTANCE_ID, else a stand-in until bot.py sets the stable one
 # (before the job modules are imported: jobs.crash imports it by name).
-INSTANCE = (
-    os.environ.get("INSTANCE_ID") or ""
-).strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+INSTANCE = (os.environ.get("INSTANCE_ID") or "").strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 LEASE_SECONDS = 30
 
 
@@ -114,17 +113,12 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         "interval",
         seconds=params.get("payout.every"),
     )
-    from datetime import UTC, datetime
-
     from core.exchange.sources import from_settings
     from jobs.prices import PricePoller
 
-    sources = from_settings(
-        settings.price_coingecko_url, settings.price_binance_url, settings.price_coingecko_key
-    )
-    for source in sources:  # one lease each: a slow source never delays the other
+    for source in from_settings(settings.price_coingecko_url, settings.price_binance_url, settings.price_coingecko_key):
         poller = PricePoller(db, params, source, admin_ids=settings.admin_ids)
-        scheduler.add_job(
+        scheduler.add_job(  # one lease per source: a slow source never delays the other
             exclusive(db, f"prices:{source.name}")(poller.run_once),
             "interval",
             seconds=params.get("prices.every"),
