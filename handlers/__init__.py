@@ -14,6 +14,7 @@ def get_routers() -> list[Router]:
     from handlers.common import errors
     from handlers.earn import faucet, owner, referral
     from handlers.earn import sites as faucets
+    from handlers.exchange import rates, swap, sweep
     from handlers.home import fallback, help, language, start, wallet
     from handlers.play import crash, fair, games, limits
     from handlers.security import twofa
@@ -39,5 +40,8 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        swap.router(),
+        sweep.router(),
+        rates.router(),
         fallback.router(),
     ]

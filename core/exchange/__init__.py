@@ -7,7 +7,15 @@ aiohttp), quotes (the arithmetic), policy (the settings), swaps (quote, sweep, c
 from core.exchange.policy import SWAPPABLE, Policy, policy_for
 from core.exchange.prices import NON_SWAPPABLE
 from core.exchange.quotes import Leg
-from core.exchange.swaps import Confirmation, Quote, SwapError, confirm_quote, quote_swap, quote_sweep
+from core.exchange.swaps import (
+    Confirmation,
+    Quote,
+    SwapError,
+    cancel_quote,
+    confirm_quote,
+    quote_swap,
+    quote_sweep,
+)
 
 __all__ = [
     "NON_SWAPPABLE",
@@ -17,6 +25,7 @@ __all__ = [
     "Policy",
     "Quote",
     "SwapError",
+    "cancel_quote",
     "confirm_quote",
     "policy_for",
     "quote_swap",

@@ -43,13 +43,14 @@ from core.platform.schema import utcnow
 CODE = "swap"
 FEE_CODE = "swap_fee"
 SWAP, SWEEP = "swap", "sweep"
-OPEN, DONE, REPLACED = "open", "done", "replaced"
+OPEN, DONE, REPLACED, CANCELLED = "open", "done", "replaced", "cancelled"
 ALL, HALF = "all", "half"
 
 
 class SwapError(DomainError):
     """reasons: not_swappable, same_asset, no_price, below_min, too_small, daily_limit,
-    no_liquidity, nothing_held, nothing_to_sweep, quote_unknown, quote_replaced."""
+    no_liquidity, nothing_held, nothing_to_sweep, bad_amount, quote_unknown, quote_replaced,
+    quote_cancelled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +326,8 @@ def confirm_quote(
         return Confirmation("already", quote)
     if quote.state == REPLACED:
         raise SwapError("quote_replaced")
+    if quote.state == CANCELLED:
+        raise SwapError("quote_cancelled")
     book = read_book(conn)
     if now >= quote.expires_at or _moved(quote, book, policy, now):
         if conn.execute(_TAKE, {"i": quote_id, "st": REPLACED, "now": now}).rowcount != 1:
@@ -362,9 +365,16 @@ def confirm_quote(
     )
 
 
+def cancel_quote(conn: Connection, user_id: int, quote_id: int, *, now: datetime | None = None) -> Quote:
+    """Cancel the user's open quote, so that no button can confirm it later; a done one stays done."""
+    quote = get_quote(conn, user_id, quote_id)
+    conn.execute(_TAKE, {"i": quote_id, "st": CANCELLED, "now": now or utcnow()})
+    return quote
+
+
 def _raced(conn: Connection, user_id: int, quote_id: int) -> Confirmation:
     """Another confirm of the same quote committed first (PostgreSQL re-checks the row then)."""
     quote = get_quote(conn, user_id, quote_id)
     if quote.state == DONE:
         return Confirmation("already", quote)
-    raise SwapError("quote_replaced")
+    raise SwapError("quote_cancelled" if quote.state == CANCELLED else "quote_replaced")

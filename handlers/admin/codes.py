@@ -36,13 +36,22 @@ from handlers.common.i18n import _
 from handlers.middlewares import Next
 from handlers.security.twofa import ask_code, delete_quietly, guarded, on_code
 
-READ_ONLY = frozenset({"admin", "params", "audit", "payouts"})
+READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "rates"})
+# Read-only commands whose first argument makes them change something: guarded like the rest.
+WRITE_ARGS: dict[str, frozenset[str]] = {"rates": frozenset({"set"})}
 PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 
 
 def guarded_commands() -> frozenset[str]:
     return frozenset(name for name, _text in ADMIN) - READ_ONLY
+
+
+def is_guarded(command: str, args: str) -> bool:
+    """Does ``/command args`` need the code? ``/rates`` only shows; ``/rates set ...`` changes a price."""
+    name = command.lower()
+    first = args.split()[0].lower() if args.split() else ""
+    return name in guarded_commands() or first in WRITE_ARGS.get(name, frozenset())
 
 
 def split_code(args: str) -> tuple[str, str | None]:
@@ -107,7 +116,7 @@ class AdminCodes(BaseMiddleware):
 
     async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
         command = data.get("command")
-        if command is None or command.command.lower() not in guarded_commands():
+        if command is None or not is_guarded(command.command, command.args or ""):
             return await handler(event, data)
         assert isinstance(event, Message)  # a command is a message
         admin_id = data["user"].id

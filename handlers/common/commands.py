@@ -38,6 +38,8 @@ PUBLIC: list[tuple[str, object]] = [
     ("withdrawals", __("Your withdrawals and their state")),
     ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
+    ("swap", __("Swap one coin for another: /swap AMOUNT FROM TO")),
+    ("sweep", __("Sweep all your other coins into one: /sweep ASSET")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),
@@ -53,6 +55,7 @@ ADMIN: list[tuple[str, object]] = [
     ("payouts", __("Withdrawals waiting for approval")),
     ("paid", __("Mark a manual payout batch sent")),
     ("failed", __("Mark a manual payout batch failed")),
+    ("rates", __("Price sources and rates; /rates set ASSET USD")),
 ]
 
 

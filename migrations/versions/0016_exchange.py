@@ -55,7 +55,7 @@ def upgrade() -> None:
             sa.String(length=12),
             server_default="open",
             nullable=False,
-            comment="open | done | replaced",
+            comment="open | done | replaced | cancelled",
         ),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("expires_at", UTC, nullable=False),

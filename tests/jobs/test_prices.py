@@ -44,7 +44,13 @@ async def test_sources_that_agree(db, fake):
     assert await in_force(db, "BTC") == Decimal("60000.5")
     assert await in_force(db, "USDT") == Decimal("0.9999")  # CoinGecko's and Binance's 1 (its quote coin)
     assert fake.coingecko.queries[0]["vs_currencies"] == "usd"
-    assert set(fake.coingecko.queries[0]["ids"].split(",")) == {"bitcoin", "litecoin", "dogecoin", "tether", "tron"}
+    assert set(fake.coingecko.queries[0]["ids"].split(",")) == {
+        "bitcoin",
+        "litecoin",
+        "dogecoin",
+        "tether",
+        "tron",
+    }
     assert fake.coingecko.headers[0]["x-cg-demo-api-key"] == "CG-demo-key"
     assert fake.binance.queries[0]["symbols"] == '["BTCUSDT","LTCUSDT","DOGEUSDT","TRXUSDT"]'
 

@@ -18,7 +18,12 @@ JUMP = 1000  # 10%
 
 async def record(db, source, got, now=T0):
     return await db.write(
-        prices.record_prices, source, {k: Decimal(v) for k, v in got.items()}, max_jump_bp=JUMP, max_age=AGE, now=now
+        prices.record_prices,
+        source,
+        {k: Decimal(v) for k, v in got.items()},
+        max_jump_bp=JUMP,
+        max_age=AGE,
+        now=now,
     )
 
 
@@ -109,7 +114,7 @@ async def test_admins_are_told_once_per_stale_spell(db):
     later = T0 + timedelta(seconds=AGE + 5)
     assert await db.write(prices.warn_stale, [7, 8], max_age=AGE, now=later) == ["BTC", "DOGE"]
     await db.write(prices.warn_stale, [7, 8], max_age=AGE, now=later + timedelta(seconds=60))
-    rows = (await db.read(lambda c: c.execute(select(notices.c.chat_id, notices.c.template)).all()))
+    rows = await db.read(lambda c: c.execute(select(notices.c.chat_id, notices.c.template)).all())
     assert sorted(rows) == [(7, "prices_stale")] * 2 + [(8, "prices_stale")] * 2
     # fresh again, then stale again: a new spell, told again
     await record(db, COINGECKO, {"BTC": "60000"}, now=later)

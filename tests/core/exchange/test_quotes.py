@@ -38,7 +38,9 @@ coins = st.sampled_from(["BTC", "LTC", "DOGE", "USDT", "TRX", "DUST"])  # 8- and
     spread=st.integers(min_value=0, max_value=5000),
     fee=st.integers(min_value=0, max_value=1000),
 )
-def test_user_gets_at_most_the_exact_amount_and_less_than_one_unit_below(amount, pair, p_from, p_to, spread, fee):
+def test_user_gets_at_most_the_exact_amount_and_less_than_one_unit_below(
+    amount, pair, p_from, p_to, spread, fee
+):
     leg = price_leg(amount, pair[0], pair[1], p_from, p_to, spread, fee)
     exact = exact_out(amount, pair[0], pair[1], p_from, p_to, spread, fee)
     assert exact - 1 < leg.amount_out <= exact

@@ -197,7 +197,9 @@ async def test_sweep_converts_every_other_coin_all_or_none(db):
     await set_prices(db)
     await fund_liquidity(db, {"DOGE": 10**15})
     policy = replace(POLICY, dust_rate=Decimal("0.001"), minimums={"LTC": 1_000_000})
-    await alice_with(db, {"BTC": 100_000, "LTC": 10_000, "USDT": 5_000_000, "TRX": 4_000_000, "DUST": 10**8, "DOGE": 7})
+    await alice_with(
+        db, {"BTC": 100_000, "LTC": 10_000, "USDT": 5_000_000, "TRX": 4_000_000, "DUST": 10**8, "DOGE": 7}
+    )
     q = await db.write(quote_sweep, ALICE, "doge", policy)
     assert [leg.frm for leg in q.active] == ["BTC", "USDT", "TRX", "DUST"]
     assert [(leg.frm, leg.skip) for leg in q.skipped] == [("LTC", "below_min")]
@@ -206,7 +208,10 @@ async def test_sweep_converts_every_other_coin_all_or_none(db):
     done = await db.write(confirm_quote, ALICE, q.id, policy)
     assert done.status == "done"
     held = await db.read(ledger.balances, user_account(ALICE))
-    assert {a: b.available for a, b in held.items() if b.available} == {"LTC": 10_000, "DOGE": 7 + q.total_out}
+    assert {a: b.available for a, b in held.items() if b.available} == {
+        "LTC": 10_000,
+        "DOGE": 7 + q.total_out,
+    }
 
 
 async def test_a_sweep_leg_that_fails_moves_nothing(db):
@@ -216,7 +221,13 @@ async def test_a_sweep_leg_that_fails_moves_nothing(db):
     q = await db.write(quote_sweep, ALICE, "DOGE", POLICY)
     # Alice spends her USDT between preview and confirm: the whole sweep is refused
     await db.write(
-        ledger.transfer, debit=user_account(ALICE), credit=FEES, asset="USDT", amount=1, code="fund", key="spend"
+        ledger.transfer,
+        debit=user_account(ALICE),
+        credit=FEES,
+        asset="USDT",
+        amount=1,
+        code="fund",
+        key="spend",
     )
     with pytest.raises(InsufficientFunds):
         await db.write(confirm_quote, ALICE, q.id, POLICY)

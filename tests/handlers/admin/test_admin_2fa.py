@@ -24,7 +24,7 @@ ALICE = 111
 SALT = "ab" * 32
 ASKS = "6-digit code"
 
-READ_ONLY = {"admin", "params", "audit", "payouts"}  # show, never change
+READ_ONLY = {"admin", "params", "audit", "payouts", "rates"}  # show, never change (/rates set: below)
 # Every other admin command, as an attacker with the admin's session would send it, and the
 # audit line it writes once the code is given.
 GUARDED = {
