@@ -19,13 +19,14 @@ Prices are ``Decimal`` parsed from decimal text (never through float) and stored
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
@@ -146,9 +147,8 @@ def read_book(conn: Connection) -> list[PriceRow]:
     ]
 
 
-def _upsert(conn: Connection):
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-    return dialect.insert
+def _upsert(conn: Connection) -> Callable[[Table], Any]:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _put(conn: Connection, source: str, asset: str, values: dict[str, object]) -> None:

@@ -21,13 +21,14 @@ swaps away per coin and UTC day, and liquidity's balance.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError, InsufficientFunds
@@ -149,8 +150,8 @@ def _check_daily(
             raise SwapError("daily_limit", asset=asset, limit=limit, left=max(0, limit - used))
 
 
-def _volume_stmts(dialect) -> object:
-    ins = dialect.insert(swap_volume).values(
+def _volume_stmts(insert_: Callable[[Table], Any]) -> Any:
+    ins = insert_(swap_volume).values(
         user_id=bindparam("u"), asset=bindparam("s"), day=bindparam("d"), amount=bindparam("a")
     )
     return ins.on_conflict_do_update(
@@ -159,7 +160,7 @@ def _volume_stmts(dialect) -> object:
     ).returning(swap_volume.c.amount)
 
 
-_ADD_VOLUME = {"sqlite": _volume_stmts(sqlite), "postgresql": _volume_stmts(postgresql)}
+_ADD_VOLUME = {"sqlite": _volume_stmts(sqlite.insert), "postgresql": _volume_stmts(postgresql.insert)}
 
 
 def _add_volume(
@@ -292,7 +293,7 @@ _TAKE = (
 )
 
 
-def _quote_of(row) -> Quote:
+def _quote_of(row: Row[Any]) -> Quote:
     m = row._mapping
     legs = tuple(Leg.from_json(d) for d in json.loads(m["legs"]))
     return Quote(
