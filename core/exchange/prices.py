@@ -19,14 +19,14 @@ Prices are ``Decimal`` parsed from decimal text (never through float) and stored
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
@@ -130,10 +130,12 @@ class PriceRow:
 
 
 _BOOK = select(exchange_prices)
+_BOOK_OF = select(exchange_prices).where(exchange_prices.c.asset.in_(bindparam("a", expanding=True)))
 
 
-def read_book(conn: Connection) -> list[PriceRow]:
-    """Every stored price (a handful of rows: sources x coins)."""
+def read_book(conn: Connection, assets: Collection[str] | None = None) -> list[PriceRow]:
+    """The stored prices (a handful of rows: sources x coins), of ``assets`` only when given."""
+    rows = conn.execute(_BOOK) if assets is None else conn.execute(_BOOK_OF, {"a": list(assets)})
     return [
         PriceRow(
             r.source,
@@ -143,7 +145,7 @@ def read_book(conn: Connection) -> list[PriceRow]:
             Decimal(r.held_price) if r.held_price else None,
             r.held_at,
         )
-        for r in conn.execute(_BOOK)
+        for r in rows
     ]
 
 

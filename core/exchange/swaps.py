@@ -166,12 +166,15 @@ _ADD_VOLUME = {"sqlite": _volume_stmts(sqlite.insert), "postgresql": _volume_stm
 def _add_volume(
     conn: Connection, user_id: int, asset: str, amount: int, policy: Policy, now: datetime
 ) -> None:
-    """Count ``amount`` against today's limit in one statement; refuse past it (rolled back by the caller)."""
+    """Count ``amount`` against today's limit in one statement; refuse past it (rolled back by the caller).
+    Without a limit for the coin nothing is counted (a limit set during a day counts from then on)."""
+    limit = policy.daily_limits.get(asset, 0)
+    if not limit:
+        return
     total = conn.execute(
         _ADD_VOLUME[conn.dialect.name], {"u": user_id, "s": asset, "d": _day(now), "a": amount}
     ).scalar_one()
-    limit = policy.daily_limits.get(asset, 0)
-    if limit and total > limit:
+    if total > limit:
         raise SwapError("daily_limit", asset=asset, limit=limit, left=max(0, limit - (total - amount)))
 
 
@@ -233,7 +236,7 @@ def quote_swap(
         raise SwapError("bad_amount", asset=frm)
     if value > held:
         raise InsufficientFunds(user_account(user_id), frm, value)
-    leg = _leg(read_book(conn), frm, to, value, policy, now)
+    leg = _leg(read_book(conn, (frm, to)), frm, to, value, policy, now)
     _check_daily(conn, user_id, frm, value, policy, now)
     _check_liquidity(conn, [leg])
     return _store(conn, user_id, SWAP, to, [leg], policy, now)
@@ -329,7 +332,7 @@ def confirm_quote(
         raise SwapError("quote_replaced")
     if quote.state == CANCELLED:
         raise SwapError("quote_cancelled")
-    book = read_book(conn)
+    book = read_book(conn, {quote.target, *(leg.frm for leg in quote.active)})
     if now >= quote.expires_at or _moved(quote, book, policy, now):
         if conn.execute(_TAKE, {"i": quote_id, "st": REPLACED, "now": now}).rowcount != 1:
             return _raced(conn, user_id, quote_id)
