@@ -19,9 +19,10 @@ Prices are ``Decimal`` parsed from decimal text (never through float) and stored
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
@@ -133,8 +134,31 @@ _BOOK = select(exchange_prices)
 _BOOK_OF = select(exchange_prices).where(exchange_prices.c.asset.in_(bindparam("a", expanding=True)))
 
 
+_SQL_BOOK = "SELECT source, asset, price, fetched_at, held_price, held_at FROM exchange_prices"
+
+
+def _utc(text: str | None) -> datetime | None:
+    """A UTCDateTime as SQLite stores it (naive UTC text) -> an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
+
+
 def read_book(conn: Connection, assets: Collection[str] | None = None) -> list[PriceRow]:
-    """The stored prices (a handful of rows: sources x coins), of ``assets`` only when given."""
+    """The stored prices (a handful of rows: sources x coins), of ``assets`` only when given.
+
+    Read on every quote and confirm: on SQLite straight through the driver, as the ledger's hot
+    path does (SQLAlchemy's per-statement cost is several times SQLite's own here)."""
+    driver = conn.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):  # the writer's connection (reads go through aiosqlite)
+        cur = driver.cursor()
+        try:
+            raw = cur.execute(_SQL_BOOK).fetchall()
+        finally:
+            cur.close()
+        return [
+            PriceRow(s, a, Decimal(p) if p else None, _utc(f), Decimal(h) if h else None, _utc(ha))
+            for s, a, p, f, h, ha in raw
+            if assets is None or a in assets
+        ]
     rows = conn.execute(_BOOK) if assets is None else conn.execute(_BOOK_OF, {"a": list(assets)})
     return [
         PriceRow(

@@ -21,14 +21,15 @@ swaps away per coin and UTC day, and liquidity's balance.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError, InsufficientFunds
@@ -190,22 +191,42 @@ def _check_liquidity(conn: Connection, legs: Sequence[Leg]) -> None:
 # --- quotes ----------------------------------------------------------------------------------
 
 
+_INSERT = insert(swap_quotes).returning(swap_quotes.c.id)
+_SQL_INSERT = (
+    "INSERT INTO swap_quotes (user_id, kind, target, legs, state, created_at, expires_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_AT = "%Y-%m-%d %H:%M:%S.%f"  # a UTCDateTime as SQLite stores it
+
+
+def _sqlite(conn: Connection) -> sqlite3.Connection | None:
+    """The writer's own sqlite3 connection, for the hot statements (reads go through aiosqlite)."""
+    driver = conn.connection.driver_connection
+    return driver if isinstance(driver, sqlite3.Connection) else None
+
+
 def _store(
     conn: Connection, user_id: int, kind: str, target: str, legs: Sequence[Leg], policy: Policy, now: datetime
 ) -> Quote:
     expires = now + timedelta(seconds=policy.quote_ttl)
-    qid = conn.execute(
-        insert(swap_quotes).returning(swap_quotes.c.id),
-        {
-            "user_id": user_id,
-            "kind": kind,
-            "target": target,
-            "legs": json.dumps([leg.to_json() for leg in legs], separators=(",", ":")),
-            "state": OPEN,
-            "created_at": now,
-            "expires_at": expires,
-        },
-    ).scalar_one()
+    text = json.dumps([leg.to_json() for leg in legs], separators=(",", ":"))
+    raw = _sqlite(conn)
+    if raw is not None:
+        stored = (now.astimezone(UTC).strftime(_AT), expires.astimezone(UTC).strftime(_AT))
+        qid = raw.execute(_SQL_INSERT, (user_id, kind, target, text, OPEN, *stored)).fetchone()[0]
+    else:
+        qid = conn.execute(
+            _INSERT,
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "target": target,
+                "legs": text,
+                "state": OPEN,
+                "created_at": now,
+                "expires_at": expires,
+            },
+        ).scalar_one()
     return Quote(qid, user_id, kind, target, tuple(legs), OPEN, now, expires)
 
 
@@ -296,20 +317,40 @@ _TAKE = (
 )
 
 
-def _quote_of(row: Row[Any]) -> Quote:
-    m = row._mapping
-    legs = tuple(Leg.from_json(d) for d in json.loads(m["legs"]))
-    return Quote(
-        m["id"], m["user_id"], m["kind"], m["target"], legs, m["state"], m["created_at"], m["expires_at"]
-    )
+# The same two statements straight through the SQLite writer's driver connection: they run on
+# every confirm, and SQLAlchemy's per-statement cost is several times SQLite's own here.
+_SQL_BY_ID = (
+    "SELECT id, user_id, kind, target, legs, state, created_at, expires_at FROM swap_quotes WHERE id = ?"
+)
+_SQL_TAKE = "UPDATE swap_quotes SET state = ?, done_at = ? WHERE id = ? AND state = 'open'"
+
+
+def _utc(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def get_quote(conn: Connection, user_id: int, quote_id: int) -> Quote:
     """The user's own quote; another user's or an unknown id is "quote_unknown" (a forged button)."""
-    row = conn.execute(_BY_ID, {"i": quote_id}).first()
-    if row is None or row.user_id != user_id:
+    raw = _sqlite(conn)
+    row: Any = (
+        raw.execute(_SQL_BY_ID, (quote_id,)).fetchone()
+        if raw is not None
+        else conn.execute(_BY_ID, {"i": quote_id}).first()
+    )
+    if row is None or row[1] != user_id:
         raise SwapError("quote_unknown")
-    return _quote_of(row)
+    qid, uid, kind, target, legs, state, created, expires = tuple(row)[:8]
+    parsed = tuple(Leg.from_json(d) for d in json.loads(legs))
+    return Quote(qid, uid, kind, target, parsed, state, _utc(created), _utc(expires))
+
+
+def _take(conn: Connection, quote_id: int, state: str, now: datetime) -> bool:
+    """Open -> ``state``, once: False when the quote was no longer open."""
+    raw = _sqlite(conn)
+    if raw is not None:
+        at = now.astimezone(UTC).strftime(_AT)
+        return raw.execute(_SQL_TAKE, (state, at, quote_id)).rowcount == 1
+    return conn.execute(_TAKE, {"i": quote_id, "st": state, "now": now}).rowcount == 1
 
 
 def _moved(quote: Quote, book: Sequence[PriceRow], policy: Policy, now: datetime) -> bool:
@@ -334,7 +375,7 @@ def confirm_quote(
         raise SwapError("quote_cancelled")
     book = read_book(conn, {quote.target, *(leg.frm for leg in quote.active)})
     if now >= quote.expires_at or _moved(quote, book, policy, now):
-        if conn.execute(_TAKE, {"i": quote_id, "st": REPLACED, "now": now}).rowcount != 1:
+        if not _take(conn, quote_id, REPLACED, now):
             return _raced(conn, user_id, quote_id)
         if quote.kind == SWAP:
             leg = quote.legs[0]
@@ -342,7 +383,7 @@ def confirm_quote(
         else:
             fresh = quote_sweep(conn, user_id, quote.target, policy, now=now)
         return Confirmation("requoted", fresh, quote)
-    if conn.execute(_TAKE, {"i": quote_id, "st": DONE, "now": now}).rowcount != 1:
+    if not _take(conn, quote_id, DONE, now):
         return _raced(conn, user_id, quote_id)
     account = user_account(user_id)
     moves: list[ledger.Move] = []
@@ -372,7 +413,7 @@ def confirm_quote(
 def cancel_quote(conn: Connection, user_id: int, quote_id: int, *, now: datetime | None = None) -> Quote:
     """Cancel the user's open quote, so that no button can confirm it later; a done one stays done."""
     quote = get_quote(conn, user_id, quote_id)
-    conn.execute(_TAKE, {"i": quote_id, "st": CANCELLED, "now": now or utcnow()})
+    _take(conn, quote_id, CANCELLED, now or utcnow())
     return quote
 
 
