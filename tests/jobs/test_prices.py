@@ -116,3 +116,30 @@ async def test_unreachable_source_fails_quietly(db):
     params = Params(env={})
     poller = PricePoller(db, params, Binance("http://127.0.0.1:9"))  # nothing listens there
     assert await poller.run_once() == "failed"
+
+
+async def test_a_source_that_goes_stale_pauses_swaps_and_tells_admins_once(db, fake):
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from core.exchange.tables import exchange_prices
+    from core.platform.notices import notices
+    from core.platform.schema import utcnow
+
+    fake.set_both(PRICES)
+    cg, bn = pollers(db, fake)
+    await cg.run_once()
+    await bn.run_once()
+    fake.coingecko.status = fake.binance.status = 500
+    await db.write(
+        lambda c: c.execute(update(exchange_prices).values(fetched_at=utcnow() - timedelta(hours=1)))
+    )
+    assert await cg.run_once() == "failed"
+    assert await bn.run_once() == "failed"
+    assert await in_force(db, "BTC") is None
+    sent = await db.read(
+        lambda c: c.execute(select(notices.c.chat_id, notices.c.template, notices.c.key)).all()
+    )
+    assert len(sent) == len(prices.MARKET_ASSETS) and {s.chat_id for s in sent} == {7}
+    assert {s.template for s in sent} == {"prices_stale"}

@@ -241,3 +241,40 @@ async def test_nothing_to_sweep(db):
     with pytest.raises(SwapError) as err:
         await db.write(quote_sweep, ALICE, "DOGE", POLICY)
     assert err.value.reason == "nothing_to_sweep"
+
+
+async def test_several_quotes_for_the_same_coins_cannot_spend_them_twice(db):
+    """A script asks for many quotes of all it holds, then confirms them all at once."""
+    await set_prices(db)
+    await fund_liquidity(db, {"USDT": 10_000_000_000})
+    await alice_with(db, {"BTC": 100_000})
+    quotes = [await db.write(quote_swap, ALICE, "BTC", "USDT", "all", POLICY) for _ in range(5)]
+
+    async def confirm(q):
+        try:
+            return (await db.write(confirm_quote, ALICE, q.id, POLICY)).status
+        except InsufficientFunds:
+            return "refused"
+
+    results = await asyncio.gather(*(confirm(q) for q in quotes))
+    assert sorted(results) == ["done"] + ["refused"] * 4
+    assert await available(db, user_account(ALICE), "USDT") == 59_400_000
+
+
+async def test_concurrent_confirms_respect_the_daily_limit(db):
+    await set_prices(db)
+    await fund_liquidity(db, {"USDT": 10_000_000_000})
+    await alice_with(db, {"BTC": 1_000_000})
+    policy = replace(POLICY, daily_limits={"BTC": 300_000})
+    # six quotes of 0.001 BTC each fit today's 0.003 BTC limit when quoted: none is confirmed yet
+    quotes = [await db.write(quote_swap, ALICE, "BTC", "USDT", 100_000, policy) for _ in range(6)]
+
+    async def confirm(q):
+        try:
+            return (await db.write(confirm_quote, ALICE, q.id, policy)).status
+        except SwapError as err:
+            return err.reason
+
+    results = await asyncio.gather(*(confirm(q) for q in quotes))
+    assert results.count("done") == 3 and results.count("daily_limit") == 3
+    assert await available(db, user_account(ALICE), "BTC") == 700_000

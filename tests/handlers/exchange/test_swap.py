@@ -120,7 +120,9 @@ async def test_expired_quote_comes_back_fresh(tg, db):
     alice = await ready(tg, db)
     await alice.send("/swap 0.001 BTC USDT")
     quote = tg.last_with_buttons(ALICE)
-    await db.write(lambda c: c.execute(update(swap_quotes).values(expires_at=utcnow() - timedelta(seconds=1))))
+    await db.write(
+        lambda c: c.execute(update(swap_quotes).values(expires_at=utcnow() - timedelta(seconds=1)))
+    )
     out = texts(await alice.tap(quote.buttons()[0][1], quote))
     assert "expired or the rate moved" in out and "You receive" in out
     assert await available(db, user_account(ALICE), "BTC") == 100_000
@@ -178,3 +180,32 @@ async def test_sweep_bad_input(tg, db):
     assert "Usage: /sweep" in texts(await alice.send("/sweep DOGE BTC"))
     assert "Nothing to sweep into BTC" in texts(await alice.send("/sweep BTC"))
     assert "which coin" in texts(await alice.send("/sweep"))
+
+
+async def test_menu_button_help_and_command_list(tg, db):
+    alice = await ready(tg, db)
+    await alice.send("/start")
+    out = texts(await alice.tap_button("Swap"))
+    assert "Which coin do you want to swap?" in out
+    assert ("BTC", "sw:from:BTC::") in tg.last_with_buttons(ALICE).buttons()
+    help_text = texts(await alice.send("/help"))
+    assert "/swap" in help_text and "/sweep" in help_text
+
+
+async def test_in_a_group_swap_shows_nothing(tg, db):
+    from datetime import UTC, datetime
+
+    from aiogram.types import Chat, Message, MessageEntity, Update
+
+    await ready(tg, db)
+    msg = Message(
+        message_id=5,
+        date=datetime.now(UTC),
+        chat=Chat(id=-100123, type="supergroup", title="g"),
+        from_user=tg.person(ALICE).user,
+        text="/swap all BTC USDT",
+        entities=[MessageEntity(type="bot_command", offset=0, length=5)],
+    )
+    sent = await tg.feed(Update(update_id=tg.next_update_id(), message=msg))
+    assert "quote" not in texts(sent).lower()
+    assert await available(db, user_account(ALICE), "BTC") == 100_000
