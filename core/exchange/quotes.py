@@ -28,6 +28,7 @@ BP = 10_000
 SKIP_NO_PRICE = "no_price"
 SKIP_BELOW_MIN = "below_min"
 SKIP_TOO_SMALL = "too_small"
+SKIP_DAILY_LIMIT = "daily_limit"
 
 
 @dataclass(frozen=True, slots=True)

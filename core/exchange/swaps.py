@@ -35,7 +35,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.errors import DomainError, InsufficientFunds
 from core.exchange.policy import SWAPPABLE, Policy
 from core.exchange.prices import NON_SWAPPABLE, PriceRow, price_of, read_book
-from core.exchange.quotes import SKIP_BELOW_MIN, SKIP_NO_PRICE, SKIP_TOO_SMALL, Leg, moved_beyond, price_leg
+from core.exchange.quotes import (
+    SKIP_BELOW_MIN,
+    SKIP_DAILY_LIMIT,
+    SKIP_NO_PRICE,
+    SKIP_TOO_SMALL,
+    Leg,
+    moved_beyond,
+    price_leg,
+)
 from core.exchange.tables import swap_quotes, swap_volume
 from core.money import ledger
 from core.money.accounts import FEES, LIQUIDITY, user_account
@@ -298,9 +306,7 @@ def _skipped(
     """A sweep leg shown but not executed; priced when a price exists, so the preview can show it."""
     p_from = price_of(book, frm, now, policy.max_age, policy.dust_rate)
     p_to = price_of(book, to, now, policy.max_age, policy.dust_rate)
-    skip = {"no_price": SKIP_NO_PRICE, "below_min": SKIP_BELOW_MIN}.get(
-        reason, SKIP_TOO_SMALL if reason == "too_small" else reason
-    )
+    skip = reason if reason in (SKIP_NO_PRICE, SKIP_BELOW_MIN, SKIP_DAILY_LIMIT) else SKIP_TOO_SMALL
     if p_from is None or p_to is None:
         return Leg(frm, to, amount, 0, 0, 0, 0, "0", "0", SKIP_NO_PRICE)
     leg = price_leg(amount, frm, to, p_from.usd, p_to.usd, policy.spread_for(frm, to), policy.fees.get(to, 0))

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.exchange import Leg, Quote, SwapError
-from core.exchange.quotes import SKIP_BELOW_MIN, SKIP_NO_PRICE
+from core.exchange.quotes import SKIP_BELOW_MIN, SKIP_DAILY_LIMIT, SKIP_NO_PRICE
 from handlers.common import errors, labels
 from handlers.common.formatting import percent, wait_text
 from handlers.common.i18n import _, __, amount
@@ -36,6 +36,8 @@ def skip_text(reason: str | None) -> str:
         return _("no fresh price")
     if reason == SKIP_BELOW_MIN:
         return _("below the swap minimum")
+    if reason == SKIP_DAILY_LIMIT:
+        return _("past your daily swap limit")
     return _("too small to swap")
 
 

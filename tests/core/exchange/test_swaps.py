@@ -278,3 +278,12 @@ async def test_concurrent_confirms_respect_the_daily_limit(db):
     results = await asyncio.gather(*(confirm(q) for q in quotes))
     assert results.count("done") == 3 and results.count("daily_limit") == 3
     assert await available(db, user_account(ALICE), "BTC") == 700_000
+
+
+async def test_a_sweep_skips_a_coin_past_the_daily_limit(db):
+    await set_prices(db)
+    await fund_liquidity(db, {"DOGE": 10**15})
+    policy = replace(POLICY, daily_limits={"USDT": 1_000_000})
+    await alice_with(db, {"BTC": 100_000, "USDT": 5_000_000})
+    q = await db.write(quote_sweep, ALICE, "DOGE", policy)
+    assert [(leg.frm, leg.skip) for leg in q.legs] == [("BTC", None), ("USDT", "daily_limit")]
