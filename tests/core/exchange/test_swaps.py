@@ -287,3 +287,18 @@ async def test_a_sweep_skips_a_coin_past_the_daily_limit(db):
     await alice_with(db, {"BTC": 100_000, "USDT": 5_000_000})
     q = await db.write(quote_sweep, ALICE, "DOGE", policy)
     assert [(leg.frm, leg.skip) for leg in q.legs] == [("BTC", None), ("USDT", "daily_limit")]
+
+
+async def test_an_expired_or_moved_sweep_comes_back_fresh(db):
+    await set_prices(db)
+    await fund_liquidity(db, {"DOGE": 10**15})
+    await alice_with(db, {"BTC": 100_000, "USDT": 5_000_000})
+    t0 = utcnow()
+    q = await db.write(quote_sweep, ALICE, "DOGE", POLICY, now=t0)
+    out = await db.write(confirm_quote, ALICE, q.id, POLICY, now=t0 + timedelta(seconds=30))
+    assert out.status == "requoted" and out.quote.kind == "sweep" and len(out.quote.active) == 2
+    await set_prices(db, {"USDT": "1", "DOGE": "0.12"})  # DOGE +20%: every leg moved
+    moved = await db.write(confirm_quote, ALICE, out.quote.id, POLICY)
+    assert moved.status == "requoted" and moved.quote.legs[0].p_to == "0.12"
+    assert (await db.write(confirm_quote, ALICE, moved.quote.id, POLICY)).status == "done"
+    assert await available(db, user_account(ALICE), "BTC") == 0
