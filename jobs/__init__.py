@@ -16,7 +16,6 @@ import os
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -121,7 +120,6 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         scheduler.add_job(  # one lease per source: a slow source never delays the other
             exclusive(db, f"prices:{source.name}")(poller.run_once),
             "interval",
-            seconds=params.get("prices.every"),
-            next_run_time=datetime.now(UTC),  # prices at start, not one interval later
+            seconds=params.get("prices.every"),  # stored prices stay fresh across a restart
         )
     return scheduler
