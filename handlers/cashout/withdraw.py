@@ -35,6 +35,7 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
 from handlers.security.twofa import code_or_run, guarded, on_code
+from handlers.trust import follow
 
 
 class WdCB(CallbackData, prefix="wd"):
@@ -249,11 +250,12 @@ async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: D
     await message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
 
 
-async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
+async def cmd_withdrawals(message: Message, user: User, db: Database, params: Params) -> None:
     rows = await db.read(withdrawals.list_for_user, user.id)
     if not rows:
         await message.answer(_("No withdrawals yet."))
         return
+    on_chain = await follow.chain_lines(db, rows, params)  # confirmations, explorer link, hot-wallet wait
     lines = [_("<b>Your withdrawals</b>")]
     kb = InlineKeyboardBuilder()
     cancellable = False
@@ -261,6 +263,8 @@ async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
         line = f"#{w.id} · {amount(w.arrives, w.asset)} → <code>{html.escape(w.address)}</code> · {state_name(w.state)}"
         if w.txid:
             line += "\n    " + _("Transaction: {txid}").format(txid=f"<code>{html.escape(w.txid)}</code>")
+        if w.id in on_chain:
+            line += "\n    " + on_chain[w.id]
         lines.append(line)
         if w.state in ("requested", "approved"):
             cancellable = True

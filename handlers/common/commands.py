@@ -40,6 +40,8 @@ PUBLIC: list[tuple[str, object]] = [
     ("2fa", __("Two-factor authentication")),
     ("swap", __("Swap one coin for another: /swap AMOUNT FROM TO")),
     ("sweep", __("Sweep all your other coins into one: /sweep ASSET")),
+    ("proof", __("Check that your balance is counted in what we owe")),
+    ("reserves", __("What we hold against what we owe, per coin")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),
