@@ -40,6 +40,10 @@ PUBLIC: list[tuple[str, object]] = [
     ("2fa", __("Two-factor authentication")),
     ("swap", __("Swap one coin for another: /swap AMOUNT FROM TO")),
     ("sweep", __("Sweep all your other coins into one: /sweep ASSET")),
+    ("send", __("Send coins to someone: /send AMOUNT ASSET @username")),
+    ("tip", __("In a group, reply with /tip AMOUNT ASSET to tip the author")),
+    ("check", __("Make a check anyone with the link can claim")),
+    ("checks", __("Your checks: claims, options, revoke")),
     ("proof", __("Check that your balance is counted in what we owe")),
     ("reserves", __("What we hold against what we owe, per coin")),
 ]
