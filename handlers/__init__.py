@@ -12,7 +12,8 @@ def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors
-    from handlers.earn import faucet, owner, referral
+    from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
+    from handlers.earn import offers as offerwalls
     from handlers.earn import sites as faucets
     from handlers.exchange import rates, swap, sweep
     from handlers.home import fallback, help, language, start, wallet
@@ -33,6 +34,7 @@ def get_routers() -> list[Router]:
         social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
         admin.router(),
         payouts.router(),
+        ad_review.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links
         start.router(),
         wallet.router(),
@@ -42,6 +44,9 @@ def get_routers() -> list[Router]:
         referral.router(),
         faucets.router(),
         owner.router(),
+        ads.router(),
+        advertise.router(),
+        campaigns.router(),
         games.router(),
         fair.router(),
         crash.router(),
@@ -52,6 +57,7 @@ def get_routers() -> list[Router]:
         swap.router(),
         sweep.router(),
         rates.router(),
+        offerwalls.router(),
         social_send.router(),
         social_tip.router(),
         proof.router(),

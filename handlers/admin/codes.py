@@ -36,11 +36,23 @@ from handlers.common.i18n import _
 from handlers.middlewares import Next
 from handlers.security.twofa import ask_code, delete_quietly, guarded, on_code
 
-READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "rates"})
+READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review", "rates"})
 PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 
 
+# Words that are secrets, by (command, first argument) -> their index among the arguments: the
+# code prompt never echoes them (/offerwall add NETWORK NAME APP_ID SECRET ASSET RATE).
+SECRET_WORDS: dict[tuple[str, str], int] = {("offerwall", "add"): 4}
+
+
+def redacted(command: str, args: str) -> str:
+    """``/command args`` as the code prompt may show it: secret words replaced by •••."""
+    words = args.split()
+    at = SECRET_WORDS.get((command, words[0].lower())) if words else None
+    if at is not None and at < len(words):
+        words[at] = "•••"
+    return f"/{command} {' '.join(words)}".strip()
 # Public commands with admin subcommands: guarded only when their first word is one of these.
 MIXED: dict[str, frozenset[str]] = {"reserves": frozenset({"add", "set"}), "rates": frozenset({"set"})}
 
@@ -135,8 +147,9 @@ class AdminCodes(BaseMiddleware):
         db = data["db"]
         if code is None and await db.read(twofa.is_enabled, admin_id):
             typed = f"/{command.command.lower()} {args}".strip()
+            shown = redacted(command.command.lower(), args)
             await ask_code(
-                event, data["state"], PURPOSE, confirming=typed, command=typed, message_id=event.message_id
+                event, data["state"], PURPOSE, confirming=shown, command=typed, message_id=event.message_id
             )
             return None
         params = data["params"]

@@ -40,6 +40,10 @@ PUBLIC: list[tuple[str, object]] = [
     ("2fa", __("Two-factor authentication")),
     ("swap", __("Swap one coin for another: /swap AMOUNT FROM TO")),
     ("sweep", __("Sweep all your other coins into one: /sweep ASSET")),
+    ("ads", __("Paid ads: visit a site or join a channel, get paid")),
+    ("advertise", __("Advertise: pay people to visit your site or join your channel")),
+    ("campaigns", __("Your ad campaigns: numbers, pause, top up, cancel")),
+    ("offers", __("Offerwalls and surveys: earn more")),
     ("send", __("Send coins to someone: /send AMOUNT ASSET @username")),
     ("tip", __("In a group, reply with /tip AMOUNT ASSET to tip the author")),
     ("check", __("Make a check anyone with the link can claim")),
@@ -68,6 +72,10 @@ ADMIN: list[tuple[str, object]] = [
     ("paid", __("Mark a manual payout batch sent")),
     ("failed", __("Mark a manual payout batch failed")),
     ("rates", __("Price sources and rates; /rates set ASSET USD")),
+    ("review", __("Ads waiting for review")),
+    ("adreject", __("Reject an ad with a reason")),
+    ("invalidview", __("Mark an ad view invalid (fraud)")),
+    ("offerwall", __("Offerwalls: add, list, on/off, IPs, hold, remove, trust")),
 ]
 
 

@@ -1,7 +1,7 @@
 """exchange: prices per source, swap quotes, daily swap volume (issue 16)
 
 Revision ID: 0016_exchange
-Revises: 0015_loyalty
+Revises: 0014_offers
 Create Date: 2026-12-06 22:15:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import core.platform.schema
 
 revision = "0016_exchange"
-down_revision = "0015_loyalty"
+down_revision = "0014_offers"
 branch_labels = None
 depends_on = None
 

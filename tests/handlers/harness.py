@@ -15,6 +15,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
@@ -30,6 +31,8 @@ from aiogram.methods import (
 )
 from aiogram.types import (
     CallbackQuery,
+    ChatMemberLeft,
+    ChatMemberMember,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -65,8 +68,10 @@ class RecordingSession(BaseSession):
         self.sent: list[Sent] = []
         self._ids = itertools.count(1000)
         self.messages: dict[tuple[int, int], Message] = {}
-        # getChatMember answers: (chat, user) -> status ("left" when absent)
+        # getChatMember answers: (chat, user) -> status ("left" when absent); a chat in
+        # ``unknown_chats`` is one the bot cannot see ("chat not found").
         self.chat_members: dict[tuple[int | str, int], str] = {}
+        self.unknown_chats: set[int | str] = set()
 
     async def close(self) -> None:
         pass
@@ -145,10 +150,13 @@ class RecordingSession(BaseSession):
             return True
         return True
 
-
     def chat_member(self, chat_id: int | str, user_id: int) -> Any:
-        from aiogram.types import ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember
+        from aiogram.types import ChatMemberAdministrator
 
+        if chat_id in self.unknown_chats:
+            raise TelegramBadRequest(
+                GetChatMember(chat_id=chat_id, user_id=user_id), "Bad Request: chat not found"
+            )
         status = self.chat_members.get((chat_id, user_id), "left")
         user = TgUser(id=user_id, is_bot=user_id == BOT_ID, first_name="U")
         if status == "administrator":
