@@ -15,6 +15,7 @@ def get_routers() -> list[Router]:
     from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
     from handlers.earn import offers as offerwalls
     from handlers.earn import sites as faucets
+    from handlers.exchange import rates, swap, sweep
     from handlers.home import fallback, help, language, start, wallet
     from handlers.loyalty import rewards as loyalty_rewards
     from handlers.loyalty import staking as loyalty_staking
@@ -54,6 +55,9 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        swap.router(),
+        sweep.router(),
+        rates.router(),
         offerwalls.router(),
         social_send.router(),
         social_tip.router(),

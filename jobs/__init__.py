@@ -172,6 +172,16 @@ def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None
     scheduler.add_job(exclusive(db, "proof")(trust.publish_proofs), "cron", hour=0, minute=10)
     scheduler.add_job(exclusive(db, "hot_wallets")(trust.read_hot_wallets), "interval", minutes=10)
     scheduler.add_job(exclusive(db, "follow_payouts")(trust.follow_payouts), "interval", minutes=1)
+    from core.exchange.sources import from_settings
+    from jobs.prices import PricePoller
+
+    for source in from_settings(settings.price_coingecko_url, settings.price_binance_url, settings.price_coingecko_key):
+        poller = PricePoller(db, params, source, admin_ids=settings.admin_ids)
+        scheduler.add_job(  # one lease per source: a slow source never delays the other
+            exclusive(db, f"prices:{source.name}")(poller.run_once),
+            "interval",
+            seconds=params.get("prices.every"),  # stored prices stay fresh across a restart
+        )
     add_loyalty_jobs(scheduler, db, params)
     return scheduler
 

@@ -37,7 +37,7 @@ from handlers.common.i18n import _
 from handlers.middlewares import Next
 from handlers.security.twofa import ask_code, delete_quietly, guarded, keep_waiting, on_code
 
-READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review"})
+READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review", "rates"})
 PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 
@@ -55,7 +55,7 @@ def redacted(command: str, args: str) -> str:
         words[at] = "•••"
     return f"/{command} {' '.join(words)}".strip()
 # Public commands with admin subcommands: guarded only when their first word is one of these.
-MIXED: dict[str, frozenset[str]] = {"reserves": frozenset({"add", "set"})}
+MIXED: dict[str, frozenset[str]] = {"reserves": frozenset({"add", "set"}), "rates": frozenset({"set"})}
 
 
 def guarded_commands() -> frozenset[str]:

@@ -31,6 +31,7 @@ MENU: list[tuple[str, object]] = [
     ("ads", __("📢 Ads")),
     ("addresses", __("📒 Addresses")),
     ("twofa", __("🔐 2FA")),
+    ("swap", __("🔁 Swap")),
     ("checks", __("🎁 Checks")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),

@@ -40,6 +40,12 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
 
+# The same words where a refusal reaches a chat (the error router), not only the link's page
+# (handlers.earn.tracking).
+errors.register("token_expired", __("This link has expired. Open /ads in the bot for a fresh one."))
+errors.register("token_forged", __("This link is not valid: it is damaged or was not made by the bot."))
+errors.register("ad_unavailable", __("This ad is no longer running. Open /ads in the bot for another one."))
+
 
 class AdCB(CallbackData, prefix="ad"):
     """An action on the ad of campaign ``c``: claim | skip | report | next."""

@@ -19,8 +19,9 @@ from handlers.common.data import shown
 from handlers.common.formatting import percent, wait_text
 from handlers.common.i18n import _, amount
 from handlers.common.labels import label
-from handlers.common.menu import MenuCB, back_button, back_to_menu
+from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
+from handlers.exchange.sweep import sweep_button
 
 PAGE = 10
 MAX_PAGE = 10_000
@@ -83,13 +84,17 @@ async def history_view(db: Database, user: User, page: int) -> tuple[str, Inline
     return text, kb.as_markup()
 
 
+def balance_markup() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[sweep_button()], [back_button()]])
+
+
 async def cmd_balance(message: Message, user: User, db: Database) -> None:
-    await message.answer(await balance_text(db, user), reply_markup=back_to_menu())
+    await message.answer(await balance_text(db, user), reply_markup=balance_markup())
 
 
 async def cb_balance(query: CallbackQuery, user: User, db: Database) -> None:
     message = shown(query)
-    await message.edit_text(await balance_text(db, user), reply_markup=back_to_menu())
+    await message.edit_text(await balance_text(db, user), reply_markup=balance_markup())
     await query.answer()
 
 
