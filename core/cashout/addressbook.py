@@ -36,7 +36,7 @@ from core.cashout.address_proof import ProofError
 from core.earn import payout_links
 from core.errors import DomainError
 from core.identity import twofa
-from core.money.addresses import NETWORKS, Address, validate_address
+from core.money.addresses import NETWORKS, Address, InvalidAddress, validate_address
 from core.money.assets import get_asset
 from core.platform import audit, notices
 from core.platform.params import define
@@ -61,7 +61,8 @@ _LABEL = re.compile(r"[A-Za-z0-9_-]{1,24}", re.ASCII)
 
 
 class AddressBookError(DomainError):
-    """bad_label, label_taken_other_asset, too_many_addresses, no_such_label, address_not_taken."""
+    """bad_label, label_taken_other_asset, too_many_addresses, no_such_label, address_not_taken,
+    unknown_label (a withdrawal to a label the book does not have)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,4 +331,8 @@ def resolve(conn: Connection, user_id: int, asset: str, text: str, network: str)
             if row.asset != asset:
                 raise AddressBookError("label_other_asset", label=row.label, asset=row.asset)
             return validate_address(asset, row.address, network, row.chain)
+        try:
+            return validate_address(asset, text, network)
+        except InvalidAddress:  # label-shaped and no address: the user meant a label
+            raise AddressBookError("unknown_label", label=text.strip()) from None
     return validate_address(asset, text, network)

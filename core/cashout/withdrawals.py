@@ -204,8 +204,9 @@ def request_withdrawal(
         address_text, chain = address.text, address.chain
     if amount < max(policy.minimum, fee + 1):
         raise WithdrawalError("below_minimum", minimum=max(policy.minimum, fee + 1), asset=code)
-    if ledger.balance(conn, user_account(user_id), code).available < amount:
-        raise InsufficientFunds(user_account(user_id), code, amount)
+    have = ledger.balance(conn, user_account(user_id), code).available
+    if have < amount:
+        raise InsufficientFunds(user_account(user_id), code, amount, have=max(0, have))
     wid = conn.execute(
         withdrawals.insert()
         .values(

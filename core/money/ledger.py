@@ -521,7 +521,7 @@ def _refuse(conn, new_id: int, account: str, asset: str, amount: int, *, capped:
     conn.execute(_UNDO, {"i": new_id})
     if capped:
         raise BalanceLimit(account, asset, MAX_BALANCE)
-    raise InsufficientFunds(account, asset, amount)
+    raise InsufficientFunds(account, asset, amount, have=max(0, balance(conn, account, asset).available))
 
 
 def _entries(conn, transfer_id, debit, credit, asset, amount, debit_after, credit_after) -> None:

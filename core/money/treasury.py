@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select
 from core.identity.users import count_users, find_user
 from core.money import ledger
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS, TREASURY, WORLD, parse_system_account, user_account
-from core.platform import audit
+from core.platform import audit, notices
 from core.platform.schema import accounts
 
 
@@ -88,7 +88,10 @@ def fund(
 def credit_user(
     conn: Connection, *, admin_id: int, user_ref: str, asset: str, amount: int, reason: str, key: str
 ) -> tuple[int, ledger.Transfer]:
-    """Treasury -> user, e.g. a goodwill payment. Returns the user's id and the transfer."""
+    """Treasury -> user, e.g. a goodwill payment. Returns the user's id and the transfer.
+
+    The user is told (notice ``admin_credit`` with the amount and the reason, key
+    ``admin_credit:{transfer}``) in the same transaction, so a credit is never silent."""
     user = find_user(conn, user_ref)
     t = ledger.transfer(
         conn,
@@ -103,6 +106,13 @@ def credit_user(
     if not t.replayed:
         audit.record(
             conn, "credit", actor=admin_id, target=str(user.id), asset=asset, amount=amount, reason=reason
+        )
+        notices.enqueue(
+            conn,
+            user.id,
+            "admin_credit",
+            {"amount": amount, "asset": asset, "reason": reason},
+            key=f"admin_credit:{t.id}",
         )
     return user.id, t
 

@@ -280,8 +280,9 @@ def bet_params(game: str, raw: dict[str, Any], rules: Rules) -> tuple[dict[str, 
         )
     if game == "limbo":
         target = int(raw["target"])
-        if not fair.LIMBO_MIN_TARGET <= target <= min(rules.limbo_max, fair.LIMBO_MAX_TARGET):
-            raise fair.InvalidBet("target_out_of_range")
+        highest = min(rules.limbo_max, fair.LIMBO_MAX_TARGET)
+        if not fair.LIMBO_MIN_TARGET <= target <= highest:
+            raise fair.InvalidBet("target_out_of_range", min=fair.LIMBO_MIN_TARGET, max=highest)
         return {"target": target, "edge_bp": rules.edge_bp}, target * 100
     if game == "plinko":
         rows, risk = int(raw["rows"]), str(raw["risk"])
@@ -327,7 +328,7 @@ def place_bet(
     if taken is None:  # first bet ever: make the seeds, then take nonce 0
         _ensure(conn, user_id, now, secret_key)
         taken = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
-    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now)
+    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now, game=game)
     seed_id, sealed, client_seed, next_nonce = taken
     server_seed = _open(secret_key, user_id, sealed)
     nonce = next_nonce - 1

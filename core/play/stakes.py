@@ -111,11 +111,13 @@ def check_stake(
     now: datetime,
     *,
     cap: int | None = None,
+    game: str = "",
 ) -> None:
     """Refuse a stake that breaks a bet-size rule, a player's limit, or the house's exposure.
 
     ``max_payout`` is the most this bet can pay back (stake included), in minor units; ``cap``
-    is ``max_profit`` when the caller has read it already in this transaction.
+    is ``max_profit`` when the caller has read it already in this transaction; ``game`` names
+    the game in a ``max_profit`` refusal (what the player can lower depends on it).
     """
     if amount < rules.min_bet:
         raise GameRefused("below_min", min=rules.min_bet, asset=asset)
@@ -131,7 +133,7 @@ def check_stake(
     if cap is None:
         cap = max_profit(conn, asset, rules)
     if max_payout - amount > cap:
-        raise GameRefused("max_profit", limit=cap, asset=asset)
+        raise GameRefused("max_profit", limit=cap, asset=asset, game=game)
 
 
 STEP_MAX = 10**15  # the ×2 button stops here: far above any max bet, and short in callback data

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
+
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -9,14 +12,15 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.identity.users import User
-from core.money import ledger
+from core.money import ledger, wallet
 from core.money.accounts import user_account
 from core.money.assets import ASSETS
 from core.platform.db import Database
+from handlers.common import notices as notice_texts
 from handlers.common.data import shown
 from handlers.common.i18n import _, amount
 from handlers.common.labels import label
-from handlers.common.menu import MenuCB, back_button, back_to_menu
+from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
 
 PAGE = 10
@@ -27,16 +31,54 @@ class HistoryCB(CallbackData, prefix="h"):
     page: int
 
 
-async def balance_text(db: Database, user: User) -> str:
-    held = await db.read(ledger.balances, user_account(user.id))
+class BalanceCB(CallbackData, prefix="bal"):
+    all: int  # 1: every coin, zeros included
+
+
+# How each feature's extra /balance line reads (core.money.wallet.Extra.kind -> text).
+ExtraLine = Callable[[wallet.Extra], str]
+extra_lines: dict[str, ExtraLine] = {}
+
+
+def _coin_line(code: str, b: ledger.Balance | None) -> str:
+    line = amount(b.available if b else 0, code)
+    if b and b.held:
+        line += " " + _("({held} on hold)").format(held=amount(b.held, code))
+    return line
+
+
+def balance_view(s: wallet.Summary, show_all: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """The coins held (all coins with ``show_all``), holds, and the features' extra lines; a
+    user with nothing yet gets one line and the buttons that earn something."""
+    kb = InlineKeyboardBuilder()
+    if s.empty and not show_all:
+        kb.button(text=_("🚰 Faucet"), callback_data=MenuCB(to="faucet"))
+        kb.button(text=_("🌐 Faucet sites"), callback_data=MenuCB(to="faucets"))
+        kb.button(text=_("Show all coins"), callback_data=BalanceCB(all=1))
+        kb.adjust(2, 1)
+        kb.row(back_button())
+        return _(
+            "<b>Your balance</b>\nNothing yet: try the faucet, it pays every few minutes."
+        ), kb.as_markup()
     lines = [_("<b>Your balance</b>")]
-    for code in ASSETS:
-        b = held.get(code)
-        line = amount(b.available if b else 0, code)
-        if b and b.held:
-            line += " " + _("({held} on hold)").format(held=amount(b.held, code))
-        lines.append(line)
-    return "\n".join(lines)
+    codes = list(ASSETS) if show_all else list(s.held)
+    lines += [_coin_line(code, s.balances.get(code)) for code in codes]
+    for extra in s.extras:
+        render = extra_lines.get(extra.kind)
+        if render is not None:
+            lines.append(render(extra))
+    if show_all:
+        kb.button(text=_("Only coins I hold"), callback_data=BalanceCB(all=0))
+    elif len(codes) < len(ASSETS):
+        kb.button(text=_("Show all coins"), callback_data=BalanceCB(all=1))
+    kb.row(back_button())
+    return "\n".join(lines), kb.as_markup()
+
+
+async def balance_screen(
+    db: Database, user: User, show_all: bool = False
+) -> tuple[str, InlineKeyboardMarkup]:
+    return balance_view(await db.read(wallet.summary, user.id), show_all)
 
 
 async def history_view(db: Database, user: User, page: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -67,13 +109,31 @@ async def history_view(db: Database, user: User, page: int) -> tuple[str, Inline
 
 
 async def cmd_balance(message: Message, user: User, db: Database) -> None:
-    await message.answer(await balance_text(db, user), reply_markup=back_to_menu())
+    text, kb = await balance_screen(db, user)
+    await message.answer(text, reply_markup=kb)
 
 
 async def cb_balance(query: CallbackQuery, user: User, db: Database) -> None:
     message = shown(query)
-    await message.edit_text(await balance_text(db, user), reply_markup=back_to_menu())
+    text, kb = await balance_screen(db, user)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
+
+
+async def cb_balance_all(query: CallbackQuery, callback_data: BalanceCB, user: User, db: Database) -> None:
+    message = shown(query)
+    text, kb = await balance_screen(db, user, show_all=bool(callback_data.all))
+    await message.edit_text(text, reply_markup=kb)
+    await query.answer()
+
+
+def _credited(p: dict) -> str:
+    return _("💰 The Dustpan team credited you {amount}.\nReason: {reason}").format(
+        amount=amount(int(p["amount"]), str(p["asset"])), reason=html.escape(str(p["reason"]))
+    )
+
+
+notice_texts.register("admin_credit", _credited)
 
 
 async def cmd_history(message: Message, user: User, db: Database) -> None:
@@ -99,6 +159,7 @@ def router() -> Router:
     routes = private_chat_only(Router(name=__name__))
     routes.message.register(cmd_balance, Command("balance"))
     routes.callback_query.register(cb_balance, MenuCB.filter(F.to == "balance"))
+    routes.callback_query.register(cb_balance_all, BalanceCB.filter(F.all.in_({0, 1})))
     routes.message.register(cmd_history, Command("history"))
     routes.callback_query.register(cb_history_menu, MenuCB.filter(F.to == "history"))
     routes.callback_query.register(cb_history_page, HistoryCB.filter((F.page >= 0) & (F.page <= MAX_PAGE)))
