@@ -33,7 +33,7 @@ from core.money import ledger
 from core.money.accounts import HOUSE, user_account
 from core.platform.schema import utcnow
 from core.play import fair
-from core.play.stakes import GameRefused, Rules, check_stake
+from core.play.stakes import GameRefused, Rules, StakeRange, check_stake, coins_held, get_limits, stake_range
 from core.play.tables import bets, fair_seeds, game_seeds
 
 
@@ -377,6 +377,36 @@ def place_bet(
             now=now,
         )
     return _bet_from(bet_id, row, stored)
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """What a bet panel shows besides the bet: the stakes it may take and the coins held."""
+
+    stakes: StakeRange
+    coins: list[str]
+
+
+def panel(
+    conn: Connection, user_id: int, game: str, asset: str, params: dict[str, Any], rules: Rules
+) -> Panel:
+    """The stake range of this bet shape (``fair.InvalidBet`` for a shape no bet can have) and
+    the coins the player can bet with, in one read."""
+    _stored, max_mult = bet_params(game, params, rules)
+    return Panel(stake_range(conn, user_id, asset, max_mult, rules), coins_held(conn, user_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    paused_until: datetime | None  # games paused (self-exclusion) until then
+    coins: list[str]
+
+
+def home(conn: Connection, user_id: int, now: datetime | None = None) -> Home:
+    """What the games menu needs: a pause in force, and the coins the player holds."""
+    now = now or utcnow()
+    until = get_limits(conn, user_id).excluded_until
+    return Home(until if until is not None and until > now else None, coins_held(conn, user_id))
 
 
 def _bet_from(bet_id: int, row: dict, stored: dict) -> Bet:

@@ -30,6 +30,7 @@ from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, __, amount
 from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID, MenuCB, back_button
+from handlers.play.games import times
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,13 @@ errors.register("crashed", __("Too late: the round has crashed."))
 errors.register("not_started", __("The round has not started yet."))
 errors.register("already_cashed", __("You have already cashed out."))
 errors.register("already_joined", __("You are already in this round."))
-errors.register("bad_auto", __("Auto cash-out must be between 1.01x and 1000000x."))
+errors.register(
+    "bad_auto",
+    lambda e: _("That auto cash-out is outside the allowed range ({min} to {max}).").format(
+        min=times(int(e.params.get("min", crash.AUTO_MIN))),
+        max=times(int(e.params.get("max", crash.AUTO_MAX))),
+    ),
+)
 errors.register("no_chain", __("Create a chain first with /crashnew."))
 errors.register("salt_set", __("The salt of this chain is already set."))
 errors.register(

@@ -43,7 +43,7 @@ async def test_crash_admin_join_cash_out_and_refusals(tg, db, btc_node):
         await db.write(crash.start_round, rnd.id, now=now)
         await db.write(crash.crash_round, rnd.id, "00" * 32, now=now)
         rnd = await db.write(crash.open_round, chains, betting_seconds=30, now=now)
-    assert "between 1.01x" in texts(await alice.send("/crash 0.0001 DOGE auto 1"))
+    assert "allowed range (1.01x to 1,000,000x)" in texts(await alice.send("/crash 0.0001 DOGE auto 1"))
     joined = await alice.send("/crash 0.0001 DOGE")
     assert "Crash round" in texts(joined)
     assert "already in this round" in texts(await alice.send("/crash 0.0001 DOGE"))
