@@ -169,6 +169,7 @@ class CrashBet:
     message_id: int | None
     locale: str
     cover: int  # the most this bet can win beyond its stake: reserved from the house until settled
+    asked: int | None = None  # the auto cash-out the player set (hundredths); None: the cap only
     replayed: bool = False
 
 
@@ -277,6 +278,7 @@ def join(
             asset=asset,
             amount=amount,
             auto_cashout=auto,
+            asked=auto_cashout,
             status=OPEN,
             payout=0,
             reserve_id=t.id,

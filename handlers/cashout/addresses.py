@@ -51,7 +51,9 @@ errors.register("too_many_addresses", __("Your address book is full ({limit} add
 errors.register("no_such_label", __("No address labelled {label}."))
 errors.register(
     "unknown_label",
-    __("There is no label {label} in your address book. Save the address with /addresses, or type it in full."),
+    __(
+        "There is no label {label} in your address book. Save the address with /addresses, or type it in full."
+    ),
 )
 errors.register("label_other_asset", __("The label {label} is an address for {asset}."))
 
