@@ -208,7 +208,11 @@ class CrashLine:
 def recent_crash_bets(conn: Connection, user_id: int, limit: int = 10) -> list[CrashLine]:
     q = (
         select(
-            crash_bets, crash_rounds.c.game, crash_rounds.c.hash, crash_rounds.c.status.label("round_status")
+            crash_bets,
+            crash_rounds.c.game,
+            crash_rounds.c.hash,
+            crash_rounds.c.crash_point,
+            crash_rounds.c.status.label("round_status"),
         )
         .join(crash_rounds, crash_rounds.c.id == crash_bets.c.round_id)
         .where(crash_bets.c.user_id == user_id)
@@ -227,3 +231,26 @@ def stake_panel(conn: Connection, user_id: int, asset: str, rules: Rules) -> tup
     """The crash panel's stakes (the profit cap lowers the auto cash-out instead of the stake, so
     Max is what the bet size rules and the balance allow) and the coins the player holds."""
     return stake_range(conn, user_id, asset, 10_000, rules), coins_held(conn, user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundProof:
+    """What anyone needs to check a crashed round: its revealed hash, the chain's salt and
+    terminating hash (the game number is how many SHA-256 steps lead from one to the other)."""
+
+    round: crash.Round
+    hash: str
+    salt: str
+    commitment: str
+
+
+def round_proof(conn: Connection, round_id: int) -> RoundProof:
+    """A crashed round's proof; ``not_found`` for a round not crashed yet (its hash is secret)."""
+    row = conn.execute(
+        select(crash_rounds, crash_chains.c.salt, crash_chains.c.commitment)
+        .join(crash_chains, crash_chains.c.id == crash_rounds.c.chain_id)
+        .where(crash_rounds.c.id == round_id)
+    ).first()
+    if row is None or row.status != crash.CRASHED or row.hash is None or row.salt is None:
+        raise crash.CrashRefused("round_not_over")
+    return RoundProof(crash._round(row), row.hash, row.salt, row.commitment)

@@ -7,6 +7,7 @@ import contextlib
 import html
 import logging
 import math
+import re
 from datetime import datetime
 
 from aiogram import Bot, F, Router
@@ -24,12 +25,12 @@ from core.platform import bitcoin_node
 from core.platform.db import Database
 from core.platform.params import REGISTRY, Params
 from core.platform.schema import utcnow
-from core.play import crash, crash_queue, fair
+from core.play import crash, crash_chain, crash_queue, fair
 from core.play.games import parse_hundredths
 from core.play.stakes import coins_held, rules_for
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
-from handlers.common.args import words
+from handlers.common.args import row_id, words
 from handlers.common.data import CrashRunner, shown
 from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, __, amount, get_i18n
@@ -271,6 +272,40 @@ async def cb_cash_out(query: CallbackQuery, callback_data: CashCB, user: User, d
             )
 
 
+def proof_text(p: crash_queue.RoundProof, v: crash_chain.CrashVerification) -> str:
+    lines = [
+        _("📈 <b>Crash round #{game}</b> crashed at {x}.").format(
+            game=p.round.game, x=x(p.round.crash_point)
+        ),
+        _("Game hash: <code>{hash}</code>").format(hash=p.hash),
+        _("Salt (the Bitcoin block hash): <code>{salt}</code>").format(salt=html.escape(p.salt)),
+        _("HMAC-SHA256(salt, game hash): <code>{mac}</code>").format(mac=v.hmac),
+        _("Crash point from it: {x}").format(x=x(v.crash_point)),
+    ]
+    if v.game_number == p.round.game:
+        lines.append(
+            _(
+                "Hashing the game hash {game} times with SHA-256 gives the chain's terminating hash "
+                "<code>{hash}</code>: it was fixed before the round."
+            ).format(game=p.round.game, hash=p.commitment)
+        )
+    else:
+        lines.append(_("⚠️ This game hash does not lead to the chain's terminating hash."))
+    return "\n".join(lines)
+
+
+async def cmd_crashround(message: Message, command: CommandObject, db: Database) -> None:
+    """/crashround ROUND, or the /crashround_ROUND link that /bets shows."""
+    arg = command.args or (command.regexp_match.group(1) if command.regexp_match else "")
+    round_id = row_id(arg)
+    if round_id is None:
+        await message.answer(_("Usage: /crashround ROUND, with the round number from /bets."))
+        return
+    p = await db.read(crash_queue.round_proof, round_id)
+    v = await asyncio.to_thread(crash_chain.verify_crash_game, p.hash, p.salt, p.commitment, p.round.game)
+    await message.answer(proof_text(p, v))
+
+
 def _channels(params: Params, *, ops: bool) -> list:
     """Where public posts go: crash.channel, and for chain announcements ops.channel too (when
     the operators' channel is a setting of this bot)."""
@@ -426,6 +461,7 @@ errors.register("betting_closed", __("This round has started; join the next one 
 errors.register("crashed", __("Too late: the round has crashed."))
 errors.register("not_started", __("The round has not started yet."))
 errors.register("already_cashed", __("You have already cashed out."))
+errors.register("round_not_over", __("That round is not over yet, or there is no such round."))
 errors.register("already_joined", __("You are already in this round."))
 errors.register(
     "bad_auto",
@@ -521,6 +557,7 @@ def router() -> Router:
         ),
     )
     routes.callback_query.register(cb_cash_out, CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
+    routes.message.register(cmd_crashround, Command("crashround", re.compile(r"crashround_(\d{1,15})")))
     routes.message.register(cmd_crashnew, Command("crashnew"), IsAdmin())
     routes.message.register(cmd_crashsalt, Command("crashsalt"), IsAdmin())
     return routes

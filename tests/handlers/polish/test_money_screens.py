@@ -66,9 +66,7 @@ async def test_refusals_say_what_the_user_has_and_needs(tg, db):
     out = texts(await alice.send(f"/withdraw 0.001 BTC {ADDR}"))
     assert "Not enough BTC: you have 0.00001000 BTC, this needs 0.00100000 BTC." in out
     assert "outside the allowed range (1.01x to 1,000x)" in texts(await alice.send("/limbo 0.0001 DOGE 1"))
-    assert "outside the allowed range (1.01x to 1,000x)" in texts(
-        await alice.send("/limbo 0.0001 DOGE 5000")
-    )
+    assert "outside the allowed range (1.01x to 1,000x)" in texts(await alice.send("/limbo 0.0001 DOGE 5000"))
     assert "(1.01x to 1,000,000x)" in texts(await alice.send("/crash 0.0001 DOGE auto 1"))
     assert await wallet_available(db) == 50_000
 
