@@ -176,7 +176,12 @@ def tell(conn, row, state: str, now: datetime, **extra) -> None:
 
 def tell_many(conn, changes: list[tuple], now: datetime) -> None:
     """``tell`` for many (row, state, extra) at once: one multi-row insert (a batch settles thousands)."""
-    notices.enqueue_many(conn, [_notice(row, state, extra) for row, state, extra in changes], now=now)
+    notices.enqueue_many(
+        conn,
+        [_notice(row, state, extra) for row, state, extra in changes],
+        now=now,
+        threads=[f"withdrawal:{row.id}" for row, _state, _extra in changes],  # one message each
+    )
 
 
 def request_withdrawal(
@@ -343,3 +348,15 @@ def awaiting_approval(conn: Connection, limit: int = 20) -> list[Withdrawal]:
 def get_withdrawal(conn: Connection, user_id: int, wid: int) -> Withdrawal:
     """One of the user's withdrawals; WithdrawalError(withdrawal_not_found) for anyone else's."""
     return _w(_get(conn, user_id, wid))
+
+
+def withdrawable(conn: Connection, user_id: int, policy_of: Callable[[str], Policy]) -> dict[str, int]:
+    """The coins the user can withdraw now (available >= the smallest withdrawal), with what
+    they have available, minor units, registry order: the withdraw picker offers only these."""
+    held = ledger.balances(conn, user_account(user_id))
+    found: dict[str, int] = {}
+    for code, b in held.items():
+        policy = policy_of(code)
+        if b.available >= max(policy.minimum, policy.fee + 1):
+            found[code] = b.available
+    return found

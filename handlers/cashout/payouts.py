@@ -16,7 +16,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.cashout import payouts, withdrawals
@@ -78,14 +78,9 @@ def in_doubt_text(batches: list[payouts.Batch]) -> str:
     return "\n".join(lines)
 
 
-async def cmd_payouts(message: Message, db: Database) -> None:
-    doubt = await db.read(payouts.batches_in, ("unknown",))
-    if doubt:
-        await message.answer(in_doubt_text(doubt[:20]))
-    rows = await db.read(withdrawals.awaiting_approval)
+def approval_view(rows: list[withdrawals.Withdrawal]) -> tuple[str, InlineKeyboardMarkup | None]:
     if not rows:
-        await message.answer(_("No withdrawals are waiting for approval."))
-        return
+        return _("No withdrawals are waiting for approval."), None
     kb = InlineKeyboardBuilder()
     lines = [_("<b>Waiting for approval</b>")]
     for w in rows:
@@ -97,7 +92,25 @@ async def cmd_payouts(message: Message, db: Database) -> None:
         kb.button(text=_("Approve #{id}").format(id=w.id), callback_data=PayCB(action="yes", id=w.id))
         kb.button(text=_("Reject #{id}").format(id=w.id), callback_data=PayCB(action="no", id=w.id))
     kb.adjust(2)
-    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+    return "\n".join(lines), kb.as_markup()
+
+
+async def cmd_payouts(message: Message, db: Database) -> None:
+    doubt = await db.read(payouts.batches_in, ("unknown",))
+    if doubt:
+        await message.answer(in_doubt_text(doubt[:20]))
+    text, kb = approval_view(await db.read(withdrawals.awaiting_approval))
+    await message.answer(text, reply_markup=kb)
+
+
+async def _done(message: Message, db: Database, text: str, edit: bool) -> None:
+    """After an action: from a button, the list is drawn again in place with the outcome on top
+    (no stale button remains); after a typed 2FA code, a reply."""
+    if not edit:
+        await message.answer(text)
+        return
+    listing, kb = approval_view(await db.read(withdrawals.awaiting_approval))
+    await message.edit_text(text + "\n\n" + listing, reply_markup=kb)
 
 
 async def approve(
@@ -108,6 +121,8 @@ async def approve(
     db: Database,
     settings: Settings,
     params: Params,
+    *,
+    edit: bool = False,
 ) -> None:
     w = await guarded(
         db,
@@ -119,7 +134,7 @@ async def approve(
         secret_key=settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
     )
-    await message.answer(_("Withdrawal #{id} approved.").format(id=w.id))
+    await _done(message, db, _("Withdrawal #{id} approved.").format(id=w.id), edit)
 
 
 async def cb_approve(
@@ -138,7 +153,7 @@ async def cb_approve(
         message,
         state,
         "approve",
-        lambda: approve(message, admin_id, wid, None, db, settings, params),
+        lambda: approve(message, admin_id, wid, None, db, settings, params, edit=True),
         confirming=_("approve withdrawal #{id}").format(id=wid),
         id=wid,
     )
@@ -170,6 +185,8 @@ async def reject(
     db: Database,
     settings: Settings,
     params: Params,
+    *,
+    edit: bool = False,
 ) -> None:
     w = await guarded(
         db,
@@ -184,7 +201,9 @@ async def reject(
         wid=wid,
         reason=withdrawals.REJECTED,
     )
-    await message.answer(_("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id))
+    await _done(
+        message, db, _("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id), edit
+    )
 
 
 async def cb_reject(
@@ -203,7 +222,7 @@ async def cb_reject(
         message,
         state,
         "reject",
-        lambda: reject(message, admin_id, wid, None, db, settings, params),
+        lambda: reject(message, admin_id, wid, None, db, settings, params, edit=True),
         confirming=_("reject withdrawal #{id}").format(id=wid),
         id=wid,
     )

@@ -38,7 +38,7 @@ from handlers.security.twofa import code_or_run, guarded, on_code
 
 
 class WdCB(CallbackData, prefix="wd"):
-    action: str  # ok | no | asset
+    action: str  # ok | no (cancel the quote) | nl (cancel from /withdrawals) | asset
     id: int = 0
     asset: str = ""
 
@@ -133,19 +133,32 @@ def usage() -> str:
     return _("Usage: /withdraw AMOUNT ASSET ADDRESS_OR_LABEL\nExample: /withdraw 0.001 BTC my-wallet")
 
 
-def asset_picker() -> InlineKeyboardMarkup:
+def asset_picker(coins: dict[str, int]) -> tuple[str, InlineKeyboardMarkup]:
+    """Only the coins with enough for a withdrawal; none: say so, with the ways to earn."""
     kb = InlineKeyboardBuilder()
-    for code in ASSET_CODES:
-        kb.button(text=code, callback_data=WdCB(action="asset", asset=code))
-    kb.adjust(3)
+    for code, available in coins.items():
+        kb.button(text=f"{code} · {amount(available, code)}", callback_data=WdCB(action="asset", asset=code))
+    kb.adjust(2)
+    if not coins:
+        kb.button(text=_("🚰 Faucet"), callback_data=MenuCB(to="faucet"))
+        kb.button(text=_("💰 Balance"), callback_data=MenuCB(to="balance"))
+        kb.adjust(2)
+        kb.row(back_button())
+        return _("No coin has enough for a withdrawal yet. Earn more with the faucet."), kb.as_markup()
     kb.row(back_button())
-    return kb.as_markup()
+    return _("Which coin do you want to withdraw?"), kb.as_markup()
+
+
+async def picker(db: Database, user: User, params: Params) -> tuple[str, InlineKeyboardMarkup]:
+    coins = await db.read(withdrawals.withdrawable, user.id, partial(withdrawals.policy_for, params))
+    return asset_picker(coins)
 
 
 async def cmd_withdraw(message: Message, command: CommandObject, user: User, db: Database, params: Params):
     args = words(command)
     if not args:
-        await message.answer(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
+        text, kb = await picker(db, user, params)
+        await message.answer(text, reply_markup=kb)
         return
     if len(args) not in (2, 3):
         await message.answer(usage())
@@ -153,9 +166,10 @@ async def cmd_withdraw(message: Message, command: CommandObject, user: User, db:
     await make_draft(message, user, db, params, args)
 
 
-async def cb_menu(query: CallbackQuery) -> None:
+async def cb_menu(query: CallbackQuery, user: User, db: Database, params: Params) -> None:
     message = shown(query)
-    await message.edit_text(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
+    text, kb = await picker(db, user, params)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
@@ -180,8 +194,17 @@ async def on_details_input(message: Message, state: FSMContext, user: User, db: 
 
 
 async def confirm(
-    message: Message, user: User, wid: int, code, db: Database, settings: Settings, params: Params
+    message: Message,
+    user: User,
+    wid: int,
+    code,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    *,
+    edit: bool = False,
 ):
+    """Confirm a quote; ``edit``: the quote message itself becomes the answer (a button tap)."""
     w = await guarded(
         db,
         user.id,
@@ -193,14 +216,20 @@ async def confirm(
         policy_of=partial(withdrawals.policy_for, params),
     )
     if w.replayed:
-        await message.answer(
-            _("Withdrawal #{id} is already confirmed: {state}.").format(id=w.id, state=state_name(w.state))
-        )
-        return
-    await message.answer(
-        _("Withdrawal #{id} confirmed: {state}. Follow it with /withdrawals.").format(
+        text = _("Withdrawal #{id} is already confirmed: {state}.").format(id=w.id, state=state_name(w.state))
+    else:
+        text = _("Withdrawal #{id} confirmed: {state}. Follow it with /withdrawals.").format(
             id=w.id, state=state_name(w.state)
         )
+    if edit:
+        await message.edit_text(_quote_done(w) + "\n\n" + text, reply_markup=None)
+    else:
+        await message.answer(text)
+
+
+def _quote_done(w: withdrawals.Withdrawal) -> str:
+    return _("<b>Withdrawal #{id}</b>: {amount} to <code>{address}</code>").format(
+        id=w.id, amount=amount(w.arrives, w.asset), address=html.escape(w.address)
     )
 
 
@@ -221,7 +250,7 @@ async def cb_confirm(
         message,
         state,
         "withdraw",
-        lambda: confirm(message, user, wid, None, db, settings, params),
+        lambda: confirm(message, user, wid, None, db, settings, params, edit=True),
         id=wid,
     )
     await query.answer()
@@ -243,17 +272,23 @@ async def confirm_with_code(
 
 
 async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:
+    """Cancel from the quote (the quote says so, in place) or from /withdrawals (the list is
+    drawn again in place, so no stale Cancel button remains)."""
     message = shown(query)
     w = await db.write(withdrawals.cancel_withdrawal, user.id, callback_data.id)
-    await query.answer()
-    await message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
-
-
-async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
-    rows = await db.read(withdrawals.list_for_user, user.id)
-    if not rows:
-        await message.answer(_("No withdrawals yet."))
+    done = _("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id)
+    if callback_data.action == "nl":
+        text, kb = withdrawals_view(await db.read(withdrawals.list_for_user, user.id))
+        await message.edit_text(text, reply_markup=kb)
+        await query.answer(done)
         return
+    await message.edit_text(_quote_done(w) + "\n\n" + done, reply_markup=None)
+    await query.answer()
+
+
+def withdrawals_view(rows: list[withdrawals.Withdrawal]) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not rows:
+        return _("No withdrawals yet."), None
     lines = [_("<b>Your withdrawals</b>")]
     kb = InlineKeyboardBuilder()
     cancellable = False
@@ -261,12 +296,19 @@ async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
         line = f"#{w.id} · {amount(w.arrives, w.asset)} → <code>{html.escape(w.address)}</code> · {state_name(w.state)}"
         if w.txid:
             line += "\n    " + _("Transaction: {txid}").format(txid=f"<code>{html.escape(w.txid)}</code>")
+        if w.state == "failed" and w.reason:
+            line += "\n    " + _("Reason: {reason}").format(reason=html.escape(reason_text(w.reason)))
         lines.append(line)
         if w.state in ("requested", "approved"):
             cancellable = True
-            kb.button(text=_("Cancel #{id}").format(id=w.id), callback_data=WdCB(action="no", id=w.id))
+            kb.button(text=_("Cancel #{id}").format(id=w.id), callback_data=WdCB(action="nl", id=w.id))
     kb.adjust(2)
-    await message.answer("\n".join(lines), reply_markup=kb.as_markup() if cancellable else None)
+    return "\n".join(lines), kb.as_markup() if cancellable else None
+
+
+async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
+    text, kb = withdrawals_view(await db.read(withdrawals.list_for_user, user.id))
+    await message.answer(text, reply_markup=kb)
 
 
 def router() -> Router:
@@ -276,6 +318,8 @@ def router() -> Router:
     routes.callback_query.register(cb_asset, WdCB.filter((F.action == "asset") & F.asset.in_(ASSET_CODES)))
     routes.message.register(on_details_input, Withdraw.details, NotCommand())
     routes.callback_query.register(cb_confirm, WdCB.filter((F.action == "ok") & (F.id > 0) & (F.id < MAX_ID)))
-    routes.callback_query.register(cb_cancel, WdCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)))
+    routes.callback_query.register(
+        cb_cancel, WdCB.filter(F.action.in_({"no", "nl"}) & (F.id > 0) & (F.id < MAX_ID))
+    )
     routes.message.register(cmd_withdrawals, Command("withdrawals"))
     return routes
