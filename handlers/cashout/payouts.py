@@ -9,10 +9,12 @@ admin, with the evidence that nothing was paid as the reason (core.cashout.payou
 
 from __future__ import annotations
 
+import contextlib
 import html
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -103,14 +105,25 @@ async def cmd_payouts(message: Message, db: Database) -> None:
     await message.answer(text, reply_markup=kb)
 
 
-async def _done(message: Message, db: Database, text: str, edit: bool) -> None:
+async def _done(message: Message, db: Database, text: str, edit: bool, list_id: int | None = None) -> None:
     """After an action: from a button, the list is drawn again in place with the outcome on top
-    (no stale button remains); after a typed 2FA code, a reply."""
-    if not edit:
-        await message.answer(text)
-        return
+    (no stale button remains); after a typed 2FA code, a reply, and the list (``list_id``) is
+    drawn again too."""
     listing, kb = approval_view(await db.read(withdrawals.awaiting_approval))
-    await message.edit_text(text + "\n\n" + listing, reply_markup=kb)
+    if edit:
+        await message.edit_text(text + "\n\n" + listing, reply_markup=kb)
+        return
+    await message.answer(text)
+    if list_id is not None and message.bot is not None:
+        with contextlib.suppress(TelegramBadRequest):
+            await message.bot.edit_message_text(
+                text=listing, chat_id=message.chat.id, message_id=list_id, reply_markup=kb
+            )
+
+
+def _list_id(data: dict[str, Any]) -> int | None:
+    found = data.get("list")
+    return int(found) if found else None
 
 
 async def approve(
@@ -123,6 +136,7 @@ async def approve(
     params: Params,
     *,
     edit: bool = False,
+    list_id: int | None = None,
 ) -> None:
     w = await guarded(
         db,
@@ -134,7 +148,7 @@ async def approve(
         secret_key=settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
     )
-    await _done(message, db, _("Withdrawal #{id} approved.").format(id=w.id), edit)
+    await _done(message, db, _("Withdrawal #{id} approved.").format(id=w.id), edit, list_id)
 
 
 async def cb_approve(
@@ -156,6 +170,7 @@ async def cb_approve(
         lambda: approve(message, admin_id, wid, None, db, settings, params, edit=True),
         confirming=_("approve withdrawal #{id}").format(id=wid),
         id=wid,
+        list=message.message_id,
     )
     await query.answer()
 
@@ -174,7 +189,7 @@ async def approve_with_code(
     **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
-        await approve(message, user.id, int(data["id"]), code, db, settings, params)
+        await approve(message, user.id, int(data["id"]), code, db, settings, params, list_id=_list_id(data))
 
 
 async def reject(
@@ -187,6 +202,7 @@ async def reject(
     params: Params,
     *,
     edit: bool = False,
+    list_id: int | None = None,
 ) -> None:
     w = await guarded(
         db,
@@ -202,7 +218,11 @@ async def reject(
         reason=withdrawals.REJECTED,
     )
     await _done(
-        message, db, _("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id), edit
+        message,
+        db,
+        _("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id),
+        edit,
+        list_id,
     )
 
 
@@ -225,6 +245,7 @@ async def cb_reject(
         lambda: reject(message, admin_id, wid, None, db, settings, params, edit=True),
         confirming=_("reject withdrawal #{id}").format(id=wid),
         id=wid,
+        list=message.message_id,
     )
     await query.answer()
 
@@ -243,7 +264,7 @@ async def reject_with_code(
     **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
-        await reject(message, user.id, int(data["id"]), code, db, settings, params)
+        await reject(message, user.id, int(data["id"]), code, db, settings, params, list_id=_list_id(data))
 
 
 async def cmd_paid(message: Message, command: CommandObject, user: User, db: Database) -> None:

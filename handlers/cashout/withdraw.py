@@ -7,11 +7,13 @@ Cancel voids it until the withdrawal is batched.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from functools import partial
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -203,8 +205,10 @@ async def confirm(
     params: Params,
     *,
     edit: bool = False,
+    quote_id: int | None = None,
 ):
-    """Confirm a quote; ``edit``: the quote message itself becomes the answer (a button tap)."""
+    """Confirm a quote; ``edit``: the quote message itself becomes the answer (a button tap);
+    ``quote_id``: the quote to edit after a typed 2FA code, so no stale Confirm remains."""
     w = await guarded(
         db,
         user.id,
@@ -223,8 +227,13 @@ async def confirm(
         )
     if edit:
         await message.edit_text(_quote_done(w) + "\n\n" + text, reply_markup=None)
-    else:
-        await message.answer(text)
+        return
+    await message.answer(text)
+    if quote_id is not None and message.bot is not None:  # after a typed 2FA code: the quote too
+        with contextlib.suppress(TelegramBadRequest):
+            await message.bot.edit_message_text(
+                text=_quote_done(w) + "\n\n" + text, chat_id=message.chat.id, message_id=quote_id
+            )
 
 
 def _quote_done(w: withdrawals.Withdrawal) -> str:
@@ -252,6 +261,7 @@ async def cb_confirm(
         "withdraw",
         lambda: confirm(message, user, wid, None, db, settings, params, edit=True),
         id=wid,
+        quote=message.message_id,
     )
     await query.answer()
 
@@ -268,7 +278,10 @@ async def confirm_with_code(
     params: Params,
     **_deps: Any,
 ) -> None:
-    await confirm(message, user, int(data["id"]), code, db, settings, params)
+    quote = data.get("quote")
+    await confirm(
+        message, user, int(data["id"]), code, db, settings, params, quote_id=int(quote) if quote else None
+    )
 
 
 async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:

@@ -111,3 +111,25 @@ async def test_state_notices_edit_one_message_per_withdrawal(tg, db):
 
 async def _no_sleep(seconds: float) -> None:  # float ok: seconds
     return None
+
+
+async def test_after_a_typed_2fa_code_the_quote_and_the_list_lose_their_buttons(tg, db):
+    from tests.handlers.cashout.test_cashout import enable_2fa
+
+    admin = tg.person(ADMIN, username="root")
+    await admin.send("/start")
+    alice = tg.person(A)
+    await alice.send("/start")
+    await pay(db, A, 10_000_000)
+    totp_a, totp_admin = await enable_2fa(db, A), await enable_2fa(db, ADMIN)
+    quote = (await alice.send(f"/withdraw 0.005 BTC {ADDR}"))[0]
+    await alice.tap_button("Confirm")
+    sent = await alice.send(totp_a.now())
+    (edit,) = [s for s in sent if s.method == "editMessageText"]
+    assert edit.message_id == quote.message_id and edit.markup is None and "confirmed" in edit.text
+    listing = (await admin.send("/payouts"))[-1]
+    await admin.tap_button("Approve #1")
+    sent = await admin.send(totp_admin.now())
+    assert "approved" in texts(sent)
+    (edit,) = [s for s in sent if s.method == "editMessageText"]
+    assert edit.message_id == listing.message_id and "Approve #1" not in labels([edit])
