@@ -845,6 +845,8 @@ class FakeBotAPI:
     def ready_when(self, method: str = "getUpdates", **kwargs: Any) -> Callable[[], Any]:
         """A readiness probe for BotProcess.start: waits for ``method`` called after this point."""
         since = self.mark()
+        # BotProcess.start's own timeout is the limit: a loaded machine may take over 10 s to start.
+        kwargs.setdefault("timeout", 600.0)
         return lambda: self.wait_for(method, since=since, ok=None, **kwargs)
 
     # ------------------------------------------------------------------ HTTP plumbing
