@@ -66,38 +66,23 @@ async def test_a_bot_killed_mid_job_resumes_payouts_and_notices_at_once(bot_env,
         env.update(api.env())
 
         def bot(n):  # run from a folder of its own: on PostgreSQL the slot's lock lives in ./data
-            return BotProcess(
-                env, cwd=tmp_path, argv=(str(repo_root() / "bot.py"),), log_path=tmp_path / f"bot{n}.log"
-            )
+            return BotProcess(env, cwd=tmp_path, argv=(str(repo_root() / "bot.py"),), log_path=tmp_path / f"bot{n}.log")
 
         first = bot(1)
         try:
             await first.start(ready=api.ready_when("getUpdates"), timeout=60)
-            admin, alice, bob = (
-                api.user(ADMIN, "Root"),
-                api.user(ALICE, "Alice", username="alice"),
-                api.user(BOB, "Bob", username="bob"),
-            )
-            for who, line in [
-                (admin, "/start"),
-                (alice, "/start"),
-                (bob, "/start"),
-                (admin, "/deposit 1 BTC x"),
-            ]:
+            admin, alice, bob = api.user(ADMIN, "Root"), api.user(ALICE, "Alice", username="alice"), api.user(BOB, "Bob", username="bob")
+            for who, line in [(admin, "/start"), (alice, "/start"), (bob, "/start"), (admin, "/deposit 1 BTC x")]:
                 await say(api, who, line)
             for name in ("alice", "bob"):
                 assert "Credited" in await say(api, admin, f"/credit @{name} 0.01 BTC x")
 
             # Telegram stops answering the withdrawal notice to Alice and the payout CSV to the
             # admin: the notice sender and the payout job each wait in a call, holding their lease.
-            api.stall = lambda method, p: (
-                (method, p.get("chat_id"))
-                in {
-                    ("sendMessage", ALICE),
-                    ("sendDocument", ADMIN),
-                }
-                and (method == "sendDocument" or is_notice(p))
-            )
+            api.stall = lambda method, p: (method, p.get("chat_id")) in {
+                ("sendMessage", ALICE),
+                ("sendDocument", ADMIN),
+            } and (method == "sendDocument" or is_notice(p))
             await withdraw(api, alice)
             await api.wait_until(
                 lambda: stalled(api, "sendDocument", ADMIN) and stalled(api, "sendMessage", ALICE), timeout=30
@@ -121,10 +106,7 @@ async def test_a_bot_killed_mid_job_resumes_payouts_and_notices_at_once(bot_env,
             await withdraw(api, bob)
             # Well inside the dead instance's leases (30 s now; 120 s and 600 s before).
             notice = await api.wait_for(
-                "sendMessage",
-                chat_id=BOB,
-                since=mark,
-                timeout=12,
+                "sendMessage", chat_id=BOB, since=mark, timeout=12,
                 predicate=lambda c: is_notice(c.params),
             )
             assert re.search(r"Withdrawal #\d+ of 0\.00089000 BTC", notice.params["text"])
