@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from functools import lru_cache
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -18,7 +19,7 @@ from core.money.assets import ASSETS
 from core.platform.db import Database
 from handlers.common import notices as notice_texts
 from handlers.common.data import shown
-from handlers.common.i18n import _, amount
+from handlers.common.i18n import _, amount, get_i18n
 from handlers.common.labels import label
 from handlers.common.menu import MenuCB, back_button
 from handlers.common.private import private_chat_only
@@ -47,19 +48,31 @@ def _coin_line(code: str, b: ledger.Balance | None) -> str:
     return line
 
 
-def balance_view(s: wallet.Summary, show_all: bool = False) -> tuple[str, InlineKeyboardMarkup]:
-    """The coins held (all coins with ``show_all``), holds, and the features' extra lines; a
-    user with nothing yet gets one line and the buttons that earn something."""
+@lru_cache(maxsize=64)
+def _keyboard(mode: str, locale: str) -> InlineKeyboardMarkup:
+    """The balance screen's buttons, built once per mode and language (``_`` reads the locale
+    the middleware set, which is ``locale``); nothing mutates a sent markup."""
     kb = InlineKeyboardBuilder()
-    if s.empty and not show_all:
+    if mode == "empty":
         kb.button(text=_("🚰 Faucet"), callback_data=MenuCB(to="faucet"))
         kb.button(text=_("🌐 Faucet sites"), callback_data=MenuCB(to="faucets"))
         kb.button(text=_("Show all coins"), callback_data=BalanceCB(all=1))
         kb.adjust(2, 1)
-        kb.row(back_button())
-        return _(
-            "<b>Your balance</b>\nNothing yet: try the faucet, it pays every few minutes."
-        ), kb.as_markup()
+    elif mode == "all":
+        kb.button(text=_("Only coins I hold"), callback_data=BalanceCB(all=0))
+    elif mode == "some":
+        kb.button(text=_("Show all coins"), callback_data=BalanceCB(all=1))
+    kb.row(back_button())
+    return kb.as_markup()
+
+
+def balance_view(s: wallet.Summary, show_all: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """The coins held (all coins with ``show_all``), holds, and the features' extra lines; a
+    user with nothing yet gets one line and the buttons that earn something."""
+    locale = get_i18n().current_locale
+    if s.empty and not show_all:
+        text = _("<b>Your balance</b>\nNothing yet: try the faucet, it pays every few minutes.")
+        return text, _keyboard("empty", locale)
     lines = [_("<b>Your balance</b>")]
     codes = list(ASSETS) if show_all else list(s.held)
     lines += [_coin_line(code, s.balances.get(code)) for code in codes]
@@ -67,12 +80,8 @@ def balance_view(s: wallet.Summary, show_all: bool = False) -> tuple[str, Inline
         render = extra_lines.get(extra.kind)
         if render is not None:
             lines.append(render(extra))
-    if show_all:
-        kb.button(text=_("Only coins I hold"), callback_data=BalanceCB(all=0))
-    elif len(codes) < len(ASSETS):
-        kb.button(text=_("Show all coins"), callback_data=BalanceCB(all=1))
-    kb.row(back_button())
-    return "\n".join(lines), kb.as_markup()
+    mode = "all" if show_all else ("some" if len(codes) < len(ASSETS) else "every")
+    return "\n".join(lines), _keyboard(mode, locale)
 
 
 async def balance_screen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -23,7 +24,7 @@ from handlers.common import errors, labels
 from handlers.common.args import words
 from handlers.common.data import shown
 from handlers.common.formatting import percent
-from handlers.common.i18n import _, __, amount
+from handlers.common.i18n import _, __, amount, get_i18n
 from handlers.common.keys import update_key
 from handlers.common.menu import MenuCB, back_button
 
@@ -131,7 +132,17 @@ def _dice_bounds(y: str, edge_bp: int) -> tuple[int, int]:
 
 
 def panel(c: PlayCB, coins: list[str], rules: Rules) -> InlineKeyboardMarkup:
-    """Buttons for everything a typed bet takes: coin (those held), stake, and the game's own."""
+    """Buttons for everything a typed bet takes: coin (those held), stake, and the game's own.
+    Built once per bet shape, coins, rules and language: ▶️ Play again reuses it."""
+    locale = get_i18n().current_locale
+    return _panel_markup(c.pack(), tuple(coins), rules.edge_bp, rules.limbo_max, locale)
+
+
+@lru_cache(maxsize=2048)
+def _panel_markup(
+    packed: str, coins: tuple[str, ...], edge_bp: int, limbo_max: int, locale: str
+) -> InlineKeyboardMarkup:
+    c = PlayCB.unpack(packed)
     kb = InlineKeyboardBuilder()
     sizes: list[int] = []
     shown_coins = [code for code in coins if code in ASSETS] or [c.a]
@@ -144,7 +155,7 @@ def panel(c: PlayCB, coins: list[str], rules: Rules) -> InlineKeyboardMarkup:
         kb.button(text=text, callback_data=_cb(c, act=act))
     sizes.append(4)
     if c.g == "d":
-        low, high = _dice_bounds(c.y, rules.edge_bp)
+        low, high = _dice_bounds(c.y, edge_bp)
         kb.button(text="−5", callback_data=_cb(c, act="show", x=max(low, c.x - DICE_STEP)))
         kb.button(text="+5", callback_data=_cb(c, act="show", x=min(high, c.x + DICE_STEP)))
         flip, word = ("u", _("under")) if c.y == "o" else ("o", _("over"))
@@ -154,7 +165,7 @@ def panel(c: PlayCB, coins: list[str], rules: Rules) -> InlineKeyboardMarkup:
         )
         sizes.append(3)
     elif c.g == "l":
-        targets = [t for t in LIMBO_TARGETS if t <= rules.limbo_max]
+        targets = [t for t in LIMBO_TARGETS if t <= limbo_max]
         for t in targets:
             kb.button(text=("• " if t == c.x else "") + times(t), callback_data=_cb(c, act="show", x=t))
         sizes.append(len(targets))
