@@ -140,7 +140,11 @@ async def run(settings: Settings) -> None:
     data = shared(dp)
     data["bot_username"] = me.username or ""
     await register_commands(bot, get_i18n(), settings.admin_ids)
-    scheduler = build_scheduler(settings, db, bot, params)
+    from handlers.trust.proof import announce_roots
+
+    scheduler = build_scheduler(
+        settings, db, bot, params, announce_proofs=lambda roots: announce_roots(bot, params, roots)
+    )
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.
     crash_runner = CrashRunner(

@@ -17,6 +17,7 @@ def get_routers() -> list[Router]:
     from handlers.home import fallback, help, language, start, wallet
     from handlers.play import crash, fair, games, limits
     from handlers.security import twofa
+    from handlers.trust import proof, reserves
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     # Each call builds new routers, so every dispatcher (tests and benches build many) owns its own.
@@ -39,5 +40,7 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        proof.router(),
+        reserves.router(),
         fallback.router(),
     ]

@@ -84,11 +84,13 @@ async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.F
     return True
 
 
-def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
+def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None) -> AsyncIOScheduler:
+    """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
     from jobs import ledger_check
     from jobs.notify import NoticeSender
     from jobs.payout_backends import from_env
     from jobs.payouts import Payouts
+    from jobs.trust import Trust
 
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     sender = NoticeSender(db, bot, params)
@@ -112,4 +114,18 @@ def build_scheduler(settings, db: Database, bot, params) -> AsyncIOScheduler:
         "interval",
         seconds=params.get("payout.every"),
     )
+    trust = Trust(
+        db,
+        params,
+        lambda name, asset: from_env(
+            name, asset, bot=bot, admin_ids=settings.admin_ids, secret_key=settings.secret_key
+        ),
+        secret_key=settings.secret_key,
+        admin_ids=frozenset(settings.admin_ids),
+        announce=announce_proofs,
+    )
+    # The proof is built from balances at 00:10 UTC, after the day's other jobs have settled.
+    scheduler.add_job(exclusive(db, "proof")(trust.publish_proofs), "cron", hour=0, minute=10)
+    scheduler.add_job(exclusive(db, "hot_wallets")(trust.read_hot_wallets), "interval", minutes=10)
+    scheduler.add_job(exclusive(db, "follow_payouts")(trust.follow_payouts), "interval", minutes=1)
     return scheduler

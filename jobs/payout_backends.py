@@ -56,6 +56,14 @@ CLOCK_MARGIN = timedelta(days=1)
 NOT_FOUND = -5  # Bitcoin Core's RPC_INVALID_ADDRESS_OR_KEY: no such transaction (wallet or mempool)
 
 
+def to_minor(value: Decimal, asset: str) -> int:
+    """A node's or Crypto Pay's decimal amount in minor units, rounded down (never counts a
+    fraction of a unit we could not send)."""
+    if not value.is_finite():
+        raise ValueError("not a finite amount")
+    return int((value * get_asset(asset).unit).to_integral_value(rounding="ROUND_FLOOR"))
+
+
 def coins(amount: int, asset: str) -> str:
     return format(to_decimal(amount, get_asset(asset)), "f")
 
@@ -133,6 +141,35 @@ class RpcBackend:
             log.warning("payout batch %s: outcome unknown", batch.key)
             return _all(batch, "unknown")
         return _all(batch, "sent", txid=str(txid))
+
+    async def balance(self, asset: str) -> int:
+        """The node wallet's spendable balance, in minor units (``getbalance``)."""
+        result = await self._call("getbalance", [])
+        return to_minor(Decimal(str(result)), asset)
+
+    async def confirmations(self, txid: str) -> int | None:
+        """Confirmations of our transaction ``txid``; None when the node does not know it
+        (RPC error -5); negative when a conflicting transaction was mined instead."""
+        for _hop in range(3):  # a fee bump replaced it: follow the replacement (at most a few)
+            try:
+                info = await self._call("gettransaction", [txid])
+            except RpcError as e:
+                if e.code == -5:
+                    return None
+                raise
+            replaced_by = info.get("replaced_by_txid")
+            if not replaced_by:
+                break
+            txid = str(replaced_by)
+        confirmations = int(info.get("confirmations", 0))
+        if confirmations == 0:  # known to the wallet, but is it still waiting to be mined?
+            try:
+                await self._call("getmempoolentry", [txid])
+            except RpcError as e:
+                if e.code == -5:
+                    return None  # evicted or never relayed: missing
+                raise
+        return confirmations
 
     async def lookup(self, batch: Batch) -> list[Outcome]:
         """Sent (with the paying transaction's id) once a transaction of ours that pays the
@@ -285,6 +322,15 @@ class CryptoPayBackend:
                 except (TimeoutError, aiohttp.ClientError, ValueError):
                     out.append(Outcome(i.withdrawal_id, "unknown"))
         return out
+
+    async def balance(self, asset: str) -> int:
+        """The app's available balance of ``asset`` (``getBalance``), in minor units."""
+        async with aiohttp.ClientSession(timeout=self.timeout) as s:
+            found = await self._call(s, "getBalance", {})
+        for b in found:
+            if b.get("currency_code") == asset:
+                return to_minor(Decimal(str(b.get("available", "0"))), asset)
+        raise LookupError(f"Crypto Pay reported no {asset} balance")
 
     async def lookup(self, batch: Batch) -> list[Outcome]:
         out = []

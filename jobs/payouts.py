@@ -17,6 +17,7 @@ from core.money.assets import ASSET_CODES
 from core.platform.db import Database
 from core.platform.params import Params
 from core.platform.schema import utcnow
+from core.trust import reserves
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,22 @@ class Payouts:
         told: bool = await self.db.write(payouts.alert_in_doubt, batch_id, self.admin_ids)
         return told
 
+    async def _hot_wallet_covers(self, asset: str, name: str) -> bool:
+        """Read the hot wallet before batching: while approved withdrawals of ``asset`` need more
+        than it holds, they wait (core.trust.reserves.gate tells the users and the admins).
+        A backend that cannot tell its balance (manual), or cannot be reached now, is not held back:
+        sending then fails or stays unknown, as before."""
+        backend = self._backend(name, asset) if name else None
+        if backend is None or not hasattr(backend, "balance"):
+            return True
+        try:
+            hot = await backend.balance(asset)
+        except Exception as e:
+            log.warning("payouts: could not read the %s hot wallet (%s)", asset, type(e).__name__)
+            return True
+        covered: bool = await self.db.write(reserves.gate, asset, name, hot, utcnow(), self.admin_ids)
+        return covered
+
     async def run_once(self) -> dict[str, int]:
         await self.params.refresh(self.db)
         totals: dict[str, int] = {}
@@ -54,6 +71,9 @@ class Payouts:
             if self.admin_ids and await self._alert(batch.id):
                 log.warning("payouts: batch %s (%s) still unknown after a lookup", batch.id, batch.asset)
         backend_of = {a: str(self.params.get(f"payout.backend.{a}")) for a in ASSET_CODES}
+        for asset in await self.db.read(reserves.assets_waiting):
+            if not await self._hot_wallet_covers(asset, backend_of.get(asset, "")):
+                backend_of[asset] = ""  # no batch of this coin until the hot wallet is refilled
         await self.db.write(payouts.form_batches, backend_of, self.params.get("payout.batch_size"))
         for open_batch in await self.db.read(payouts.batches_in, ("open",)):
             backend = self._backend(open_batch.backend, open_batch.asset)

@@ -41,8 +41,20 @@ PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 
 
+# Public commands with admin subcommands: guarded only when their first word is one of these.
+MIXED: dict[str, frozenset[str]] = {"reserves": frozenset({"add", "set"})}
+
+
 def guarded_commands() -> frozenset[str]:
     return frozenset(name for name, _text in ADMIN) - READ_ONLY
+
+
+def needs_code(name: str, args: str | None) -> bool:
+    name = name.lower()
+    if name in MIXED:
+        first = (args or "").split(maxsplit=1)
+        return bool(first) and first[0].lower() in MIXED[name]
+    return name in guarded_commands()
 
 
 def split_code(args: str) -> tuple[str, str | None]:
@@ -107,8 +119,10 @@ class AdminCodes(BaseMiddleware):
 
     async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
         command = data.get("command")
-        if command is None or command.command.lower() not in guarded_commands():
+        if command is None or not needs_code(command.command, command.args):
             return await handler(event, data)
+        if command.command.lower() in MIXED and data["user"].id not in data["admin_ids"]:
+            return await handler(event, data)  # a user's /reserves add ... only shows the reserves
         assert isinstance(event, Message)  # a command is a message
         admin_id = data["user"].id
         args, code = split_code(command.args or "")

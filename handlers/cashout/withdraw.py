@@ -37,6 +37,7 @@ from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
 from handlers.security.twofa import code_or_run, guarded, on_code
+from handlers.trust import follow
 
 
 class WdCB(CallbackData, prefix="wd"):
@@ -284,14 +285,16 @@ async def confirm_with_code(
     )
 
 
-async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:
+async def cb_cancel(
+    query: CallbackQuery, callback_data: WdCB, user: User, db: Database, params: Params
+) -> None:
     """Cancel from the quote (the quote says so, in place) or from /withdrawals (the list is
     drawn again in place, so no stale Cancel button remains)."""
     message = shown(query)
     w = await db.write(withdrawals.cancel_withdrawal, user.id, callback_data.id)
     done = _("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id)
     if callback_data.action == "nl":
-        text, kb = withdrawals_view(await db.read(withdrawals.list_for_user, user.id))
+        text, kb = await withdrawals_screen(db, user, params)
         await message.edit_text(text, reply_markup=kb)
         await query.answer(done)
         return
@@ -299,9 +302,19 @@ async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: D
     await query.answer()
 
 
-def withdrawals_view(rows: list[withdrawals.Withdrawal]) -> tuple[str, InlineKeyboardMarkup | None]:
+async def withdrawals_screen(
+    db: Database, user: User, params: Params
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    rows = await db.read(withdrawals.list_for_user, user.id)
     if not rows:
         return _("No withdrawals yet."), None
+    on_chain = await follow.chain_lines(db, rows, params)  # confirmations, explorer link, hot-wallet wait
+    return withdrawals_view(rows, on_chain)
+
+
+def withdrawals_view(
+    rows: list[withdrawals.Withdrawal], on_chain: dict[int, str]
+) -> tuple[str, InlineKeyboardMarkup | None]:
     lines = [_("<b>Your withdrawals</b>")]
     kb = InlineKeyboardBuilder()
     cancellable = False
@@ -309,6 +322,8 @@ def withdrawals_view(rows: list[withdrawals.Withdrawal]) -> tuple[str, InlineKey
         line = f"#{w.id} · {amount(w.arrives, w.asset)} → <code>{html.escape(w.address)}</code> · {state_name(w.state)}"
         if w.txid:
             line += "\n    " + _("Transaction: {txid}").format(txid=f"<code>{html.escape(w.txid)}</code>")
+        if w.id in on_chain:
+            line += "\n    " + on_chain[w.id]
         if w.state == "failed" and w.reason:
             line += "\n    " + _("Reason: {reason}").format(reason=html.escape(reason_text(w.reason)))
         lines.append(line)
@@ -319,8 +334,8 @@ def withdrawals_view(rows: list[withdrawals.Withdrawal]) -> tuple[str, InlineKey
     return "\n".join(lines), kb.as_markup() if cancellable else None
 
 
-async def cmd_withdrawals(message: Message, user: User, db: Database) -> None:
-    text, kb = withdrawals_view(await db.read(withdrawals.list_for_user, user.id))
+async def cmd_withdrawals(message: Message, user: User, db: Database, params: Params) -> None:
+    text, kb = await withdrawals_screen(db, user, params)
     await message.answer(text, reply_markup=kb)
 
 

@@ -38,6 +38,8 @@ PUBLIC: list[tuple[str, object]] = [
     ("withdrawals", __("Your withdrawals and their state")),
     ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
+    ("proof", __("Check that your balance is counted in what we owe")),
+    ("reserves", __("What we hold against what we owe, per coin")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),

@@ -17,6 +17,7 @@ import asyncio
 import json
 from decimal import Decimal
 
+import pytest
 from aiohttp import web
 
 
@@ -36,6 +37,7 @@ class FakeRpc:
         self.hold_sends = 0  # the next N sendmany calls are parked: not paid, not answered
         self.held: list[dict] = []  # {"params", "answered": asyncio.Event, "txid"}
         self.calls: list[str] = []
+        self.wallet_balance = Decimal("21000000")  # getbalance: what the hot wallet holds
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -171,6 +173,8 @@ class FakeRpc:
                 {k: e[k] for k in ("address", "category", "amount", "vout", "abandoned")} for e in entries
             ]
             return ok(top)
+        if method == "getbalance":
+            return ok(_num(self.wallet_balance))
         if method == "getmempoolentry":
             t = next((t for t in self.paid if t["txid"] == params[0]), None)
             if t is None or not t["in_mempool"] or t["confirmations"] != 0:
@@ -233,6 +237,15 @@ class FakeCryptoPay:
                 self.hang_after_pay -= 1
                 await asyncio.sleep(self.hang_seconds)
             return web.json_response({"ok": True, "result": t})
+        if method == "getBalance":  # only the coins a test gave a balance
+            return web.json_response(
+                {
+                    "ok": True,
+                    "result": [
+                        {"currency_code": a, "available": str(v), "onhold": "0"} for a, v in self.balance.items()
+                    ],
+                }
+            )
         if method == "getTransfers":
             items = [p for p in self.paid if params.get("spend_id") in (None, p["spend_id"])]
             return web.json_response({"ok": True, "result": {"items": items}})
@@ -245,3 +258,14 @@ async def serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     return runner, site._server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+async def node():
+    """A fake Bitcoin Core wallet node on 127.0.0.1; ``node.url`` carries its credentials."""
+    fake = FakeRpc()
+    runner, port = await serve(fake.app())
+    fake.url = f"http://rpc:secret@127.0.0.1:{port}/"
+    yield fake
+    fake.release()  # nothing parked stays behind the server's shutdown
+    await runner.cleanup()

@@ -19,7 +19,7 @@ from core.platform.params import Params
 from jobs.payout_backends import CryptoPayBackend, RpcBackend
 from jobs.payouts import Payouts
 from tests.core.cashout.test_withdrawals import BTC_ADDR, FEE, U, approved, fund
-from tests.fakes.payouts import FakeCryptoPay, FakeRpc, serve
+from tests.fakes.payouts import FakeCryptoPay, serve
 
 KEY_A, KEY_B = "a" * 40, "b" * 40
 START = 1_000_000
@@ -47,14 +47,6 @@ async def books_after_paying(db, count, amount=20_000, asset="BTC"):
     assert (await db.read(ledger.balance, WITHDRAWALS_PENDING, asset)).balance == 0
 
 
-@pytest.fixture
-async def node():
-    fake = FakeRpc()
-    runner, port = await serve(fake.app())
-    fake.url = f"http://rpc:secret@127.0.0.1:{port}/"
-    yield fake
-    fake.release()  # nothing parked stays behind the server's shutdown
-    await runner.cleanup()
 
 
 async def sent_in_doubt(db, node, count=2):

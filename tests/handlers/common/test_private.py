@@ -36,6 +36,7 @@ PRIVATE_COMMANDS = [
     "/limits BTC 0.001",
     "/bets",
     "/verify 1",
+    "/proof",
 ]
 PRIVATE_BUTTONS = [
     "m:balance",

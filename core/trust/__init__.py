@@ -1,0 +1,1 @@
+"""Trust: proof of liabilities, reserves against them, withdrawals followed on chain."""

@@ -1,0 +1,1 @@
+"""Trust: /proof, /reserves, and the notices of withdrawals followed on chain."""
