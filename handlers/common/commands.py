@@ -40,6 +40,7 @@ PUBLIC: list[tuple[str, object]] = [
     ("2fa", __("Two-factor authentication")),
     ("proof", __("Check that your balance is counted in what we owe")),
     ("reserves", __("What we hold against what we owe, per coin")),
+    ("crashround", __("Check a crashed round: its hash and crash point")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -295,8 +295,26 @@ def proof_text(p: crash_queue.RoundProof, v: crash_chain.CrashVerification) -> s
 
 
 async def cmd_crashround(message: Message, command: CommandObject, db: Database) -> None:
-    """/crashround ROUND, or the /crashround_ROUND link that /bets shows."""
-    arg = command.args or (command.regexp_match.group(1) if command.regexp_match else "")
+    """/crashround ROUND: a crashed round's proof."""
+    await _round_proof(message, db, command.args or "")
+
+
+_ROUND_LINK = re.compile(r"/crashround_(\d{1,15})(?:@\w+)?", re.ASCII)
+
+
+class RoundLink(Filter):
+    """The /crashround_ROUND link /bets shows (a tappable command with its argument in it)."""
+
+    async def __call__(self, message: Message) -> bool | dict[str, str]:
+        found = _ROUND_LINK.fullmatch((message.text or "").strip())
+        return {"round_arg": found.group(1)} if found else False
+
+
+async def cmd_crashround_link(message: Message, db: Database, round_arg: str) -> None:
+    await _round_proof(message, db, round_arg)
+
+
+async def _round_proof(message: Message, db: Database, arg: str) -> None:
     round_id = row_id(arg)
     if round_id is None:
         await message.answer(_("Usage: /crashround ROUND, with the round number from /bets."))
@@ -557,7 +575,8 @@ def router() -> Router:
         ),
     )
     routes.callback_query.register(cb_cash_out, CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
-    routes.message.register(cmd_crashround, Command("crashround", re.compile(r"crashround_(\d{1,15})")))
+    routes.message.register(cmd_crashround, Command("crashround"))
+    routes.message.register(cmd_crashround_link, RoundLink())
     routes.message.register(cmd_crashnew, Command("crashnew"), IsAdmin())
     routes.message.register(cmd_crashsalt, Command("crashsalt"), IsAdmin())
     return routes
