@@ -17,14 +17,20 @@ def get_routers() -> list[Router]:
     from handlers.home import fallback, help, language, start, wallet
     from handlers.play import crash, fair, games, limits
     from handlers.security import twofa
+    from handlers.social import checks as social_checks
+    from handlers.social import inline as social_inline
+    from handlers.social import send as social_send
+    from handlers.social import tip as social_tip
     from handlers.trust import proof, reserves
 
     # errors first; admin next (its filter lets non-admins fall through); fallback always last.
     # Each call builds new routers, so every dispatcher (tests and benches build many) owns its own.
     return [
         errors.router(),
+        social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
         admin.router(),
         payouts.router(),
+        social_checks.router(),  # before start: /start c<code> and t<code> are claim links
         start.router(),
         wallet.router(),
         language.router(),
@@ -40,6 +46,8 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        social_send.router(),
+        social_tip.router(),
         proof.router(),
         reserves.router(),
         fallback.router(),

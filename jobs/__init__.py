@@ -87,6 +87,7 @@ async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.F
 def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None) -> AsyncIOScheduler:
     """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
     from jobs import ledger_check
+    from jobs import social as social_job
     from jobs.notify import NoticeSender
     from jobs.payout_backends import from_env
     from jobs.payouts import Payouts
@@ -114,6 +115,7 @@ def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None
         "interval",
         seconds=params.get("payout.every"),
     )
+    scheduler.add_job(exclusive(db, "social")(social_job.run), "interval", minutes=1, args=[db, params])
     trust = Trust(
         db,
         params,

@@ -9,6 +9,8 @@ users, or a system account name. System accounts make every flow explicit:
   staking: funded from treasury by /fund and paid out by their features.
 - ad_escrow, owner_escrow: money advertisers and faucet owners set aside.
 - fees: what the platform earns. withdrawals_pending: cash-outs on their way out.
+- check_escrow: what checks hold for their claimants, one sub-account per check
+  (``check_escrow:<id>``, core.social.checks).
 
 Features may add sub-accounts of a system account, ``<system>:<ref>``
 (e.g. ``owner_escrow:site:12``), which obey the same rules.
@@ -31,6 +33,7 @@ FEES = "fees"
 LIQUIDITY = "liquidity"
 STAKING = "staking"
 WITHDRAWALS_PENDING = "withdrawals_pending"
+CHECK_ESCROW = "check_escrow"
 
 SYSTEM_ACCOUNTS: tuple[str, ...] = (
     TREASURY,
@@ -43,6 +46,7 @@ SYSTEM_ACCOUNTS: tuple[str, ...] = (
     LIQUIDITY,
     STAKING,
     WITHDRAWALS_PENDING,
+    CHECK_ESCROW,
     WORLD,
 )
 # What /fund may move treasury money into: pools that features pay out from.

@@ -48,11 +48,16 @@ def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:
     lines += [amount(stats.liabilities.get(code, 0), code) for code in ASSET_CODES]
     lines += ["", _("<b>System accounts</b>")]
     for name in SYSTEM_ACCOUNTS:
-        held = [
-            (asset, bal, hold) for owner, asset, bal, hold in stats.system if owner.split(":", 1)[0] == name
-        ]
+        # Sub-accounts (owner_escrow:site:12, check_escrow:7, ...) are summed per coin: one line
+        # stays one line however many sites or checks there are.
+        held: dict[str, tuple[int, int]] = {}
+        for owner, asset, bal, hold in stats.system:
+            if owner.split(":", 1)[0] == name:
+                before = held.get(asset, (0, 0))
+                held[asset] = (before[0] + bal, before[1] + hold)
         parts = [
-            amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "") for asset, bal, hold in held
+            amount(bal, asset) + (f" (−{amount(hold, asset)})" if hold else "")
+            for asset, (bal, hold) in held.items()
         ]
         lines.append(f"{name}: " + (", ".join(parts) if parts else "0"))
     return lines

@@ -30,6 +30,7 @@ MENU: list[tuple[str, object]] = [
     ("faucets", __("🌐 Faucet sites")),
     ("addresses", __("📒 Addresses")),
     ("twofa", __("🔐 2FA")),
+    ("checks", __("🎁 Checks")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
 ]

@@ -49,6 +49,7 @@ __all__ = [
     "ChatMessage",
     "DEFAULT_TOKEN",
     "FakeBotAPI",
+    "FakeGroup",
     "FakeUser",
     "StoredFile",
     "UploadedFile",
@@ -86,7 +87,7 @@ BUTTON_ACTIONS = (
 # How form-encoded string values are decoded (everything else stays a string, like `text`).
 JSON_FIELDS = frozenset({
     "reply_markup", "entities", "caption_entities", "allowed_updates", "commands", "scope", "menu_button",
-    "link_preview_options", "reply_parameters", "media", "message_ids",
+    "link_preview_options", "reply_parameters", "media", "message_ids", "results", "button",
 })  # fmt: skip
 INT_FIELDS = frozenset({
     "message_id", "offset", "limit", "timeout", "max_connections", "cache_time", "reply_to_message_id",
@@ -95,7 +96,7 @@ INT_FIELDS = frozenset({
 BOOL_FIELDS = frozenset({
     "drop_pending_updates", "disable_notification", "protect_content", "show_alert",
     "disable_web_page_preview", "allow_sending_without_reply", "has_spoiler", "show_caption_above_media",
-    "disable_content_type_detection", "allow_paid_broadcast", "for_channels",
+    "disable_content_type_detection", "allow_paid_broadcast", "for_channels", "is_personal",
 })  # fmt: skip
 FILE_FIELDS = frozenset({"photo", "document", "thumbnail", "certificate"})
 
@@ -428,6 +429,60 @@ class FakeUser:
         self._chat().blocked = False
         return await self._member_update("kicked", "member")
 
+    async def inline_query(self, query: str, *, chat_type: str = "sender") -> JSONDict:
+        """Type ``@bot <query>`` in some chat: an ``inline_query`` update; the bot's answer is kept
+        (``api.inline_answer(update)``)."""
+        query_id = str(self.api._next_query_id())
+        self.api._inline_queries[query_id] = {"user": self.id, "query": query, "answer": None}
+        payload = {
+            "id": query_id,
+            "from": self.as_user(),
+            "query": query,
+            "offset": "",
+            "chat_type": chat_type,
+        }
+        return await self.api._enqueue("inline_query", payload, self)
+
+    async def choose_inline_result(
+        self, query_update: JSONDict, result_id: str, chat: FakeGroup | FakeUser | None = None
+    ) -> JSONDict:
+        """Pick a result of the bot's answer to ``query_update``: its message is posted in ``chat``
+        (via the bot, as the user) and a ``chosen_inline_result`` update is enqueued, with an
+        ``inline_message_id`` when the result has an inline keyboard (as Telegram does)."""
+        query_id = query_update["inline_query"]["id"]
+        answer = self.api._inline_queries[query_id]["answer"]
+        if answer is None:
+            raise AssertionError(f"the bot did not answer inline query {query_id}")
+        result = next((r for r in answer["results"] if r.get("id") == result_id), None)
+        if result is None:
+            raise AssertionError(
+                f"no result {result_id!r} in the answer: {[r.get('id') for r in answer['results']]}"
+            )
+        content = result.get("input_message_content") or {}
+        message: JSONDict = {
+            "from": self.as_user(),
+            "date": int(time.time()),
+            "via_bot": self.api.bot_user(),
+            "text": format_text(content.get("message_text", ""), content.get("parse_mode"), None)[0],
+        }
+        markup = result.get("reply_markup")
+        if markup:
+            message["reply_markup"] = markup
+        inline_message_id = None
+        if markup:
+            inline_message_id = secrets.token_urlsafe(18)
+        target = self.api._chats[(chat or self).id]
+        message["message_id"] = target.next_message_id
+        message["chat"] = (chat or self).as_chat()
+        target.next_message_id += 1
+        target.messages[message["message_id"]] = message
+        if inline_message_id:
+            self.api._inline_messages[inline_message_id] = (target, message["message_id"])
+        payload: JSONDict = {"result_id": result_id, "from": self.as_user(), "query": answer["query"]}
+        if inline_message_id:
+            payload["inline_message_id"] = inline_message_id
+        return await self.api._enqueue("chosen_inline_result", payload, self)
+
     # -- what the user sees / waiting for the bot --
 
     def messages(self) -> list[ChatMessage]:
@@ -572,6 +627,44 @@ def _button_url_ok(url: Any) -> bool:
     return parts.scheme in ("http", "https") and "." in host and not host.endswith(".")
 
 
+class FakeGroup:
+    """A group the bot is a member of. Create with :meth:`FakeBotAPI.group`; people talk with
+    ``group.send(user, text, reply_to=...)``; the bot's messages land here like in a private chat."""
+
+    def __init__(self, api: FakeBotAPI, chat_id: int, title: str) -> None:
+        self.api, self.id, self.title = api, chat_id, title
+
+    def as_chat(self) -> JSONDict:
+        return {"id": self.id, "title": self.title, "type": "supergroup"}
+
+    async def send(self, user: FakeUser, text: str, *, reply_to: int | None = None) -> JSONDict:
+        """``user`` writes ``text`` here (commands get entities), optionally as a reply."""
+        chat = self.api._chats[self.id]
+        message: JSONDict = {
+            "message_id": chat.next_message_id,
+            "from": user.as_user(),
+            "chat": self.as_chat(),
+            "date": int(time.time()),
+            "text": text,
+        }
+        chat.next_message_id += 1
+        entities = command_entities(text)
+        if entities:
+            message["entities"] = entities
+        if reply_to is not None:
+            message["reply_to_message"] = _without_reply(chat.messages[reply_to])
+        chat.messages[message["message_id"]] = message
+        self.api._chat_members.setdefault((self.id, user.id), "member")
+        return await self.api._enqueue("message", copy.deepcopy(message), self)  # type: ignore[arg-type]
+
+    def messages(self) -> list[ChatMessage]:
+        """Every message on screen, people's and the bot's."""
+        return self.api.messages(self.id, include_user=True)
+
+    def __repr__(self) -> str:
+        return f"<FakeGroup {self.id} {self.title!r}>"
+
+
 class FakeBotAPI:
     """The fake server. See the module docstring for a tour.
 
@@ -615,6 +708,9 @@ class FakeBotAPI:
         self.menu_buttons: dict[int | None, JSONDict] = {}  # chat_id (None = default) -> MenuButton
         self._commands: dict[tuple[tuple[Any, ...], str], list[JSONDict]] = {}
         self._chats: dict[int, _Chat] = {}
+        self._inline_queries: dict[str, JSONDict] = {}  # id -> {"user", "query", "answer"}
+        self._inline_messages: dict[str, tuple[_Chat, int]] = {}  # inline_message_id -> where it is
+        self._chat_members: dict[tuple[int | str, int], str] = {}  # (chat, user) -> status
         self._callbacks: dict[str, _CallbackQuery] = {}
         self._queue: list[JSONDict] = []  # unconfirmed updates, oldest first
         self._next_update_id = 100_000
@@ -710,6 +806,27 @@ class FakeBotAPI:
         user = FakeUser(self, user_id, first_name, last_name, username, language_code)
         self._chats[user_id] = _Chat(user=user)
         return user
+
+    def group(self, chat_id: int, title: str = "Group") -> FakeGroup:
+        """The group with this (negative) id, the bot a member of it (created on first use)."""
+        if chat_id in self._chats:
+            return self._chats[chat_id].user  # type: ignore[return-value]
+        group = FakeGroup(self, chat_id, title)
+        self._chats[chat_id] = _Chat(user=group)  # type: ignore[arg-type]
+        self._chat_members[(chat_id, self.bot_id)] = "member"
+        return group
+
+    def set_chat_member(self, chat_id: int | str, user_id: int, status: str) -> None:
+        """What getChatMember says (creator, administrator, member, restricted, left, kicked)."""
+        self._chat_members[(chat_id, user_id)] = status
+
+    def inline_answer(self, update: JSONDict) -> JSONDict | None:
+        """Params of answerInlineQuery for an update from ``inline_query()`` (None if unanswered)."""
+        return copy.deepcopy(self._inline_queries[update["inline_query"]["id"]]["answer"])
+
+    def inline_message(self, inline_message_id: str) -> ChatMessage:
+        chat, message_id = self._inline_messages[inline_message_id]
+        return ChatMessage(copy.deepcopy(chat.messages[message_id]))
 
     def messages(self, chat_id: int, *, include_user: bool = False) -> list[ChatMessage]:
         """Messages on screen in the chat, oldest first, current content (deleted ones gone)."""
@@ -1390,7 +1507,9 @@ class FakeBotAPI:
             content["entities"] = entities
         return self._post(chat, p, content)
 
-    async def _api_editMessageText(self, p: JSONDict) -> JSONDict:
+    async def _api_editMessageText(self, p: JSONDict) -> JSONDict | bool:
+        if p.get("inline_message_id"):
+            return self._edit_inline(p)
         chat, message = self._editable(p)
         if "text" not in message:
             raise bad_request("there is no text in the message to edit")
@@ -1720,3 +1839,68 @@ class FakeBotAPI:
     async def _api_logOut(self, p: JSONDict) -> bool:
         self._logged_out = True  # every later request answers 401, as the cloud API would
         return True
+
+    # ------------------------------------------------------------------ inline mode, members
+
+    async def _api_answerInlineQuery(self, p: JSONDict) -> bool:
+        query = self._inline_queries.get(str(p.get("inline_query_id", "")))
+        if query is None or query["answer"] is not None:
+            raise bad_request(QUERY_TOO_OLD)
+        results = p.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise bad_request("RESULTS_TOO_MUCH" if isinstance(results, list) else "can't parse results")
+        ids = [r.get("id") for r in results if isinstance(r, dict)]
+        if len(ids) != len(results) or len(set(ids)) != len(ids):
+            raise bad_request("RESULT_ID_DUPLICATE")
+        for r in results:
+            if not isinstance(r["id"], str) or not 1 <= len(r["id"].encode()) <= 64:
+                raise bad_request("RESULT_ID_INVALID")
+            if r.get("reply_markup") is not None:
+                self._parse_markup(r["reply_markup"], inline_only=True)
+            content = r.get("input_message_content") or {}
+            if r.get("type") == "article" and not content.get("message_text"):
+                raise bad_request("MESSAGE_EMPTY")
+        button = p.get("button")
+        if button is not None and not (isinstance(button, dict) and button.get("text")):
+            raise bad_request("can't parse inline query results button")
+        query["answer"] = {k: v for k, v in p.items() if k != "inline_query_id"} | {"query": query["query"]}
+        return True
+
+    def _edit_inline(self, p: JSONDict) -> bool:
+        where = self._inline_messages.get(str(p["inline_message_id"]))
+        if where is None:
+            raise bad_request("MESSAGE_ID_INVALID")
+        chat, message_id = where
+        text, entities = self._formatted(p, "text", "entities", limit=4096, required=True)
+        _, markup = self._parse_markup(p.get("reply_markup"), inline_only=True)
+        self._apply_edit(chat, chat.messages[message_id], {"text": text, "entities": entities}, markup)
+        return True  # Telegram answers True for an inline message
+
+    async def _api_getChatMember(self, p: JSONDict) -> JSONDict:
+        chat_id, user_id = p.get("chat_id"), p.get("user_id")
+        if chat_id is None or chat_id == "" or user_id is None:
+            raise bad_request("chat_id is empty" if not chat_id else "user_id is empty")
+        known = isinstance(chat_id, int) and chat_id in self._chats
+        if not known and not any(c == chat_id for c, _u in self._chat_members):
+            raise bad_request("chat not found")
+        status = self._chat_members.get((chat_id, user_id), "left")
+        user = (
+            self.bot_user()
+            if user_id == self.bot_id
+            else {"id": user_id, "is_bot": False, "first_name": "User"}
+        )
+        member: JSONDict = {"status": status, "user": user}
+        if status == "administrator":
+            member |= {"can_be_edited": False, "is_anonymous": False} | {
+                name: True
+                for name in (
+                    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+                    "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
+                    "can_edit_stories", "can_delete_stories", "can_send_welcome_messages",
+                )
+            }  # fmt: skip
+        elif status == "restricted":
+            member |= {"is_member": True, "until_date": 0}
+        elif status == "kicked":
+            member |= {"until_date": 0}
+        return member

@@ -22,6 +22,7 @@ from aiogram.methods import (
     EditMessageMedia,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetChatMember,
     SendDocument,
     SendMessage,
     SendPhoto,
@@ -64,6 +65,8 @@ class RecordingSession(BaseSession):
         self.sent: list[Sent] = []
         self._ids = itertools.count(1000)
         self.messages: dict[tuple[int, int], Message] = {}
+        # getChatMember answers: (chat, user) -> status ("left" when absent)
+        self.chat_members: dict[tuple[int | str, int], str] = {}
 
     async def close(self) -> None:
         pass
@@ -105,6 +108,10 @@ class RecordingSession(BaseSession):
             record.message_id = msg.message_id
             self.messages[(chat_id, msg.message_id)] = msg
             return msg
+        if isinstance(method, GetChatMember):
+            return self.chat_member(method.chat_id, method.user_id)
+        if isinstance(method, EditMessageText) and params.get("inline_message_id"):
+            return True  # an inline-mode message: Telegram answers True, the message is not the bot's
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             key = (chat_id, params.get("message_id"))
             old = self.messages.get(key)
@@ -137,6 +144,23 @@ class RecordingSession(BaseSession):
         if isinstance(method, AnswerCallbackQuery | DeleteMessage):
             return True
         return True
+
+
+    def chat_member(self, chat_id: int | str, user_id: int) -> Any:
+        from aiogram.types import ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember
+
+        status = self.chat_members.get((chat_id, user_id), "left")
+        user = TgUser(id=user_id, is_bot=user_id == BOT_ID, first_name="U")
+        if status == "administrator":
+            flags = {
+                name: True
+                for name, spec in ChatMemberAdministrator.model_fields.items()
+                if name.startswith("can_") and spec.is_required()
+            }
+            return ChatMemberAdministrator(user=user, is_anonymous=False, **flags)
+        if status == "member":
+            return ChatMemberMember(user=user)
+        return ChatMemberLeft(user=user)
 
 
 @dataclass

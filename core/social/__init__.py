@@ -1,0 +1,1 @@
+"""Money between people: sends, tips in groups, checks (and the inline mode that makes them)."""

@@ -1,0 +1,1 @@
+"""Money between people: /send, /tip in groups, /check and /checks, claim links, inline mode."""
