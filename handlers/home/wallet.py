@@ -13,12 +13,15 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.identity.users import User
+from core.loyalty import boosts
 from core.money import ledger, wallet
 from core.money.accounts import user_account
-from core.money.assets import ASSETS
+from core.money.assets import ASSETS, POINTS
 from core.platform.db import Database
+from core.platform.schema import utcnow
 from handlers.common import notices as notice_texts
 from handlers.common.data import shown
+from handlers.common.formatting import percent, wait_text
 from handlers.common.i18n import _, amount, get_i18n
 from handlers.common.labels import label
 from handlers.common.menu import MenuCB, back_button
@@ -66,16 +69,21 @@ def _keyboard(mode: str, locale: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def balance_view(s: wallet.Summary, show_all: bool = False) -> tuple[str, InlineKeyboardMarkup]:
-    """The coins held (all coins with ``show_all``), holds, and the features' extra lines; a
-    user with nothing yet gets one line and the buttons that earn something."""
+def balance_view(
+    s: wallet.Summary, show_all: bool = False, more: list[str] | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The coins held (all coins with ``show_all``), holds, reward points and boost (``more``),
+    and the features' extra lines; a user with nothing yet gets one line and the buttons that
+    earn something."""
+    more = more or []
     locale = get_i18n().current_locale
-    if s.empty and not show_all:
+    if s.empty and not more and not show_all:
         text = _("<b>Your balance</b>\nNothing yet: try the faucet, it pays every few minutes.")
         return text, _keyboard("empty", locale)
     lines = [_("<b>Your balance</b>")]
-    codes = list(ASSETS) if show_all else list(s.held)
+    codes = list(ASSETS) if show_all else [c for c in s.held if c in ASSETS]
     lines += [_coin_line(code, s.balances.get(code)) for code in codes]
+    lines += more
     for extra in s.extras:
         render = extra_lines.get(extra.kind)
         if render is not None:
@@ -87,7 +95,22 @@ def balance_view(s: wallet.Summary, show_all: bool = False) -> tuple[str, Inline
 async def balance_screen(
     db: Database, user: User, show_all: bool = False
 ) -> tuple[str, InlineKeyboardMarkup]:
-    return balance_view(await db.read(wallet.summary, user.id), show_all)
+    s = await db.read(wallet.summary, user.id)
+    return balance_view(s, show_all, await loyalty_lines(db, user, s.balances.get(POINTS.code)))
+
+
+async def loyalty_lines(db: Database, user: User, points: ledger.Balance | None) -> list[str]:
+    """Reward points held (when there are any), and the boost running with its time left
+    (core.loyalty)."""
+    lines = [amount(points.available, POINTS.code)] if points and points.available else []
+    boost = await db.read(boosts.active, user.id, utcnow())
+    if boost is not None:
+        lines.append(
+            _("🚀 Boost +{percent}% for {time}").format(
+                percent=percent(boost.bp), time=wait_text(boost.left(utcnow()))
+            )
+        )
+    return lines
 
 
 async def history_view(db: Database, user: User, page: int) -> tuple[str, InlineKeyboardMarkup]:
