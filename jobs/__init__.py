@@ -90,6 +90,7 @@ async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.F
 def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None) -> AsyncIOScheduler:
     """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
     from jobs import ledger_check
+    from jobs import offers as offer_holds
     from jobs import social as social_job
     from jobs.notify import NoticeSender
     from jobs.payout_backends import from_env
@@ -118,6 +119,15 @@ def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None
         "interval",
         seconds=params.get("payout.every"),
     )
+    from jobs import ads
+
+    scheduler.add_job(
+        exclusive(db, "ads")(ads.settle_joins),
+        "interval",
+        seconds=params.get("ads.join_check_every"),
+        args=[db, params, ads.telegram_member(bot)],
+    )
+    scheduler.add_job(exclusive(db, "offers")(offer_holds.release), "interval", seconds=60, args=[db, params])
     scheduler.add_job(exclusive(db, "social")(social_job.run), "interval", minutes=1, args=[db, params])
     trust = Trust(
         db,
