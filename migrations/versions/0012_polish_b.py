@@ -1,7 +1,7 @@
 """polish b: crash queue, notice threads
 
 Revision ID: 0012_polish_b
-Revises: 0015_loyalty
+Revises: 0014_offers
 Create Date: 2026-12-06 22:16:00
 
 - crash_bets.asked: the auto cash-out the player set (the stored one may be the profit cap).
@@ -17,7 +17,7 @@ import core.platform.schema
 
 
 revision = "0012_polish_b"
-down_revision = "0015_loyalty"
+down_revision = "0014_offers"
 branch_labels = None
 depends_on = None
 
