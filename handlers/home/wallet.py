@@ -140,14 +140,19 @@ async def history_view(db: Database, user: User, page: int) -> tuple[str, Inline
     return text, kb.as_markup()
 
 
+async def balance_text(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup]:
+    """The /balance screen (text and buttons) as the command and the menu show it."""
+    return await balance_screen(db, user)
+
+
 async def cmd_balance(message: Message, user: User, db: Database) -> None:
-    text, kb = await balance_screen(db, user)
+    text, kb = await balance_text(db, user)
     await message.answer(text, reply_markup=kb)
 
 
 async def cb_balance(query: CallbackQuery, user: User, db: Database) -> None:
     message = shown(query)
-    text, kb = await balance_screen(db, user)
+    text, kb = await balance_text(db, user)
     await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
