@@ -7,6 +7,7 @@ python bot.py migrate    only apply database migrations
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -143,6 +144,7 @@ async def run(settings: Settings) -> None:
     from handlers.common.taps import install as install_quiet_edits
     from handlers.dispatcher import build_dispatcher
     from handlers.http_server import HttpServer
+    from handlers.play.crash import tell_opened
     from handlers.web import build_web_app
     from jobs import build_scheduler
     from jobs.crash import CrashRunner
@@ -213,7 +215,14 @@ async def run(settings: Settings) -> None:
     )
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.
-    crash_runner = CrashRunner(db, bot, params, settings.secret_key, admin_ids=settings.admin_ids)
+    crash_runner = CrashRunner(
+        db,
+        bot,
+        params,
+        settings.secret_key,
+        admin_ids=settings.admin_ids,
+        on_open=functools.partial(tell_opened, bot),  # queued /crash joins: their message edits
+    )
     crash_runner.start()
     data["crash_runner"] = crash_runner
 

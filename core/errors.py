@@ -286,8 +286,14 @@ class UnknownUser(DomainError):
 
 
 class InsufficientFunds(DomainError):
-    def __init__(self, account: str, asset: str, amount: int) -> None:
-        super().__init__("insufficient_funds", account=account, asset=asset, amount=amount)
+    """``amount`` is what was needed, ``have`` (when known) what the account had available, both
+    in minor units of ``asset``."""
+
+    def __init__(self, account: str, asset: str, amount: int, have: int | None = None) -> None:
+        if have is None:
+            super().__init__("insufficient_funds", account=account, asset=asset, amount=amount)
+        else:
+            super().__init__("insufficient_funds", account=account, asset=asset, amount=amount, have=have)
 
 
 class BalanceLimit(DomainError):

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -33,8 +34,9 @@ from core.platform import leases
 from core.platform.db import Database
 from core.platform.params import Params
 from core.platform.schema import utcnow
-from core.play import crash
+from core.play import crash, crash_queue
 from core.play.crash_chain import multiplier_at
+from core.play.stakes import rules_for
 from jobs import INSTANCE
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ class CrashViews(Protocol):
 
     def live(self, rnd: crash.Round, bet: crash.CrashBet, multiplier: int) -> tuple[str, Any]:
         """A running round's view: (text, reply markup or None)."""
+        ...
+
+    def countdown(self, rnd: crash.Round, bet: crash.CrashBet, now: datetime) -> tuple[str, Any]:
+        """A joined player's view while bets are taken (the window counting down)."""
         ...
 
     def final(self, rnd: crash.Round, bet: crash.CrashBet, game_hash: str) -> str:
@@ -98,6 +104,9 @@ class EditBudget:
         return chosen
 
 
+OnOpen = Callable[[crash.Round, list[crash_queue.Opened]], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class RoundReport:
     round: crash.Round
@@ -120,6 +129,7 @@ class CrashRunner:
         idle: float = 5.0,  # float ok: seconds between looks for a salted chain
         admin_ids=frozenset(),  # told (notice outbox) when a settlement fails
         views: CrashViews | None = None,  # by default jobs.TEXTS.crash
+        on_open: OnOpen | None = None,  # tells queued players their round opened (bot.py injects it)
     ) -> None:
         self.db, self.bot, self.params = db, bot, params
         self.views = views or jobs.texts().crash
@@ -132,6 +142,7 @@ class CrashRunner:
         self._opened = asyncio.Event()
         self._edits: set[asyncio.Task] = set()
         self.budget: EditBudget | None = None
+        self.on_open = on_open
 
     def start(self) -> None:
         if self._task is None:
@@ -194,15 +205,40 @@ class CrashRunner:
             return renewed
         return now if await self._lease() else None
 
-    async def _take_bets(self, until: datetime) -> bool:
+    async def _take_bets(self, rnd: crash.Round) -> bool:
         """Wait out the betting window (up to crash.betting_seconds, far past one lease) holding
-        the lease; False if it was lost."""
+        the lease, counting down in the players' views; False if the lease was lost."""
         renewed = self.clock.now()
-        while (left := (until - self.clock.now()).total_seconds()) > 0:
+        budget = EditBudget(self.params.get("crash.edits_per_second"))
+        shown: float | None = None  # float ok: seconds left when the views were last edited
+        while (left := (rnd.betting_ends_at - self.clock.now()).total_seconds()) > 0:
             if (renewed := await self._keep_lease(renewed)) is None:
                 return False
+            if shown is None or shown - left >= 1:
+                shown = left
+                await self._countdown(rnd, budget)
             await self.clock.sleep(min(left, self.tick))
         return True
+
+    async def _countdown(self, rnd: crash.Round, budget: EditBudget) -> None:
+        bets = {b.chat_id: b for b in await self.db.read(crash.round_bets, rnd.id) if b.message_id}
+        now = self.clock.now()
+        elapsed = (now - (rnd.betting_ends_at - timedelta(hours=1))).total_seconds()
+        for chat in budget.pick(elapsed, list(bets)):
+            bet = bets[chat]
+            text, markup = self.views.countdown(rnd, bet, now)
+            self._edit(bet, text, markup)
+
+    async def _join_queued(self, rnd: crash.Round) -> None:
+        """Make the joins queued while the last round ran bets of this one, then tell them."""
+        opened = await self.db.write(
+            crash_queue.join_queued, lambda asset: rules_for(self.params, asset), now=self.clock.now()
+        )
+        if opened and self.on_open is not None:
+            try:
+                await self.on_open(rnd, opened)
+            except Exception:  # telling is a courtesy: the bets stand
+                log.warning("could not tell queued crash players", exc_info=True)
 
     async def _load_chain(self, chain_id: int) -> None:
         """Build the chain in a worker thread (seconds for a long one), outside any transaction."""
@@ -260,7 +296,8 @@ class CrashRunner:
         self._opened.set()
         await self._load_chain(rnd.chain_id)  # resumed after a restart: for the hash at the end
         if rnd.status == crash.BETTING:
-            if not await self._take_bets(rnd.betting_ends_at):
+            await self._join_queued(rnd)
+            if not await self._take_bets(rnd):
                 log.warning("crash lease lost while taking bets; another instance runs round %s", rnd.id)
                 return None
             rnd = await self.db.write(crash.start_round, rnd.id, now=self.clock.now())

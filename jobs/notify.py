@@ -63,25 +63,36 @@ class NoticeSender:
         return locale
 
     async def run_once(self) -> int:
-        """Send one round of due notices; returns how many messages went out."""
+        """Send one round of due notices; returns how many messages went out (or were edited)."""
         await self.params.refresh(self.db)
         due = await self.db.write(notices.claim_due, self.params.get("notify.batch"))
         by_chat: dict[int, list[notices.Notice]] = defaultdict(list)
         for n in due:
             by_chat[n.chat_id].append(n)
         interval = 1 / self.params.get("notify.rate")  # float ok: seconds between messages
+        # One delivery per chat for the plain notices (joined), one per thread (its latest state).
+        deliveries: list[tuple[int, list[notices.Notice], str | None]] = []
+        for chat_id, items in by_chat.items():
+            plain = [n for n in items if n.thread is None]
+            if plain:
+                deliveries.append((chat_id, plain, None))
+            threads: dict[str, list[notices.Notice]] = defaultdict(list)
+            for n in items:
+                if n.thread is not None:
+                    threads[n.thread].append(n)
+            deliveries += [(chat_id, ns, thread) for thread, ns in threads.items()]
         sent = 0
-        chats = list(by_chat.items())
-        for position, (chat_id, items) in enumerate(chats):
+        for position, (chat_id, items, thread) in enumerate(deliveries):
             started = self.clock()
             locale = await self._locale(chat_id)
-            text = "\n\n".join(self.render(locale, n.template, n.params) for n in items)[:MAX_TEXT]
+            shown = items if thread is None else items[-1:]  # a thread shows its latest state
+            text = "\n\n".join(self.render(locale, n.template, n.params) for n in shown)[:MAX_TEXT]
             ids = [n.id for n in items]
             try:
-                await self.bot.send_message(chat_id, text)
+                message_id = await self._deliver(chat_id, text, thread)
             except TelegramRetryAfter as err:
-                # Telegram asks us to wait: put these (and every chat after them) back, then wait.
-                rest = [n.id for _c, its in chats[position:] for n in its]
+                # Telegram asks us to wait: put these (and every delivery after them) back, then wait.
+                rest = [n.id for _c, its, _t in deliveries[position:] for n in its]
                 await self.db.write(notices.retry_later, rest, err.retry_after)
                 log.warning("notices: Telegram asked to wait %ss", err.retry_after)
                 await self.sleep(err.retry_after)
@@ -97,9 +108,29 @@ class NoticeSender:
                 log.warning("notices: sending to chat %s failed; will retry", chat_id, exc_info=True)
                 await self.db.write(notices.retry_later, ids, 30)
                 continue
-            await self.db.write(notices.mark_done, ids)
+            await self.db.write(notices.mark_sent_as, ids, message_id)
             sent += 1
             spent = self.clock() - started
             if spent < interval:
                 await self.sleep(interval - spent)
         return sent
+
+    async def _deliver(self, chat_id: int, text: str, thread: str | None) -> int:
+        """Send ``text``, or for a thread edit the message its earlier notices were sent as
+        (a new message when Telegram will not edit that one); returns the message id."""
+        if thread is not None:
+            earlier = await self.db.read(notices.thread_message, chat_id, thread)
+            if earlier is not None:
+                try:
+                    await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=earlier)
+                    return earlier
+                except TelegramBadRequest as err:
+                    if "not modified" in str(err):
+                        return earlier
+                    log.info(
+                        "notices: could not edit message %s in chat %s (%s); sending anew",
+                        earlier,
+                        chat_id,
+                        err,
+                    )
+        return (await self.bot.send_message(chat_id, text)).message_id

@@ -34,7 +34,7 @@ from core.cashout.tables import withdrawal_addresses
 from core.earn import payout_links
 from core.errors import DomainError
 from core.identity import twofa
-from core.money import NETWORKS, Address, get_asset, validate_address
+from core.money import NETWORKS, Address, InvalidAddress, get_asset, validate_address
 from core.platform import audit, define, notices, utcnow
 
 define("cashout.network", "mainnet", "text", choices=NETWORKS)
@@ -43,7 +43,8 @@ _LABEL = re.compile(r"[A-Za-z0-9_-]{1,24}", re.ASCII)
 
 
 class AddressBookError(DomainError):
-    """bad_label, label_taken_other_asset, too_many_addresses, no_such_label, address_not_taken."""
+    """bad_label, label_taken_other_asset, too_many_addresses, no_such_label, address_not_taken,
+    unknown_label (a withdrawal to a label the book does not have)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,4 +320,8 @@ def resolve(conn: Connection, user_id: int, asset: str, text: str, network: str)
             if row.asset != asset:
                 raise AddressBookError("label_other_asset", label=row.label, asset=row.asset)
             return validate_address(asset, row.address, network, row.chain)
+        try:
+            return validate_address(asset, text, network)
+        except InvalidAddress:  # label-shaped and no address: the user meant a label
+            raise AddressBookError("unknown_label", label=text.strip()) from None
     return validate_address(asset, text, network)

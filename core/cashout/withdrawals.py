@@ -172,7 +172,12 @@ def tell(conn: Connection, row: Row[Any], state: str, now: datetime, **extra: An
 
 def tell_many(conn: Connection, changes: list[tuple[Row[Any], str, dict[str, Any]]], now: datetime) -> None:
     """``tell`` for many (row, state, extra) at once: one multi-row insert (a batch settles thousands)."""
-    notices.enqueue_many(conn, [_notice(row, state, extra) for row, state, extra in changes], now=now)
+    notices.enqueue_many(
+        conn,
+        [_notice(row, state, extra) for row, state, extra in changes],
+        now=now,
+        threads=[f"withdrawal:{row.id}" for row, _state, _extra in changes],  # one message each
+    )
 
 
 def request_withdrawal(
@@ -200,8 +205,9 @@ def request_withdrawal(
         address_text, chain = address.text, address.chain
     if amount < max(policy.minimum, fee + 1):
         raise WithdrawalError("below_minimum", minimum=max(policy.minimum, fee + 1), asset=code)
-    if ledger.balance(conn, user_account(user_id), code).available < amount:
-        raise InsufficientFunds(user_account(user_id), code, amount)
+    have = ledger.balance(conn, user_account(user_id), code).available
+    if have < amount:
+        raise InsufficientFunds(user_account(user_id), code, amount, have=max(0, have))
     wid = conn.execute(
         withdrawals.insert()
         .values(
@@ -354,3 +360,15 @@ def awaiting_approval(conn: Connection, limit: int = 20) -> list[Withdrawal]:
 def get_withdrawal(conn: Connection, user_id: int, wid: int) -> Withdrawal:
     """One of the user's withdrawals; WithdrawalError(withdrawal_not_found) for anyone else's."""
     return _w(_get(conn, user_id, wid))
+
+
+def withdrawable(conn: Connection, user_id: int, policy_of: Callable[[str], Policy]) -> dict[str, int]:
+    """The coins the user can withdraw now (available >= the smallest withdrawal), with what
+    they have available, minor units, registry order: the withdraw picker offers only these."""
+    held = ledger.balances(conn, user_account(user_id))
+    found: dict[str, int] = {}
+    for code, b in held.items():
+        policy = policy_of(code)
+        if b.available >= max(policy.minimum, policy.fee + 1):
+            found[code] = b.available
+    return found

@@ -291,3 +291,12 @@ def _dry(conn: Connection, asset: str, admin_ids: Iterable[int], now: datetime) 
             key=f"faucet_dry:{asset}:{spell or 0}:{admin_id}",
             now=now,
         )
+
+
+def dry_assets(conn: Connection, rewards: dict[str, int]) -> set[str]:
+    """The coins whose faucet pool cannot pay one reward now (``rewards``: asset -> reward,
+    minor units): the picker marks them instead of leading to "dry"."""
+    pools = ledger.balances(conn, FAUCET_POOL)
+    return {
+        code for code, reward in rewards.items() if (pools[code].available if code in pools else 0) < reward
+    }

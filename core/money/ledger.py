@@ -609,7 +609,7 @@ def _refuse(
     conn.execute(_UNDO, {"transfer_id": new_id})
     if capped:
         raise BalanceLimit(account, asset, MAX_BALANCE)
-    raise InsufficientFunds(account, asset, amount)
+    raise InsufficientFunds(account, asset, amount, have=max(0, balance(conn, account, asset).available))
 
 
 def _entries(

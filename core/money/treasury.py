@@ -16,7 +16,7 @@ from core.money import ledger
 from core.money.accounts import FUNDABLE, SYSTEM_ACCOUNTS, TREASURY, WORLD, parse_system_account, user_account
 from core.money.codes import Code
 from core.money.tables import accounts
-from core.platform import audit
+from core.platform import audit, notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,9 @@ def fund(
 def credit_user(
     conn: Connection, *, admin_id: int, user_id: int, asset: str, amount: int, reason: str, key: str
 ) -> ledger.Transfer:
-    """Treasury -> user, e.g. a goodwill payment."""
+    """Treasury -> user, e.g. a goodwill payment. The user is told (notice ``admin_credit`` with
+    the amount and the reason, key ``admin_credit:{transfer}``) in the same transaction, so a
+    credit is never silent."""
     t = ledger.transfer(
         conn,
         debit=TREASURY,
@@ -109,6 +111,13 @@ def credit_user(
         audit.record(
             conn, "credit", actor=admin_id, target=str(user_id), asset=asset, amount=amount, reason=reason
         )
+    notices.enqueue(
+        conn,
+        user_id,
+        "admin_credit",
+        {"amount": amount, "asset": asset, "reason": reason},
+        key=f"admin_credit:{t.id}",
+    )
     return t
 
 

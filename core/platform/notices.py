@@ -44,6 +44,7 @@ class Notice:
     template: str
     params: dict[str, Any]
     attempts: int
+    thread: str | None = None  # notices of one thread edit one message (a withdrawal's states)
 
 
 def _insert(insert: Callable[[Table], Any]) -> Any:
@@ -62,7 +63,14 @@ def _insert_latest(insert: Callable[[Table], Any]) -> Any:
 _INSERT = per_engine(_insert)
 _INSERT_LATEST = per_engine(_insert_latest)
 _DUE = (
-    select(notices.c.id, notices.c.chat_id, notices.c.template, notices.c.params, notices.c.attempts)
+    select(
+        notices.c.id,
+        notices.c.chat_id,
+        notices.c.template,
+        notices.c.params,
+        notices.c.attempts,
+        notices.c.thread,
+    )
     .where(notices.c.sent_at.is_(None), notices.c.due_at <= bindparam("now"))
     .order_by(notices.c.priority, notices.c.id)
     .limit(bindparam("n"))
@@ -101,8 +109,11 @@ def enqueue_many(
     delay_seconds: int = 0,
     latest: bool = False,
     priority: int = NORMAL,
+    threads: list[str | None] | None = None,
 ) -> None:
-    """``enqueue`` for many (chat_id, template, params, key) in one multi-row insert."""
+    """``enqueue`` for many (chat_id, template, params, key) in one multi-row insert.
+    ``threads`` (one per item): the notices of one thread are sent as one message, edited by
+    each later notice of the thread (jobs/notify.py), e.g. ``withdrawal:{id}``."""
     if not items:
         return
     now = now or utcnow()
@@ -116,8 +127,9 @@ def enqueue_many(
             created_at=now,
             due_at=due,
             priority=priority,
+            thread=threads[i] if threads else None,
         )
-        for chat_id, template, params, key in items
+        for i, (chat_id, template, params, key) in enumerate(items)
     ]
     conn.execute((_INSERT_LATEST if latest else _INSERT).of(conn), rows)
 
@@ -134,7 +146,34 @@ def claim_due(
             .where(notices.c.id.in_([r.id for r in rows]))
             .values(due_at=now + timedelta(seconds=lease_seconds), attempts=notices.c.attempts + 1)
         )
-    return [Notice(r.id, r.chat_id, r.template, json.loads(r.params), r.attempts + 1) for r in rows]
+    return [Notice(r.id, r.chat_id, r.template, json.loads(r.params), r.attempts + 1, r.thread) for r in rows]
+
+
+_THREAD_MESSAGE = (
+    select(notices.c.message_id)
+    .where(
+        notices.c.thread == bindparam("t"),
+        notices.c.chat_id == bindparam("c"),
+        notices.c.message_id.is_not(None),
+    )
+    .order_by(notices.c.id.desc())
+    .limit(1)
+)
+
+
+def thread_message(conn: Connection, chat_id: int, thread: str) -> int | None:
+    """The message a thread's notices were last sent as in ``chat_id`` (None: none yet)."""
+    return conn.execute(_THREAD_MESSAGE, {"t": thread, "c": chat_id}).scalar()
+
+
+def mark_sent_as(conn: Connection, ids: list[int], message_id: int, now: datetime | None = None) -> None:
+    """Mark notices sent, as (or into) ``message_id``: their thread's later notices edit it."""
+    if ids:
+        conn.execute(
+            update(notices)
+            .where(notices.c.id.in_(ids))
+            .values(sent_at=now or utcnow(), outcome="sent", message_id=message_id)
+        )
 
 
 def mark_done(conn: Connection, ids: list[int], outcome: str = "sent", now: datetime | None = None) -> None:

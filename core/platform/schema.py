@@ -120,7 +120,10 @@ notices = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("outcome", String(16), nullable=True, comment="sent | blocked | failed"),
     Column("priority", SmallInteger, nullable=False, server_default="1", comment="0 high, 1 normal, 2 low"),
+    Column("thread", String(120), nullable=True, comment="notices of one thread edit one message"),
+    Column("message_id", BigInteger, nullable=True, comment="the message this notice was sent as"),
 )
+Index("ix_notices_thread", notices.c.thread)
 Index("ix_notices_due", notices.c.sent_at, notices.c.due_at)
 
 

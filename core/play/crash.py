@@ -169,6 +169,7 @@ class CrashBet:
     message_id: int | None
     locale: str
     cover: int  # the most this bet can win beyond its stake: reserved from the house until settled
+    asked: int | None = None  # the auto cash-out the player set (hundredths); None: the cap only
     replayed: bool = False
 
 
@@ -220,7 +221,7 @@ def join(
     if prior is not None:
         return _bet(prior, replayed=True), _round(conn.execute(_ROUND, {"r": prior.round_id}).one())
     if auto_cashout is not None and not AUTO_MIN <= auto_cashout <= AUTO_MAX:
-        raise CrashRefused("bad_auto")
+        raise CrashRefused("bad_auto", min=AUTO_MIN, max=AUTO_MAX)
     now = now or utcnow()
     row = conn.execute(_UNFINISHED_LOCKED).first()
     if row is None:
@@ -237,8 +238,10 @@ def join(
         if auto < AUTO_MIN:
             if room < cap:
                 raise CrashRefused("round_full", limit=room, asset=asset)
-            raise GameRefused("max_profit", limit=cap, asset=asset)
-    check_stake(conn, user_id, asset, amount, amount * (auto or 100) // 100, rules, now, cap=cap)
+            raise GameRefused("max_profit", limit=cap, asset=asset, game="crash")
+    check_stake(
+        conn, user_id, asset, amount, amount * (auto or 100) // 100, rules, now, cap=cap, game="crash"
+    )
     if conn.execute(_JOINED, {"r": rnd.id, "u": user_id}).first() is not None:
         raise CrashRefused("already_joined")
     ref = f"crash:{rnd.id}:{user_id}"
@@ -275,6 +278,7 @@ def join(
             asset=asset,
             amount=amount,
             auto_cashout=auto,
+            asked=auto_cashout,
             status=OPEN,
             payout=0,
             reserve_id=t.id,

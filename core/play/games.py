@@ -33,7 +33,7 @@ from core.loyalty import reward_paid
 from core.money import HOUSE, Code, ledger, user_account
 from core.platform import utcnow
 from core.play import fair
-from core.play.stakes import GameRefused, Rules, check_stake
+from core.play.stakes import GameRefused, Rules, StakeRange, check_stake, coins_held, get_limits, stake_range
 from core.play.tables import bets, fair_seeds, game_seeds
 
 
@@ -281,8 +281,9 @@ def bet_params(game: str, raw: dict[str, Any], rules: Rules) -> tuple[dict[str, 
         )
     if game == "limbo":
         target = int(raw["target"])
-        if not fair.LIMBO_MIN_TARGET <= target <= min(rules.limbo_max, fair.LIMBO_MAX_TARGET):
-            raise fair.InvalidBet("target_out_of_range")
+        highest = min(rules.limbo_max, fair.LIMBO_MAX_TARGET)
+        if not fair.LIMBO_MIN_TARGET <= target <= highest:
+            raise fair.InvalidBet("target_out_of_range", min=fair.LIMBO_MIN_TARGET, max=highest)
         return {"target": target, "edge_bp": rules.edge_bp}, target * 100
     if game == "plinko":
         rows, risk = int(raw["rows"]), str(raw["risk"])
@@ -328,7 +329,7 @@ def place_bet(
     if taken is None:  # first bet ever: make the seeds, then take nonce 0
         _ensure(conn, user_id, now, secret_key)
         taken = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
-    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now)
+    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now, game=game)
     seed_id, sealed, client_seed, next_nonce = taken
     server_seed = _open(secret_key, user_id, sealed)
     nonce = next_nonce - 1
@@ -379,6 +380,36 @@ def place_bet(
     if rules.loyalty is not None:  # reward points per coin wagered
         reward_paid(conn, rules.loyalty, user_id, "wager", asset, amount, f"bet:{ref}", now)
     return _bet_from(bet_id, row, stored)
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """What a bet panel shows besides the bet: the stakes it may take and the coins held."""
+
+    stakes: StakeRange
+    coins: list[str]
+
+
+def panel(
+    conn: Connection, user_id: int, game: str, asset: str, params: dict[str, Any], rules: Rules
+) -> Panel:
+    """The stake range of this bet shape (``fair.InvalidBet`` for a shape no bet can have) and
+    the coins the player can bet with, in one read."""
+    _stored, max_mult = bet_params(game, params, rules)
+    return Panel(stake_range(conn, user_id, asset, max_mult, rules), coins_held(conn, user_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    paused_until: datetime | None  # games paused (self-exclusion) until then
+    coins: list[str]
+
+
+def home(conn: Connection, user_id: int, now: datetime | None = None) -> Home:
+    """What the games menu needs: a pause in force, and the coins the player holds."""
+    now = now or utcnow()
+    until = get_limits(conn, user_id).excluded_until
+    return Home(until if until is not None and until > now else None, coins_held(conn, user_id))
 
 
 def _bet_from(bet_id: int, row: dict[str, Any], stored: dict[str, Any]) -> Bet:

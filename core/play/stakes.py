@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from core.errors import DomainError
+from core.errors import DomainError, InsufficientFunds
 from core.loyalty import Rules as LoyaltyRules
 from core.loyalty import rules_from
-from core.money import ASSETS, HOUSE, ledger
+from core.money import ASSETS, HOUSE, ledger, user_account
 from core.platform import insert_for, params, utcnow
 from core.play.tables import bets, crash_bets, loss_limits, play_limits
 
@@ -112,11 +112,13 @@ def check_stake(
     now: datetime,
     *,
     cap: int | None = None,
+    game: str = "",
 ) -> None:
     """Refuse a stake that breaks a bet-size rule, a player's limit, or the house's exposure.
 
     ``max_payout`` is the most this bet can pay back (stake included), in minor units; ``cap``
-    is ``max_profit`` when the caller has read it already in this transaction.
+    is ``max_profit`` when the caller has read it already in this transaction; ``game`` names
+    the game in a ``max_profit`` refusal (what the player can lower depends on it).
     """
     if amount < rules.min_bet:
         raise GameRefused("below_min", min=rules.min_bet, asset=asset)
@@ -132,7 +134,7 @@ def check_stake(
     if cap is None:
         cap = max_profit(conn, asset, rules)
     if max_payout - amount > cap:
-        raise GameRefused("max_profit", limit=cap, asset=asset)
+        raise GameRefused("max_profit", limit=cap, asset=asset, game=game)
 
 
 STEP_MAX = 10**15  # the ×2 button stops here: far above any max bet, and short in callback data
@@ -146,6 +148,49 @@ def step_stake(amount: int, step: str) -> int:
     if step == "dbl":
         return min(amount * 2, STEP_MAX)
     return amount
+
+
+@dataclass(frozen=True, slots=True)
+class StakeRange:
+    """What a bet panel may offer for one coin and one bet shape (minor units)."""
+
+    min: int  # games.min_bet
+    max: int  # the largest stake now: max bet, what the player has, the profit cap; may be < min
+    available: int  # the player's available balance
+    cap: int  # the most one bet may win (max_profit)
+
+    def half(self, amount: int) -> int:
+        """½: half the stake, never below the smallest bet."""
+        return max(self.min, step_stake(amount, "half"))
+
+    def double(self, amount: int) -> int:
+        """×2: twice the stake, never above the largest possible one (when there is one)."""
+        doubled = step_stake(amount, "dbl")
+        return min(doubled, self.max) if self.max >= self.min else doubled
+
+    def top(self, asset: str, user_id: int) -> int:
+        """Max: the largest stake, or a refusal saying what is missing."""
+        if self.max >= self.min:
+            return self.max
+        if self.available < self.min:
+            raise InsufficientFunds(user_account(user_id), asset, self.min, have=self.available)
+        raise GameRefused("max_profit", limit=self.cap, asset=asset)
+
+
+def stake_range(conn: Connection, user_id: int, asset: str, max_mult_x10k: int, rules: Rules) -> StakeRange:
+    """The stakes a bet that can multiply by at most ``max_mult_x10k`` (ten-thousandths) may
+    take now: within the bet size rules, the player's available balance and ``max_profit``."""
+    available = max(0, ledger.balance(conn, user_account(user_id), asset).available)
+    cap = max_profit(conn, asset, rules)
+    top = min(rules.max_bet, available)
+    if max_mult_x10k > 10_000:
+        top = min(top, cap * 10_000 // (max_mult_x10k - 10_000))
+    return StakeRange(rules.min_bet, top, available, cap)
+
+
+def coins_held(conn: Connection, user_id: int) -> list[str]:
+    """The coins the player has something available in, registry order (what a bet can use)."""
+    return [code for code, b in ledger.balances(conn, user_account(user_id)).items() if b.available > 0]
 
 
 def max_profit(conn: Connection, asset: str, rules: Rules) -> int:

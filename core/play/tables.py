@@ -124,6 +124,7 @@ crash_bets = Table(
     Column("asset", String(8), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("auto_cashout", BigInteger, nullable=True, comment="hundredths; includes the max-profit cap"),
+    Column("asked", BigInteger, nullable=True, comment="the auto cash-out the player set (hundredths)"),
     Column("status", String(8), nullable=False),
     Column("cashout", BigInteger, nullable=True, comment="hundredths paid at"),
     Column("payout", BigInteger, nullable=False, server_default="0"),
@@ -141,6 +142,25 @@ crash_bets = Table(
 )
 Index("ix_crash_bets_user_status", crash_bets.c.user_id, crash_bets.c.status)
 Index("ix_crash_bets_user_asset_at", crash_bets.c.user_id, crash_bets.c.asset, crash_bets.c.created_at)
+
+# /crash typed while a round runs: the join waits here (nothing reserved yet) and is made when the
+# next round opens (core.play.crash.join_queued); one waiting join per user.
+crash_queue = Table(
+    "crash_queue",
+    metadata,
+    id_column(),
+    Column("user_id", BigInteger, nullable=False),
+    Column("asset", String(8), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("auto_cashout", BigInteger, nullable=True, comment="hundredths, as the player typed it"),
+    Column("idem", String(100), nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=True, comment="the 'queued' message, edited when it opens"),
+    Column("locale", String(8), nullable=False, server_default="en"),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", name="uq_crash_queue_user_id"),
+    UniqueConstraint("idem", name="uq_crash_queue_idem"),
+)
 
 play_limits = Table(
     "play_limits",

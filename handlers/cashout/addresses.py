@@ -49,6 +49,12 @@ errors.register("too_long", __("That address is too long."), kind=InvalidAddress
 errors.register("bad_label", __("A label is 1 to 24 letters, digits, - or _."))
 errors.register("too_many_addresses", __("Your address book is full ({limit} addresses)."))
 errors.register("no_such_label", __("No address labelled {label}."))
+errors.register(
+    "unknown_label",
+    __(
+        "There is no label {label} in your address book. Save the address with /addresses, or type it in full."
+    ),
+)
 errors.register("label_other_asset", __("The label {label} is an address for {asset}."))
 
 

@@ -9,14 +9,16 @@ admin, with the evidence that nothing was paid as the reason (core.cashout.payou
 
 from __future__ import annotations
 
+import contextlib
 import html
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.cashout import payouts, withdrawals
@@ -90,14 +92,9 @@ def in_doubt_text(batches: list[payouts.Batch]) -> str:
     return "\n".join(lines)
 
 
-async def cmd_payouts(message: Message, db: Database) -> None:
-    doubt = await db.read(payouts.batches_in, ("unknown",))
-    if doubt:
-        await message.answer(in_doubt_text(doubt[:20]))
-    rows = await db.read(withdrawals.awaiting_approval)
+def approval_view(rows: list[withdrawals.Withdrawal]) -> tuple[str, InlineKeyboardMarkup | None]:
     if not rows:
-        await message.answer(_("No withdrawals are waiting for approval."))
-        return
+        return _("No withdrawals are waiting for approval."), None
     kb = InlineKeyboardBuilder()
     lines = [_("<b>Waiting for approval</b>")]
     for w in rows:
@@ -109,7 +106,36 @@ async def cmd_payouts(message: Message, db: Database) -> None:
         kb.button(text=_("Approve #{id}").format(id=w.id), callback_data=PayCB(action="yes", id=w.id))
         kb.button(text=_("Reject #{id}").format(id=w.id), callback_data=PayCB(action="no", id=w.id))
     kb.adjust(2)
-    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+    return "\n".join(lines), kb.as_markup()
+
+
+async def cmd_payouts(message: Message, db: Database) -> None:
+    doubt = await db.read(payouts.batches_in, ("unknown",))
+    if doubt:
+        await message.answer(in_doubt_text(doubt[:20]))
+    text, kb = approval_view(await db.read(withdrawals.awaiting_approval))
+    await message.answer(text, reply_markup=kb)
+
+
+async def _done(message: Message, db: Database, text: str, edit: bool, list_id: int | None = None) -> None:
+    """After an action: from a button, the list is drawn again in place with the outcome on top
+    (no stale button remains); after a typed 2FA code, a reply, and the list (``list_id``) is
+    drawn again too."""
+    listing, kb = approval_view(await db.read(withdrawals.awaiting_approval))
+    if edit:
+        await message.edit_text(text + "\n\n" + listing, reply_markup=kb)
+        return
+    await message.answer(text)
+    if list_id is not None and message.bot is not None:
+        with contextlib.suppress(TelegramBadRequest):
+            await message.bot.edit_message_text(
+                text=listing, chat_id=message.chat.id, message_id=list_id, reply_markup=kb
+            )
+
+
+def _list_id(data: dict[str, Any]) -> int | None:
+    found = data.get("list")
+    return int(found) if found else None
 
 
 async def approve(
@@ -120,6 +146,9 @@ async def approve(
     db: Database,
     settings: Settings,
     params: Params,
+    *,
+    edit: bool = False,
+    list_id: int | None = None,
 ) -> None:
     w = await guarded(
         db,
@@ -131,7 +160,7 @@ async def approve(
         secret_key=settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
     )
-    await message.answer(_("Withdrawal #{id} approved.").format(id=w.id))
+    await _done(message, db, _("Withdrawal #{id} approved.").format(id=w.id), edit, list_id)
 
 
 async def cb_approve(
@@ -150,9 +179,10 @@ async def cb_approve(
         message,
         state,
         "approve",
-        lambda: approve(message, admin_id, wid, None, db, settings, params),
+        lambda: approve(message, admin_id, wid, None, db, settings, params, edit=True),
         confirming=_("approve withdrawal #{id}").format(id=wid),
         id=wid,
+        list=message.message_id,
     )
     await query.answer()
 
@@ -171,7 +201,7 @@ async def approve_with_code(
     **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
-        await approve(message, user.id, int(data["id"]), code, db, settings, params)
+        await approve(message, user.id, int(data["id"]), code, db, settings, params, list_id=_list_id(data))
 
 
 async def reject(
@@ -182,6 +212,9 @@ async def reject(
     db: Database,
     settings: Settings,
     params: Params,
+    *,
+    edit: bool = False,
+    list_id: int | None = None,
 ) -> None:
     w = await guarded(
         db,
@@ -196,7 +229,13 @@ async def reject(
         wid=wid,
         reason=withdrawals.REJECTED,
     )
-    await message.answer(_("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id))
+    await _done(
+        message,
+        db,
+        _("Withdrawal #{id} rejected; the amount is back with the user.").format(id=w.id),
+        edit,
+        list_id,
+    )
 
 
 async def cb_reject(
@@ -215,9 +254,10 @@ async def cb_reject(
         message,
         state,
         "reject",
-        lambda: reject(message, admin_id, wid, None, db, settings, params),
+        lambda: reject(message, admin_id, wid, None, db, settings, params, edit=True),
         confirming=_("reject withdrawal #{id}").format(id=wid),
         id=wid,
+        list=message.message_id,
     )
     await query.answer()
 
@@ -236,7 +276,7 @@ async def reject_with_code(
     **_deps: Any,
 ) -> None:
     if await still_admin(message, admin_ids):
-        await reject(message, user.id, int(data["id"]), code, db, settings, params)
+        await reject(message, user.id, int(data["id"]), code, db, settings, params, list_id=_list_id(data))
 
 
 async def cmd_paid(message: Message, command: CommandObject, user: User, db: Database) -> None:

@@ -7,11 +7,13 @@ Cancel voids it until the withdrawal is batched.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from functools import partial
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -41,7 +43,7 @@ from handlers.trust import follow
 
 
 class WdCB(CallbackData, prefix="wd"):
-    action: str  # ok | no | asset
+    action: str  # ok | no (cancel the quote) | nl (cancel from /withdrawals) | asset
     id: int = 0
     asset: str = ""
 
@@ -143,19 +145,32 @@ def usage() -> str:
     return _("Usage: /withdraw AMOUNT ASSET ADDRESS_OR_LABEL\nExample: /withdraw 0.001 BTC my-wallet")
 
 
-def asset_picker() -> InlineKeyboardMarkup:
+def asset_picker(coins: dict[str, int]) -> tuple[str, InlineKeyboardMarkup]:
+    """Only the coins with enough for a withdrawal; none: say so, with the ways to earn."""
     kb = InlineKeyboardBuilder()
-    for code in ASSET_CODES:
-        kb.button(text=code, callback_data=WdCB(action="asset", asset=code))
-    kb.adjust(3)
+    for code, available in coins.items():
+        kb.button(text=f"{code} · {amount(available, code)}", callback_data=WdCB(action="asset", asset=code))
+    kb.adjust(2)
+    if not coins:
+        kb.button(text=_("🚰 Faucet"), callback_data=MenuCB(to="faucet"))
+        kb.button(text=_("💰 Balance"), callback_data=MenuCB(to="balance"))
+        kb.adjust(2)
+        kb.row(back_button())
+        return _("No coin has enough for a withdrawal yet. Earn more with the faucet."), kb.as_markup()
     kb.row(back_button())
-    return kb.as_markup()
+    return _("Which coin do you want to withdraw?"), kb.as_markup()
+
+
+async def picker(db: Database, user: User, params: Params) -> tuple[str, InlineKeyboardMarkup]:
+    coins = await db.read(withdrawals.withdrawable, user.id, partial(withdrawals.policy_for, params))
+    return asset_picker(coins)
 
 
 async def cmd_withdraw(message: Message, command: CommandObject, user: User, db: Database, params: Params):
     args = words(command)
     if not args:
-        await message.answer(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
+        text, kb = await picker(db, user, params)
+        await message.answer(text, reply_markup=kb)
         return
     if len(args) not in (2, 3):
         await message.answer(usage())
@@ -163,9 +178,10 @@ async def cmd_withdraw(message: Message, command: CommandObject, user: User, db:
     await make_draft(message, user, db, params, args)
 
 
-async def cb_menu(query: CallbackQuery) -> None:
+async def cb_menu(query: CallbackQuery, user: User, db: Database, params: Params) -> None:
     message = shown(query)
-    await message.edit_text(_("Which coin do you want to withdraw?"), reply_markup=asset_picker())
+    text, kb = await picker(db, user, params)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
@@ -192,8 +208,19 @@ async def on_details_input(message: Message, state: FSMContext, user: User, db: 
 
 
 async def confirm(
-    message: Message, user: User, wid: int, code, db: Database, settings: Settings, params: Params
+    message: Message,
+    user: User,
+    wid: int,
+    code,
+    db: Database,
+    settings: Settings,
+    params: Params,
+    *,
+    edit: bool = False,
+    quote_id: int | None = None,
 ):
+    """Confirm a quote; ``edit``: the quote message itself becomes the answer (a button tap);
+    ``quote_id``: the quote to edit after a typed 2FA code, so no stale Confirm remains."""
     w = await guarded(
         db,
         user.id,
@@ -205,14 +232,25 @@ async def confirm(
         policy_of=partial(withdrawals.policy_for, params),
     )
     if w.replayed:
-        await message.answer(
-            _("Withdrawal #{id} is already confirmed: {state}.").format(id=w.id, state=state_name(w.state))
-        )
-        return
-    await message.answer(
-        _("Withdrawal #{id} confirmed: {state}. Follow it with /withdrawals.").format(
+        text = _("Withdrawal #{id} is already confirmed: {state}.").format(id=w.id, state=state_name(w.state))
+    else:
+        text = _("Withdrawal #{id} confirmed: {state}. Follow it with /withdrawals.").format(
             id=w.id, state=state_name(w.state)
         )
+    if edit:
+        await message.edit_text(_quote_done(w) + "\n\n" + text, reply_markup=None)
+        return
+    await message.answer(text)
+    if quote_id is not None and message.bot is not None:  # after a typed 2FA code: the quote too
+        with contextlib.suppress(TelegramBadRequest):
+            await message.bot.edit_message_text(
+                text=_quote_done(w) + "\n\n" + text, chat_id=message.chat.id, message_id=quote_id
+            )
+
+
+def _quote_done(w: withdrawals.Withdrawal) -> str:
+    return _("<b>Withdrawal #{id}</b>: {amount} to <code>{address}</code>").format(
+        id=w.id, amount=amount(w.arrives, w.asset), address=html.escape(w.address)
     )
 
 
@@ -233,8 +271,9 @@ async def cb_confirm(
         message,
         state,
         "withdraw",
-        lambda: confirm(message, user, wid, None, db, settings, params),
+        lambda: confirm(message, user, wid, None, db, settings, params, edit=True),
         id=wid,
+        quote=message.message_id,
     )
     await query.answer()
 
@@ -251,22 +290,42 @@ async def confirm_with_code(
     params: Params,
     **_deps: Any,
 ) -> None:
-    await confirm(message, user, int(data["id"]), code, db, settings, params)
+    quote = data.get("quote")
+    await confirm(
+        message, user, int(data["id"]), code, db, settings, params, quote_id=int(quote) if quote else None
+    )
 
 
-async def cb_cancel(query: CallbackQuery, callback_data: WdCB, user: User, db: Database) -> None:
+async def cb_cancel(
+    query: CallbackQuery, callback_data: WdCB, user: User, db: Database, params: Params
+) -> None:
+    """Cancel from the quote (the quote says so, in place) or from /withdrawals (the list is
+    drawn again in place, so no stale Cancel button remains)."""
     message = shown(query)
     w = await db.write(withdrawals.cancel_withdrawal, user.id, callback_data.id)
+    done = _("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id)
+    if callback_data.action == "nl":
+        text, kb = await withdrawals_screen(db, user, params)
+        await message.edit_text(text, reply_markup=kb)
+        await query.answer(done)
+        return
+    await message.edit_text(_quote_done(w) + "\n\n" + done, reply_markup=None)
     await query.answer()
-    await message.answer(_("Withdrawal #{id} cancelled. Nothing was sent.").format(id=w.id))
 
 
-async def cmd_withdrawals(message: Message, user: User, db: Database, params: Params) -> None:
+async def withdrawals_screen(
+    db: Database, user: User, params: Params
+) -> tuple[str, InlineKeyboardMarkup | None]:
     rows = await db.read(withdrawals.list_for_user, user.id)
     if not rows:
-        await message.answer(_("No withdrawals yet."))
-        return
+        return _("No withdrawals yet."), None
     on_chain = await follow.chain_lines(db, rows, params)  # confirmations, explorer link, hot-wallet wait
+    return withdrawals_view(rows, on_chain)
+
+
+def withdrawals_view(
+    rows: list[withdrawals.Withdrawal], on_chain: dict[int, str]
+) -> tuple[str, InlineKeyboardMarkup | None]:
     lines = [_("<b>Your withdrawals</b>")]
     kb = InlineKeyboardBuilder()
     cancellable = False
@@ -276,12 +335,19 @@ async def cmd_withdrawals(message: Message, user: User, db: Database, params: Pa
             line += "\n    " + _("Transaction: {txid}").format(txid=f"<code>{html.escape(w.txid)}</code>")
         if w.id in on_chain:
             line += "\n    " + on_chain[w.id]
+        if w.state == "failed" and w.reason:
+            line += "\n    " + _("Reason: {reason}").format(reason=html.escape(reason_text(w.reason)))
         lines.append(line)
         if w.state in (Withdrawal.REQUESTED, Withdrawal.APPROVED):
             cancellable = True
-            kb.button(text=_("Cancel #{id}").format(id=w.id), callback_data=WdCB(action="no", id=w.id))
+            kb.button(text=_("Cancel #{id}").format(id=w.id), callback_data=WdCB(action="nl", id=w.id))
     kb.adjust(2)
-    await message.answer("\n".join(lines), reply_markup=kb.as_markup() if cancellable else None)
+    return "\n".join(lines), kb.as_markup() if cancellable else None
+
+
+async def cmd_withdrawals(message: Message, user: User, db: Database, params: Params) -> None:
+    text, kb = await withdrawals_screen(db, user, params)
+    await message.answer(text, reply_markup=kb)
 
 
 def router() -> Router:
@@ -291,6 +357,8 @@ def router() -> Router:
     routes.callback_query.register(cb_asset, WdCB.filter((F.action == "asset") & F.asset.in_(ASSET_CODES)))
     routes.message.register(on_details_input, Withdraw.details, NotCommand())
     routes.callback_query.register(cb_confirm, WdCB.filter((F.action == "ok") & (F.id > 0) & (F.id < MAX_ID)))
-    routes.callback_query.register(cb_cancel, WdCB.filter((F.action == "no") & (F.id > 0) & (F.id < MAX_ID)))
+    routes.callback_query.register(
+        cb_cancel, WdCB.filter(F.action.in_({"no", "nl"}) & (F.id > 0) & (F.id < MAX_ID))
+    )
     routes.message.register(cmd_withdrawals, Command("withdrawals"))
     return routes

@@ -56,6 +56,7 @@ PUBLIC: list[tuple[str, object]] = [
     ("boost", __("Spend reward points on a reward boost")),
     ("stake", __("Stake DUST for a share of platform revenue")),
     ("unstake", __("Take staked DUST out: /unstake AMOUNT")),
+    ("crashround", __("Check a crashed round: its hash and crash point")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),

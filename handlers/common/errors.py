@@ -69,8 +69,15 @@ def _int(value: object) -> int:
 
 
 def _insufficient(e: DomainError) -> str:
+    asset = str(e.params["asset"])
+    if "have" in e.params:
+        return _("Not enough {asset}: you have {have}, this needs {amount}.").format(
+            asset=asset,
+            have=amount(_int(e.params["have"]), asset),
+            amount=amount(_int(e.params["amount"]), asset),
+        )
     return _("Not enough {asset} for that: it needs {amount}.").format(
-        asset=e.params["asset"], amount=amount(_int(e.params["amount"]), str(e.params["asset"]))
+        asset=asset, amount=amount(_int(e.params["amount"]), asset)
     )
 
 

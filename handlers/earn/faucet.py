@@ -47,6 +47,12 @@ class FaucetCB(CallbackData, prefix="fa"):
     asset: str
 
 
+class FaucetDryCB(CallbackData, prefix="fd"):
+    """A dry coin in the picker: says so, opens nothing."""
+
+    asset: str
+
+
 class CaptchaCB(CallbackData, prefix="fq"):
     """An answer: challenge id and the option tapped (0..5 for the picture's 1..6). The right
     answer lives in the DB; every puzzle has the same six buttons."""
@@ -90,30 +96,54 @@ notice_texts.register(
 )
 
 
-def pick_view(params: Params) -> tuple[str, InlineKeyboardMarkup]:
+def rewards(params: Params) -> dict[str, int]:
+    """Each coin with a faucet and its reward (minor units)."""
+    found = {code: params.get(f"faucet.reward.{code}") for code in ASSETS}
+    return {code: reward for code, reward in found.items() if reward > 0}
+
+
+def pick_view(
+    params: Params, dry: set[str] | frozenset[str] = frozenset()
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Coins that can pay now first; a dry one is marked and explains itself, never opens a puzzle."""
     kb = InlineKeyboardBuilder()
-    for code in ASSETS:
-        reward = params.get(f"faucet.reward.{code}")
-        if reward > 0:
+    for code, reward in rewards(params).items():
+        if code in dry:
+            kb.button(text=_("🏜 {coin} · dry").format(coin=code), callback_data=FaucetDryCB(asset=code))
+        else:
             kb.button(text=f"{code} · {amount(reward, code)}", callback_data=FaucetCB(asset=code))
     kb.adjust(2)
     kb.row(back_button())
     return _("🚰 <b>Faucet</b>\nPick a coin, solve a small puzzle and get a free reward."), kb.as_markup()
 
 
-async def cmd_faucet(message: Message, params: Params) -> None:
-    text, kb = pick_view(params)
+async def faucet_view(db: Database, params: Params) -> tuple[str, InlineKeyboardMarkup]:
+    paying = rewards(params)
+    return pick_view(params, await db.read(faucet.dry_assets, paying))
+
+
+async def cmd_faucet(message: Message, db: Database, params: Params) -> None:
+    text, kb = await faucet_view(db, params)
     await message.answer(text, reply_markup=kb)
 
 
-async def cb_faucet_menu(query: CallbackQuery, params: Params) -> None:
+async def cb_faucet_menu(query: CallbackQuery, db: Database, params: Params) -> None:
     message = shown(query)
-    text, kb = pick_view(params)
+    text, kb = await faucet_view(db, params)
     if message.photo:  # a puzzle picture: its caption is too small for the coin list
         await message.answer(text, reply_markup=kb)
     else:
         await message.edit_text(text, reply_markup=kb)
     await query.answer()
+
+
+async def cb_dry(query: CallbackQuery, callback_data: FaucetDryCB) -> None:
+    await query.answer(
+        _("🏜 The {asset} faucet is dry right now. Try another coin, or come back later.").format(
+            asset=callback_data.asset
+        ),
+        show_alert=True,
+    )
 
 
 async def cb_pick(
@@ -131,7 +161,8 @@ async def cb_pick(
     s = faucet.settings_for(params, asset)
     got = await db.write(faucet.new_challenge, user.id, asset, s, kind=kind, admin_ids=tuple(admin_ids))
     if isinstance(got, faucet.Outcome):
-        await show(message, outcome_text(got), again_markup(asset, locale, bool(message.photo)))
+        markup = again_markup(asset, locale, bool(message.photo), dry=got.status == "dry")
+        await show(message, outcome_text(got), markup)
     elif kind == "buttons":
         await show_picture(message, got, amount(s.reward, asset))
     else:
@@ -253,16 +284,14 @@ def outcome_text(o: faucet.Outcome) -> str:
 
 
 @lru_cache(maxsize=128)
-def again_markup(asset: str, locale: str, photo: bool = False) -> InlineKeyboardMarkup:
+def again_markup(asset: str, locale: str, photo: bool = False, dry: bool = False) -> InlineKeyboardMarkup:
     # Shown after every claim, so built once per coin and language (``_`` reads the
     # locale the middleware set, which is ``locale``); nothing mutates a sent markup.
     # Under a photo there is no menu button: the menu edits text, which a photo has not.
-    rows = [
-        [
-            InlineKeyboardButton(text=_("🔄 New puzzle"), callback_data=FaucetCB(asset=asset).pack()),
-            InlineKeyboardButton(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet").pack()),
-        ]
-    ]
+    # A dry faucet gets no "New puzzle": it would only say "dry" again.
+    other = InlineKeyboardButton(text=_("🚰 Other coins"), callback_data=MenuCB(to="faucet").pack())
+    again = InlineKeyboardButton(text=_("🔄 New puzzle"), callback_data=FaucetCB(asset=asset).pack())
+    rows = [[other] if dry else [again, other]]
     return InlineKeyboardMarkup(inline_keyboard=rows if photo else [*rows, [back_button()]])
 
 
@@ -271,6 +300,7 @@ def router() -> Router:
     routes.message.register(cmd_faucet, Command("faucet"))
     routes.callback_query.register(cb_faucet_menu, MenuCB.filter(F.to == "faucet"))
     routes.callback_query.register(cb_pick, FaucetCB.filter(F.asset.in_(tuple(ASSETS))))
+    routes.callback_query.register(cb_dry, FaucetDryCB.filter(F.asset.in_(tuple(ASSETS))))
     routes.callback_query.register(
         cb_answer, CaptchaCB.filter((F.c > 0) & (F.c < MAX_ID) & (F.o >= 0) & (F.o < faucet.OPTIONS))
     )

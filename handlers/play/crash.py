@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
+import math
+import re
+from datetime import datetime
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject, Filter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.config import Settings
@@ -20,17 +25,19 @@ from core.money.codes import Code
 from core.platform import bitcoin_node
 from core.platform.db import Database
 from core.platform.params import REGISTRY, Params
-from core.play import crash, fair
+from core.platform.schema import utcnow
+from core.play import crash, crash_chain, crash_queue, fair
 from core.play.games import parse_hundredths
-from core.play.stakes import rules_for, step_stake
+from core.play.stakes import coins_held, rules_for
 from handlers.common import errors, labels
 from handlers.common import notices as notice_texts
-from handlers.common.args import words
+from handlers.common.args import row_id, words
 from handlers.common.data import CrashRunner, shown
 from handlers.common.filters import IsAdmin
-from handlers.common.i18n import _, __, amount
+from handlers.common.i18n import _, __, amount, get_i18n
 from handlers.common.keys import update_key
 from handlers.common.menu import MAX_ID, MenuCB, back_button
+from handlers.play.games import times
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,7 @@ class CashCB(CallbackData, prefix="co"):
 
 
 class CrashCB(CallbackData, prefix="cj"):
-    act: str  # join | half | dbl
+    act: str  # show | join | half | dbl | min | max | coin
     a: str
     amt: int
 
@@ -55,27 +62,49 @@ def cash_button(bet_id: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def joined_text(bet: crash.CrashBet, rnd: crash.Round, asked: int | None) -> str:
+def joined_text(bet: crash.CrashBet, rnd: crash.Round, now: datetime | None = None) -> str:
     lines = [
         _("📈 <b>Crash round #{game}</b>").format(game=rnd.game),
         _("Your bet: {amount}").format(amount=amount(bet.amount, bet.asset)),
     ]
-    # The ceiling every bet has is news only to a player who asked for an auto cash-out.
-    if bet.auto_cashout and (asked is not None or bet.auto_cashout < crash.AUTO_MAX):
-        lines.append(_("Auto cash-out at {x}").format(x=x(bet.auto_cashout)))
-    lines.append(
-        _("Betting closes at {at:%H:%M:%S} UTC; then tap Cash out before it crashes.").format(
-            at=rnd.betting_ends_at
-        )
-    )
+    # "Auto cash-out" only for a player who set one; the ceiling every bet has is the profit cap.
+    if bet.asked is not None and bet.auto_cashout is not None:
+        if bet.auto_cashout < bet.asked:
+            lines.append(_("Auto cash-out at {x} (lowered to the profit cap)").format(x=x(bet.auto_cashout)))
+        else:
+            lines.append(_("Auto cash-out at {x}").format(x=x(bet.auto_cashout)))
+    elif bet.auto_cashout is not None and bet.auto_cashout < crash.AUTO_MAX:
+        lines.append(_("Profit cap: the bet cashes out by itself at {x}").format(x=x(bet.auto_cashout)))
+    lines.append(countdown(rnd, now))
     return "\n".join(lines)
+
+
+def countdown(rnd: crash.Round, now: datetime | None = None) -> str:
+    left = max(0, math.ceil((rnd.betting_ends_at - (now or utcnow())).total_seconds()))
+    return _("⏳ The round starts in {seconds} s; then tap Cash out before it crashes.").format(seconds=left)
+
+
+def queued_text(q: crash_queue.Queued, running: crash.Round | None) -> str:
+    head = (
+        _("Crash round #{game} is being played now.").format(game=running.game)
+        if running is not None
+        else _("The next crash round opens in a moment.")
+    )
+    return "\n".join(
+        [
+            head,
+            _(
+                "You are in the queue for the next round with {amount}. This message changes when it opens."
+            ).format(amount=amount(q.amount, q.asset)),
+        ]
+    )
 
 
 async def _join(
     message: Message, db: Database, params: Params, user: User, asset: str, amt: int, auto, idem: str
 ):
-    bet, rnd = await db.write(
-        crash.join,
+    done = await db.write(
+        crash_queue.join_or_queue,
         user_id=user.id,
         asset=asset,
         amount=amt,
@@ -85,26 +114,67 @@ async def _join(
         chat_id=message.chat.id,
         locale=user.locale,
     )
+    if done.queued is not None:
+        if done.queued.replayed:
+            return done
+        sent = await message.answer(queued_text(done.queued, done.running))
+        await db.write(crash_queue.set_queued_message, done.queued.id, sent.message_id)
+        return done
+    bet, rnd = done.bet, done.round
+    assert bet is not None and rnd is not None  # joined
     if bet.replayed and bet.message_id:
-        return
-    sent = await message.answer(joined_text(bet, rnd, auto), reply_markup=cash_button(bet.id))
+        return done
+    sent = await message.answer(joined_text(bet, rnd), reply_markup=cash_button(bet.id))
     await db.write(crash.set_message, bet.id, sent.message_id)
+    return done
 
 
-def crash_panel(asset: str, amt: int) -> InlineKeyboardMarkup:
+async def tell_opened(bot: Bot, rnd: crash.Round, opened: list[crash_queue.Opened]) -> None:
+    """Edit each queued join's message once its round has opened: the bet, or why it was not
+    made (jobs.crash calls this, injected by bot.py)."""
+    i18n = get_i18n()
+    for o in opened:
+        if o.queued.message_id is None:
+            continue
+        with i18n.context(), i18n.use_locale(o.queued.locale):
+            if o.bet is not None:
+                text, markup = joined_text(o.bet, rnd), cash_button(o.bet.id)
+            else:
+                assert o.refusal is not None
+                text = _("You could not join crash round #{game}: {reason}").format(
+                    game=rnd.game, reason=errors.explain(o.refusal, as_html=True)
+                )
+                markup = None
+        try:
+            await bot.edit_message_text(
+                text=text, chat_id=o.queued.chat_id, message_id=o.queued.message_id, reply_markup=markup
+            )
+        except Exception:  # deleted message, blocked bot: the bet stands all the same
+            log.debug("could not edit a queued crash join", exc_info=True)
+
+
+def crash_panel(c: CrashCB, coins: list[str]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for act, text in (("half", "½"), ("dbl", "×2"), ("join", _("▶️ Join next round"))):
-        kb.button(text=text, callback_data=CrashCB(act=act, a=asset, amt=amt))
-    kb.adjust(3)
-    kb.row(back_button())
+    shown_coins = [code for code in coins if code in ASSETS][:6] or [c.a]
+    if c.a not in shown_coins:
+        shown_coins.append(c.a)
+    for code in shown_coins:
+        kb.button(
+            text=f"• {code}" if code == c.a else code, callback_data=CrashCB(act="coin", a=code, amt=c.amt)
+        )
+    for act, text in (("half", "½"), ("dbl", "×2"), ("min", _("Min")), ("max", _("Max"))):
+        kb.button(text=text, callback_data=CrashCB(act=act, a=c.a, amt=c.amt))
+    kb.button(text=_("▶️ Join next round"), callback_data=CrashCB(act="join", a=c.a, amt=c.amt))
+    kb.adjust(len(shown_coins), 4, 1)
+    kb.row(InlineKeyboardButton(text=_("⬅️ Games"), callback_data=MenuCB(to="games").pack()), back_button())
     return kb.as_markup()
 
 
-async def crash_info(db: Database, asset: str, amt: int) -> str:
+async def crash_info(db: Database, asset: str, amt: int, available: int | None = None) -> str:
     chain = await db.read(crash.latest_chain)
     lines = [_("📈 <b>Crash</b>: the multiplier rises until it crashes. Cash out before that.")]
     if chain is None or chain.salt is None:
-        lines.append(_("No rounds yet: the game chain is being prepared."))
+        lines.append(_("Crash is not open yet: an admin has not set the game up. Please come back later."))
     else:
         lines.append(
             _("Chain commitment: <code>{hash}</code>\nSalt: <code>{salt}</code>").format(
@@ -114,8 +184,24 @@ async def crash_info(db: Database, asset: str, amt: int) -> str:
     for rnd in await db.read(crash.recent_rounds, 5):
         lines.append(_("#{game}: {x}").format(game=rnd.game, x=x(rnd.crash_point)))
     lines.append(_("Bet: {amount}").format(amount=amount(amt, asset)))
+    if available is not None:
+        lines.append(_("Balance: {amount}").format(amount=amount(available, asset)))
     lines.append(_("Type /crash 0.0001 DOGE auto 2 to join with an automatic cash-out at 2x."))
     return "\n".join(lines)
+
+
+async def _panel_view(
+    db: Database, user: User, params: Params, c: CrashCB
+) -> tuple[str, InlineKeyboardMarkup]:
+    stakes, coins = await db.read(crash_queue.stake_panel, user.id, c.a, rules_for(params, c.a))
+    return await crash_info(db, c.a, c.amt, stakes.available), crash_panel(c, coins)
+
+
+async def _first_panel(db: Database, user: User, params: Params) -> tuple[str, InlineKeyboardMarkup]:
+    coins = await db.read(coins_held, user.id)
+    asset = coins[0] if coins else "DOGE"
+    c = CrashCB(act="show", a=asset, amt=rules_for(params, asset).min_bet)
+    return await _panel_view(db, user, params, c)
 
 
 async def cmd_crash(
@@ -123,7 +209,8 @@ async def cmd_crash(
 ) -> None:
     args = words(command)
     if not args:
-        await message.answer(await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000))
+        text, kb = await _first_panel(db, user, params)
+        await message.answer(text, reply_markup=kb)
         return
     if len(args) not in (2, 4) or (len(args) == 4 and args[2].lower() != "auto"):
         await message.answer(_("Usage: /crash AMOUNT ASSET, or /crash AMOUNT ASSET auto MULTIPLIER"))
@@ -134,9 +221,10 @@ async def cmd_crash(
     await _join(message, db, params, user, asset.code, amt, auto, update_key(message))
 
 
-async def cb_crash_menu(query: CallbackQuery, db: Database) -> None:
+async def cb_crash_menu(query: CallbackQuery, user: User, db: Database, params: Params) -> None:
     message = shown(query)
-    await message.edit_text(await crash_info(db, "DOGE", 10_000), reply_markup=crash_panel("DOGE", 10_000))
+    text, kb = await _first_panel(db, user, params)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
@@ -145,22 +233,96 @@ async def cb_crash(
 ) -> None:
     message = shown(query)
     c = callback_data
-    amt = step_stake(c.amt, c.act)
     if c.act == "join":
-        await _join(message, db, params, user, c.a, amt, None, update_key(query))
-        await query.answer(_("You are in the next round."))
+        done = await _join(message, db, params, user, c.a, c.amt, None, update_key(query))
+        await query.answer(
+            _("You are in the next round.") if done.queued is None else _("You are in the queue.")
+        )
         return
-    await message.edit_text(await crash_info(db, c.a, amt), reply_markup=crash_panel(c.a, amt))
+    rules = rules_for(params, c.a)
+    if c.act == "coin":
+        c = CrashCB(act="show", a=c.a, amt=rules.min_bet)
+    r, _coins = await db.read(crash_queue.stake_panel, user.id, c.a, rules)
+    stake = {
+        "half": lambda: r.half(c.amt),
+        "dbl": lambda: r.double(c.amt),
+        "min": lambda: r.min,
+        "max": lambda: r.top(c.a, user.id),
+    }.get(c.act, lambda: c.amt)()
+    text, kb = await _panel_view(db, user, params, CrashCB(act="show", a=c.a, amt=max(1, stake)))
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
 async def cb_cash_out(query: CallbackQuery, callback_data: CashCB, user: User, db: Database) -> None:
     bet = await db.write(crash.cash_out, user_id=user.id, bet_id=callback_data.bet)
     assert bet.cashout is not None  # cash_out returns the bet cashed out
-    await query.answer(
-        _("Cashed out at {x}: {payout}").format(x=x(bet.cashout), payout=amount(bet.payout, bet.asset)),
-        show_alert=False,
-    )
+    done = _("Cashed out at {x}: {payout}").format(x=x(bet.cashout), payout=amount(bet.payout, bet.asset))
+    await query.answer(done, show_alert=False)
+    message = query.message
+    if isinstance(message, Message) and message.text:  # the button goes at once, not at the next view
+        head = message.html_text.split("\n", 1)[0]
+        with contextlib.suppress(TelegramBadRequest):
+            await message.edit_text(
+                head
+                + "\n"
+                + _("You cashed out at {x}: {payout}").format(
+                    x=x(bet.cashout), payout=amount(bet.payout, bet.asset)
+                ),
+                reply_markup=None,
+            )
+
+
+def proof_text(p: crash_queue.RoundProof, v: crash_chain.CrashVerification) -> str:
+    lines = [
+        _("📈 <b>Crash round #{game}</b> crashed at {x}.").format(
+            game=p.round.game, x=x(p.round.crash_point)
+        ),
+        _("Game hash: <code>{hash}</code>").format(hash=p.hash),
+        _("Salt (the Bitcoin block hash): <code>{salt}</code>").format(salt=html.escape(p.salt)),
+        _("HMAC-SHA256(salt, game hash): <code>{mac}</code>").format(mac=v.hmac),
+        _("Crash point from it: {x}").format(x=x(v.crash_point)),
+    ]
+    if v.game_number == p.round.game:
+        lines.append(
+            _(
+                "Hashing the game hash {game} times with SHA-256 gives the chain's terminating hash "
+                "<code>{hash}</code>: it was fixed before the round."
+            ).format(game=p.round.game, hash=p.commitment)
+        )
+    else:
+        lines.append(_("⚠️ This game hash does not lead to the chain's terminating hash."))
+    return "\n".join(lines)
+
+
+async def cmd_crashround(message: Message, command: CommandObject, db: Database) -> None:
+    """/crashround ROUND: a crashed round's proof."""
+    await _round_proof(message, db, command.args or "")
+
+
+_ROUND_LINK = re.compile(r"/crashround_(\d{1,15})(?:@\w+)?", re.ASCII)
+
+
+class RoundLink(Filter):
+    """The /crashround_ROUND link /bets shows (a tappable command with its argument in it)."""
+
+    async def __call__(self, message: Message) -> bool | dict[str, str]:
+        found = _ROUND_LINK.fullmatch((message.text or "").strip())
+        return {"round_arg": found.group(1)} if found else False
+
+
+async def cmd_crashround_link(message: Message, db: Database, round_arg: str) -> None:
+    await _round_proof(message, db, round_arg)
+
+
+async def _round_proof(message: Message, db: Database, arg: str) -> None:
+    round_id = row_id(arg)
+    if round_id is None:
+        await message.answer(_("Usage: /crashround ROUND, with the round number from /bets."))
+        return
+    p = await db.read(crash_queue.round_proof, round_id)
+    v = await asyncio.to_thread(crash_chain.verify_crash_game, p.hash, p.salt, p.commitment, p.round.game)
+    await message.answer(proof_text(p, v))
 
 
 def _channels(params: Params, *, ops: bool) -> list:
@@ -308,12 +470,25 @@ def _early(e) -> str:
 
 
 errors.register("no_round", __("No crash round is taking bets right now. Try again in a few seconds."))
+errors.register(
+    "not_open", __("Crash is not open yet: an admin has not set the game up. Please come back later.")
+)
+errors.register(
+    "already_queued", __("You are already in the queue for the next round. It opens in a moment.")
+)
 errors.register("betting_closed", __("This round has started; join the next one in a few seconds."))
 errors.register("crashed", __("Too late: the round has crashed."))
 errors.register("not_started", __("The round has not started yet."))
 errors.register("already_cashed", __("You have already cashed out."))
+errors.register("round_not_over", __("That round is not over yet, or there is no such round."))
 errors.register("already_joined", __("You are already in this round."))
-errors.register("bad_auto", __("Auto cash-out must be between 1.01x and 1000000x."))
+errors.register(
+    "bad_auto",
+    lambda e: _("That auto cash-out is outside the allowed range ({min} to {max}).").format(
+        min=times(int(e.params.get("min", crash.AUTO_MIN))),
+        max=times(int(e.params.get("max", crash.AUTO_MAX))),
+    ),
+)
 errors.register("no_chain", __("Create a chain first with /crashnew."))
 errors.register("salt_set", __("The salt of this chain is already set."))
 errors.register(
@@ -394,9 +569,16 @@ def router() -> Router:
     routes.message.register(cmd_crash, Command("crash"))
     routes.callback_query.register(cb_crash_menu, MenuCB.filter(F.to == "crash"))
     routes.callback_query.register(
-        cb_crash, CrashCB.filter(F.act.in_({"join", "half", "dbl"}) & F.a.in_(set(ASSETS)) & (F.amt > 0))
+        cb_crash,
+        CrashCB.filter(
+            F.act.in_({"show", "join", "half", "dbl", "min", "max", "coin"})
+            & F.a.in_(set(ASSETS))
+            & (F.amt > 0)
+        ),
     )
     routes.callback_query.register(cb_cash_out, CashCB.filter((F.bet > 0) & (F.bet < MAX_ID)))
+    routes.message.register(cmd_crashround, Command("crashround"))
+    routes.message.register(cmd_crashround_link, RoundLink())
     routes.message.register(cmd_crashnew, Command("crashnew"), IsAdmin())
     routes.message.register(cmd_crashsalt, Command("crashsalt"), IsAdmin())
     return routes

@@ -5,6 +5,7 @@ jobs never import handlers; bot.py hands an instance of ``CrashViews`` to the ru
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
@@ -12,7 +13,7 @@ from aiogram.types import InlineKeyboardMarkup
 from core.platform.params import Params
 from core.play import crash
 from handlers.common.i18n import _, amount, get_i18n
-from handlers.play.crash import cash_button, post_to_channel, x
+from handlers.play.crash import cash_button, joined_text, post_to_channel, x
 
 
 class CrashViews:
@@ -22,6 +23,7 @@ class CrashViews:
         i18n = get_i18n()
         with i18n.context(), i18n.use_locale(bet.locale):
             head = _("📈 Round #{game}: <b>{x}</b>").format(game=rnd.game, x=x(multiplier))
+            auto = bet.auto_cashout
             if bet.status == crash.WON:
                 return (
                     head
@@ -30,10 +32,27 @@ class CrashViews:
                         x=x(bet.cashout or 0), payout=amount(bet.payout, bet.asset)
                     )
                 ), None
+            if bet.status == crash.OPEN and auto is not None and multiplier >= auto:
+                # The auto cash-out has happened (it is settled with the round): no button.
+                return (
+                    head
+                    + "\n"
+                    + _("Auto cash-out at {x}: {payout}").format(
+                        x=x(auto), payout=amount(bet.amount * auto // 100, bet.asset)
+                    )
+                ), None
             return (
                 head + "\n" + _("Your bet: {amount}").format(amount=amount(bet.amount, bet.asset)),
                 cash_button(bet.id),
             )
+
+    def countdown(
+        self, rnd: crash.Round, bet: crash.CrashBet, now: datetime
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """A joined player's view while bets are taken: the betting window counting down."""
+        i18n = get_i18n()
+        with i18n.context(), i18n.use_locale(bet.locale):
+            return joined_text(bet, rnd, now), cash_button(bet.id)
 
     def final(self, rnd: crash.Round, bet: crash.CrashBet, game_hash: str) -> str:
         i18n = get_i18n()

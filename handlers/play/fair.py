@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from core.config import Settings
 from core.identity.users import User
 from core.platform.db import Database
-from core.play import fair, games
+from core.play import crash_queue, fair, games
 from handlers.common import errors
 from handlers.common.args import row_id
 from handlers.common.data import shown
@@ -168,13 +168,37 @@ async def cb_bet(query: CallbackQuery, callback_data: BetCB, user: User, db: Dat
     await query.answer()
 
 
+def crash_lines(lines: list[crash_queue.CrashLine]) -> list[str]:
+    """Crash bets in /bets: result, the round's hash once it crashed, and the link that checks it."""
+    out = [_("<b>Crash</b>")]
+    for c in lines:
+        b = c.bet
+        if b.status == "open":
+            result = _("open")
+        else:
+            net = b.payout - b.amount
+            result = ("+" if net >= 0 else "−") + amount(abs(net), b.asset)
+        line = _("📈 Round #{game} · {stake} · {result}").format(
+            game=c.game, stake=amount(b.amount, b.asset), result=result
+        )
+        if c.hash is not None:
+            line += "\n    " + _("Hash <code>{hash}</code> · check: /crashround_{round}").format(
+                hash=c.hash[:16] + "…", round=b.round_id
+            )
+        out.append(line)
+    return out
+
+
 async def bets_view(db: Database, user: User) -> tuple[str, InlineKeyboardMarkup]:
     recent = await db.read(games.recent_bets, user.id, 10)
+    crashes = await db.read(crash_queue.recent_crash_bets, user.id, 5)
     kb = InlineKeyboardBuilder()
-    if not recent:
+    if not recent and not crashes:
         text = _("No bets yet. Try /games.")
     else:
-        text = _("<b>Your recent bets</b> (tap one to verify)")
+        text = _("<b>Your recent bets</b> (tap one to verify)") if recent else _("<b>Your recent bets</b>")
+        if crashes:
+            text = "\n".join([text, *crash_lines(crashes)])
         for b in recent:
             sign = "+" if b.net >= 0 else "−"
             kb.button(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
+
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.config import Settings
+from core.errors import DomainError
 from core.identity.users import User
 from core.money.amounts import parse_amount
 from core.money.assets import ASSETS, get_asset
@@ -16,12 +20,12 @@ from core.money.codes import Code
 from core.platform.db import Database
 from core.platform.params import Params
 from core.play import fair, games
-from core.play.stakes import rules_for, step_stake
+from core.play.stakes import Rules, rules_for
 from handlers.common import errors, labels
 from handlers.common.args import words
 from handlers.common.data import shown
 from handlers.common.formatting import percent
-from handlers.common.i18n import _, __, amount
+from handlers.common.i18n import _, __, amount, get_i18n
 from handlers.common.keys import update_key
 from handlers.common.menu import MenuCB, back_button
 
@@ -105,22 +109,95 @@ def result_text(bet: games.Bet) -> str:
     )
 
 
-def panel(g: str, asset: str, amt: int, x: int, y: str) -> InlineKeyboardMarkup:
+LIMBO_TARGETS = (150, 200, 300, 500, 1000, 10000)  # hundredths: 1.5x .. 100x
+PLINKO_ROW_CHOICES = (8, 10, 12, 14, 16)
+DICE_STEP = 500  # the dice target buttons move it by 5.00
+
+
+def times(hundredths: int) -> str:
+    """A multiplier as players read it: 1.01x, 2.5x, 1,000,000x."""
+    whole, frac = divmod(hundredths, 100)
+    return f"{whole:,}" + (f".{frac:02d}".rstrip("0") if frac else "") + "x"
+
+
+def _cb(c: PlayCB, **changes: object) -> PlayCB:
+    return c.model_copy(update=changes)
+
+
+def _dice_bounds(y: str, edge_bp: int) -> tuple[int, int]:
+    """The dice targets (hundredths) whose win chance is allowed, for over (o) or under (u)."""
+    top = fair.dice_max_chance(edge_bp)
+    if y == "o":
+        return 10_000 - top, 10_000 - fair.DICE_MIN_CHANCE_BP
+    return fair.DICE_MIN_CHANCE_BP, top
+
+
+def panel(c: PlayCB, coins: list[str], rules: Rules) -> InlineKeyboardMarkup:
+    """Buttons for everything a typed bet takes: coin (those held), stake, and the game's own.
+    Built once per bet shape, coins, rules and language: ▶️ Play again reuses it."""
+    locale = get_i18n().current_locale
+    return _panel_markup(c.pack(), tuple(coins), rules.edge_bp, rules.limbo_max, locale)
+
+
+@lru_cache(maxsize=2048)
+def _panel_markup(
+    packed: str, coins: tuple[str, ...], edge_bp: int, limbo_max: int, locale: str
+) -> InlineKeyboardMarkup:
+    c = PlayCB.unpack(packed)
     kb = InlineKeyboardBuilder()
-    for act, text in (("half", "½"), ("dbl", "×2"), ("go", _("▶️ Play"))):
-        kb.button(text=text, callback_data=PlayCB(act=act, g=g, a=asset, amt=amt, x=x, y=y))
+    sizes: list[int] = []
+    shown_coins = [code for code in coins if code in ASSETS] or [c.a]
+    if c.a not in shown_coins:
+        shown_coins.append(c.a)
+    for code in shown_coins[:6]:
+        kb.button(text=f"• {code}" if code == c.a else code, callback_data=_cb(c, act="coin", a=code))
+    sizes.append(len(shown_coins[:6]))
+    for act, text in (("half", "½"), ("dbl", "×2"), ("min", _("Min")), ("max", _("Max"))):
+        kb.button(text=text, callback_data=_cb(c, act=act))
+    sizes.append(4)
+    if c.g == "d":
+        low, high = _dice_bounds(c.y, edge_bp)
+        kb.button(text="−5", callback_data=_cb(c, act="show", x=max(low, c.x - DICE_STEP)))
+        kb.button(text="+5", callback_data=_cb(c, act="show", x=min(high, c.x + DICE_STEP)))
+        flip, word = ("u", _("under")) if c.y == "o" else ("o", _("over"))
+        kb.button(
+            text=_("⇄ {direction}").format(direction=word),
+            callback_data=_cb(c, act="show", x=10_000 - c.x, y=flip),
+        )
+        sizes.append(3)
+    elif c.g == "l":
+        targets = [t for t in LIMBO_TARGETS if t <= limbo_max]
+        for t in targets:
+            kb.button(text=("• " if t == c.x else "") + times(t), callback_data=_cb(c, act="show", x=t))
+        sizes.append(len(targets))
+    else:
+        for rows in PLINKO_ROW_CHOICES:
+            kb.button(
+                text=("• " if rows == c.x else "") + str(rows), callback_data=_cb(c, act="show", x=rows)
+            )
+        for short, risk in RISKS.items():
+            word = {"low": _("low"), "medium": _("medium"), "high": _("high")}[risk]
+            kb.button(text=("• " if short == c.y else "") + word, callback_data=_cb(c, act="show", y=short))
+        sizes += [len(PLINKO_ROW_CHOICES), len(RISKS)]
+    kb.button(text=_("▶️ Play"), callback_data=_cb(c, act="go"))
     kb.button(text=_("🔁 Repeat last bet"), callback_data=GamesCB(to="repeat"))
-    kb.adjust(3, 1)
-    kb.row(back_button())
+    sizes.append(2)
+    kb.adjust(*sizes)
+    kb.row(InlineKeyboardButton(text=_("⬅️ Games"), callback_data=MenuCB(to="games").pack()), back_button())
     return kb.as_markup()
 
 
-def panel_text(g: str, asset: str, amt: int, x: int, y: str) -> str:
-    game, params = _params(g, x, y)
+def balance_line(asset: str, p: games.Panel) -> str:
+    return _("Balance: {amount}").format(amount=amount(p.stakes.available, asset))
+
+
+def panel_text(c: PlayCB, p: games.Panel) -> str:
+    game, params = _params(c.g, c.x, c.y)
     return "\n".join(
         [
             describe(game, params),
-            _("Bet: {amount}").format(amount=amount(amt, asset)),
+            _("Bet: {amount}").format(amount=amount(c.amt, c.a)),
+            balance_line(c.a, p),
             _(
                 "Tap ▶️ Play, or type a bet: /dice 0.0001 DOGE over 50.5, /limbo 0.0001 DOGE 2.5, /plinko 0.0001 DOGE 16 high"
             ),
@@ -128,12 +205,14 @@ def panel_text(g: str, asset: str, amt: int, x: int, y: str) -> str:
     )
 
 
-def games_menu() -> InlineKeyboardMarkup:
+def games_menu(coins: list[str], params: Params) -> InlineKeyboardMarkup:
+    asset = coins[0] if coins else "DOGE"
+    stake = rules_for(params, asset).min_bet
     kb = InlineKeyboardBuilder()
     for game, to in (("dice", "d"), ("limbo", "l"), ("plinko", "p")):
         x, y = DEFAULTS[to]
         kb.button(
-            text=str(GAME_NAMES[game]), callback_data=PlayCB(act="show", g=to, a="DOGE", amt=10_000, x=x, y=y)
+            text=str(GAME_NAMES[game]), callback_data=PlayCB(act="show", g=to, a=asset, amt=stake, x=x, y=y)
         )
     kb.button(text=_("📈 Crash"), callback_data=MenuCB(to="crash"))
     kb.button(text=_("🔐 Fairness"), callback_data=MenuCB(to="fair"))
@@ -151,14 +230,41 @@ def games_text() -> str:
     )
 
 
-async def cmd_games(message: Message) -> None:
-    await message.answer(games_text(), reply_markup=games_menu())
+def paused_view(until: datetime) -> tuple[str, InlineKeyboardMarkup]:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🛑 Limits"), callback_data=MenuCB(to="limits"))
+    kb.button(text=_("📋 My bets"), callback_data=MenuCB(to="bets"))
+    kb.adjust(2)
+    kb.row(back_button())
+    text = _("🛑 You paused games until {until:%Y-%m-%d %H:%M} UTC. They open again then.").format(
+        until=until
+    )
+    return text, kb.as_markup()
 
 
-async def cb_games(query: CallbackQuery) -> None:
+async def games_view(db: Database, user: User, params: Params) -> tuple[str, InlineKeyboardMarkup]:
+    home = await db.read(games.home, user.id)
+    if home.paused_until is not None:
+        return paused_view(home.paused_until)
+    return games_text(), games_menu(home.coins, params)
+
+
+async def cmd_games(message: Message, user: User, db: Database, params: Params) -> None:
+    text, kb = await games_view(db, user, params)
+    await message.answer(text, reply_markup=kb)
+
+
+async def cb_games(query: CallbackQuery, user: User, db: Database, params: Params) -> None:
     message = shown(query)
-    await message.edit_text(games_text(), reply_markup=games_menu())
+    text, kb = await games_view(db, user, params)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
+
+
+async def _panel(db: Database, user: User, params: Params, c: PlayCB) -> tuple[games.Panel, Rules]:
+    rules = rules_for(params, c.a)
+    game, p = _params(c.g, c.x, c.y)
+    return await db.read(games.panel, user.id, game, c.a, p, rules), rules
 
 
 async def _play(
@@ -223,12 +329,25 @@ async def cmd_game(
         return
     asset, amt, p = parsed
     bet = await _play(db, params, settings, user, game, asset, amt, p, update_key(message))
+    text, kb = await _after(db, user, params, bet)
+    await message.answer(text, reply_markup=kb)
+
+
+async def _after(
+    db: Database, user: User, params: Params, bet: games.Bet
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The result, the balance after it, and the panel to bet again."""
     g, x, y = _short(bet)
-    await message.answer(result_text(bet), reply_markup=panel(g, asset, amt, x, y))
+    c = PlayCB(act="show", g=g, a=bet.asset, amt=bet.amount, x=x, y=y)
+    p, rules = await _panel(db, user, params, c)
+    return result_text(bet) + "\n" + balance_line(bet.asset, p), panel(c, p.coins, rules)
 
 
 _VALID = (
-    F.act.in_({"show", "half", "dbl", "go"}) & F.g.in_(set(DEFAULTS)) & F.a.in_(set(ASSETS)) & (F.amt > 0)
+    F.act.in_({"show", "half", "dbl", "min", "max", "coin", "go"})
+    & F.g.in_(set(DEFAULTS))
+    & F.a.in_(set(ASSETS))
+    & (F.amt > 0)
 )
 
 
@@ -237,16 +356,25 @@ async def cb_play(
 ) -> None:
     message = shown(query)
     c = callback_data
-    amt = step_stake(c.amt, c.act)
-    if c.act != "go":
-        await message.edit_text(
-            panel_text(c.g, c.a, amt, c.x, c.y), reply_markup=panel(c.g, c.a, amt, c.x, c.y)
-        )
+    if c.act == "go":
+        game, p = _params(c.g, c.x, c.y)
+        bet = await _play(db, params, settings, user, game, c.a, c.amt, p, update_key(query))
+        text, kb = await _after(db, user, params, bet)
+        await message.edit_text(text, reply_markup=kb)
         await query.answer()
         return
-    game, p = _params(c.g, c.x, c.y)
-    bet = await _play(db, params, settings, user, game, c.a, amt, p, update_key(query))
-    await message.edit_text(result_text(bet), reply_markup=panel(c.g, c.a, amt, c.x, c.y))
+    if c.act == "coin":
+        c = _cb(c, amt=rules_for(params, c.a).min_bet)
+    panel_state, rules = await _panel(db, user, params, c)
+    r = panel_state.stakes
+    stake = {
+        "half": lambda: r.half(c.amt),
+        "dbl": lambda: r.double(c.amt),
+        "min": lambda: r.min,
+        "max": lambda: r.top(c.a, user.id),
+    }.get(c.act, lambda: c.amt)()
+    c = _cb(c, act="show", amt=max(1, stake))
+    await message.edit_text(panel_text(c, panel_state), reply_markup=panel(c, panel_state.coins, rules))
     await query.answer()
 
 
@@ -261,15 +389,34 @@ async def cb_repeat(
     bet = await _play(
         db, params, settings, user, last.game, last.asset, last.amount, last.params, update_key(query)
     )
-    g, x, y = _short(bet)
-    await message.edit_text(result_text(bet), reply_markup=panel(g, bet.asset, bet.amount, x, y))
+    text, kb = await _after(db, user, params, bet)
+    await message.edit_text(text, reply_markup=kb)
     await query.answer()
 
 
-def _max_profit(e) -> str:
-    return _(
-        "That bet could win more than the current limit of {limit} per bet. Lower the stake or the target."
-    ).format(limit=amount(int(e.params["limit"]), str(e.params["asset"])))
+def _max_profit(e: DomainError) -> str:
+    limit = amount(int(str(e.params["limit"])), str(e.params["asset"]))
+    game = e.params.get("game")
+    if game == "plinko":
+        text = _("That bet could win more than the current limit of {limit} per bet. Lower the stake.")
+    elif game == "crash":
+        text = _(
+            "That bet could win more than the current limit of {limit} per bet. "
+            "Lower the stake or the auto cash-out."
+        )
+    else:
+        text = _(
+            "That bet could win more than the current limit of {limit} per bet. Lower the stake or the target."
+        )
+    return text.format(limit=limit)
+
+
+def _target_range(e: DomainError) -> str:
+    if "min" not in e.params:
+        return _("That target is outside the allowed range.")
+    return _("That target is outside the allowed range ({min} to {max}).").format(
+        min=times(int(str(e.params["min"]))), max=times(int(str(e.params["max"])))
+    )
 
 
 errors.register(
@@ -298,7 +445,7 @@ errors.register(
 )
 errors.register("bad_game", __("There is no such game."))
 errors.register("bad_direction", __("Choose over or under."))
-errors.register("target_out_of_range", __("That target is outside the allowed range."))
+errors.register("target_out_of_range", _target_range)
 errors.register(
     "chance_out_of_range",
     lambda e: _("The win chance must be between {min}% and {max}%.").format(

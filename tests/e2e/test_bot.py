@@ -22,6 +22,9 @@ async def test_polling_start_then_balance(fake_api, bot_process, bot_env, db):
 
     await alice.send("/balance")
     await alice.wait_for("sendMessage")
+    assert "Nothing yet: try the faucet" in alice.last_message().text  # issue 12: no six zeros
+    await alice.tap_button("Show all coins")
+    await fake_api.wait_for("answerCallbackQuery", chat_id=alice.id)
     assert "0.00000000 BTC" in alice.last_message().text and "0.000000 USDT" in alice.last_message().text
 
     # taps edit the message in place and answer the button
@@ -97,5 +100,5 @@ async def test_in_memory_database_url_runs_on_a_throwaway_file(fake_api, bot_pro
     dave = fake_api.user(1004, "Dave")
     await dave.send("/balance")
     await dave.wait_for("sendMessage")
-    assert "0.00000000 BTC" in dave.last_message().text
+    assert "Your balance" in dave.last_message().text  # the database answers (a new user: "Nothing yet")
     assert await proc.stop() == 0

@@ -33,6 +33,13 @@ async def test_2fa_address_withdraw_and_txid(fake_api, bot_process, bot_env, db)
         (admin, "/credit @alice 0.01 BTC x"),
     ]:
         await say(who, text)
+    # issue 12: the credit is told to alice through the notice outbox; wait for it before going on
+    await fake_api.wait_for(
+        "sendMessage",
+        chat_id=alice.id,
+        predicate=lambda c: "credited you" in str(c.params.get("text")),
+        timeout=30,
+    )
 
     # 2FA: the QR code arrives as a photo, the secret as text; a valid code turns it on.
     await alice.send("/2fa")  # the on/off screen; setup starts from its button (issue 12, item 5)

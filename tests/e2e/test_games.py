@@ -30,6 +30,15 @@ async def test_bet_with_buttons_rotate_and_verify(fake_api, bot_process, bot_env
     ]:
         await who.send(text)
         await who.wait_for("sendMessage")
+    # issue 12: the credit is told to alice through the notice outbox (wait for it, so it does not
+    # land between the game messages read below)
+    told = await fake_api.wait_for(
+        "sendMessage",
+        chat_id=alice.id,
+        predicate=lambda c: "credited you" in str(c.params.get("text")),
+        timeout=30,
+    )
+    assert "play money" in told.params["text"]
 
     await alice.send("/fair")
     await alice.wait_for("sendMessage")

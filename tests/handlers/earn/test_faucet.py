@@ -87,8 +87,11 @@ async def test_forged_callbacks_fall_through(tg, db):
 async def test_dry_faucet(tg, db):
     alice = tg.person(ALICE)
     await alice.send("/faucet")
-    out = edits(await alice.tap_button("BTC"))[0].text
-    assert "faucet is dry" in out
+    # issue 12: the picker marks the dry coin; its button says so and opens no puzzle
+    alert = [s for s in await alice.tap_button("BTC") if s.method == "answerCallbackQuery"][0].text
+    assert "faucet is dry" in alert
+    sent = edits(await alice.tap("fa:BTC"))[0]  # an older picker's button
+    assert "faucet is dry" in sent.text and not any("New puzzle" in b[0] for b in sent.buttons())
     assert await available(db, user_account(ALICE)) == 0
 
 

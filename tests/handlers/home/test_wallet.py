@@ -40,6 +40,7 @@ async def test_balance_shows_every_asset_in_coin_units(tg, db):
     await pay(db, ALICE, 1234)
     out = texts(await alice.send("/balance"))
     assert "0.00001234 BTC" in out
+    out = texts(await alice.tap_button("Show all coins"))  # issue 12: zeros only on request
     for line in ("0.00000000 LTC", "0.00000000 DOGE", "0.000000 USDT", "0.000000 TRX", "0.00000000 DUST"):
         assert line in out
 
@@ -49,7 +50,7 @@ async def test_balance_button_edits_the_menu(tg, db):
     await alice.send("/start")
     sent = await alice.tap_button("Balance")
     edit = [s for s in sent if s.method == "editMessageText"]
-    assert edit and "0.00000000 BTC" in edit[0].text
+    assert edit and "Nothing yet" in edit[0].text  # issue 12: a new user gets no six zeros
     assert any(s.method == "answerCallbackQuery" for s in sent)
 
 

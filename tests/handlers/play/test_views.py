@@ -36,10 +36,10 @@ async def test_half_and_double_buttons_step_the_stake_on_both_panels(tg, db):  #
     await alice.send("/games")
     for data, shown in [
         ("gp:dbl:d:DOGE:10000:5050:o", "Bet: 0.00020000 DOGE"),
-        ("gp:half:d:DOGE:1:5050:o", "Bet: 0.00000001 DOGE"),  # never below one minor unit
+        ("gp:half:d:DOGE:1:5050:o", "Bet: 0.00010000 DOGE"),  # never below the smallest bet (issue 12)
         ("gp:dbl:d:DOGE:999999999999999:5050:o", "Bet: 10000000.00000000 DOGE"),  # capped
         ("cj:dbl:DOGE:10000", "Bet: 0.00020000 DOGE"),
-        ("cj:half:DOGE:1", "Bet: 0.00000001 DOGE"),
+        ("cj:half:DOGE:1", "Bet: 0.00010000 DOGE"),
         ("cj:dbl:DOGE:999999999999999", "Bet: 10000000.00000000 DOGE"),
     ]:
         assert shown in texts(await alice.tap(data)), data
