@@ -252,6 +252,11 @@ class Reason(StrEnum):
     QUOTE_CANCELLED = "quote_cancelled"
     QUOTE_REPLACED = "quote_replaced"
     TWOFA_CODE_USED = "twofa_code_used"
+    # merged from the polish of game and cash-out screens
+    UNKNOWN_LABEL = "unknown_label"
+    NOT_OPEN = "not_open"
+    ALREADY_QUEUED = "already_queued"
+    ROUND_NOT_OVER = "round_not_over"
 
 
 class DomainError(Exception):

@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select
 
 from core.errors import DomainError, InsufficientFunds
-from core.money import ledger
-from core.money.accounts import user_account
-from core.platform.schema import utcnow
+from core.money import ledger, user_account
+from core.platform import utcnow
 from core.play import crash
 from core.play.stakes import GameRefused, Rules, StakeRange, coins_held, stake_range
 from core.play.tables import crash_bets, crash_chains, crash_queue, crash_rounds
