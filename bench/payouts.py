@@ -17,19 +17,23 @@ import resource
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from sqlalchemy import text
+# The repository first: bench/jobs.py must not stand in for the jobs package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.cashout.withdrawals import withdrawals
-from core.money import ledger
-from core.money.accounts import TREASURY, WITHDRAWALS_PENDING, WORLD, user_account
-from core.platform.db import Database
-from core.platform.migrate import upgrade_async
-from core.platform.params import Params
-from core.platform.schema import users, utcnow
-from jobs.payout_backends import CryptoPayBackend, RpcBackend
-from jobs.payouts import Payouts
-from tests.fakes.payouts import FakeCryptoPay, FakeRpc, serve
+from sqlalchemy import text  # noqa: E402
+
+from core.cashout.withdrawals import withdrawals  # noqa: E402
+from core.money import ledger  # noqa: E402
+from core.money.accounts import TREASURY, WITHDRAWALS_PENDING, WORLD, user_account  # noqa: E402
+from core.platform.db import Database  # noqa: E402
+from core.platform.migrate import upgrade_async  # noqa: E402
+from core.platform.params import Params  # noqa: E402
+from core.platform.schema import users, utcnow  # noqa: E402
+from jobs.payout_backends import CryptoPayBackend, RpcBackend  # noqa: E402
+from jobs.payouts import Payouts  # noqa: E402
+from tests.fakes.payouts import FakeCryptoPay, FakeRpc, serve  # noqa: E402
 
 ADDR = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"

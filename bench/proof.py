@@ -21,14 +21,18 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-from sqlalchemy import insert
+# The repository first: bench/jobs.py must not stand in for the jobs package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PG_URL, fresh_pg, fresh_sqlite
-from core.platform.db import Database
-from core.platform.schema import accounts
-from core.trust import proof
-from jobs.proof import publish
+from sqlalchemy import insert  # noqa: E402
+
+from bench.common import PG_URL, fresh_pg, fresh_sqlite  # noqa: E402
+from core.platform.db import Database  # noqa: E402
+from core.platform.schema import accounts  # noqa: E402
+from core.trust import proof  # noqa: E402
+from jobs.proof import publish  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 30
 CHUNK = 50_000
