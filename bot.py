@@ -140,8 +140,15 @@ async def run(settings: Settings) -> None:
     await register_commands(bot, get_i18n(), settings.admin_ids)
     from handlers.trust.proof import announce_roots
 
+    from handlers.admin.broadcast import make_show_progress
+
     scheduler = build_scheduler(
-        settings, db, bot, params, announce_proofs=lambda roots: announce_roots(bot, params, roots)
+        settings,
+        db,
+        bot,
+        params,
+        announce_proofs=lambda roots: announce_roots(bot, params, roots),
+        show_broadcast_progress=make_show_progress(db),
     )
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.

@@ -10,6 +10,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers.admin import admin
+    from handlers.admin import broadcast as admin_broadcast
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors
     from handlers.earn import faucet, owner, referral
@@ -29,6 +30,7 @@ def get_routers() -> list[Router]:
         errors.router(),
         social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
         admin.router(),
+        admin_broadcast.router(),
         payouts.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links
         start.router(),

@@ -20,6 +20,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from core.errors import UnknownUser
 from core.identity.users import DEFAULT_LANGUAGE, get_user
 from core.platform import notices
+from core.platform.budget import SendBudget
 from core.platform.db import Database
 from core.platform.params import Params
 from handlers.common.i18n import get_i18n
@@ -32,9 +33,16 @@ LOCALE_TTL = 60  # seconds a chat's language is remembered: a change reaches its
 
 class NoticeSender:
     def __init__(
-        self, db: Database, bot: Bot, params: Params, *, clock=time.monotonic, sleep=asyncio.sleep
+        self,
+        db: Database,
+        bot: Bot,
+        params: Params,
+        *,
+        clock=time.monotonic,
+        sleep=asyncio.sleep,
+        budget: SendBudget | None = None,
     ) -> None:
-        self.db, self.bot, self.params = db, bot, params
+        self.db, self.bot, self.params, self.budget = db, bot, params, budget
         self.clock, self.sleep = clock, sleep
         self._locales: dict[int, tuple[str, float]] = {}  # chat -> (locale, when read); float ok: clock
 
@@ -68,9 +76,13 @@ class NoticeSender:
             with i18n.context(), i18n.use_locale(await self._locale(chat_id)):
                 text = "\n\n".join(render(n.template, n.params) for n in items)[:MAX_TEXT]
             ids = [n.id for n in items]
+            if self.budget is not None:
+                await self.budget.acquire()  # the bot's one budget, shared with broadcasts
             try:
                 await self.bot.send_message(chat_id, text)
             except TelegramRetryAfter as err:
+                if self.budget is not None:
+                    self.budget.hold(err.retry_after)
                 # Telegram asks us to wait: put these (and every chat after them) back, then wait.
                 rest = [n.id for _c, its in chats[position:] for n in its]
                 await self.db.write(notices.retry_later, rest, err.retry_after)

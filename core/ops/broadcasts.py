@@ -149,7 +149,9 @@ def create_draft(
         )
         .returning(broadcasts.c.id)
     ).scalar_one()
-    audit.record(conn, "broadcast_draft", actor=admin_id, target=f"broadcast:{bid}", now=now, length=len(text))
+    audit.record(
+        conn, "broadcast_draft", actor=admin_id, target=f"broadcast:{bid}", now=now, length=len(text)
+    )
     return int(bid)
 
 
@@ -253,16 +255,18 @@ def claim_next(
     for _try in range(5):  # a concurrent sender may take the same row first (PostgreSQL)
         user_id = conn.execute(
             select(broadcast_recipients.c.user_id)
-            .where(broadcast_recipients.c.broadcast_id == broadcast_id, broadcast_recipients.c.state == PENDING)
+            .where(
+                broadcast_recipients.c.broadcast_id == broadcast_id, broadcast_recipients.c.state == PENDING
+            )
             .order_by(broadcast_recipients.c.user_id)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).scalar()
         if user_id is None:
             if not conn.execute(
-                select(literal(1)).where(
-                    _recipient_of(broadcast_id), broadcast_recipients.c.state.in_((PENDING, SENDING))
-                ).limit(1)
+                select(literal(1))
+                .where(_recipient_of(broadcast_id), broadcast_recipients.c.state.in_((PENDING, SENDING)))
+                .limit(1)
             ).first():
                 conn.execute(
                     update(broadcasts)
@@ -285,7 +289,9 @@ def _recipient_of(broadcast_id: int):  # type: ignore[no-untyped-def]
 
 
 def _recipient(broadcast_id: int, user_id: int):  # type: ignore[no-untyped-def]
-    return and_(broadcast_recipients.c.broadcast_id == broadcast_id, broadcast_recipients.c.user_id == user_id)
+    return and_(
+        broadcast_recipients.c.broadcast_id == broadcast_id, broadcast_recipients.c.user_id == user_id
+    )
 
 
 def _record(conn: Connection, broadcast_id: int, user_id: int, state: int) -> None:

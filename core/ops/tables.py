@@ -30,7 +30,13 @@ broadcast_recipients = Table(
     metadata,
     Column("broadcast_id", BigInteger, ForeignKey("broadcasts.id"), primary_key=True),
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("state", SmallInteger, nullable=False, server_default="0", comment="PENDING 0, SENDING 1, SENT 2, BLOCKED 3, FAILED 4"),
+    Column(
+        "state",
+        SmallInteger,
+        nullable=False,
+        server_default="0",
+        comment="PENDING 0, SENDING 1, SENT 2, BLOCKED 3, FAILED 4",
+    ),
     Column("attempts", SmallInteger, nullable=False, server_default="0"),
 )
 Index(

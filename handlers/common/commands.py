@@ -59,6 +59,7 @@ ADMIN: list[tuple[str, object]] = [
     ("payouts", __("Withdrawals waiting for approval")),
     ("paid", __("Mark a manual payout batch sent")),
     ("failed", __("Mark a manual payout batch failed")),
+    ("broadcast", __("Message all users or a segment, within Telegram's limits")),
 ]
 
 

@@ -22,14 +22,23 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "broadcasts",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("admin_id", sa.BigInteger(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False, comment="Telegram HTML, as previewed"),
         sa.Column("photo", sa.String(length=256), nullable=True, comment="file_id of an optional photo"),
         sa.Column("button_text", sa.String(length=64), nullable=True),
         sa.Column("button_url", sa.String(length=512), nullable=True),
-        sa.Column("segment", sa.String(length=32), nullable=True, comment="everyone | lang:xx | active:N | coin:XXX"),
-        sa.Column("state", sa.String(length=12), nullable=False, comment="draft | running | paused | cancelled | done"),
+        sa.Column(
+            "segment", sa.String(length=32), nullable=True, comment="everyone | lang:xx | active:N | coin:XXX"
+        ),
+        sa.Column(
+            "state",
+            sa.String(length=12),
+            nullable=False,
+            comment="draft | running | paused | cancelled | done",
+        ),
         sa.Column("total", sa.Integer(), server_default="0", nullable=False),
         sa.Column("progress_chat", sa.BigInteger(), nullable=True),
         sa.Column("progress_message", sa.BigInteger(), nullable=True),
@@ -42,13 +51,22 @@ def upgrade() -> None:
         "broadcast_recipients",
         sa.Column("broadcast_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("state", sa.SmallInteger(), server_default="0", nullable=False, comment="PENDING 0, SENDING 1, SENT 2, BLOCKED 3, FAILED 4"),
+        sa.Column(
+            "state",
+            sa.SmallInteger(),
+            server_default="0",
+            nullable=False,
+            comment="PENDING 0, SENDING 1, SENT 2, BLOCKED 3, FAILED 4",
+        ),
         sa.Column("attempts", sa.SmallInteger(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(["broadcast_id"], ["broadcasts.id"]),
         sa.PrimaryKeyConstraint("broadcast_id", "user_id"),
     )
     op.create_index(
-        "ix_broadcast_recipients_state", "broadcast_recipients", ["broadcast_id", "state", "user_id"], unique=False
+        "ix_broadcast_recipients_state",
+        "broadcast_recipients",
+        ["broadcast_id", "state", "user_id"],
+        unique=False,
     )
 
 

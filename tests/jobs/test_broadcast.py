@@ -58,7 +58,9 @@ async def test_ten_thousand_users_429_403_and_a_kill_mid_way(db):
             killed_at = len(api.calls)
             assert (await db.read(bc.progress, bid)).left > 0
 
-            api.fail_next("sendMessage", 500, "Internal Server Error", times=2)  # retried (a third failure would give up)
+            api.fail_next(
+                "sendMessage", 500, "Internal Server Error", times=2
+            )  # retried (a third failure would give up)
             second = BroadcastSender(db, bot, Params(env={}), SendBudget(RATE))  # a new process
             await second.run_once()
         finally:

@@ -37,6 +37,7 @@ GUARDED = {
     "failed": ("/failed 1 lost", "batch_failed"),
     "crashnew": ("/crashnew 925000", "crash_chain"),  # no Bitcoin node: the admin gives the tip
     "crashsalt": (f"/crashsalt {SALT}", "crash_salt"),
+    "broadcast": ("/broadcast News for all", "broadcast_draft"),
 }
 
 
