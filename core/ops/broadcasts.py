@@ -324,12 +324,12 @@ def settle_in_doubt(conn: Connection, broadcast_id: int) -> int:
 
 def progress(conn: Connection, broadcast_id: int) -> Progress:
     b = get_broadcast(conn, broadcast_id)
-    counts = dict(
+    counts: dict[int, int] = dict(
         conn.execute(
             select(broadcast_recipients.c.state, func.count())
             .where(broadcast_recipients.c.broadcast_id == broadcast_id)
             .group_by(broadcast_recipients.c.state)
-        ).all()
+        ).tuples()
     )
     return Progress(
         state=b.state,

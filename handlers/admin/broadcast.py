@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Awaitable, Callable
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -75,9 +76,8 @@ async def cmd_broadcast(message: Message, command: CommandObject, db: Database, 
             )
         )
         return
-    draft = bc.Broadcast(
-        0, message.chat.id, text, photo, *(button or (None, None)), None, bc.DRAFT, 0, None, None, None
-    )
+    label, url = button or (None, None)
+    draft = bc.Broadcast(0, message.chat.id, text, photo, label, url, None, bc.DRAFT, 0, None, None, None)
     try:
         await send_broadcast(bot, message.chat.id, draft)  # the preview: exactly what users will get
     except TelegramBadRequest as err:
@@ -195,7 +195,9 @@ def progress_view(
     return "\n".join(lines), kb.as_markup() if p.state in (bc.RUNNING, bc.PAUSED) else None
 
 
-def make_show_progress(db: Database):  # type: ignore[no-untyped-def]
+def make_show_progress(
+    db: Database,
+) -> Callable[[Bot, bc.Broadcast, bc.Progress, float | None], Awaitable[None]]:
     """The job's ``show_progress``: edit the admin's progress message, in the admin's language."""
 
     async def show(bot: Bot, b: bc.Broadcast, p: bc.Progress, eta: float | None) -> None:

@@ -106,3 +106,30 @@ async def test_blocked_users_are_marked_and_left_out_next_time(db):
             assert await db.write(bc.start, again, bc.Segment.parse("everyone"), admin_id=ADMIN) == 1
         finally:
             await bot.session.close()
+
+
+async def test_the_job_edits_the_admins_progress_message_and_a_pause_stops_it(tg, db):
+    from handlers.admin.broadcast import make_show_progress
+    from tests.handlers.conftest import ADMIN as ROOT
+
+    admin = tg.person(ROOT, first_name="Root", username="root")
+    await admin.send("/start")
+    for uid in (301, 302):
+        await tg.person(uid, username=f"u{uid}").send("/start")
+    await admin.send("/broadcast <i>hello</i>")
+    await admin.tap_button("Everyone")
+    await admin.tap_button("Confirm")
+    b = await db.read(bc.get_broadcast, 1)
+    await admin.tap_button("Pause")
+    sender = BroadcastSender(
+        db, tg.bot, Params(env={}), SendBudget(25), show_progress=make_show_progress(db)
+    )
+    assert await sender.run_once() == 0  # paused: nothing goes out
+    await admin.tap_button("Resume")
+    before = len(tg.session.sent)
+    assert await sender.run_once() == 3
+    out = tg.session.sent[before:]
+    assert sorted(s.chat_id for s in out if s.method == "sendMessage") == [301, 302, ROOT]
+    edits = [s for s in out if s.method == "editMessageText" and s.params["message_id"] == b.progress_message]
+    assert "done" in edits[-1].text and "Sent: 3" in edits[-1].text and edits[-1].markup is None
+    assert await sender.run_once() == 0  # done: never again
