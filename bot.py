@@ -138,9 +138,8 @@ async def run(settings: Settings) -> None:
     data = shared(dp)
     data["bot_username"] = me.username or ""
     await register_commands(bot, get_i18n(), settings.admin_ids)
-    from handlers.trust.proof import announce_roots
-
     from handlers.admin.broadcast import make_show_progress
+    from handlers.trust.proof import announce_roots
 
     scheduler = build_scheduler(
         settings,

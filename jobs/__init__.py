@@ -25,7 +25,9 @@ from core.platform.db import Database
 log = logging.getLogger(__name__)
 # This process's name in leases: INSTANCE_ID, else a stand-in until bot.py sets the stable one
 # (before the job modules are imported: jobs.crash imports it by name).
-INSTANCE = (os.environ.get("INSTANCE_ID") or "").strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+INSTANCE = (
+    os.environ.get("INSTANCE_ID") or ""
+).strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 LEASE_SECONDS = 30
 
 
@@ -88,9 +90,9 @@ def build_scheduler(
     settings, db: Database, bot, params, *, announce_proofs=None, show_broadcast_progress=None
 ) -> AsyncIOScheduler:
     """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
+    from core.platform.budget import SendBudget
     from jobs import ledger_check
     from jobs import social as social_job
-    from core.platform.budget import SendBudget
     from jobs.broadcast import BroadcastSender
     from jobs.notify import NoticeSender
     from jobs.payout_backends import from_env

@@ -121,9 +121,7 @@ async def test_the_job_edits_the_admins_progress_message_and_a_pause_stops_it(tg
     await admin.tap_button("Confirm")
     b = await db.read(bc.get_broadcast, 1)
     await admin.tap_button("Pause")
-    sender = BroadcastSender(
-        db, tg.bot, Params(env={}), SendBudget(25), show_progress=make_show_progress(db)
-    )
+    sender = BroadcastSender(db, tg.bot, Params(env={}), SendBudget(25), show_progress=make_show_progress(db))
     assert await sender.run_once() == 0  # paused: nothing goes out
     await admin.tap_button("Resume")
     before = len(tg.session.sent)

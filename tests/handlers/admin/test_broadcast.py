@@ -37,7 +37,9 @@ def strict_html(tg):
             try:
                 format_text(method.text, "HTML", None)
             except EntityParseError as e:
-                raise TelegramBadRequest(method=method, message=f"Bad Request: can't parse entities: {e}")
+                raise TelegramBadRequest(
+                    method=method, message=f"Bad Request: can't parse entities: {e}"
+                ) from None
         return await original(bot, method, timeout)
 
     tg.session.make_request = make_request
@@ -64,7 +66,13 @@ async def test_compose_preview_segment_confirm_and_control(tg, db, admin, strict
     assert "sending" in texts(await admin.tap_button("Resume"))
     assert "cancelled" in texts(await admin.tap_button("Cancel"))
     actions = [a.action for a in await db.read(audit.recent, 20)]
-    for action in ("broadcast_draft", "broadcast_start", "broadcast_paused", "broadcast_running", "broadcast_cancelled"):
+    for action in (
+        "broadcast_draft",
+        "broadcast_start",
+        "broadcast_paused",
+        "broadcast_running",
+        "broadcast_cancelled",
+    ):
         assert action in actions
 
 
