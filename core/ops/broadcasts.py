@@ -329,7 +329,7 @@ def progress(conn: Connection, broadcast_id: int) -> Progress:
             select(broadcast_recipients.c.state, func.count())
             .where(broadcast_recipients.c.broadcast_id == broadcast_id)
             .group_by(broadcast_recipients.c.state)
-        ).tuples()
+        ).tuples().all()
     )
     return Progress(
         state=b.state,
