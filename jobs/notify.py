@@ -16,7 +16,9 @@ from collections import defaultdict
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from sqlalchemy import Connection
 
+from core import ops
 from core.errors import UnknownUser
 from core.identity.users import DEFAULT_LANGUAGE, get_user
 from core.platform import notices
@@ -29,6 +31,11 @@ from handlers.common.notices import render
 log = logging.getLogger(__name__)
 MAX_TEXT = 4000
 LOCALE_TTL = 60  # seconds a chat's language is remembered: a change reaches its notices soon
+
+
+def _blocked(conn: Connection, ids: list[int], chat_id: int) -> None:
+    notices.mark_done(conn, ids, "blocked")
+    ops.mark_blocked(conn, chat_id)  # counted apart in /admin, left out of broadcasts
 
 
 class NoticeSender:
@@ -90,7 +97,7 @@ class NoticeSender:
                 await self.sleep(err.retry_after)
                 return sent
             except TelegramForbiddenError:
-                await self.db.write(notices.mark_done, ids, "blocked")
+                await self.db.write(_blocked, ids, chat_id)
                 continue
             except TelegramBadRequest:
                 log.warning("notices: Telegram refused a notice for chat %s", chat_id, exc_info=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import UnknownUser
@@ -71,6 +71,7 @@ def _upsert(dialect):
             "first_name": ins.excluded.first_name,
             "language_code": ins.excluded.language_code,
             "seen_at": ins.excluded.seen_at,
+            "is_blocked": false(),  # they write to the bot, so they no longer block it
         },
     ).returning(*users.c)
 

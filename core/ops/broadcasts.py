@@ -306,7 +306,7 @@ def _record(conn: Connection, broadcast_id: int, user_id: int, state: int) -> No
         return
     conn.execute(update(broadcast_recipients).where(where).values(state=state))
     if state == BLOCKED:
-        conn.execute(update(users).where(users.c.id == user_id).values(is_blocked=True))
+        mark_blocked(conn, user_id)
 
 
 def settle_in_doubt(conn: Connection, broadcast_id: int) -> int:
@@ -322,6 +322,18 @@ def settle_in_doubt(conn: Connection, broadcast_id: int) -> int:
     )
 
 
+def mark_blocked(conn: Connection, user_id: int) -> None:
+    """Telegram answered 403: the user blocked the bot. Left out of broadcasts and counted apart,
+    until they write to the bot again (core.identity.users.upsert_user clears it)."""
+    conn.execute(update(users).where(users.c.id == user_id).values(is_blocked=True))
+
+
+def blocked_count(conn: Connection) -> int:
+    return int(
+        conn.execute(select(func.count()).select_from(users).where(users.c.is_blocked.is_(True))).scalar_one()
+    )
+
+
 def progress(conn: Connection, broadcast_id: int) -> Progress:
     b = get_broadcast(conn, broadcast_id)
     counts: dict[int, int] = dict(
@@ -329,7 +341,9 @@ def progress(conn: Connection, broadcast_id: int) -> Progress:
             select(broadcast_recipients.c.state, func.count())
             .where(broadcast_recipients.c.broadcast_id == broadcast_id)
             .group_by(broadcast_recipients.c.state)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     return Progress(
         state=b.state,

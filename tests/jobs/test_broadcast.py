@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
 from sqlalchemy import insert
 
+from core.identity import users as users_core
 from core.ops import broadcasts as bc
 from core.platform.budget import SendBudget
 from core.platform.params import Params
@@ -37,6 +39,7 @@ def max_in_any_second(times: list[float]) -> int:
     return best
 
 
+@pytest.mark.timeout(400)
 async def test_ten_thousand_users_429_403_and_a_kill_mid_way(db):
     ids = list(range(10_001, 10_001 + N))
     blocked = set(ids[::97])
@@ -131,3 +134,35 @@ async def test_the_job_edits_the_admins_progress_message_and_a_pause_stops_it(tg
     edits = [s for s in out if s.method == "editMessageText" and s.params["message_id"] == b.progress_message]
     assert "done" in edits[-1].text and "Sent: 3" in edits[-1].text and edits[-1].markup is None
     assert await sender.run_once() == 0  # done: never again
+
+
+async def test_a_403_on_a_notice_marks_the_user_counted_apart_until_they_write_again(tg, db):
+    from aiogram.exceptions import TelegramForbiddenError
+    from aiogram.methods import SendMessage
+
+    from core.platform import notices
+    from jobs.notify import NoticeSender
+    from tests.handlers.conftest import ADMIN as ROOT
+    from tests.handlers.harness import texts
+
+    admin = tg.person(ROOT, first_name="Root", username="root")
+    await admin.send("/start")
+    alice = tg.person(401, username="alice401")
+    await alice.send("/start")
+    await db.write(notices.enqueue, 401, "text", {"text": "hi"})
+    original = tg.session.make_request
+
+    async def refuse_alice(bot, method, timeout=None):
+        if isinstance(method, SendMessage) and method.chat_id == 401:
+            raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked by the user")
+        return await original(bot, method, timeout)
+
+    tg.session.make_request = refuse_alice
+    await NoticeSender(db, tg.bot, Params(env={}), budget=SendBudget(25)).run_once()
+    tg.session.make_request = original
+    assert "Blocked the bot: 1" in texts(await admin.send("/admin"))
+    assert await db.read(bc.count_segment, bc.Segment.parse("everyone")) == 1  # the admin only
+
+    await db.write(users_core.upsert_user, id=401, username="alice401", first_name="A", language_code="en")
+    assert "Blocked the bot: 0" in texts(await admin.send("/admin"))
+    assert await db.read(bc.count_segment, bc.Segment.parse("everyone")) == 2
