@@ -173,7 +173,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                 )
     instance_id = (env.get("INSTANCE_ID") or "").strip()
     if instance_id and not _INSTANCE_ID.fullmatch(instance_id):
-        raise ConfigError("INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)")
+        raise ConfigError(
+            "INSTANCE_ID", "may only contain A-Z, a-z, 0-9 and . _ : @ / - (1 to 64 characters)"
+        )
 
     return Settings(
         bot_token=token,
@@ -261,7 +263,9 @@ def with_instance_id(settings: Settings) -> Settings:
             _SLOT_LOCKS.append(fd)
             return replace(settings, instance_id=f"{host}:{tag}:{slot}")
     except (ImportError, OSError) as err:  # no fcntl (Windows), a read-only or foreign folder
-        raise ConfigError("INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})") from None
+        raise ConfigError(
+            "INSTANCE_ID", f"is not set and {folder} cannot hold the slot lock ({err})"
+        ) from None
     raise ConfigError("INSTANCE_ID", f"is not set and 100 bots already run from {folder}; set it for each")
 
 

@@ -16,6 +16,8 @@ def get_routers() -> list[Router]:
     from handlers.earn import faucet, owner, referral
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
+    from handlers.loyalty import rewards as loyalty_rewards
+    from handlers.loyalty import staking as loyalty_staking
     from handlers.play import crash, fair, games, limits
     from handlers.security import twofa
     from handlers.social import checks as social_checks
@@ -52,5 +54,7 @@ def get_routers() -> list[Router]:
         social_tip.router(),
         proof.router(),
         reserves.router(),
+        loyalty_rewards.router(),
+        loyalty_staking.router(),
         fallback.router(),
     ]

@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.platform import leases
 from core.platform.db import Database
+from core.platform.params import Params
 
 log = logging.getLogger(__name__)
 # This process's name in leases: INSTANCE_ID, else a stand-in until bot.py sets the stable one
@@ -140,4 +141,18 @@ def build_scheduler(
     scheduler.add_job(exclusive(db, "proof")(trust.publish_proofs), "cron", hour=0, minute=10)
     scheduler.add_job(exclusive(db, "hot_wallets")(trust.read_hot_wallets), "interval", minutes=10)
     scheduler.add_job(exclusive(db, "follow_payouts")(trust.follow_payouts), "interval", minutes=1)
+    add_loyalty_jobs(scheduler, db, params)
     return scheduler
+
+
+def add_loyalty_jobs(scheduler: AsyncIOScheduler, db: Database, params: Params) -> None:
+    """The daily bonus and the staking epoch at 00:05 UTC, streak reminders at 21:00 UTC, and
+    unstaked DUST released every minute once its cooldown ends; each under its own lease."""
+    from jobs.daily import DailyJob
+    from jobs.staking import StakingJob
+
+    daily_job, staking_job = DailyJob(db, params), StakingJob(db, params)
+    scheduler.add_job(exclusive(db, "daily")(daily_job.run_once), "cron", hour=0, minute=5)
+    scheduler.add_job(exclusive(db, "daily_remind")(daily_job.remind_once), "cron", hour=21, minute=0)
+    scheduler.add_job(exclusive(db, "staking")(staking_job.distribute), "cron", hour=0, minute=5)
+    scheduler.add_job(exclusive(db, "unstakes")(staking_job.release_once), "interval", minutes=1)

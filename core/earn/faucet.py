@@ -23,6 +23,7 @@ from sqlalchemy import Connection, func, select
 from core.earn import referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
+from core.loyalty import Extras, Rules, reward_paid, rules_from
 from core.money import ledger
 from core.money.accounts import FAUCET_POOL, user_account
 from core.money.assets import ASSETS, get_asset
@@ -58,6 +59,7 @@ class Settings:
     commission_bp: int = 1000
     notice_every: int = 3600
     commission_cap: int = 0  # referral.daily_cap.<ASSET>: per referrer and UTC day; 0: no cap
+    loyalty: Rules | None = None  # reward points, boosts, levels (core.loyalty); None: none
 
 
 def settings_for(params, asset: str) -> Settings:
@@ -69,6 +71,7 @@ def settings_for(params, asset: str) -> Settings:
         commission_bp=params.get("referral.commission"),
         notice_every=params.get("referral.notice_every"),
         commission_cap=params.get(f"referral.daily_cap.{asset}"),
+        loyalty=rules_from(params),
     )
 
 
@@ -88,6 +91,8 @@ class Outcome:
     amount: int = 0
     commission: int = 0
     wait_seconds: int = 0  # until the next claim (paid/already) or the next challenge (wrong)
+    points: int = 0  # reward points earned with the claim (core.loyalty)
+    bonus: int = 0  # extra coin from the running boost and the level, paid by marketing
 
 
 def window_of(now: datetime, interval: int) -> int:
@@ -219,7 +224,12 @@ def answer_challenge(
             notice_every=s.notice_every,
             now=now,
         )
-    return Outcome("paid", asset, t.amount, commission, seconds_left(now, s.interval))
+    extras = Extras()
+    if s.loyalty is not None:
+        extras = reward_paid(conn, s.loyalty, user_id, "faucet", asset, t.amount, key, now)
+    return Outcome(
+        "paid", asset, t.amount, commission, seconds_left(now, s.interval), extras.points, extras.bonus
+    )
 
 
 def answer_by_provider(

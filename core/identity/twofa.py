@@ -67,8 +67,12 @@ twofa = Table(
     Column("last_step", BigInteger, nullable=True, comment="last accepted TOTP time step"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("enabled_at", UTCDateTime, nullable=True),
-    Column("failures", Integer, nullable=False, server_default="0", comment="wrong codes since failures_since"),
-    Column("failures_since", UTCDateTime, nullable=True, comment="the first counted wrong code of the window"),
+    Column(
+        "failures", Integer, nullable=False, server_default="0", comment="wrong codes since failures_since"
+    ),
+    Column(
+        "failures_since", UTCDateTime, nullable=True, comment="the first counted wrong code of the window"
+    ),
 )
 twofa_backup_codes = Table(
     "twofa_backup_codes",
@@ -321,7 +325,9 @@ def require(
         ok = _check_totp(conn, row, user_id, code, secret_key, now)
     elif totp.normalise_backup_code(code) is not None:
         digest = totp.hash_backup_code(code, totp.backup_pepper(secret_key))
-        ok = conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1  # unknown or used: wrong
+        ok = (
+            conn.execute(_USE_BACKUP, {"u": user_id, "h": digest, "now": now}).rowcount == 1
+        )  # unknown or used: wrong
     else:
         ok = False
     _settle_claim(conn, user_id, ok, now, max_failures)

@@ -36,10 +36,25 @@ ASSETS: dict[str, Asset] = {
 }
 ASSET_CODES: tuple[str, ...] = tuple(ASSETS)
 
+# Reward points (core.loyalty): a ledger asset like the coins, in whole points, but never a
+# coin: not in ASSETS, so no withdrawal, game, faucet or address ever takes it, and a user
+# typing "RP" where a coin is asked for gets UnknownAsset.
+POINTS = Asset("RP", "Reward points", 0)
+# Everything the ledger can hold: the coins, then the points.
+LEDGER_ASSETS: dict[str, Asset] = {**ASSETS, POINTS.code: POINTS}
+
 
 def get_asset(code: str) -> Asset:
     """Look an asset up by ticker, case-insensitively; raise UnknownAsset otherwise."""
     asset = ASSETS.get(code.strip().upper()) if isinstance(code, str) else None
+    if asset is None:
+        raise UnknownAsset(code)
+    return asset
+
+
+def ledger_asset(code: str) -> Asset:
+    """``get_asset`` for anything the ledger holds, reward points included (to show amounts)."""
+    asset = LEDGER_ASSETS.get(code.strip().upper()) if isinstance(code, str) else None
     if asset is None:
         raise UnknownAsset(code)
     return asset

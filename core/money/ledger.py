@@ -51,7 +51,7 @@ from sqlalchemy.exc import OperationalError
 from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
 from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
-from core.money.assets import ASSETS
+from core.money.assets import LEDGER_ASSETS
 from core.platform.schema import UTCDateTime, accounts, entries, transfers, utcnow
 
 POSTED, PENDING, POST, VOID = "posted", "pending", "post", "void"
@@ -371,7 +371,7 @@ def _post(
 ) -> Transfer:
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
         raise TransferRejected("bad_amount", amount=repr(amount)[:40])
-    if asset not in ASSETS:  # the canonical code only: "btc" would open a second, hidden account
+    if asset not in LEDGER_ASSETS:  # the canonical code only: "btc" would open a second, hidden account
         raise UnknownAsset(asset)
     check_owner(debit)
     check_owner(credit)
@@ -575,7 +575,7 @@ def balances(conn: Connection, owner: str) -> dict[str, Balance]:
     rows = {
         r.asset: Balance(r.asset, r.balance, r.debits_pending) for r in conn.execute(_BALANCES, {"o": owner})
     }
-    return {code: rows[code] for code in ASSETS if code in rows}
+    return {code: rows[code] for code in LEDGER_ASSETS if code in rows}
 
 
 def balance(conn: Connection, owner: str, asset: str) -> Balance:
@@ -689,7 +689,9 @@ def check_invariants(conn: Connection) -> list[str]:
     for a in conn.execute(select(accounts)):
         k = (a.owner, a.asset)
         if any(type(v) is not int for v in (a.balance, a.debits_pending, a.credits_pending)):
-            problems.append(f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)")
+            problems.append(
+                f"{a.owner}/{a.asset}: balance {a.balance} is not a whole number (stored as a float)"
+            )
         if sums.get(k, 0) != a.balance:
             problems.append(f"{a.owner}/{a.asset}: balance {a.balance} but entries sum to {sums.get(k, 0)}")
         if a.owner != WORLD and a.balance - a.debits_pending < 0:

@@ -360,7 +360,9 @@ class _SQLiteWriter:
             if job.state != _QUEUED:
                 return
             job.state = _EXPIRED
-        _settle(job.future, False, self._unavailable(f"this write did not start within {self.write_timeout:g} s"))
+        _settle(
+            job.future, False, self._unavailable(f"this write did not start within {self.write_timeout:g} s")
+        )
 
     def _take(self, job: _Job) -> bool:
         """Mark a job started, unless its deadline passed first (then it is skipped)."""
@@ -388,7 +390,12 @@ class _SQLiteWriter:
                 orig = getattr(exc, "orig", None) or exc
                 self.problem = f"{type(orig).__name__}: {orig}"
                 report = log.error if attempt == 1 else log.warning
-                report("SQLite writer cannot open %s (%s); retrying in %.2f s", self.url.database, self.problem, delay)
+                report(
+                    "SQLite writer cannot open %s (%s); retrying in %.2f s",
+                    self.url.database,
+                    self.problem,
+                    delay,
+                )
                 self._stopping.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue

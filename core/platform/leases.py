@@ -56,7 +56,9 @@ def acquire(conn: Connection, name: str, holder: str, ttl_seconds: int, now: dat
 
 
 def release(conn: Connection, name: str, holder: str) -> None:
-    conn.execute(update(leases).where(leases.c.name == name, leases.c.holder == holder).values(expires_at=FREE))
+    conn.execute(
+        update(leases).where(leases.c.name == name, leases.c.holder == holder).values(expires_at=FREE)
+    )
 
 
 def all_leases(conn: Connection) -> list[Lease]:

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from core.identity import totp
+from core.loyalty import reward_paid
 from core.money import ledger
 from core.money.accounts import HOUSE, user_account
 from core.platform.schema import utcnow
@@ -375,6 +376,8 @@ def place_bet(
             meta=meta,
             now=now,
         )
+    if rules.loyalty is not None:  # reward points per coin wagered
+        reward_paid(conn, rules.loyalty, user_id, "wager", asset, amount, f"bet:{ref}", now)
     return _bet_from(bet_id, row, stored)
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
+from core.loyalty import Rules as LoyaltyRules
+from core.loyalty import rules_from
 from core.money import ledger
 from core.money.accounts import HOUSE
 from core.money.assets import ASSETS
@@ -57,6 +59,7 @@ class Rules:
     max_profit_bp: int
     limbo_max: int
     round_profit_bp: int = 500  # crash: what one round's bets may win together, share of the house
+    loyalty: LoyaltyRules | None = None  # reward points per coin wagered (core.loyalty); None: none
 
 
 def rules_for(p: params.Params, asset: str) -> Rules:
@@ -67,6 +70,7 @@ def rules_for(p: params.Params, asset: str) -> Rules:
         max_profit_bp=p.get("games.max_profit"),
         limbo_max=p.get("games.limbo.max_target"),
         round_profit_bp=p.get("crash.max_round_profit"),
+        loyalty=rules_from(p),
     )
 
 

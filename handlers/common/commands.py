@@ -44,6 +44,12 @@ PUBLIC: list[tuple[str, object]] = [
     ("checks", __("Your checks: claims, options, revoke")),
     ("proof", __("Check that your balance is counted in what we owe")),
     ("reserves", __("What we hold against what we owe, per coin")),
+    ("daily", __("Daily check-in: reward points for your streak")),
+    ("profile", __("Your level, streak, boost and reward points")),
+    ("convert", __("Turn reward points into coins: /convert POINTS COIN")),
+    ("boost", __("Spend reward points on a reward boost")),
+    ("stake", __("Stake DUST for a share of platform revenue")),
+    ("unstake", __("Take staked DUST out: /unstake AMOUNT")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),

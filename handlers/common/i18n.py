@@ -20,7 +20,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 
 from core.identity.users import DEFAULT_LANGUAGE, LANGUAGES
 from core.money.amounts import format_amount
-from core.money.assets import get_asset
+from core.money.assets import ledger_asset
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
 LANGUAGE_NAMES = {
@@ -88,4 +88,4 @@ class LocaleMiddleware(BaseMiddleware):
 
 def amount(value: int, asset: str) -> str:
     """Minor units as the user reads them: '0.00001234 BTC'."""
-    return format_amount(value, get_asset(asset))
+    return format_amount(value, ledger_asset(asset))

@@ -33,6 +33,9 @@ MENU: list[tuple[str, object]] = [
     ("checks", __("🎁 Checks")),
     ("language", __("🌐 Language")),
     ("help", __("❓ Help")),
+    ("daily", __("🎁 Daily bonus")),
+    ("profile", __("🏅 Profile")),
+    ("stake", __("🥩 Staking")),
 ]
 
 

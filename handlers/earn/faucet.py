@@ -37,6 +37,7 @@ from handlers.common.data import AdminIds, shown
 from handlers.common.formatting import wait_text
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
+from handlers.loyalty.texts import extras_line
 from handlers.security import captcha_web
 
 
@@ -233,9 +234,11 @@ captcha_web.register(
 
 def outcome_text(o: faucet.Outcome) -> str:
     if o.status == "paid":
-        return _("✅ Correct! {amount} is in your wallet. Next {asset} claim in {time}.").format(
+        text = _("✅ Correct! {amount} is in your wallet. Next {asset} claim in {time}.").format(
             amount=amount(o.amount, o.asset), asset=o.asset, time=wait_text(o.wait_seconds)
         )
+        extras = extras_line(o.points, o.bonus, o.asset)
+        return f"{text}\n{extras}" if extras else text
     if o.status == "wrong":
         return _("❌ Wrong answer, nothing was paid. You can try a new puzzle in {time}.").format(
             time=wait_text(o.wait_seconds)

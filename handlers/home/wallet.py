@@ -9,11 +9,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.identity.users import User
+from core.loyalty import boosts
 from core.money import ledger
 from core.money.accounts import user_account
-from core.money.assets import ASSETS
+from core.money.assets import ASSETS, POINTS
 from core.platform.db import Database
+from core.platform.schema import utcnow
 from handlers.common.data import shown
+from handlers.common.formatting import percent, wait_text
 from handlers.common.i18n import _, amount
 from handlers.common.labels import label
 from handlers.common.menu import MenuCB, back_button, back_to_menu
@@ -36,7 +39,21 @@ async def balance_text(db: Database, user: User) -> str:
         if b and b.held:
             line += " " + _("({held} on hold)").format(held=amount(b.held, code))
         lines.append(line)
+    lines += await loyalty_lines(db, user, held.get(POINTS.code))
     return "\n".join(lines)
+
+
+async def loyalty_lines(db: Database, user: User, points: ledger.Balance | None) -> list[str]:
+    """Reward points held, and the boost running with its time left (core.loyalty)."""
+    lines = [amount(points.available if points else 0, POINTS.code)]
+    boost = await db.read(boosts.active, user.id, utcnow())
+    if boost is not None:
+        lines.append(
+            _("🚀 Boost +{percent}% for {time}").format(
+                percent=percent(boost.bp), time=wait_text(boost.left(utcnow()))
+            )
+        )
+    return lines
 
 
 async def history_view(db: Database, user: User, page: int) -> tuple[str, InlineKeyboardMarkup]:
