@@ -30,6 +30,42 @@ from core.config import (
 log = logging.getLogger("dustpan")
 
 
+class StartupError(Exception):
+    """The bot cannot start; the message is the one line the operator reads (no traceback)."""
+
+
+RETRY_FIRST, RETRY_MAX = 1, 60  # seconds between attempts to reach Telegram: doubling, capped
+
+
+async def connect(bot, stop: asyncio.Event, where: str):
+    """``getMe``: who the bot is. A token Telegram refuses ends the start with one clear line; a
+    Telegram that cannot be reached is tried again with back-off (1, 2, 4 ... 60 s) until it
+    answers or the bot is stopped (then None)."""
+    from aiogram.exceptions import TelegramNetworkError, TelegramNotFound, TelegramUnauthorizedError
+
+    delay = RETRY_FIRST
+    while True:
+        try:
+            return await bot.get_me()
+        except (TelegramUnauthorizedError, TelegramNotFound):  # 401, or 404 for a token of no bot
+            raise StartupError(
+                "Telegram refused the bot token (401 Unauthorized): check BOT_TOKEN in .env "
+                "(copy it again from @BotFather; a revoked token stops working at once)."
+            ) from None
+        except (TelegramNetworkError, OSError) as err:
+            log.warning("cannot reach Telegram at %s (%s); trying again in %s s", where, _reason(err), delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+            return None
+        except TimeoutError:
+            delay = min(delay * 2, RETRY_MAX)
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).split("\n")[0].strip()
+    return text[:160] or type(err).__name__
+
+
 class Redact(logging.Formatter):
     """Keeps the bot token and other secrets out of every log line, tracebacks included
     (a filter sees only the message; the traceback is added when the line is formatted)."""
@@ -74,6 +110,9 @@ def setup_logging(settings: Settings, env: Mapping[str, str] | None = None) -> N
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
+    if settings.log_level != "DEBUG":  # start-up stays quiet: no line per Alembic plugin or per context,
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("aiogram.dispatcher").setLevel(logging.WARNING)  # ours say "polling mode", "stopped"
 
 
 async def run(settings: Settings) -> None:
@@ -89,6 +128,7 @@ async def run(settings: Settings) -> None:
     from handlers.common.commands import register_commands
     from handlers.common.data import shared
     from handlers.common.i18n import get_i18n
+    from handlers.common.taps import install as install_quiet_edits
     from handlers.dispatcher import build_dispatcher
     from handlers.http_server import HttpServer
     from handlers.web import build_web_app
@@ -117,6 +157,22 @@ async def run(settings: Settings) -> None:
         else None
     )
     bot = Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    install_quiet_edits(bot)  # "message is not modified" is success, for jobs' edits too
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        me = await connect(bot, stop, settings.telegram_api_url or "api.telegram.org")
+    except BaseException:
+        await bot.session.close()
+        await db.close()
+        raise
+    if me is None:  # stopped while Telegram could not be reached
+        await bot.session.close()
+        await db.close()
+        log.info("stopped")
+        return
     dp = build_dispatcher(settings, db, params=params, storage=storage, redis=redis)
     app = build_web_app(settings, dp, bot, db, redis=redis)
     http = HttpServer(app, settings)
@@ -134,7 +190,6 @@ async def run(settings: Settings) -> None:
             err,
         )
 
-    me = await bot.get_me()
     data = shared(dp)
     data["bot_username"] = me.username or ""
     await register_commands(bot, get_i18n(), settings.admin_ids)
@@ -154,11 +209,6 @@ async def run(settings: Settings) -> None:
     crash_runner = CrashRunner(db, bot, params, settings.secret_key, admin_ids=settings.admin_ids)
     crash_runner.start()
     data["crash_runner"] = crash_runner
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
 
     polling = None
     if settings.webhook_url:
@@ -219,7 +269,11 @@ def main(argv: list[str]) -> int:
 
     jobs.INSTANCE = settings.instance_id  # before the job modules import it (jobs.crash does, by name)
     log.info("instance %s", settings.instance_id)
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except StartupError as err:
+        log.error("%s", err)
+        return 1
     return 0
 
 

@@ -12,8 +12,9 @@ def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.admin import broadcast as admin_broadcast
     from handlers.cashout import addresses, payouts, withdraw
-    from handlers.common import errors
-    from handlers.earn import faucet, owner, referral
+    from handlers.common import errors, prompts
+    from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
+    from handlers.earn import offers as offerwalls
     from handlers.earn import sites as faucets
     from handlers.home import fallback, help, language, start, wallet
     from handlers.loyalty import rewards as loyalty_rewards
@@ -31,9 +32,11 @@ def get_routers() -> list[Router]:
     return [
         errors.router(),
         social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
+        prompts.router(),
         admin.router(),
         admin_broadcast.router(),
         payouts.router(),
+        ad_review.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links
         start.router(),
         wallet.router(),
@@ -43,6 +46,9 @@ def get_routers() -> list[Router]:
         referral.router(),
         faucets.router(),
         owner.router(),
+        ads.router(),
+        advertise.router(),
+        campaigns.router(),
         games.router(),
         fair.router(),
         crash.router(),
@@ -50,6 +56,7 @@ def get_routers() -> list[Router]:
         twofa.router(),
         withdraw.router(),
         addresses.router(),
+        offerwalls.router(),
         social_send.router(),
         social_tip.router(),
         proof.router(),

@@ -16,6 +16,8 @@ from handlers.admin.codes import AdminCodes
 from handlers.common.data import Shared, shared
 from handlers.common.i18n import LocaleMiddleware, get_i18n
 from handlers.common.private import PrivateOnly
+from handlers.common.prompts import LeavePrompt
+from handlers.common.taps import AnswerEveryTap, outermost
 from handlers.middlewares import InFlight, Members, People, Throttle
 from handlers.routing import CallbackIndex
 
@@ -37,12 +39,14 @@ def build_dispatcher(
     ``in_flight`` from here, ``user``, ``members``, ``i18n``, ``locale`` from the middlewares."""
     params = params or Params()
     dp = Dispatcher(storage=storage or MemoryStorage(), name="dustpan")
+    outermost(dp, AnswerEveryTap())  # outside the error router: a failed tap is answered too
     in_flight = InFlight()
     dp.update.outer_middleware(in_flight)
     dp.update.outer_middleware(People())
     dp.update.outer_middleware(Members(db, params))
     dp.update.outer_middleware(LocaleMiddleware(get_i18n()))
     dp.update.outer_middleware(throttle or Throttle(redis=redis, params=params))
+    dp.message.outer_middleware(LeavePrompt())  # a command typed during a prompt ends it
     dp.message.middleware(PrivateOnly())  # handlers marked @private (handlers.common.private)
     dp.callback_query.middleware(PrivateOnly())
     dp.message.middleware(AdminCodes())  # the 2FA code for admin commands that change things

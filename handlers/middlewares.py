@@ -1,5 +1,6 @@
 """Outer middlewares, in the order they run for every update:
 
+AnswerEveryTap (handlers.common.taps: every tap answered once, outside aiogram's error router) ->
 InFlight (so shutdown can wait for it) -> People (only people get through) -> Members
 (the user, registered and cached) -> Locale (handlers.common.i18n) -> Throttle (a flood gets one
 polite notice, then silence).
@@ -145,8 +146,11 @@ class Members(BaseMiddleware):
 class Throttle(BaseMiddleware):
     """Keeps one user's flood of taps from piling up. An update is dropped when the user
     already has ``in_flight`` updates being handled (taps arriving faster than we answer),
-    or has sent more than ``limit`` in ``window`` seconds; the first dropped one of a
-    window gets a polite notice, the rest silence.
+    or has sent more than ``limit`` in ``window`` seconds. The first dropped message of a
+    burst (until the user's updates in flight are all answered) gets a polite notice, and so
+    does the first dropped tap (as its answer); the first update over the rate limit of a
+    window too. The rest get silence, and a dropped tap still gets its (empty) answer from
+    handlers.common.taps, so no button keeps spinning.
 
     A script or a person who waits for each answer is never stopped by the first rule.
     Rate counts live in memory, or in Redis (shared by every instance) when given.
@@ -166,6 +170,7 @@ class Throttle(BaseMiddleware):
         self._counts: dict[int, tuple[int, int]] = {}
         self._busy: dict[int, int] = {}
         self._noticed: dict[int, int] = {}
+        self._burst_noticed: set[tuple[int, bool]] = set()  # (user, is a tap) told in this burst
 
     def _setting(self, fixed, key: str, fallback: int) -> int:
         if fixed is not None:
@@ -210,8 +215,9 @@ class Throttle(BaseMiddleware):
         slot = self._slot()
         busy = self._busy.get(user.id, 0)
         if busy >= self.in_flight:
-            if self._noticed.get(user.id) != slot:
-                self._noticed[user.id] = slot
+            burst = (user.id, event.callback_query is not None)
+            if burst not in self._burst_noticed:
+                self._burst_noticed.add(burst)
                 await self._notify(event, data["bot"])
             return None
         count = await self._hit(user.id, slot)
@@ -230,6 +236,8 @@ class Throttle(BaseMiddleware):
                 self._busy[user.id] = left
             else:
                 del self._busy[user.id]
+                self._burst_noticed.discard((user.id, True))
+                self._burst_noticed.discard((user.id, False))
 
     async def _notify(self, event: Update, bot: Bot) -> None:
         text = _("Easy there! Too many taps at once. Wait a couple of seconds and try again.")

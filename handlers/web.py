@@ -139,7 +139,12 @@ _loaded: list[bool] = []  # feature routes are imported on the first build, not 
 def _feature_routes() -> None:
     # Imported here, not at the top: feature modules import DB_KEY etc. from this module.
     from handlers.earn import api as faucet_api
+    from handlers.earn import postback
     from handlers.security import captcha_web
 
     ROUTES.append(faucet_api.setup)
     ROUTES.append(captcha_web.setup)
+    from handlers.earn import tracking  # ads: PUBLIC_URL/go/<token>
+
+    ROUTES.append(tracking.setup)
+    ROUTES.append(postback.setup)

@@ -93,6 +93,7 @@ def build_scheduler(
     """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
     from core.platform.budget import SendBudget
     from jobs import ledger_check
+    from jobs import offers as offer_holds
     from jobs import social as social_job
     from jobs.broadcast import BroadcastSender
     from jobs.notify import NoticeSender
@@ -126,6 +127,15 @@ def build_scheduler(
         "interval",
         seconds=params.get("payout.every"),
     )
+    from jobs import ads
+
+    scheduler.add_job(
+        exclusive(db, "ads")(ads.settle_joins),
+        "interval",
+        seconds=params.get("ads.join_check_every"),
+        args=[db, params, ads.telegram_member(bot)],
+    )
+    scheduler.add_job(exclusive(db, "offers")(offer_holds.release), "interval", seconds=60, args=[db, params])
     scheduler.add_job(exclusive(db, "social")(social_job.run), "interval", minutes=1, args=[db, params])
     trust = Trust(
         db,

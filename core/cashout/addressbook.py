@@ -90,6 +90,12 @@ def check_label(label: str) -> str:
     return label.lower()
 
 
+def check_entry(asset: str, address: str, label: str, network: str) -> tuple[str, Address]:
+    """The label and the validated address of an entry to save, before any code is asked for:
+    a bad label, a bad or testnet address is refused first (AddressBookError, InvalidAddress)."""
+    return check_label(label), validate_address(get_asset(asset).code, address, network)
+
+
 def save_address(
     conn: Connection,
     user_id: int,
@@ -101,13 +107,14 @@ def save_address(
     code: str | None,
     secret_key: str,
     max_failures: int,
+    twofa_session: int = 0,
     now: datetime | None = None,
 ) -> Entry:
-    """Add (or change, when ``label`` exists) an address. Needs the 2FA code when 2FA is on."""
+    """Add (or change, when ``label`` exists) an address. Needs the 2FA code when 2FA is on
+    (``twofa_session``: the setting twofa.session, see core.identity.twofa.require)."""
     now = now or utcnow()
-    label = check_label(label)
-    checked: Address = validate_address(get_asset(asset).code, address, network)
-    twofa.require(conn, user_id, code, secret_key, now, max_failures=max_failures)
+    label, checked = check_entry(asset, address, label, network)
+    twofa.require(conn, user_id, code, secret_key, now, max_failures=max_failures, session=twofa_session)
     return _save(conn, user_id, checked, label, now)
 
 

@@ -93,6 +93,7 @@ class Policy:
     network: str  # mainnet | testnet
     to_telegram_wallet: bool  # the asset pays out through Crypto Pay: no address needed
     max_failures: int  # 2FA codes wrong in 24 hours before 2FA actions lock
+    twofa_session: int = 0  # seconds a used 2FA code still confirms the next action (twofa.session)
 
 
 def policy_for(params, asset: str) -> Policy:
@@ -106,6 +107,7 @@ def policy_for(params, asset: str) -> Policy:
         network=str(params.get("cashout.network")),
         to_telegram_wallet=params.get(f"payout.backend.{code}") == "cryptopay",
         max_failures=params.get("twofa.max_failures"),
+        twofa_session=params.get("twofa.session"),
     )
 
 
@@ -253,7 +255,9 @@ def confirm_withdrawal(
     if row.created_at < now - DRAFT_TTL:
         raise WithdrawalError("quote_expired")
     policy = policy_of(row.asset)
-    twofa.require(conn, user_id, code, secret_key, now, max_failures=policy.max_failures)
+    twofa.require(
+        conn, user_id, code, secret_key, now, max_failures=policy.max_failures, session=policy.twofa_session
+    )
     if not _move(conn, wid, ("draft",), "requested", now):
         return _w(_get(conn, user_id, wid), replayed=True)
     t = ledger.reserve(

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from core.earn import referrals
+from core.earn import debts, referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
 from core.identity import captcha
 from core.loyalty import Extras, Rules, reward_paid, rules_from
@@ -208,6 +208,7 @@ def answer_challenge(
         return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
     if t.replayed:  # claimed earlier in this window (another device, a retried update)
         return Outcome("already", asset, t.amount, wait_seconds=seconds_left(now, s.interval))
+    debts.repay_debts(conn, user_id, asset, t.amount, source_key=key, now=now)  # what a reversal left owed
     commission = 0
     if referrer is not None:
         commission = referrals.pay_commission_to(

@@ -92,6 +92,8 @@ class Source(StrEnum):
 
     FAUCET = "faucet"  # the platform pays the claim: its cut is the whole claim
     FAUCET_SITE = "faucet_site"  # the site's escrow pays: the platform's cut is zero
+    ADS = "ads"  # the campaign's escrow pays: the platform's cut is the ad fee
+    OFFER = "offer"  # an offerwall credit: the cut is offers.margin of the credit
 
 
 _CODE_RE = re.compile(r"r([0-9a-z]{1,13})", re.ASCII)
@@ -169,6 +171,13 @@ def activate(conn: Connection, user_id: int, now: datetime | None = None) -> int
     Returns the referrer's id (None for a user nobody invited).
     """
     return conn.execute(_ACTIVATE, {"u": user_id, "now": now or utcnow()}).scalar()
+
+
+def referrer_of(conn: Connection, user_id: int) -> int | None:
+    """The referrer who earns on ``user_id``'s earnings: None when nobody invited them or they
+    have not solved a captcha yet (then no commission is due)."""
+    row = conn.execute(_REFERRER, {"u": user_id}).first()
+    return row.referrer_id if row is not None and row.activated_at is not None else None
 
 
 def commission_for(share_bp: int, earning: int, platform_cut: int) -> int:

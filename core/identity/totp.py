@@ -122,6 +122,12 @@ def match_step(
     return matched
 
 
+def matches_step(secret: str, code: str, step: int) -> bool:
+    """Whether ``code`` is the code of exactly this time step (constant-time comparison)."""
+    digits = normalise_code(code)
+    return digits is not None and hmac.compare_digest(pyotp.HOTP(secret, digits=DIGITS).at(step), digits)
+
+
 # --- Secrets at rest -------------------------------------------------------------------------
 
 

@@ -85,6 +85,10 @@ twofa_backup_codes = Table(
 Index("ix_twofa_backup_codes_user", twofa_backup_codes.c.user_id)
 
 define("twofa.max_failures", "10", "int", minimum=1, maximum=1000)
+# A code already used is accepted again for the next protected action within this long of its
+# time step (the authenticator shows it for 30 s; a second action at once need not wait for
+# the next one). 0 turns it off: every code works once. Backup codes always work once.
+define("twofa.session", "5m", "duration", minimum=0, maximum=3600)
 WINDOW = timedelta(hours=24)
 
 
@@ -106,6 +110,16 @@ class TwoFactorFailed(DomainError):
         if self.counted is not None:
             user_id, max_failures, now = self.counted
             conn.execute(_CLAIM, {"u": user_id, "cutoff": now - WINDOW, "max": max_failures, "now": now})
+
+
+class TwoFactorReplayed(TwoFactorFailed):
+    """A right code whose time step was used already, outside the session (or with it off):
+    refused, but no guess. ``wait``: seconds until the authenticator shows the next code."""
+
+    reason = "twofa_code_used"
+
+    def __init__(self, wait: int) -> None:
+        DomainError.__init__(self, self.reason, wait=wait)
 
 
 class TwoFactorLocked(DomainError):
@@ -249,14 +263,33 @@ def begin_setup(
     return Setup(secret, totp.provisioning_uri(secret, account_name))
 
 
-def _check_totp(conn, row, user_id: int, code: str, secret_key: str, now: datetime) -> bool | None:
+def _check_totp(
+    conn, row, user_id: int, code: str, secret_key: str, now: datetime, session: int = 0
+) -> bool | None:
     """True: accepted (its step is used up now). False: wrong. None: a right code whose step
-    was used already (a replay, or a second tap): refused, but no guess, so not a failure."""
+    was used already (a replay, or a second tap): refused, but no guess, so not a failure.
+
+    ``session`` (seconds, the setting twofa.session): the code of this user's last used step is
+    accepted again until ``session`` seconds after that step began. Only the user's own last
+    step counts (each user has his own row and secret), and never a step before it.
+    """
     secret = totp.SecretBox(secret_key).decrypt(row.secret, aad=f"totp:{user_id}")
     step = totp.match_step(secret, code, now.timestamp(), row.last_step)
     if step is None:
+        if session > 0 and row.last_step is not None and in_session(row.last_step, now, session):
+            if totp.matches_step(secret, code, row.last_step):
+                return True
         return None if totp.match_step(secret, code, now.timestamp(), None) is not None else False
     return True if conn.execute(_CLAIM_STEP, {"u": user_id, "s": step}).rowcount == 1 else None
+
+
+def in_session(step: int, now: datetime, session: int) -> bool:
+    return now.timestamp() - step * totp.STEP_SECONDS <= session
+
+
+def next_code_wait(now: datetime) -> int:
+    """Seconds until the authenticator shows a new code."""
+    return totp.STEP_SECONDS - int(now.timestamp()) % totp.STEP_SECONDS
 
 
 def _settle_claim(conn, user_id: int, ok: bool | None, now: datetime, max_failures: int) -> None:
@@ -265,7 +298,7 @@ def _settle_claim(conn, user_id: int, ok: bool | None, now: datetime, max_failur
         raise _failed(user_id, now, max_failures)
     conn.execute(_REFUND, {"u": user_id})
     if ok is None:
-        raise TwoFactorFailed()
+        raise TwoFactorReplayed(next_code_wait(now))
 
 
 def confirm_setup(
@@ -307,11 +340,13 @@ def require(
     now: datetime | None = None,
     *,
     max_failures: int,
+    session: int = 0,
 ) -> bool:
     """Check a code for a guarded action inside the action's transaction.
 
     Returns False when 2FA is off (nothing to check), True when a code was accepted.
-    Raises TwoFactorRequired (no code given), TwoFactorLocked, or TwoFactorFailed.
+    Raises TwoFactorRequired (no code given), TwoFactorLocked, or TwoFactorFailed
+    (TwoFactorReplayed for a right code already used, outside ``session``: see _check_totp).
     """
     row = conn.execute(_ROW, {"u": user_id}).first()
     if row is None or not row.enabled:
@@ -322,7 +357,7 @@ def require(
         raise TwoFactorRequired()
     _claim(conn, user_id, now, max_failures)
     if totp.normalise_code(code) is not None:
-        ok = _check_totp(conn, row, user_id, code, secret_key, now)
+        ok = _check_totp(conn, row, user_id, code, secret_key, now, session)
     elif totp.normalise_backup_code(code) is not None:
         digest = totp.hash_backup_code(code, totp.backup_pepper(secret_key))
         ok = (
@@ -342,18 +377,35 @@ def verify(
     now: datetime | None = None,
     *,
     max_failures: int,
+    session: int = 0,
 ) -> bool:
     """A use case that only checks a code (True when accepted); for tests and admin prompts."""
-    return require(conn, user_id, code, secret_key, now, max_failures=max_failures)
+    return require(conn, user_id, code, secret_key, now, max_failures=max_failures, session=session)
+
+
+def tries_left(conn: Connection, user_id: int, *, max_failures: int, now: datetime | None = None) -> int:
+    """How many more wrong codes ``user_id`` may send before 2FA actions lock for 24 hours."""
+    now = now or utcnow()
+    row = conn.execute(_ROW, {"u": user_id}).first()
+    if row is None or row.failures_since is None or row.failures_since <= now - WINDOW:
+        return max_failures
+    return max(0, max_failures - row.failures)
 
 
 def disable(
-    conn: Connection, user_id: int, code: str | None, secret_key: str, now=None, *, max_failures: int
+    conn: Connection,
+    user_id: int,
+    code: str | None,
+    secret_key: str,
+    now=None,
+    *,
+    max_failures: int,
+    session: int = 0,
 ) -> None:
     """Turn 2FA off; needs a valid code. Backup codes are deleted with it."""
     if not is_enabled(conn, user_id):
         raise TwoFactorState("twofa_not_on")
-    require(conn, user_id, code, secret_key, now, max_failures=max_failures)
+    require(conn, user_id, code, secret_key, now, max_failures=max_failures, session=session)
     conn.execute(delete(twofa).where(twofa.c.user_id == user_id))
     conn.execute(delete(twofa_backup_codes).where(twofa_backup_codes.c.user_id == user_id))
     audit.record(conn, "twofa_off", actor=user_id, now=now)

@@ -6,7 +6,8 @@ users, or a system account name. System accounts make every flow explicit:
 - world: on-chain in and out; its negative balance is what the operator put in.
 - treasury: the operator's float, funded from world by /deposit.
 - faucet_pool, marketing (referrals, RP, bonuses), house (games), liquidity (swaps),
-  staking: funded from treasury by /fund and paid out by their features.
+  staking, offer_pool (offerwall credits): funded from treasury by /fund and paid out by
+  their features.
 - ad_escrow, owner_escrow: money advertisers and faucet owners set aside.
 - fees: what the platform earns. withdrawals_pending: cash-outs on their way out.
 - check_escrow: what checks hold for their claimants, one sub-account per check
@@ -33,6 +34,7 @@ FEES = "fees"
 LIQUIDITY = "liquidity"
 STAKING = "staking"
 WITHDRAWALS_PENDING = "withdrawals_pending"
+OFFER_POOL = "offer_pool"  # pays offerwall credits (core.earn.offers)
 CHECK_ESCROW = "check_escrow"
 
 SYSTEM_ACCOUNTS: tuple[str, ...] = (
@@ -48,9 +50,10 @@ SYSTEM_ACCOUNTS: tuple[str, ...] = (
     WITHDRAWALS_PENDING,
     CHECK_ESCROW,
     WORLD,
+    OFFER_POOL,
 )
 # What /fund may move treasury money into: pools that features pay out from.
-FUNDABLE: tuple[str, ...] = (FAUCET_POOL, MARKETING, HOUSE, LIQUIDITY, STAKING)
+FUNDABLE: tuple[str, ...] = (FAUCET_POOL, MARKETING, HOUSE, LIQUIDITY, STAKING, OFFER_POOL)
 
 _USER = re.compile(r"user:[1-9][0-9]{0,18}", re.ASCII)
 _SYSTEM = re.compile(r"[a-z_]{2,32}(:[A-Za-z0-9_.:-]{1,30})?", re.ASCII)

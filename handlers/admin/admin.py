@@ -26,6 +26,7 @@ from core.platform import audit, leases
 from core.platform.db import Database
 from core.platform.params import REGISTRY, Params
 from core.platform.schema import utcnow
+from handlers.admin.texts import audit_line, setting_line, setting_value
 from handlers.common.args import args_of
 from handlers.common.filters import IsAdmin
 from handlers.common.i18n import _, amount
@@ -185,9 +186,9 @@ async def cmd_params(message: Message, command: CommandObject, params: Params) -
     if not keys:
         await message.answer(_("No settings match."))
         return
-    lines = [
-        f"<code>{k}</code> = {html.escape(str(params.get(k)))} <i>({params.source(k)})</i>" for k in keys[:80]
-    ]
+    lines = [setting_line(params, k) for k in keys[:80]]
+    if len(keys) > 80:
+        lines.append(_("… and {n} more: give a longer prefix.").format(n=len(keys) - 80))
     await message.answer("\n".join(lines))
 
 
@@ -197,14 +198,11 @@ async def cmd_set(message: Message, command: CommandObject, user: User, db: Data
         await message.answer(_("Usage: /set KEY VALUE. See /params for the keys."))
         return
     value = await params.store(db, args[0], args[1], admin_id=user.id)
-    await message.answer(_("{key} is now {value}.").format(key=args[0], value=html.escape(str(value))))
+    await message.answer(_("{key} is now {value}.").format(key=args[0], value=setting_value(args[0], value)))
 
 
 async def cmd_audit(message: Message, db: Database) -> None:
-    lines = [
-        f"{a.at:%m-%d %H:%M} {a.actor} {a.action} {html.escape(a.target or '')} {html.escape(str(a.details))[:120]}"
-        for a in await db.read(audit.recent, 20)
-    ]
+    lines = [audit_line(a) for a in await db.read(audit.recent, 20)]
     await message.answer("\n".join(lines) or _("Nothing in the audit log yet."))
 
 

@@ -20,6 +20,7 @@ the same way and re-check the admin with ``still_admin``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,13 +35,25 @@ from handlers.common.commands import ADMIN
 from handlers.common.data import AdminIds, sender_id
 from handlers.common.i18n import _
 from handlers.middlewares import Next
-from handlers.security.twofa import ask_code, delete_quietly, guarded, on_code
+from handlers.security.twofa import ask_code, delete_quietly, guarded, keep_waiting, on_code
 
-READ_ONLY = frozenset({"admin", "params", "audit", "payouts"})
+READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review"})
 PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 
 
+# Words that are secrets, by (command, first argument) -> their index among the arguments: the
+# code prompt never echoes them (/offerwall add NETWORK NAME APP_ID SECRET ASSET RATE).
+SECRET_WORDS: dict[tuple[str, str], int] = {("offerwall", "add"): 4}
+
+
+def redacted(command: str, args: str) -> str:
+    """``/command args`` as the code prompt may show it: secret words replaced by •••."""
+    words = args.split()
+    at = SECRET_WORDS.get((command, words[0].lower())) if words else None
+    if at is not None and at < len(words):
+        words[at] = "•••"
+    return f"/{command} {' '.join(words)}".strip()
 # Public commands with admin subcommands: guarded only when their first word is one of these.
 MIXED: dict[str, frozenset[str]] = {"reserves": frozenset({"add", "set"})}
 
@@ -130,20 +143,34 @@ class AdminCodes(BaseMiddleware):
             await delete_quietly(event)
         data["command"] = replace(command, args=args or None)
         resumed = data.get(_RESUMED)
-        if resumed is not None and resumed[:2] == (admin_id, event.message_id):
+        from_prompt = resumed is not None and resumed[:2] == (admin_id, event.message_id)
+        if resumed is not None and from_prompt:
             code = resumed[2]
         db = data["db"]
+        typed = f"/{command.command.lower()} {args}".strip()
         if code is None and await db.read(twofa.is_enabled, admin_id):
-            typed = f"/{command.command.lower()} {args}".strip()
+            shown = redacted(command.command.lower(), args)  # an offerwall secret is never echoed
             await ask_code(
-                event, data["state"], PURPOSE, confirming=typed, command=typed, message_id=event.message_id
+                event, data["state"], PURPOSE, confirming=shown, command=typed, message_id=event.message_id
             )
             return None
         params = data["params"]
         data["db"] = CodeCheckedDb(
             db, admin_id, code, data["settings"].secret_key, params.get("twofa.max_failures")
         )
-        return await handler(event, data)
+        if not from_prompt:
+            return await handler(event, data)
+        try:
+            return await handler(event, data)
+        except twofa.TwoFactorFailed as error:  # a mistyped code: the command keeps waiting for the right one
+            waiting = {
+                "purpose": PURPOSE,
+                "asked": int(time.time()),
+                "command": typed,
+                "message_id": event.message_id,
+            }
+            await keep_waiting(event, data["state"], error, admin_id, db, params, waiting)
+            return None
 
 
 @on_code(PURPOSE)

@@ -28,6 +28,7 @@ from handlers.common import notices as notice_texts
 from handlers.common.data import shown, text_of
 from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
+from handlers.common.prompts import cancel_markup, remember
 from handlers.security.twofa import code_or_run, guarded, on_code
 
 
@@ -125,7 +126,7 @@ async def cb_prove(
     await state.set_state(Proof.signature)
     await state.set_data({"claim": {**claim, "expires": ch.expires_at.timestamp()}})
     await query.answer()
-    await message.answer(challenge_text(ch))
+    await remember(state, await message.answer(challenge_text(ch), reply_markup=cancel_markup()))
 
 
 def challenge_text(ch: addressbook.Challenge) -> str:

@@ -95,11 +95,13 @@ async def cmd_address(
     args = words(command)
     verb = args[0].lower() if args else ""
     if not args:
-        await message.answer(await book_text(db, user))
+        await message.answer(await book_text(db, user), reply_markup=back_to_menu())
     elif verb == "remove" and len(args) in (2, 3):
         await remove(message, user, db, args[1:])
     elif (verb == "add" and len(args) == 4) or (verb not in ("add", "remove") and len(args) == 2):
         asset, label, address = (args[1], args[2], args[3]) if verb == "add" else (args[0], args[0], args[1])
+        # A bad label or a bad or testnet address is refused before any code is asked for.
+        addressbook.check_entry(asset, address, label, str(params.get("cashout.network")))
         await code_or_run(
             db,
             user.id,
@@ -150,6 +152,7 @@ async def save(
             code=code,
             secret_key=settings.secret_key,
             max_failures=params.get("twofa.max_failures"),
+            twofa_session=params.get("twofa.session"),
         )
     except DomainError as err:
         if err.reason != "address_taken" or state is None:

@@ -31,6 +31,7 @@ from handlers.common import notices as notice_texts
 from handlers.common.args import args_of, row_id
 from handlers.common.data import AdminIds, shown
 from handlers.common.filters import IsAdmin, IsAdminQuery
+from handlers.common.formatting import withdrawals_count
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID
 from handlers.security.twofa import code_or_run, guarded, on_code
@@ -49,10 +50,12 @@ errors.register(
 
 def _in_doubt_notice(p: dict) -> str:
     return _(
-        "⚠️ Payout batch {id} ({asset}, {backend}, {count} withdrawals): its payment was not found. "
+        "⚠️ Payout batch {id} ({asset}, {backend}, {withdrawals}): its payment was not found. "
         "It stays unknown and is looked up again; nothing is refunded. If you find its transaction: "
         "/paid {id} TXID. If you are sure nothing was paid: /failed {id} EVIDENCE."
-    ).format(id=p["id"], asset=p["asset"], backend=p["backend"], count=p["count"])
+    ).format(
+        id=p["id"], asset=p["asset"], backend=p["backend"], withdrawals=withdrawals_count(int(p["count"]))
+    )
 
 
 notice_texts.register("payout_in_doubt", _in_doubt_notice)
@@ -66,11 +69,11 @@ class PayCB(CallbackData, prefix="po"):
 def in_doubt_text(batches: list[payouts.Batch]) -> str:
     lines = [_("<b>Batches in doubt</b> (/paid BATCH TXID or /failed BATCH EVIDENCE)")]
     lines += [
-        _("Batch {id} · {asset} · {backend} · {count} withdrawals · since {since}").format(
+        _("Batch {id} · {asset} · {backend} · {withdrawals} · since {since}").format(
             id=b.id,
             asset=b.asset,
             backend=b.backend,
-            count=len(b.items),
+            withdrawals=withdrawals_count(len(b.items)),
             since=f"{b.created_at:%Y-%m-%d %H:%M} UTC",
         )
         for b in batches
@@ -235,7 +238,9 @@ async def cmd_paid(message: Message, command: CommandObject, user: User, db: Dat
         return
     counts = await db.write(payouts.settle_manual, user.id, batch, txid=args[1][:128])
     await message.answer(
-        _("Batch {id}: {count} withdrawals marked sent.").format(id=batch, count=counts.get("sent", 0))
+        _("Batch {id}: {withdrawals} marked sent.").format(
+            id=batch, withdrawals=withdrawals_count(counts.get("sent", 0))
+        )
     )
 
 
@@ -252,8 +257,8 @@ async def cmd_failed(message: Message, command: CommandObject, user: User, db: D
         return
     counts = await db.write(payouts.settle_manual, user.id, batch, reason=args[1][:200])
     await message.answer(
-        _("Batch {id}: {count} withdrawals marked failed; their amounts are back with the users.").format(
-            id=batch, count=counts.get("failed", 0)
+        _("Batch {id}: {withdrawals} marked failed; their amounts are back with the users.").format(
+            id=batch, withdrawals=withdrawals_count(counts.get("failed", 0))
         )
     )
 

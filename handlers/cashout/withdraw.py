@@ -34,6 +34,7 @@ from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID, MenuCB, back_button
 from handlers.common.private import private_chat_only
+from handlers.common.prompts import cancel_markup, remember
 from handlers.security.twofa import code_or_run, guarded, on_code
 from handlers.trust import follow
 
@@ -164,9 +165,11 @@ async def cb_asset(query: CallbackQuery, callback_data: WdCB, state: FSMContext)
     message = shown(query)
     await state.set_state(Withdraw.details)
     await state.set_data({"asset": callback_data.asset})
-    await message.answer(
-        _("Send the amount and the address (or a label from /addresses), like: 0.001 my-wallet")
+    prompt = await message.answer(
+        _("Send the amount and the address (or a label from /addresses), like: 0.001 my-wallet"),
+        reply_markup=cancel_markup(),
     )
+    await remember(state, prompt)
     await query.answer()
 
 

@@ -38,6 +38,10 @@ PUBLIC: list[tuple[str, object]] = [
     ("withdrawals", __("Your withdrawals and their state")),
     ("address", __("Your withdrawal addresses")),
     ("2fa", __("Two-factor authentication")),
+    ("ads", __("Paid ads: visit a site or join a channel, get paid")),
+    ("advertise", __("Advertise: pay people to visit your site or join your channel")),
+    ("campaigns", __("Your ad campaigns: numbers, pause, top up, cancel")),
+    ("offers", __("Offerwalls and surveys: earn more")),
     ("send", __("Send coins to someone: /send AMOUNT ASSET @username")),
     ("tip", __("In a group, reply with /tip AMOUNT ASSET to tip the author")),
     ("check", __("Make a check anyone with the link can claim")),
@@ -65,6 +69,10 @@ ADMIN: list[tuple[str, object]] = [
     ("payouts", __("Withdrawals waiting for approval")),
     ("paid", __("Mark a manual payout batch sent")),
     ("failed", __("Mark a manual payout batch failed")),
+    ("review", __("Ads waiting for review")),
+    ("adreject", __("Reject an ad with a reason")),
+    ("invalidview", __("Mark an ad view invalid (fraud)")),
+    ("offerwall", __("Offerwalls: add, list, on/off, IPs, hold, remove, trust")),
     ("broadcast", __("Message all users or a segment, within Telegram's limits")),
 ]
 

@@ -12,13 +12,14 @@ import logging
 from collections.abc import Callable
 
 from aiogram import Router
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, Message
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from core.errors import DomainError
 from core.identity.users import DEFAULT_LANGUAGE, User
 from core.platform.db import DatabaseUnavailable
 from handlers.common.i18n import _, __, amount, get_i18n
+from handlers.common.taps import current_tap_answered, is_not_modified
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ async def on_error(event: ErrorEvent, user: User | None = None) -> None:
 async def _tell(event: ErrorEvent) -> None:
     exc = event.exception
     update = event.update
+    if is_not_modified(exc):  # the message already shows what was asked (handlers.common.taps)
+        return
     if isinstance(exc, DomainError):
         text = explain(exc, as_html=update.callback_query is None)  # alerts are plain text
     elif isinstance(exc, DatabaseUnavailable):  # the writer logs the cause; one line per update here
@@ -129,8 +132,11 @@ async def _tell(event: ErrorEvent) -> None:
         )
         text = _("Sorry, something went wrong on our side and nothing was changed. Please try again.")
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+        query = update.callback_query
+        if query is not None and current_tap_answered() and isinstance(query.message, Message):
+            await query.message.answer(text)  # a second answer would never reach the phone
+        elif query is not None:
+            await query.answer(text, show_alert=True)
         elif update.message is not None:
             await update.message.answer(text)
     except Exception:

@@ -6,14 +6,26 @@ from handlers.common.i18n import _
 
 
 def wait_text(seconds: int) -> str:
-    """A waiting time, rounded up: '45 s', '23 min', '1 h 0 min'."""
+    """A waiting time, rounded up: '45 s', '23 min', '1 h', '1 h 31 min'."""
     seconds = max(1, int(seconds))
     if seconds < 60:
         return _("{n} s").format(n=seconds)
     minutes = -(-seconds // 60)
     if minutes < 60:
         return _("{n} min").format(n=minutes)
+    if minutes % 60 == 0:
+        return _("{h} h").format(h=minutes // 60)
     return _("{h} h {m} min").format(h=minutes // 60, m=minutes % 60)
+
+
+def count_of(n: int, one: str, many: str) -> str:
+    """``one`` for 1, ``many`` (with {n}) otherwise: '1 withdrawal', '3 withdrawals' (both translated
+    by the caller; a language with more forms words ``many`` so that it fits every number)."""
+    return one if n == 1 else many.format(n=n)
+
+
+def withdrawals_count(n: int) -> str:
+    return count_of(n, _("1 withdrawal"), _("{n} withdrawals"))
 
 
 def percent(basis_points: int) -> str:

@@ -96,6 +96,7 @@ async def cb_ask_rating(query: CallbackQuery, callback_data: RateCB) -> None:
     for v in range(1, 6):
         kb.button(text="⭐" * v, callback_data=RateCB(s=callback_data.s, v=v))
     kb.adjust(5)
+    kb.row(back_button())
     await message.answer(_("How would you rate this site?"), reply_markup=kb.as_markup())
     await query.answer()
 
@@ -103,7 +104,10 @@ async def cb_ask_rating(query: CallbackQuery, callback_data: RateCB) -> None:
 async def cb_rate(query: CallbackQuery, callback_data: RateCB, user: User, db: Database) -> None:
     message = shown(query)
     await db.write(faucet_sites.rate_site, user.id, callback_data.s, callback_data.v)
-    await message.edit_text(_("Thanks for rating!"))
+    kb = InlineKeyboardBuilder()  # a way back: the directory, or the menu
+    kb.button(text=_("🌐 Faucet sites"), callback_data=MenuCB(to="faucets"))
+    kb.row(back_button())
+    await message.edit_text(_("Thanks for rating!"), reply_markup=kb.as_markup())
     await query.answer()
 
 

@@ -2,13 +2,17 @@
 
 Other features call ``code_or_run(db, user_id, message, state, purpose, run, **data)`` (or
 ``ask_code``) and register what to do with the code under ``purpose`` (``on_code(purpose)``). The message with the
-code is deleted where Telegram allows. A wrong code stays counted though the action is undone.
+code is deleted where Telegram allows (text that does not look like a code is left alone and
+answered with what the bot waits for). A wrong code stays counted though the action is undone,
+and the action keeps waiting for the right code (saying how many tries are left) until the
+failure limit or ``PROMPT_TTL``; ✖️ Cancel or any command ends the wait (handlers.common.prompts).
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,13 +33,21 @@ from handlers.common import errors
 from handlers.common.data import shown, text_of
 from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, __
-from handlers.common.menu import MenuCB, back_button
+from handlers.common.menu import MenuCB, back_button, back_to_menu
 from handlers.common.private import private_chat_only
+from handlers.common.prompts import cancel_markup, leave, remember
 
 log = logging.getLogger(__name__)
 
 errors.register("twofa_required", __("This needs your 2FA code. Please start again and send the code."))
 errors.register("twofa_wrong_code", __("That code is wrong, expired or already used. Nothing was changed."))
+errors.register(
+    "twofa_code_used",
+    __(
+        "That code is wrong, expired or already used. Nothing was changed. A code works once: "
+        "if you just used it, wait {wait} s for the next one."
+    ),
+)
 errors.register(
     "twofa_locked", __("Too many wrong codes. 2FA actions are locked until {until}. Nothing was changed.")
 )
@@ -52,6 +64,51 @@ class TwoFA(StatesGroup):
 
 class TwoFaCB(CallbackData, prefix="2fa"):
     action: str
+
+
+PROMPT_TTL = 600  # seconds a guarded action waits for its code
+
+
+def looks_like_code(text: str, *, backup: bool = True) -> bool:
+    """A TOTP code (6 digits, spaces allowed) or, with ``backup``, a backup code."""
+    return totp.normalise_code(text) is not None or (backup and totp.normalise_backup_code(text) is not None)
+
+
+def waiting_text() -> str:
+    return _(
+        "I am waiting for your 2FA code: the 6 digits your authenticator app shows for Dustpan "
+        "(or a backup code). Send it, or tap Cancel."
+    )
+
+
+async def tell_waiting(message: Message, state: FSMContext, text: str) -> None:
+    """Answer while a prompt still waits: ``text`` with Cancel (now the prompt's live button)."""
+    await remember(state, await message.answer(text, reply_markup=cancel_markup()))
+
+
+async def tell_wrong_code(
+    message: Message, state: FSMContext, error: twofa.TwoFactorFailed, user_id: int, db, params
+) -> None:
+    """A refused code while the action still waits: why, how many tries are left, and Cancel."""
+    if isinstance(error, twofa.TwoFactorReplayed):
+        text = errors.explain(error, as_html=True)
+    else:
+        max_failures = params.get("twofa.max_failures")
+        left = await db.read(twofa.tries_left, user_id, max_failures=max_failures)
+        if left == 0:  # locked now: the action stops waiting, and the error router says until when
+            if message.bot is not None:
+                await leave(state, message.bot, message.chat.id)
+            await db.read(twofa.check_lock, user_id, max_failures=max_failures)
+        text = _("That code is wrong. Nothing was changed.") + " " + tries_left_text(left)
+    await tell_waiting(message, state, text)
+
+
+def tries_left_text(left: int) -> str:
+    if left == 1:
+        return _("1 try left before 2FA actions lock for 24 hours. Send the right code, or tap Cancel.")
+    return _(
+        "Tries left before 2FA actions lock for 24 hours: {left}. Send the right code, or tap Cancel."
+    ).format(left=left)
 
 
 CodeHandler = Callable[..., Awaitable[None]]
@@ -83,11 +140,11 @@ async def ask_code(
     """Wait for a code for ``purpose``; ``confirming`` says what the code will do (so an admin
     sees which command a code confirms, even one someone else sent from their session)."""
     await state.set_state(TwoFA.code)
-    await state.set_data({"purpose": purpose, **data})
+    await state.set_data({"purpose": purpose, "asked": int(time.time()), **data})
     text = _("Send the 6-digit code from your authenticator app (or a backup code).")
     if confirming:
         text += "\n" + _("It confirms: {action}").format(action=f"<code>{html.escape(confirming)}</code>")
-    await message.answer(text)
+    await remember(state, await message.answer(text, reply_markup=cancel_markup()))
 
 
 async def code_or_run(
@@ -130,14 +187,10 @@ def status_view(enabled: bool) -> tuple[str, InlineKeyboardMarkup]:
     return text, kb.as_markup()
 
 
-async def cmd_2fa(
-    message: Message, user: User, db: Database, settings: Settings, state: FSMContext, bot: Bot
-) -> None:
-    if await db.read(twofa.is_enabled, user.id):
-        text, kb = status_view(True)
-        await message.answer(text, reply_markup=kb)
-    else:  # nothing to choose yet: go straight to the QR code
-        await start_setup(user, db, settings, state, bot)
+async def cmd_2fa(message: Message, user: User, db: Database) -> None:
+    """The same on/off screen as the menu's; setup starts only from its button."""
+    text, kb = status_view(await db.read(twofa.is_enabled, user.id))
+    await message.answer(text, reply_markup=kb)
 
 
 async def cb_menu(query: CallbackQuery, user: User, db: Database) -> None:
@@ -164,9 +217,11 @@ async def start_setup(user: User, db: Database, settings: Settings, state: FSMCo
         "Setup link: <code>{uri}</code>\n\n"
         "Then send me the 6-digit code the app shows."
     ).format(secret=setup.secret, uri=html.escape(setup.uri))
-    shown = await bot.send_photo(user.id, photo, caption=caption)
     await state.set_state(TwoFA.confirm)
-    await state.set_data({"qr_message": shown.message_id})
+    await state.set_data({})
+    shown = await bot.send_photo(user.id, photo, caption=caption, reply_markup=cancel_markup())
+    await state.update_data(qr_message=shown.message_id)
+    await remember(state, shown, delete_on_leave=True)  # the secret leaves the chat with the prompt
 
 
 async def on_confirm_input(
@@ -178,16 +233,24 @@ async def on_confirm_input(
     state: FSMContext,
     bot: Bot,
 ) -> None:
+    text = text_of(message)
+    if not looks_like_code(text, backup=False):  # not a code: kept, and told what we wait for
+        await tell_waiting(message, state, waiting_text())
+        return
     await delete_quietly(message)
-    codes = await guarded(
-        db,
-        user.id,
-        twofa.confirm_setup,
-        user.id,
-        text_of(message),
-        settings.secret_key,
-        max_failures=params.get("twofa.max_failures"),
-    )
+    try:
+        codes = await guarded(
+            db,
+            user.id,
+            twofa.confirm_setup,
+            user.id,
+            text,
+            settings.secret_key,
+            max_failures=params.get("twofa.max_failures"),
+        )
+    except twofa.TwoFactorFailed as error:  # setup goes on waiting for a right code
+        await tell_wrong_code(message, state, error, user.id, db, params)
+        return
     await forget_qr(bot, message.chat.id, state)
     await message.answer(backup_codes_text(codes))
 
@@ -237,18 +300,54 @@ async def off_with_code(
         code,
         settings.secret_key,
         max_failures=params.get("twofa.max_failures"),
+        session=params.get("twofa.session"),
     )
-    await message.answer(_("Two-factor authentication is off."))
+    await message.answer(_("Two-factor authentication is off."), reply_markup=back_to_menu())
 
 
-async def on_code_input(message: Message, state: FSMContext, **deps) -> None:
+async def on_code_input(
+    message: Message, state: FSMContext, user: User, db: Database, params: Params, **deps
+) -> None:
+    """The code a guarded action waits for. A wrong one leaves the action waiting."""
+    text = text_of(message)
+    if not looks_like_code(text):  # not a code, so not a guess: kept, and told what we wait for
+        await tell_waiting(message, state, waiting_text())
+        return
     await delete_quietly(message)
-    data = await state.get_data()
+    waiting = await state.get_data()
+    data = dict(waiting)
     await state.clear()
     handler = _PURPOSES.get(data.pop("purpose", ""))
     if handler is None:
         return
-    await handler(message, text_of(message), data, state=state, **deps)
+    if time.time() - data.pop("asked", 0) > PROMPT_TTL:
+        await message.answer(
+            _("That request waited too long and expired. Nothing was changed; please start again."),
+            reply_markup=back_to_menu(),
+        )
+        return
+    data.pop("prompt", None)
+    try:
+        await handler(message, text, data, state=state, user=user, db=db, params=params, **deps)
+    except twofa.TwoFactorFailed as error:
+        if await state.get_state() is not None:  # the handler started another prompt
+            raise
+        await keep_waiting(message, state, error, user.id, db, params, waiting)
+
+
+async def keep_waiting(
+    message: Message,
+    state: FSMContext,
+    error: twofa.TwoFactorFailed,
+    user_id: int,
+    db: Database,
+    params: Params,
+    waiting: dict[str, Any],
+) -> None:
+    """A refused code: the action (``waiting``, the prompt's data) goes on waiting for the right one."""
+    await state.set_state(TwoFA.code)
+    await state.set_data(waiting)
+    await tell_wrong_code(message, state, error, user_id, db, params)
 
 
 def router() -> Router:

@@ -29,6 +29,7 @@ from handlers.common.filters import NotCommand
 from handlers.common.i18n import _, amount
 from handlers.common.menu import MAX_ID, MENU, MenuCB, back_button
 from handlers.common.private import private_chat_only
+from handlers.common.prompts import cancel_markup, remember
 from handlers.social.common import claim_link
 
 log = logging.getLogger(__name__)
@@ -213,17 +214,20 @@ async def cb_ask(
     await db.read(checks.get_check, user.id, callback_data.id)
     if callback_data.action == "pw":
         await state.set_state(CheckInput.password)
-        await message.answer(
-            _("Send the password for check #{id} (or “off” to remove it).").format(id=callback_data.id)
+        prompt = await message.answer(
+            _("Send the password for check #{id} (or “off” to remove it).").format(id=callback_data.id),
+            reply_markup=cancel_markup(),
         )
     else:
         await state.set_state(CheckInput.channel)
-        await message.answer(
+        prompt = await message.answer(
             _(
                 "Send the @channel whose members only may claim check #{id} (or “off”). I must be an admin there."
-            ).format(id=callback_data.id)
+            ).format(id=callback_data.id),
+            reply_markup=cancel_markup(),
         )
     await state.set_data({"id": callback_data.id})
+    await remember(state, prompt)  # its ✖️ Cancel ends the wait (handlers.common.prompts)
     await query.answer()
 
 
@@ -340,7 +344,10 @@ async def cmd_start_link(
     elif got.reason == "check_password_needed":
         await state.set_state(CheckInput.claim)
         await state.set_data({"code": code})
-        await message.answer(_("This check is protected by a password. Send the password."))
+        prompt = await message.answer(
+            _("This check is protected by a password. Send the password."), reply_markup=cancel_markup()
+        )
+        await remember(state, prompt)
     elif got.reason == "check_members_only":
         await claim(message, user, db, params, bot, code, None)
     else:

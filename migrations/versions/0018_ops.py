@@ -1,7 +1,7 @@
 """ops: broadcasts and their recipients
 
 Revision ID: 0018_ops
-Revises: 0015_loyalty
+Revises: 0014_offers
 Create Date: 2026-12-06 23:45:00
 
 - broadcasts: a message (HTML, photo, URL button), its segment and state.
@@ -14,7 +14,7 @@ import core.platform.schema
 
 
 revision = "0018_ops"
-down_revision = "0015_loyalty"
+down_revision = "0014_offers"
 branch_labels = None
 depends_on = None
 

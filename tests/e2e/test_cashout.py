@@ -35,7 +35,9 @@ async def test_2fa_address_withdraw_and_txid(fake_api, bot_process, bot_env, db)
         await say(who, text)
 
     # 2FA: the QR code arrives as a photo, the secret as text; a valid code turns it on.
-    await alice.send("/2fa")
+    await alice.send("/2fa")  # the on/off screen; setup starts from its button (issue 12, item 5)
+    await alice.wait_for("sendMessage")
+    await alice.tap_button("Turn 2FA on")
     photo = await alice.wait_for("sendPhoto")
     assert photo.params["photo"].data.startswith(b"\x89PNG")
     await asyncio.sleep(0.3)

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
@@ -30,6 +31,8 @@ from aiogram.methods import (
 )
 from aiogram.types import (
     CallbackQuery,
+    ChatMemberLeft,
+    ChatMemberMember,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -65,8 +68,10 @@ class RecordingSession(BaseSession):
         self.sent: list[Sent] = []
         self._ids = itertools.count(1000)
         self.messages: dict[tuple[int, int], Message] = {}
-        # getChatMember answers: (chat, user) -> status ("left" when absent)
+        # getChatMember answers: (chat, user) -> status ("left" when absent); a chat in
+        # ``unknown_chats`` is one the bot cannot see ("chat not found").
         self.chat_members: dict[tuple[int | str, int], str] = {}
+        self.unknown_chats: set[int | str] = set()
 
     async def close(self) -> None:
         pass
@@ -115,6 +120,8 @@ class RecordingSession(BaseSession):
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             key = (chat_id, params.get("message_id"))
             old = self.messages.get(key)
+            if old is not None and _same(old, method, record.markup):
+                raise TelegramBadRequest(method, NOT_MODIFIED)  # as Telegram answers a double tap
             record.message_id = params.get("message_id")
             msg = Message(
                 message_id=params.get("message_id"),
@@ -145,10 +152,13 @@ class RecordingSession(BaseSession):
             return True
         return True
 
-
     def chat_member(self, chat_id: int | str, user_id: int) -> Any:
-        from aiogram.types import ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember
+        from aiogram.types import ChatMemberAdministrator
 
+        if chat_id in self.unknown_chats:
+            raise TelegramBadRequest(
+                GetChatMember(chat_id=chat_id, user_id=user_id), "Bad Request: chat not found"
+            )
         status = self.chat_members.get((chat_id, user_id), "left")
         user = TgUser(id=user_id, is_bot=user_id == BOT_ID, first_name="U")
         if status == "administrator":
@@ -161,6 +171,19 @@ class RecordingSession(BaseSession):
         if status == "member":
             return ChatMemberMember(user=user)
         return ChatMemberLeft(user=user)
+
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+
+
+def _same(old: Message, method: EditMessageText | EditMessageReplyMarkup, markup) -> bool:
+    text = method.text if isinstance(method, EditMessageText) else old.text
+    before = old.reply_markup.model_dump() if old.reply_markup is not None else None
+    after = markup.model_dump() if markup is not None else None
+    return old.text == text and before == after
 
 
 @dataclass
@@ -221,10 +244,16 @@ class Person:
         return await self.tg.feed(Update(update_id=self.tg.next_update_id(), callback_query=cq))
 
     async def tap_button(self, text_part: str) -> list[Sent]:
+        """Tap the newest button whose label contains ``text_part``. Usually it is on the last
+        message with buttons; a prompt's ✖️ Cancel (handlers.common.prompts) may have come since,
+        and the screen the user taps is still above it, as on a phone."""
         message = self.tg.last_with_buttons(self.user_id)
-        for text, data in message.buttons():
-            if text_part in text:
-                return await self.tap(data, message)
+        for shown in [message, *reversed(self.tg.session.sent)]:
+            if shown.chat_id != self.user_id or shown.markup is None or shown.method == "answerCallbackQuery":
+                continue
+            for text, data in shown.buttons():
+                if text_part in text:
+                    return await self.tap(data, shown)
         raise AssertionError(f"no button with {text_part!r} in {message.buttons()}")
 
 

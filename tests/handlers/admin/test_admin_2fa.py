@@ -15,6 +15,7 @@ from core.platform.schema import utcnow
 from core.play import crash
 from core.play.tables import crash_chains
 from handlers.common.commands import ADMIN as ADMIN_COMMANDS
+from tests.core.earn.ads_world import ad_world
 from tests.handlers.cashout.test_cashout import ADDR, enable_2fa
 from tests.handlers.conftest import ADMIN
 from tests.handlers.harness import texts
@@ -24,7 +25,7 @@ ALICE = 111
 SALT = "ab" * 32
 ASKS = "6-digit code"
 
-READ_ONLY = {"admin", "params", "audit", "payouts"}  # show, never change
+READ_ONLY = {"admin", "params", "audit", "payouts", "review"}  # show, never change
 # Every other admin command, as an attacker with the admin's session would send it, and the
 # audit line it writes once the code is given.
 GUARDED = {
@@ -37,6 +38,9 @@ GUARDED = {
     "failed": ("/failed 1 lost", "batch_failed"),
     "crashnew": ("/crashnew 925000", "crash_chain"),  # no Bitcoin node: the admin gives the tip
     "crashsalt": (f"/crashsalt {SALT}", "crash_salt"),
+    "adreject": ("/adreject 1 spam", "ad_rejected"),  # campaign 1 waits for review (ad_world)
+    "invalidview": ("/invalidview 1", "ad_view_invalid"),  # view 1 was paid (ad_world)
+    "offerwall": ("/offerwall hold w 1", "offerwall_hold"),
     "broadcast": ("/broadcast News for all", "broadcast_draft"),
 }
 
@@ -64,6 +68,7 @@ async def world(tg, db):
         db, Params(env={}), lambda name, asset: ManualBackend(tg.bot, frozenset({ADMIN}))
     ).run_once()
     await admin.send("/set crash.chain_length 10")
+    await ad_world(db)
     return admin, alice
 
 
@@ -93,6 +98,8 @@ async def test_a_stolen_session_without_the_code_changes_nothing(tg, db, name):
     if name == "crashsalt":
         await admin.send("/crashnew 925000")
         await db.write(committed_block_can_exist)
+    if name == "offerwall":
+        await admin.send("/offerwall add cpx w 123 s3cret DOGE 0.00001")
     t = await enable_2fa(db, ADMIN)
     before = await snapshot(db, tg)
 

@@ -101,10 +101,11 @@ async def test_tampered_and_foreign_callbacks(tg, db, alice):
 async def test_withdraw_needs_2fa_code_when_on(tg, db, alice):
     t = await enable_2fa(db, ALICE)
     await alice.send(f"/withdraw 0.001 BTC {ADDR}")
+    quote = tg.last_with_buttons(ALICE)
     assert "6-digit code" in texts(await alice.tap_button("Confirm"))
     assert "wrong" in texts(await alice.send("123456"))
     assert await available(db) == 1_000_000
-    await alice.tap_button("Confirm")
+    await alice.tap(quote.buttons()[0][1], quote)  # Confirm again: it asks for the code again
     sent = await alice.send(t.now())
     assert any(s.method == "deleteMessage" for s in sent) and "confirmed" in texts(sent)
     assert await available(db) == 900_000
@@ -142,7 +143,7 @@ async def test_big_withdrawal_needs_admin_approval_then_manual_batch(tg, db, ali
     doc = [s for s in tg.session.sent if s.method == "sendDocument"][-1]
     assert doc.chat_id == ADMIN and "/paid 1" in doc.text
     assert "Usage: /paid" in texts(await admin.send("/paid x"))
-    assert "1 withdrawals marked sent" in texts(await admin.send("/paid 1 deadbeef"))
+    assert "1 withdrawal marked sent" in texts(await admin.send("/paid 1 deadbeef"))
     assert "not waiting" in texts(await admin.send("/failed 1 oops"))
     assert "deadbeef" in texts(await alice.send("/withdrawals"))
     assert await available(db) == 500_000
@@ -209,7 +210,8 @@ async def test_no_secret_or_code_in_logs(tg, db, caplog):
     caplog.set_level(logging.DEBUG)
     p = tg.person(333)
     await p.send("/start")
-    sent = await p.send("/2fa")
+    await p.send("/2fa")
+    sent = await p.tap_button("Turn 2FA on")
     secret = [s for s in sent if s.method == "sendPhoto"][0].text.split("<code>")[1].split("</code>")[0]
     code = pyotp.TOTP(secret).now()
     out = texts(await p.send(code))
@@ -346,12 +348,12 @@ async def test_a_batch_in_doubt_is_shown_to_admins_and_failed_only_with_evidence
         await NoticeSender(db, Bot(BOT_TOKEN, session=session), Params(env={})).run_once()
         told = [s.text for s in session.sent if s.chat_id == ADMIN]
         assert len(told) == 1 and "/failed 1" in told[0] and "/paid 1" in told[0]  # once, not per lookup
-        assert "Batch 1 · BTC · rpc · 1 withdrawals" in texts(await admin.send("/payouts"))
+        assert "Batch 1 · BTC · rpc · 1 withdrawal ·" in texts(await admin.send("/payouts"))
         assert "being checked" in texts(await alice.send("/withdrawals"))
         assert "Usage: /failed" in texts(await admin.send("/failed 1"))
         assert await available(db) == 900_000
         out = texts(await admin.send("/failed 1 node wallet has no transaction with comment payout:BTC:1"))
-        assert "1 withdrawals marked failed" in out
+        assert "1 withdrawal marked failed" in out
         assert await available(db) == 1_000_000
         line = [a for a in await db.read(audit.recent, 5) if a.action == "batch_failed"][0]
         assert line.actor == ADMIN and "no transaction" in line.details["reason"]

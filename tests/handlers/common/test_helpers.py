@@ -64,7 +64,8 @@ def test_row_id(text, expected):
         (60, "1 min", "1 мин"),
         (61, "2 min", "2 мин"),  # rounded up: never "next claim in 1 min" when it is 2
         (23 * 60, "23 min", "23 мин"),
-        (3600, "1 h 0 min", "1 ч 0 мин"),
+        (3600, "1 h", "1 ч"),  # not "1 h 0 min" (issue 12, item 18)
+        (86400, "24 h", "24 ч"),
         (90 * 60 + 1, "1 h 31 min", "1 ч 31 мин"),
     ],
 )

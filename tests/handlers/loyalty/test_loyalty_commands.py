@@ -102,7 +102,7 @@ async def test_convert_bad_input_moves_nothing(tg, db):
 async def test_boost_buy_extend_and_shown_in_balance(tg, db):
     alice = tg.person(ALICE)
     listed = texts(await alice.send("/boost"))
-    assert "1. +25% for 24 h 0 min: 500 RP" in listed
+    assert "1. +25% for 24 h: 500 RP" in listed
     assert "There is no boost 9" in texts(await alice.send("/boost 9"))
     assert "There is no boost" in texts(await alice.send("/boost x"))
     assert "it needs 500 RP" in texts(await alice.send("/boost 1"))

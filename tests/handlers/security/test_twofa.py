@@ -13,7 +13,8 @@ ALICE = 111
 async def turn_on(tg, db, user_id=ALICE):
     p = tg.person(user_id)
     await p.send("/start")
-    sent = await p.send("/2fa")  # off: the command goes straight to the QR code
+    await p.send("/2fa")  # the on/off screen; setup starts from its button (issue 12, item 5)
+    sent = await p.tap_button("Turn 2FA on")
     photo = [s for s in sent if s.method == "sendPhoto"][0]
     assert "otpauth://totp/" in photo.text
     assert photo.params["_files"]  # the QR code PNG is uploaded
@@ -26,6 +27,7 @@ async def test_setup_with_qr_then_code_then_backup_codes(tg, db):
     assert "wrong" in texts(await p.send("123456"))
     assert not await db.read(twofa.is_enabled, ALICE)
     await p.send("/2fa")  # start again with a new secret
+    await p.tap_button("Turn 2FA on")
     photo = [s for s in tg.session.sent if s.method == "sendPhoto"][-1]
     secret = re.search(r"<code>([A-Z2-7]+)</code>", photo.text)[1]
     sent = await p.send(pyotp.TOTP(secret).now())
