@@ -208,10 +208,16 @@ async def run(settings: Settings) -> None:
     data = shared(dp)
     data["bot_username"] = me.username or ""
     await register_commands(bot, get_i18n(), settings.admin_ids)
+    from handlers.admin.broadcast import make_show_progress
     from handlers.trust.proof import announce_roots
 
     scheduler = build_scheduler(
-        settings, db, bot, params, announce_proofs=lambda roots: announce_roots(bot, params, roots)
+        settings,
+        db,
+        bot,
+        params,
+        announce_proofs=lambda roots: announce_roots(bot, params, roots),
+        show_broadcast_progress=make_show_progress(db),
     )
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.

@@ -257,6 +257,14 @@ class Reason(StrEnum):
     NOT_OPEN = "not_open"
     ALREADY_QUEUED = "already_queued"
     ROUND_NOT_OVER = "round_not_over"
+    # broadcasts (core.ops)
+    BROADCAST = "broadcast"
+    BAD_SEGMENT = "bad_segment"
+    EMPTY_BROADCAST = "empty_broadcast"
+    UNKNOWN_BROADCAST = "unknown_broadcast"
+    NOT_A_DRAFT = "not_a_draft"
+    EMPTY_SEGMENT = "empty_segment"
+    BAD_MOVE = "bad_move"
 
 
 class DomainError(Exception):

@@ -10,6 +10,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers.admin import admin
+    from handlers.admin import broadcast as admin_broadcast
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors, prompts
     from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
@@ -34,6 +35,7 @@ def get_routers() -> list[Router]:
         social_inline.router(),  # the only inline-mode handlers: first, so queries skip the tree
         prompts.router(),
         admin.router(),
+        admin_broadcast.router(),
         payouts.router(),
         ad_review.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links

@@ -116,19 +116,27 @@ async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.F
     return True
 
 
-def build_scheduler(settings, db: Database, bot, params, *, announce_proofs=None) -> AsyncIOScheduler:
+def build_scheduler(
+    settings, db: Database, bot, params, *, announce_proofs=None, show_broadcast_progress=None
+) -> AsyncIOScheduler:
     """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
+    from core.platform.budget import SendBudget
     from jobs import ledger_check
     from jobs import offers as offer_holds
     from jobs import social as social_job
+    from jobs.broadcast import BroadcastSender
     from jobs.notify import NoticeSender
     from jobs.payout_backends import from_env
     from jobs.payouts import Payouts
     from jobs.trust import Trust
 
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-    sender = NoticeSender(db, bot, params)
+    # One send budget for the bot: notices and broadcasts together stay within broadcast.rate.
+    budget = SendBudget(lambda: params.get("broadcast.rate"))
+    sender = NoticeSender(db, bot, params, budget=budget)
     scheduler.add_job(exclusive(db, "notify")(sender.run_once), "interval", seconds=1)
+    broadcasts = BroadcastSender(db, bot, params, budget, show_progress=show_broadcast_progress)
+    scheduler.add_job(exclusive(db, "broadcast")(broadcasts.run_once), "interval", seconds=2)
     scheduler.add_job(
         exclusive(db, "ledger_check")(ledger_check.run),
         "interval",

@@ -18,17 +18,25 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from sqlalchemy import Connection
 
 import jobs
+from core import ops
 from core.errors import UnknownUser
 from core.identity.users import DEFAULT_LANGUAGE, get_user
 from core.platform import notices
+from core.platform.budget import SendBudget
 from core.platform.db import Database
 from core.platform.params import Params
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4000
 LOCALE_TTL = 60  # seconds a chat's language is remembered: a change reaches its notices soon
+
+
+def _blocked(conn: Connection, ids: list[int], chat_id: int) -> None:
+    notices.mark_done(conn, ids, "blocked")
+    ops.mark_blocked(conn, chat_id)  # counted apart in /admin, left out of broadcasts
 
 
 class NoticeSender:
@@ -41,9 +49,11 @@ class NoticeSender:
         clock=time.monotonic,
         sleep=asyncio.sleep,
         render: Callable[[str, str, Mapping[str, Any]], str] | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
-        """``render(locale, template, params)`` is a notice's text (by default jobs.TEXTS.notice)."""
-        self.db, self.bot, self.params = db, bot, params
+        """``render(locale, template, params)`` is a notice's text (by default jobs.TEXTS.notice);
+        ``budget`` is the bot's one send budget, shared with broadcasts."""
+        self.db, self.bot, self.params, self.budget = db, bot, params, budget
         self.render = render or jobs.texts().notice
         self.clock, self.sleep = clock, sleep
         self._locales: dict[int, tuple[str, float]] = {}  # chat -> (locale, when read); float ok: clock
@@ -88,9 +98,13 @@ class NoticeSender:
             shown = items if thread is None else items[-1:]  # a thread shows its latest state
             text = "\n\n".join(self.render(locale, n.template, n.params) for n in shown)[:MAX_TEXT]
             ids = [n.id for n in items]
+            if self.budget is not None:
+                await self.budget.acquire()  # the bot's one budget, shared with broadcasts
             try:
                 message_id = await self._deliver(chat_id, text, thread)
             except TelegramRetryAfter as err:
+                if self.budget is not None:
+                    self.budget.hold(err.retry_after)
                 # Telegram asks us to wait: put these (and every delivery after them) back, then wait.
                 rest = [n.id for _c, its, _t in deliveries[position:] for n in its]
                 await self.db.write(notices.retry_later, rest, err.retry_after)
@@ -98,7 +112,7 @@ class NoticeSender:
                 await self.sleep(err.retry_after)
                 return sent
             except TelegramForbiddenError:
-                await self.db.write(notices.mark_done, ids, "blocked")
+                await self.db.write(_blocked, ids, chat_id)
                 continue
             except TelegramBadRequest:
                 log.warning("notices: Telegram refused a notice for chat %s", chat_id, exc_info=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, false, func, select, update
 
 from core.errors import UnknownUser
 from core.identity.tables import users
@@ -73,6 +73,7 @@ def _upsert(insert: Callable[[Table], Any]) -> Any:
             "first_name": ins.excluded.first_name,
             "language_code": ins.excluded.language_code,
             "seen_at": ins.excluded.seen_at,
+            "is_blocked": false(),  # they write to the bot, so they no longer block it
         },
     ).returning(*users.c)
 

@@ -15,6 +15,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from core import ops
 from core.identity import credits, twofa
 from core.identity.users import User
 from core.money import treasury as admin
@@ -35,7 +36,10 @@ from handlers.common.keys import update_key
 async def cmd_admin(message: Message, user: User, db: Database) -> None:
     stats = await db.read(admin.stats)
     twofa_on = await db.read(twofa.is_enabled, user.id)
-    await message.answer("\n".join(stats_lines(stats, twofa_on) + await job_lines(db)))
+    lines = stats_lines(stats, twofa_on)
+    blocked = _("Blocked the bot: {count}").format(count=await db.read(ops.blocked_count))
+    lines.insert(lines.index(_("Users: {count}").format(count=stats.users)) + 1, blocked)
+    await message.answer("\n".join(lines + await job_lines(db)))
 
 
 def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:

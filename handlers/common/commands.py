@@ -77,6 +77,7 @@ ADMIN: list[tuple[str, object]] = [
     ("adreject", __("Reject an ad with a reason")),
     ("invalidview", __("Mark an ad view invalid (fraud)")),
     ("offerwall", __("Offerwalls: add, list, on/off, IPs, hold, remove, trust")),
+    ("broadcast", __("Message all users or a segment, within Telegram's limits")),
 ]
 
 

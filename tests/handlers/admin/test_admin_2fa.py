@@ -41,6 +41,7 @@ GUARDED = {
     "adreject": ("/adreject 1 spam", "ad_rejected"),  # campaign 1 waits for review (ad_world)
     "invalidview": ("/invalidview 1", "ad_view_invalid"),  # view 1 was paid (ad_world)
     "offerwall": ("/offerwall hold w 1", "offerwall_hold"),
+    "broadcast": ("/broadcast News for all", "broadcast_draft"),
 }
 
 

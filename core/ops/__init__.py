@@ -1,0 +1,37 @@
+"""Operations: broadcasts to users (and, later, the dashboard, reports and moderation)."""
+
+from core.ops.broadcasts import (
+    Broadcast,
+    Progress,
+    Segment,
+    blocked_count,
+    claim_next,
+    count_segment,
+    create_draft,
+    get_broadcast,
+    mark_blocked,
+    progress,
+    runnable,
+    set_progress_message,
+    set_state,
+    settle_in_doubt,
+    start,
+)
+
+__all__ = [
+    "Broadcast",
+    "Progress",
+    "Segment",
+    "blocked_count",
+    "claim_next",
+    "count_segment",
+    "create_draft",
+    "get_broadcast",
+    "mark_blocked",
+    "progress",
+    "runnable",
+    "set_progress_message",
+    "set_state",
+    "settle_in_doubt",
+    "start",
+]
