@@ -23,7 +23,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.cashout import payouts, withdrawals
 from core.config import Settings
-from core.identity import twofa
 from core.identity.users import User
 from core.platform.db import Database
 from core.platform.params import Params
@@ -36,7 +35,7 @@ from handlers.common.filters import IsAdmin, IsAdminQuery
 from handlers.common.formatting import withdrawals_count
 from handlers.common.i18n import _, __, amount, get_i18n
 from handlers.common.menu import MAX_ID
-from handlers.security.twofa import code_or_run, guarded, on_code
+from handlers.security.twofa import code_or_run, guarded, on_code, with_code
 
 errors.register("not_awaiting_approval", __("Withdrawal #{id} is not waiting for approval."))
 errors.register("no_such_batch", __("There is no batch {id}."))
@@ -216,14 +215,12 @@ async def reject(
     edit: bool = False,
     list_id: int | None = None,
 ) -> None:
-    w = await guarded(
+    w = await with_code(
         db,
         admin_id,
-        twofa.guarded_call,
-        admin_id,
         code,
-        settings.secret_key,
-        params.get("twofa.max_failures"),
+        settings,
+        params,
         withdrawals.reject,
         admin_id=admin_id,
         wid=wid,

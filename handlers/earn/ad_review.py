@@ -25,7 +25,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from core.config import Settings
 from core.earn import ad_campaigns, ads
-from core.identity import twofa
 from core.identity.users import User
 from core.platform.db import Database
 from core.platform.params import Params
@@ -37,7 +36,7 @@ from handlers.common.data import AdminIds, shown, text_of
 from handlers.common.filters import IsAdmin, IsAdminQuery, NotCommand
 from handlers.common.i18n import _, __, amount
 from handlers.common.menu import MAX_ID
-from handlers.security.twofa import code_or_run, guarded, on_code
+from handlers.security.twofa import code_or_run, on_code, with_code
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +137,12 @@ async def approve(
     settings: Settings,
     params: Params,
 ) -> None:
-    c = await guarded(
+    c = await with_code(
         db,
         admin_id,
-        twofa.guarded_call,
-        admin_id,
         code,
-        settings.secret_key,
-        params.get("twofa.max_failures"),
+        settings,
+        params,
         ad_campaigns.approve,
         admin_id=admin_id,
         campaign_id=cid,
@@ -203,14 +200,12 @@ async def reject(
     settings: Settings,
     params: Params,
 ) -> None:
-    c = await guarded(
+    c = await with_code(
         db,
         admin_id,
-        twofa.guarded_call,
-        admin_id,
         code,
-        settings.secret_key,
-        params.get("twofa.max_failures"),
+        settings,
+        params,
         ad_campaigns.reject,
         admin_id=admin_id,
         campaign_id=cid,

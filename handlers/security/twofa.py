@@ -134,6 +134,31 @@ async def guarded(db: Database, user_id: int, fn, *args, **kwargs):
     return outcome
 
 
+async def with_code(
+    db: Database,
+    user_id: int,
+    code: str | None,
+    settings: Settings,
+    params: Params,
+    fn: Any,
+    /,
+    **kwargs: Any,
+) -> Any:
+    """Run the use case ``fn(conn, **kwargs)`` after ``user_id``'s code (when 2FA is on) is checked
+    in the same transaction, a wrong one counted (``guarded``): the gate of admin buttons."""
+    return await guarded(
+        db,
+        user_id,
+        twofa.guarded_call,
+        user_id,
+        code,
+        settings.secret_key,
+        params.get("twofa.max_failures"),
+        fn,
+        **kwargs,
+    )
+
+
 async def ask_code(
     message: Message, state: FSMContext, purpose: str, *, confirming: str | None = None, **data
 ) -> None:
