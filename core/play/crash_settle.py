@@ -1,0 +1,91 @@
+"""Settling a busted crash round set-based: one claim of every open bet, then the ledger in bulk.
+
+A round of 10,000 players cannot afford 10,000 trips through ``ledger.post_pending``,
+``void_pending`` and ``transfer`` (a dozen statements each). ``settle_open`` does, whatever the
+number of bets:
+
+- one conditional ``UPDATE ... WHERE status = 'open' RETURNING`` that claims every open bet of
+  the round (a bet a cash-out settled first is not among them, so none is settled twice), with
+  its outcome: an auto cash-out at or below the crash point wins at its target, the rest lose;
+- one update of the winners' payouts (``amount * x // 100``, computed in Python: no overflow);
+- ``bulk.post_pending_bulk`` of every stake (key ``crash:{round}:{user}:post``),
+  ``voids.void_pending_bulk`` of every cover (``crash:{round}:{user}:cover:void``) and
+  ``bulk.transfer_bulk`` of every win (``crash:{round}:{user}:win``, meta round and x): the same
+  transfers, keys and codes as settling each bet alone (core.play.crash._settle).
+
+The covers reserved at join are at least the wins beyond the stakes, and the stakes are posted
+first, so the house can always pay; should it not, the error rolls the whole settlement back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, case, update
+
+from core.money import HOUSE, Code, bulk, ledger, user_account, voids
+from core.play.tables import crash_bets
+
+OPEN, WON, LOST = "open", "won", "lost"
+
+_won = and_(crash_bets.c.auto_cashout.is_not(None), crash_bets.c.auto_cashout <= bindparam("cp"))
+_CLAIM_ALL = (
+    update(crash_bets)
+    .where(crash_bets.c.round_id == bindparam("r"), crash_bets.c.status == OPEN)
+    .values(
+        status=case((_won, WON), else_=LOST),
+        cashout=case((_won, crash_bets.c.auto_cashout), else_=None),
+        payout=0,
+        settled_at=bindparam("now"),
+    )
+    .returning(
+        crash_bets.c.id,
+        crash_bets.c.user_id,
+        crash_bets.c.asset,
+        crash_bets.c.amount,
+        crash_bets.c.status,
+        crash_bets.c.cashout,
+        crash_bets.c.reserve_id,
+        crash_bets.c.cover_id,
+    )
+)
+_PAYOUT = update(crash_bets).where(crash_bets.c.id == bindparam("b")).values(payout=bindparam("p"))
+
+
+def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime) -> int:
+    """Settle every open bet of ``round_id`` (busted at ``crash_point``, hundredths); returns how
+    many. In the caller's transaction; a second call finds no open bet and moves nothing."""
+    claimed = conn.execute(_CLAIM_ALL, {"r": round_id, "cp": crash_point, "now": now}).all()
+    if not claimed:
+        return 0
+    claimed.sort(key=lambda b: b.id)  # the order of the keys, as the bets joined
+    posts: list[tuple[int, str]] = []
+    covers: list[tuple[int, str]] = []
+    wins: list[ledger.Move] = []
+    payouts: list[dict[str, int]] = []
+    for b in claimed:
+        ref = f"crash:{round_id}:{b.user_id}"
+        posts.append((b.reserve_id, f"{ref}:post"))
+        if b.cover_id is not None:
+            covers.append((b.cover_id, f"{ref}:cover:void"))
+        win = b.amount * b.cashout // 100 if b.status == WON else 0
+        if win > 0:
+            payouts.append({"b": b.id, "p": win})
+            wins.append(
+                ledger.Move(
+                    HOUSE,
+                    user_account(b.user_id),
+                    b.asset,
+                    win,
+                    Code.CRASH_WIN,
+                    f"{ref}:win",
+                    {"round": round_id, "x": b.cashout},
+                )
+            )
+    if payouts:
+        conn.execute(_PAYOUT, payouts)
+    bulk.post_pending_bulk(conn, posts, now=now)
+    voids.void_pending_bulk(conn, covers, now=now)
+    if wins:
+        bulk.transfer_bulk(conn, wins, now=now)
+    return len(claimed)
