@@ -6,8 +6,8 @@ number of bets:
 
 - one conditional ``UPDATE ... WHERE status = 'open' RETURNING`` that claims every open bet of
   the round (a bet a cash-out settled first is not among them, so none is settled twice), with
-  its outcome: an auto cash-out at or below the crash point wins at its target, the rest lose;
-- one update of the winners' payouts (``amount * x // 100``, computed in Python: no overflow);
+  its outcome: an auto cash-out at or below the crash point wins ``amount * x // 100`` at its
+  target, the rest lose;
 - ``bulk.post_pending_bulk`` of every stake (key ``crash:{round}:{user}:post``),
   ``voids.void_pending_bulk`` of every cover (``crash:{round}:{user}:cover:void``) and
   ``bulk.transfer_bulk`` of every win (``crash:{round}:{user}:win``, meta round and x): the same
@@ -29,13 +29,17 @@ from core.play.tables import crash_bets
 OPEN, WON, LOST = "open", "won", "lost"
 
 _won = and_(crash_bets.c.auto_cashout.is_not(None), crash_bets.c.auto_cashout <= bindparam("cp"))
+# amount * x // 100 without passing a BIGINT (amount up to 1e18, x up to 1e8): with
+# amount = 100a + b and x = 100q + r it is amount*q + a*r + (b*r) // 100, each term small.
+_amount, _x = crash_bets.c.amount, crash_bets.c.auto_cashout
+_win = _amount * (_x // 100) + (_amount // 100) * (_x % 100) + ((_amount % 100) * (_x % 100)) // 100
 _CLAIM_ALL = (
     update(crash_bets)
     .where(crash_bets.c.round_id == bindparam("r"), crash_bets.c.status == OPEN)
     .values(
         status=case((_won, WON), else_=LOST),
         cashout=case((_won, crash_bets.c.auto_cashout), else_=None),
-        payout=0,
+        payout=case((_won, _win), else_=0),
         settled_at=bindparam("now"),
     )
     .returning(
@@ -45,11 +49,11 @@ _CLAIM_ALL = (
         crash_bets.c.amount,
         crash_bets.c.status,
         crash_bets.c.cashout,
+        crash_bets.c.payout,
         crash_bets.c.reserve_id,
         crash_bets.c.cover_id,
     )
 )
-_PAYOUT = update(crash_bets).where(crash_bets.c.id == bindparam("b")).values(payout=bindparam("p"))
 
 
 def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime) -> int:
@@ -62,15 +66,13 @@ def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime
     posts: list[tuple[int, str]] = []
     covers: list[tuple[int, str]] = []
     wins: list[ledger.Move] = []
-    payouts: list[dict[str, int]] = []
     for b in claimed:
         ref = f"crash:{round_id}:{b.user_id}"
         posts.append((b.reserve_id, f"{ref}:post"))
         if b.cover_id is not None:
             covers.append((b.cover_id, f"{ref}:cover:void"))
-        win = b.amount * b.cashout // 100 if b.status == WON else 0
+        win = b.payout
         if win > 0:
-            payouts.append({"b": b.id, "p": win})
             wins.append(
                 ledger.Move(
                     HOUSE,
@@ -82,8 +84,6 @@ def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime
                     {"round": round_id, "x": b.cashout},
                 )
             )
-    if payouts:
-        conn.execute(_PAYOUT, payouts)
     bulk.post_pending_bulk(conn, posts, now=now)
     voids.void_pending_bulk(conn, covers, now=now)
     if wins:

@@ -111,3 +111,51 @@ async def test_bulk_voids_follow_the_rules_of_one_void(db):
         await db.write(voids.void_pending_bulk, [(plain, "v:4")])
     assert e.value.reason == "not_pending"
     assert await balance(db, user_account(1)) == START - 7
+
+
+async def test_a_refused_bulk_void_leaves_nothing_behind_even_when_caught(db):
+    """One bad id in a batch: the refusal comes before any hold is released, and the voids the
+    batch had written are taken back, so a caller that catches it may go on."""
+    await setup_money(db, {1: START})
+
+    def go(conn):
+        good = ledger.reserve(
+            conn, debit=user_account(1), credit=HOUSE, asset="DOGE", amount=50, code="crash_bet", key="h:g"
+        )
+        bad = ledger.transfer(
+            conn, debit=user_account(1), credit=HOUSE, asset="DOGE", amount=5, code="bet", key="t:b"
+        )
+        try:
+            voids.void_pending_bulk(conn, [(good.id, "v:g"), (bad.id, "v:b")])
+        except TransferRejected as e:
+            reason = e.reason
+        return reason, ledger.get_transfer(conn, key="v:g"), ledger.balance(conn, user_account(1), "DOGE")
+
+    reason, written, acc = await db.write(go)
+    assert reason == "not_pending" and written is None
+    assert (acc.balance, acc.held) == (START - 5, 50)
+
+
+@pytest.mark.parametrize(
+    ("amount", "x"),
+    [(1, 101), (99, 150), (12_345, 777), (10**18 - 1, 899), (10**12 - 1, 99_999_999), (987_654_321, 101)],
+)
+async def test_the_payout_is_computed_in_sql_exactly_and_without_overflow(db, amount, x):
+    """``amount * x // 100`` as Python computes it, for amounts and multipliers whose plain
+    product would pass a BIGINT."""
+    from sqlalchemy import delete, insert, select
+
+    from core.play.crash_settle import _win
+    from core.play.tables import crash_bets
+
+    def go(conn):
+        row = dict(
+            round_id=0, user_id=1, asset="DOGE", amount=amount, auto_cashout=x, status="open", payout=0,
+            reserve_id=0, cover=0, idem="w", chat_id=1, locale="en", created_at=utcnow(),
+        )
+        bet = conn.execute(insert(crash_bets).values(row).returning(crash_bets.c.id)).scalar_one()
+        got = conn.execute(select(_win).where(crash_bets.c.id == bet)).scalar_one()
+        conn.execute(delete(crash_bets).where(crash_bets.c.id == bet))
+        return got
+
+    assert await db.write(go) == amount * x // 100
