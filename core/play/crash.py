@@ -368,13 +368,13 @@ def crash_round(
     Idempotent."""
     now = now or utcnow()
     rnd = _round(conn.execute(_ROUND, {"r": round_id}).one())
-    settle_open(conn, round_id, rnd.crash_point, now)  # set-based: core.play.crash_settle
+    bets = settle_open(conn, round_id, rnd.crash_point, now)  # set-based: core.play.crash_settle
     conn.execute(
         update(crash_rounds)
         .where(crash_rounds.c.id == round_id)
         .values(status=CRASHED, hash=game_hash_hex, crashed_at=now)
     )
-    return round_bets(conn, round_id)
+    return [_bet(b) for b in bets]
 
 
 def mark_stuck(

@@ -20,8 +20,10 @@ first, so the house can always pay; should it not, the error rolls the whole set
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, update
+from sqlalchemy import BigInteger, Connection, Row, all_, and_, bindparam, case, select, update
+from sqlalchemy.dialects import postgresql
 
 from core.money import HOUSE, Code, bulk, ledger, user_account, voids
 from core.play.tables import crash_bets
@@ -42,27 +44,33 @@ _CLAIM_ALL = (
         payout=case((_won, _win), else_=0),
         settled_at=bindparam("now"),
     )
-    .returning(
-        crash_bets.c.id,
-        crash_bets.c.user_id,
-        crash_bets.c.asset,
-        crash_bets.c.amount,
-        crash_bets.c.status,
-        crash_bets.c.cashout,
-        crash_bets.c.payout,
-        crash_bets.c.reserve_id,
-        crash_bets.c.cover_id,
-    )
+    .returning(*crash_bets.c)
 )
+# The round's bets settled before (cash-outs), besides the ones just claimed: on PostgreSQL a
+# cash-out may commit between any read and the claim, so they are read after it, by exclusion.
+_PG_OTHERS = select(crash_bets).where(
+    crash_bets.c.round_id == bindparam("r"),
+    crash_bets.c.id != all_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))),
+)
+_SETTLED_BEFORE = select(crash_bets).where(crash_bets.c.round_id == bindparam("r"), crash_bets.c.status != OPEN)
 
 
-def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime) -> int:
-    """Settle every open bet of ``round_id`` (busted at ``crash_point``, hundredths); returns how
-    many. In the caller's transaction; a second call finds no open bet and moves nothing."""
+def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime) -> list[Row[Any]]:
+    """Settle every open bet of ``round_id`` (busted at ``crash_point``, hundredths); returns every
+    bet of the round (rows of crash_bets, by id). In the caller's transaction; a second call finds
+    no open bet and moves nothing."""
+    pg = conn.dialect.name == "postgresql"
+    before = [] if pg else conn.execute(_SETTLED_BEFORE, {"r": round_id}).all()  # one writer: no race
     claimed = conn.execute(_CLAIM_ALL, {"r": round_id, "cp": crash_point, "now": now}).all()
-    if not claimed:
-        return 0
     claimed.sort(key=lambda b: b.id)  # the order of the keys, as the bets joined
+    if pg:
+        before = conn.execute(_PG_OTHERS, {"r": round_id, "ids": [b.id for b in claimed]}).all()
+    if claimed:
+        _pay(conn, round_id, claimed, now)
+    return sorted([*before, *claimed], key=lambda b: b.id)
+
+
+def _pay(conn: Connection, round_id: int, claimed: list[Row[Any]], now: datetime) -> None:
     posts: list[tuple[int, str]] = []
     covers: list[tuple[int, str]] = []
     wins: list[ledger.Move] = []
@@ -88,4 +96,3 @@ def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime
     voids.void_pending_bulk(conn, covers, now=now)
     if wins:
         bulk.transfer_bulk(conn, wins, now=now)
-    return len(claimed)
