@@ -181,7 +181,9 @@ async def run(name: str, url: str) -> None:
         report(f"{name}: lean reference", elapsed, lat)
         return len(lat) / elapsed
 
-    print(f"{name}: {await server_version(db)}; {USERS} users, {CONCURRENCY} at once; load {os.getloadavg()[0]:.2f}")
+    print(
+        f"{name}: {await server_version(db)}; {USERS} users, {CONCURRENCY} at once; load {os.getloadavg()[0]:.2f}"
+    )
     report(f"{name}: bare aiogram handler", *await feed(bare, bot, updates))
     refs = [await lean_round()]
     before = session.requests
@@ -193,7 +195,9 @@ async def run(name: str, url: str) -> None:
     assert session.requests - before == 2 * USERS
     refs.append(await lean_round())
     ref = statistics.mean(refs)
-    print(f"{name}: faucet claims / lean reference = {claims:.0f} / {ref:.0f} = {claims / ref:.2f} (target >= 0.8)")
+    print(
+        f"{name}: faucet claims / lean reference = {claims:.0f} / {ref:.0f} = {claims / ref:.2f} (target >= 0.8)"
+    )
     await lean_db.close()
     await db.close()
 

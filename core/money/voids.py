@@ -38,8 +38,7 @@ _SELECT = (
     " ON CONFLICT DO NOTHING RETURNING id, key, debit, credit, asset, amount"
 )
 _PG_VOID = text(
-    f"INSERT INTO transfers ({_COLS}) "
-    + _SELECT.format(now=":now", values="unnest(:p, :k) AS v(p, k)")
+    f"INSERT INTO transfers ({_COLS}) " + _SELECT.format(now=":now", values="unnest(:p, :k) AS v(p, k)")
 ).bindparams(
     bindparam("p", type_=postgresql.ARRAY(BigInteger)),
     bindparam("k", type_=postgresql.ARRAY(String)),

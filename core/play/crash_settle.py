@@ -52,7 +52,9 @@ _PG_OTHERS = select(crash_bets).where(
     crash_bets.c.round_id == bindparam("r"),
     crash_bets.c.id != all_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))),
 )
-_SETTLED_BEFORE = select(crash_bets).where(crash_bets.c.round_id == bindparam("r"), crash_bets.c.status != OPEN)
+_SETTLED_BEFORE = select(crash_bets).where(
+    crash_bets.c.round_id == bindparam("r"), crash_bets.c.status != OPEN
+)
 
 
 def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime) -> list[Row[Any]]:

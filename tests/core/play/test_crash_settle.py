@@ -44,7 +44,12 @@ async def test_a_round_settles_every_bet_once_with_the_keys_of_a_single_settleme
             expect = amount * auto // 100
             assert (b.status, b.cashout, b.payout) == ("won", auto, expect)
             win = await db.read(ledger.get_transfer, key=f"{ref}:win")
-            assert (win.debit, win.credit, win.amount, win.code) == (HOUSE, user_account(u), expect, Code.CRASH_WIN)
+            assert (win.debit, win.credit, win.amount, win.code) == (
+                HOUSE,
+                user_account(u),
+                expect,
+                Code.CRASH_WIN,
+            )
             assert win.meta == {"round": rnd.id, "x": auto}
             paid += expect
         else:
@@ -56,7 +61,12 @@ async def test_a_round_settles_every_bet_once_with_the_keys_of_a_single_settleme
         assert (post.kind, post.amount, post.debit, post.credit) == ("post", amount, user_account(u), HOUSE)
         if b.cover:
             void = await db.read(ledger.get_transfer, key=f"{ref}:cover:void")
-            assert (void.kind, void.amount, void.debit, void.credit) == ("void", b.cover, HOUSE, user_account(u))
+            assert (void.kind, void.amount, void.debit, void.credit) == (
+                "void",
+                b.cover,
+                HOUSE,
+                user_account(u),
+            )
         acc = await db.read(ledger.balance, user_account(u), "DOGE")
         assert acc.held == 0
     house = await db.read(ledger.balance, HOUSE, "DOGE")
@@ -65,7 +75,8 @@ async def test_a_round_settles_every_bet_once_with_the_keys_of_a_single_settleme
     assert house.balance == house_before.balance + staked_open - paid
     again = await db.write(crash.crash_round, rnd.id, "ab" * 32, now=late)  # settling again moves nothing
     assert [(b.id, b.status, b.payout) for b in again] == [
-        (settled[u].id, settled[u].status, settled[u].payout) for u in sorted(settled, key=lambda u: settled[u].id)
+        (settled[u].id, settled[u].status, settled[u].payout)
+        for u in sorted(settled, key=lambda u: settled[u].id)
     ]
     assert (await db.read(ledger.balance, HOUSE, "DOGE")) == house
 
@@ -78,7 +89,13 @@ async def test_bulk_voids_follow_the_rules_of_one_void(db):
     def holds(conn):
         return [
             ledger.reserve(
-                conn, debit=user_account(u), credit=HOUSE, asset="DOGE", amount=100 * u, code="crash_bet", key=f"h:{u}"
+                conn,
+                debit=user_account(u),
+                credit=HOUSE,
+                asset="DOGE",
+                amount=100 * u,
+                code="crash_bet",
+                key=f"h:{u}",
             ).id
             for u in (1, 2)
         ]
@@ -150,8 +167,19 @@ async def test_the_payout_is_computed_in_sql_exactly_and_without_overflow(db, am
 
     def go(conn):
         row = dict(
-            round_id=0, user_id=1, asset="DOGE", amount=amount, auto_cashout=x, status="open", payout=0,
-            reserve_id=0, cover=0, idem="w", chat_id=1, locale="en", created_at=utcnow(),
+            round_id=0,
+            user_id=1,
+            asset="DOGE",
+            amount=amount,
+            auto_cashout=x,
+            status="open",
+            payout=0,
+            reserve_id=0,
+            cover=0,
+            idem="w",
+            chat_id=1,
+            locale="en",
+            created_at=utcnow(),
         )
         bet = conn.execute(insert(crash_bets).values(row).returning(crash_bets.c.id)).scalar_one()
         got = conn.execute(select(_win).where(crash_bets.c.id == bet)).scalar_one()
