@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Row, all_, and_, bindparam, case, select, update
+from sqlalchemy import BigInteger, Connection, Row, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql
 
 from core.money import HOUSE, Code, bulk, ledger, user_account, voids
@@ -48,9 +48,12 @@ _CLAIM_ALL = (
 )
 # The round's bets settled before (cash-outs), besides the ones just claimed: on PostgreSQL a
 # cash-out may commit between any read and the claim, so they are read after it, by exclusion.
+# NOT IN a subquery is a hashed anti-join (``id != ALL(array)`` would compare every pair).
 _PG_OTHERS = select(crash_bets).where(
     crash_bets.c.round_id == bindparam("r"),
-    crash_bets.c.id != all_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))),
+    crash_bets.c.id.not_in(
+        select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))).scalar_subquery()
+    ),
 )
 _SETTLED_BEFORE = select(crash_bets).where(
     crash_bets.c.round_id == bindparam("r"), crash_bets.c.status != OPEN
