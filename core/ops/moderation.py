@@ -290,3 +290,30 @@ def hold_ids(conn: Connection, user_id: int) -> list[int]:
     w = withdrawals
     q = select(w.c.id).where(w.c.user_id == user_id, w.c.state == "requested").order_by(w.c.id)
     return list(conn.execute(q).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Users by standing: who blocked the bot is counted apart, never as active."""
+
+    active_day: int  # seen in the last 24 hours and not blocking the bot
+    active_week: int
+    blocked: int  # Telegram answered 403: they blocked the bot (cleared when they write again)
+    banned: int
+    frozen: int
+
+
+def counts(conn: Connection, now: datetime | None = None) -> Counts:
+    now = now or utcnow()
+    reachable = users.c.is_blocked.is_(False)
+
+    def n(*where: object) -> int:
+        return int(conn.execute(select(func.count()).select_from(users).where(*where)).scalar_one())
+
+    return Counts(
+        active_day=n(reachable, users.c.seen_at >= now - timedelta(days=1)),
+        active_week=n(reachable, users.c.seen_at >= now - timedelta(days=7)),
+        blocked=n(users.c.is_blocked.is_(True)),
+        banned=n(users.c.banned_at.is_not(None)),
+        frozen=n(users.c.frozen_at.is_not(None)),
+    )

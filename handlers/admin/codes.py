@@ -37,7 +37,7 @@ from handlers.common.i18n import _
 from handlers.middlewares import Next
 from handlers.security.twofa import ask_code, delete_quietly, guarded, keep_waiting, on_code
 
-READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review", "rates"})
+READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review", "rates", "user"})
 PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 
