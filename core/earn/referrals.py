@@ -146,6 +146,12 @@ def activate(conn: Connection, user_id: int, now: datetime | None = None) -> int
     return conn.execute(_ACTIVATE, {"u": user_id, "now": now or utcnow()}).scalar()
 
 
+def invited_by(conn: Connection, user_id: int) -> int | None:
+    """Who invited ``user_id`` (whether or not they earn on them yet); None: nobody."""
+    row = conn.execute(_REFERRER, {"u": user_id}).first()
+    return row.referrer_id if row is not None else None
+
+
 def referrer_of(conn: Connection, user_id: int) -> int | None:
     """The referrer who earns on ``user_id``'s earnings: None when nobody invited them or they
     have not solved a captcha yet (then no commission is due)."""

@@ -82,9 +82,9 @@ def require(conn: Connection, user_id: int, activity: str = Activity.EARN, *, lo
     transaction of the use case, before money moves. ``lock``: see the module's note."""
     s = standing_of(conn, user_id, lock=lock)
     if s.banned:
-        raise Restricted("banned", reason=s.ban_reason or "")
+        raise Restricted("banned", why=s.ban_reason or "")
     if s.frozen and activity in _FROZEN_STOPS:
-        raise Restricted("withdrawals_frozen", reason=s.freeze_reason or "")
+        raise Restricted("withdrawals_frozen", why=s.freeze_reason or "")
 
 
 def is_banned(conn: Connection, user_id: int) -> bool:

@@ -276,7 +276,7 @@ def card(conn: Connection, ref: str, *, recent: int = 8, lines: int = 8) -> Card
         balances=tuple(ledger.balances(conn, account).values()),
         recent=tuple(moved),
         earned=tuple(earned),
-        referrer=referrals.referrer_of(conn, user.id),
+        referrer=referrals.invited_by(conn, user.id),
         invited=stats.invited,
         active_referrals=stats.active,
         twofa_on=twofa.is_enabled(conn, user.id),

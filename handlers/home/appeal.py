@@ -28,13 +28,13 @@ def _banned(e: DomainError) -> str:
     return _(
         "⛔ Your account is banned: {reason}\nYour balance is kept. To ask an admin to look again: "
         "/appeal followed by your message."
-    ).format(reason=e.params.get("reason") or "?")
+    ).format(reason=e.params.get("why") or "?")
 
 
 def _frozen(e: DomainError) -> str:
     text = _("🧊 Your withdrawals are frozen, and so are sends, tips and checks.")
-    if e.params.get("reason"):
-        text += " " + _("Reason: {reason}").format(reason=e.params["reason"])
+    if e.params.get("why"):
+        text += " " + _("Reason: {reason}").format(reason=e.params["why"])
     return text + "\n" + _("To ask an admin to look again: /appeal followed by your message.")
 
 
