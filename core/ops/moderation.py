@@ -16,6 +16,7 @@ An appeal (``/appeal TEXT``) from a restricted user reaches every admin as a not
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -196,7 +197,7 @@ def appeal(
     )
     if done.rowcount != 1:
         last = conn.execute(select(users.c.appealed_at).where(users.c.id == user_id)).scalar_one()
-        left = int((last + APPEAL_EVERY - now).total_seconds()) + 1
+        left = math.ceil((last + APPEAL_EVERY - now).total_seconds())
         raise ModerationError("appeal_too_soon", seconds=max(1, left))
     kind = "banned" if s.banned else "withdrawals_frozen"
     audit.record(conn, "appeal", actor=user_id, target=str(user_id), text=text, standing=kind, now=now)

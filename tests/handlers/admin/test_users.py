@@ -16,7 +16,7 @@ from core.platform.schema import notices
 from tests.handlers.admin.test_admin_2fa import next_code
 from tests.handlers.cashout.test_cashout import ADDR, enable_2fa
 from tests.handlers.conftest import ADMIN
-from tests.handlers.earn.test_faucet import edits, open_captcha
+from tests.handlers.earn.test_faucet import open_captcha
 from tests.handlers.harness import texts
 from tests.money import available, fund
 from tests.play import setup_money
@@ -52,6 +52,13 @@ async def notices_to(db, chat_id: int, template: str) -> list:
     return await db.read(read)
 
 
+def everything(sent) -> str:
+    """Messages, edits and the answers to taps (alerts)."""
+    return texts(sent) + " ".join(
+        s.params.get("text") or "" for s in sent if s.method == "answerCallbackQuery"
+    )
+
+
 # --- /user ----------------------------------------------------------------------------------
 
 
@@ -69,7 +76,10 @@ async def test_user_card_shows_money_flags_referrals_and_audit(tg, db):
     assert "✅ Not banned, withdrawals open." in out and "2FA: off" in out
     assert "0.02010000 BTC (held: 0.00200000 BTC)" in out  # balance and hold
     assert "Withdrawals waiting for an admin (/payouts): #1" in out
-    assert "Came in, by source</b>\nCredit from the Dustpan team: 0.00010000 BTC\nPool funding: 0.02000000 BTC" in out
+    assert (
+        "Came in, by source</b>\nCredit from the Dustpan team: 0.00010000 BTC\nPool funding: 0.02000000 BTC"
+        in out
+    )
     assert "Recent transfers" in out
     assert "Invited 1 (0 active)." in out
     assert "credited 0.00010000 BTC to user 111: welcome" in out  # the audit lines about them
@@ -140,7 +150,6 @@ async def test_typed_ban_unban_freeze_unfreeze_and_refusals(tg, db):
     assert "no longer frozen" in texts(await admin.send("/unfreeze @alice"))
     assert await actions(db) == ["user_unfrozen", "user_frozen", "user_unbanned", "user_banned", *before]
     assert await balances(db) == money  # the balance is never touched
-    assert "/appeal" in texts(await alice.send("/dice 0.0001 BTC over 50")) or True
 
 
 async def test_banning_an_admin_is_refused_in_core(db):
@@ -172,7 +181,7 @@ async def test_ban_button_asks_the_reason_with_cancel(tg, db):
     await admin.tap_button("Ban")
     out = await admin.send("multi-accounting")
     assert "User 111 is banned" in texts(out)
-    assert "⛔ Banned since" in texts(out) or True  # the card is edited in place
+    assert "⛔ Banned since" in texts(out)  # the card is edited in place
     assert await actions(db) == ["user_banned"]
     buttons = [b for b, _ in tg.last_with_buttons(ADMIN).buttons()]
     assert "✅ Unban" in buttons
@@ -253,11 +262,11 @@ async def test_a_captcha_shown_before_the_ban_pays_nothing_after(tg, db):
     _msg, target = await open_captcha(alice, db)
     await admin.send("/ban @alice multi-accounting")
     out = await alice.tap_button(target)
-    shown = texts(out) + " ".join(s.params.get("text") or "" for s in out) + " ".join(e.text or "" for e in edits(out))
-    assert "banned" in shown, shown
+    assert BANNED in everything(out)
     assert await available(db, user_account(ALICE)) == 0
     assert await available(db, FAUCET_POOL) == 100_000
-    assert BANNED in texts(await alice.send("/faucet")) or True
+    await alice.send("/faucet")
+    assert BANNED in everything(await alice.tap_button("BTC"))  # no new puzzle either
 
 
 async def test_a_ban_holds_a_withdrawal_in_flight(tg, db):
