@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, update
 
 from core.cashout import hold_for_review
 from core.cashout import withdrawals_table as withdrawals
@@ -308,7 +308,7 @@ def counts(conn: Connection, now: datetime | None = None) -> Counts:
     now = now or utcnow()
     reachable = users.c.is_blocked.is_(False)
 
-    def n(*where: object) -> int:
+    def n(*where: ColumnElement[bool]) -> int:
         return int(conn.execute(select(func.count()).select_from(users).where(*where)).scalar_one())
 
     return Counts(

@@ -7,6 +7,7 @@ first asks for the reason (a prompt with Cancel). core.ops.moderation does the r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import F, Router
@@ -91,6 +92,14 @@ def _typed(command: CommandObject) -> tuple[str | None, str]:
     return parse_ref(words[0]) or "", words[1] if len(words) > 1 else ""
 
 
+_USE_CASES: dict[str, Callable[..., moderation.Moderated]] = {
+    "ban": moderation.ban,
+    "unban": moderation.unban,
+    "freeze": moderation.freeze,
+    "unfreeze": moderation.unfreeze,
+}
+
+
 async def _run_typed(
     message: Message, command: CommandObject, user: User, db: Database, admin_ids: AdminIds, action: str
 ) -> None:
@@ -115,14 +124,6 @@ async def _run_typed(
     else:
         done = await db.write(_USE_CASES[action], user.id, ref, admin_ids=admin_ids)
     await message.answer(_done_text(done))
-
-
-_USE_CASES = {
-    "ban": moderation.ban,
-    "unban": moderation.unban,
-    "freeze": moderation.freeze,
-    "unfreeze": moderation.unfreeze,
-}
 
 
 async def cmd_ban(
