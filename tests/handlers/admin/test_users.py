@@ -340,3 +340,15 @@ async def test_blocked_users_are_counted_apart_and_writing_again_clears_it(tg, d
     await alice.send("/balance")
     out = texts(await admin.send("/admin"))
     assert "Blocked the bot: 0" in out and "Active: 3 in 24 h" in out
+
+
+async def test_a_banned_user_cannot_claim_a_check(tg, db):
+    import re
+
+    admin, alice, bob = await people(tg, db)
+    await setup_money(db, {BOB: 10**10})
+    link = re.search(r"start=(c[A-Za-z0-9_-]{16})", texts(await bob.send("/check 1 DOGE"))).group(1)
+    await admin.send("/ban @alice multi-accounting")
+    money = await balances(db)
+    assert BANNED in texts(await alice.send(f"/start {link}"))
+    assert await balances(db) == money
