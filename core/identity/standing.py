@@ -87,6 +87,10 @@ def require(conn: Connection, user_id: int, activity: str = Activity.EARN, *, lo
         raise Restricted("withdrawals_frozen", why=s.freeze_reason or "")
 
 
+# The banned users' ids (few): set-based payouts (the daily bonus, staking shares) leave them out.
+BANNED_IDS = select(users.c.id).where(users.c.banned_at.is_not(None))
+
+
 def is_banned(conn: Connection, user_id: int) -> bool:
     return standing_of(conn, user_id).banned
 

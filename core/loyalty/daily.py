@@ -176,7 +176,11 @@ def pay_bonus(
     nobody was left (the day is then marked done)."""
     rows = conn.execute(
         select(loyalty_activity.c.user_id, loyalty_activity.c.actions)
-        .where(loyalty_activity.c.day == day, loyalty_activity.c.user_id > after)
+        .where(
+            loyalty_activity.c.day == day,
+            loyalty_activity.c.user_id > after,
+            loyalty_activity.c.user_id.not_in(standing.BANNED_IDS),  # a banned user earns no bonus
+        )
         .order_by(loyalty_activity.c.user_id)
         .limit(limit)
     ).all()

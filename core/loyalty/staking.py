@@ -246,6 +246,8 @@ def weights(conn: Connection, epoch: int) -> dict[int, int]:
         w += amount * (t1 - t)
         if w > 0:
             out[user_id] = w
+    for user_id in conn.execute(standing.BANNED_IDS).scalars():  # banned: no share; the others share it
+        out.pop(int(user_id), None)
     return out
 
 

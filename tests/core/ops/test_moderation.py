@@ -60,6 +60,7 @@ CHECKED = [
 ]
 # Paid to a user by someone else: refused (site API, offers), voided (held join) or skipped (commission).
 BANNED_ONLY = [sites.send, offers.record_postback, ads.settle_join, referrals.pay_commission_to]
+SET_BASED = [daily.pay_bonus, staking.weights]  # paid to many at once: banned users left out
 
 
 @pytest.mark.parametrize("fn", CHECKED, ids=lambda f: f"{f.__module__}.{f.__name__}")
@@ -71,6 +72,24 @@ def test_every_money_use_case_calls_the_one_standing_check(fn):
 def test_payments_from_others_check_for_a_ban(fn):
     source = inspect.getsource(fn)
     assert "standing.is_banned(conn," in source or "standing.require(conn," in source
+
+
+@pytest.mark.parametrize("fn", SET_BASED, ids=lambda f: f"{f.__module__}.{f.__name__}")
+def test_set_based_payouts_leave_banned_users_out(fn):
+    assert "standing.BANNED_IDS" in inspect.getsource(fn)
+
+
+async def test_a_banned_staker_gets_no_share(db):
+    await users(db, ADMIN, ALICE, BOB)
+    now = utcnow()
+    await fund(db, user_account(ALICE), 10**8, asset="DUST", key="a")
+    await fund(db, user_account(BOB), 10**8, asset="DUST", key="b")
+    await db.write(staking.stake, ALICE, 10**6, key="a", now=now)
+    await db.write(staking.stake, BOB, 10**6, key="b", now=now)
+    epoch = staking.day_of(now)
+    assert set(await db.read(staking.weights, epoch)) == {ALICE, BOB}
+    await ban(db)
+    assert set(await db.read(staking.weights, epoch)) == {BOB}
 
 
 async def users(db, *ids):
