@@ -7,10 +7,12 @@ first asks for the reason (a prompt with Cancel). core.ops.moderation does the r
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -175,12 +177,11 @@ async def act(
     done = await with_code(db, admin_id, code, settings, params, fn, **kwargs)
     text, kb = await _card(db, str(user_id))
     if card_id is not None and message.bot is not None:
-        try:
+        # the card is redrawn in place; too old or unchanged, the answer below still says what happened
+        with contextlib.suppress(TelegramBadRequest):
             await message.bot.edit_message_text(
                 text=text, chat_id=message.chat.id, message_id=card_id, reply_markup=kb
             )
-        except Exception:  # the card is too old or unchanged: the answer below says what happened
-            pass
     await message.answer(_done_text(done))
 
 
