@@ -117,9 +117,10 @@ async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.F
 
 
 def build_scheduler(
-    settings, db: Database, bot, params, *, announce_proofs=None, show_broadcast_progress=None
+    settings, db: Database, bot, params, *, announce_proofs=None, show_broadcast_progress=None, budget=None
 ) -> AsyncIOScheduler:
-    """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
+    """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's);
+    ``budget`` is the bot's one SendBudget (bot.py's, in Redis with REDIS_URL; else one in memory)."""
     from core.platform.budget import SendBudget
     from jobs import ledger_check
     from jobs import offers as offer_holds
@@ -132,7 +133,8 @@ def build_scheduler(
 
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     # One send budget for the bot: notices and broadcasts together stay within broadcast.rate.
-    budget = SendBudget(lambda: params.get("broadcast.rate"))
+    if budget is None:
+        budget = SendBudget(lambda: params.get("broadcast.rate"), total=lambda: params.get("send.rate"))
     sender = NoticeSender(db, bot, params, budget=budget)
     scheduler.add_job(exclusive(db, "notify")(sender.run_once), "interval", seconds=1)
     broadcasts = BroadcastSender(db, bot, params, budget, show_progress=show_broadcast_progress)

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import jobs
 from core.platform import leases
+from core.platform.budget import bulk_lane
 from core.platform.db import Database
 from core.platform.params import Params
 from core.platform.schema import utcnow
@@ -325,6 +326,7 @@ class CrashRunner:
 
     def _edit(self, bet: crash.CrashBet, text: str, markup: Any) -> None:
         async def go():
+            bulk_lane()  # this task's edits wait behind replies in the bot's send budget
             try:
                 await self.bot.edit_message_text(
                     text=text, chat_id=bet.chat_id, message_id=bet.message_id, reply_markup=markup
