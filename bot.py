@@ -301,6 +301,7 @@ def main(argv: list[str]) -> int:
     import jobs
 
     jobs.INSTANCE = settings.instance_id  # before the job modules import it (jobs.crash does, by name)
+    jobs.LEASE_SECONDS = settings.job_lease_seconds
     log.info("instance %s", settings.instance_id)
     try:
         asyncio.run(run(settings))

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 INSTANCE = (
     os.environ.get("INSTANCE_ID") or ""
 ).strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-LEASE_SECONDS = 30
+LEASE_SECONDS = 30  # JOB_LEASE_SECONDS; bot.py sets it from the settings before any job runs
 
 if TYPE_CHECKING:
     from jobs.crash import CrashViews
@@ -61,7 +61,7 @@ def texts() -> Texts:
     return TEXTS
 
 
-def exclusive(db: Database, name: str, ttl_seconds: int = LEASE_SECONDS):
+def exclusive(db: Database, name: str, ttl_seconds: int | None = None):
     """Run the wrapped job only if this instance holds (or can take) the lease ``name``.
 
     While the job runs the lease is renewed every ``ttl_seconds / 3``, so a job may run
@@ -75,11 +75,12 @@ def exclusive(db: Database, name: str, ttl_seconds: int = LEASE_SECONDS):
     def wrap(job):
         @functools.wraps(job)
         async def run(*args, **kwargs):
-            if not await db.write(leases.acquire, name, INSTANCE, ttl_seconds):
+            ttl = ttl_seconds or LEASE_SECONDS
+            if not await db.write(leases.acquire, name, INSTANCE, ttl):
                 log.debug("job %s runs elsewhere", name)
                 return None
             task = asyncio.ensure_future(job(*args, **kwargs))
-            keeper = asyncio.create_task(_keep_lease(db, name, ttl_seconds, task))
+            keeper = asyncio.create_task(_keep_lease(db, name, ttl, task))
             try:
                 return await task
             except asyncio.CancelledError:

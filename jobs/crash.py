@@ -42,7 +42,11 @@ from jobs import INSTANCE
 
 log = logging.getLogger(__name__)
 LEASE = "crash"
-LEASE_TTL = 30
+
+
+def lease_ttl() -> int:
+    """Seconds of the crash lease: the jobs' (JOB_LEASE_SECONDS, 30 by default)."""
+    return jobs.LEASE_SECONDS
 
 
 class CrashViews(Protocol):
@@ -169,7 +173,7 @@ class CrashRunner:
             await asyncio.gather(*self._edits, return_exceptions=True)
 
     async def _lease(self) -> bool:
-        return await self.db.write(leases.acquire, LEASE, INSTANCE, LEASE_TTL, now=self.clock.now())
+        return await self.db.write(leases.acquire, LEASE, INSTANCE, lease_ttl(), now=self.clock.now())
 
     async def poke(self, timeout: float = 2.0) -> None:  # float ok: seconds
         """Look for a playable chain now (an admin just set the salt) and wait, briefly, for
@@ -202,7 +206,7 @@ class CrashRunner:
         """Renew the lease once a third of its time has passed since ``renewed``: the time of the
         latest renewal, or None when another instance holds it now (we stalled past its end)."""
         now = self.clock.now()
-        if (now - renewed).total_seconds() < LEASE_TTL / 3:
+        if (now - renewed).total_seconds() < lease_ttl() / 3:
             return renewed
         return now if await self._lease() else None
 
