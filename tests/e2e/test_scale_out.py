@@ -113,6 +113,11 @@ async def test_two_instances_one_database_one_redis(fake_api, bot_env, db, redis
         for who, line in [(admin, "/start"), (alice, "/start"), (bob, "/start"), (admin, "/deposit 100 USDT x")]:
             await say(who, line)
         assert "Credited" in await say(admin, "/credit @alice 20 USDT x")
+        # ---- (c) crash rounds start now and go on through the rest: one series, on one instance at a time.
+        created = await say(admin, "/crashnew")
+        assert "Bitcoin block #925006" in created
+        node.mine(925_006, SALT)
+        assert "Rounds start now" in await say(admin, f"/crashsalt {SALT}")
 
         # ---- (a) conversations that wait for typed input continue on the other instance.
         await alice.send("/2fa")
@@ -164,12 +169,6 @@ async def test_two_instances_one_database_one_redis(fake_api, bot_env, db, redis
             assert (answered, told) == (LIMIT, 1), to_carol
         else:  # the burst straddled two windows: each allows LIMIT
             assert answered <= 2 * LIMIT and 1 <= told <= 2, to_carol
-
-        # ---- (c) the crash runner, meanwhile, plays one round series.
-        created = await say(admin, "/crashnew")
-        assert "Bitcoin block #925006" in created
-        node.mine(925_006, SALT)
-        assert "Rounds start now" in await say(admin, f"/crashsalt {SALT}")
 
         # ---- (d) SIGKILL the instance in the middle of the payment: the other takes over.
         await api.wait_until(lambda: bool(pay.paid), timeout=20)  # paid; the answer hangs
