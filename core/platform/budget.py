@@ -52,19 +52,22 @@ MAX_NAP = 0.5  # float ok: a waiter looks again at least this often (settings ch
 
 Rate = Callable[[], int] | int
 
-# Set by acquire(): the next message this task sends is paid for already (the session middleware
-# of bot.py does not draw for it again).
-_prepaid: contextvars.ContextVar[bool] = contextvars.ContextVar("dustpan_send_prepaid", default=False)
+# Set by acquire(): the next message this task sends (to that chat) is paid for already (the session
+# middleware of bot.py does not draw for it again). _ANY: acquired without a chat.
+_NONE, _ANY = object(), object()
+_prepaid: contextvars.ContextVar[object] = contextvars.ContextVar("dustpan_send_prepaid", default=_NONE)
 # Set by bulk senders that send through the session without calling acquire() (the crash views).
 _bulk: contextvars.ContextVar[bool] = contextvars.ContextVar("dustpan_send_bulk", default=False)
 
 
-def take_prepaid() -> bool:
-    """True (once) when the caller's task acquired the budget for the message it sends now."""
-    if _prepaid.get():
-        _prepaid.set(False)
-        return True
-    return False
+def take_prepaid(chat_id: int | None) -> bool:
+    """True (once) when the caller's task acquired the budget for the message it sends now
+    (for this chat, or without naming one)."""
+    paid = _prepaid.get()
+    if paid is _NONE or (paid is not _ANY and paid != chat_id):
+        return False
+    _prepaid.set(_NONE)
+    return True
 
 
 def bulk_lane() -> contextvars.Token[bool]:
@@ -215,6 +218,13 @@ class SendBudget:
         only) and after any 429 pause. Returns the time of the grant (Redis's clock in seconds when
         shared, else this budget's clock). The message the caller sends next is paid for: the
         session middleware does not draw for it again."""
+        granted = await self.draw(chat_id, reply=reply)
+        _prepaid.set(_ANY if chat_id is None else chat_id)
+        return granted
+
+    async def draw(self, chat_id: int | None = None, *, reply: bool = False) -> float:  # float ok
+        """``acquire`` for the message being sent now (the session middleware's): nothing is
+        marked paid for later."""
         while True:
             limit = self.limits(reply)
             if self.shared:
@@ -228,7 +238,6 @@ class SendBudget:
                 wait = self._memory.try_grant(now, limit, chat_id, not reply)
                 granted = now
             if wait <= 0:
-                _prepaid.set(True)
                 return granted
             await self._sleep(min(wait, MAX_NAP))
 

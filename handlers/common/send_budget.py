@@ -50,8 +50,9 @@ class DrawFromBudget(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if draws(method) and not take_prepaid():
-            await self.budget.acquire(_chat(method), reply=not in_bulk_lane())
+        chat = _chat(method)
+        if draws(method) and not take_prepaid(chat):
+            await self.budget.draw(chat, reply=not in_bulk_lane())
         try:
             return await make_request(bot, method)
         except TelegramRetryAfter as err:
