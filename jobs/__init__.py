@@ -91,7 +91,7 @@ def exclusive(db: Database, name: str, ttl_seconds: int | None = None):
                 keeper.cancel()
                 await db.write(leases.release, name, INSTANCE)
 
-        run.lease = name  # type: ignore[attr-defined]  # what tests/jobs/test_exclusive.py checks every job has
+        run.lease = name  # what tests/jobs/test_exclusive.py checks every job has
         return run
 
     return wrap

@@ -199,8 +199,8 @@ class SendBudget:
         self._window = window
         self._memory = _Window(window)
         self._redis, self._key = redis, key
-        self._grant = redis.register_script(_GRANT) if redis is not None else None
-        self._hold = redis.register_script(_HOLD) if redis is not None else None
+        self._grant: Any = redis.register_script(_GRANT) if redis is not None else None
+        self._hold: Any = redis.register_script(_HOLD) if redis is not None else None
         self._redis_down_until = 0.0  # float ok: monotonic; use memory until then
         self._down_logged = False
 
@@ -252,7 +252,9 @@ class SendBudget:
             except Exception as err:
                 self._fall_back(err)
 
-    async def _redis_try(self, limit: int, chat_id: int | None, wait_chat: bool) -> tuple[float, float]:  # float ok
+    async def _redis_try(
+        self, limit: int, chat_id: int | None, wait_chat: bool
+    ) -> tuple[float, float]:  # float ok
         climit, cwindow = chat_limit(chat_id) if chat_id is not None else (1, 1.0)
         chat_key = f"{self._key}:chat:{chat_id}" if chat_id is not None else self._key
         ok, wait_us, now_us = await asyncio.wait_for(

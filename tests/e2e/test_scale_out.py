@@ -100,17 +100,27 @@ async def test_two_instances_one_database_one_redis(fake_api, bot_env, db, redis
             folder.mkdir()
             env = {**common, "INSTANCE_ID": f"inst-{n}", "WEB_PORT": str(port)}
             procs.append(
-                BotProcess(env, cwd=folder, argv=(str(repo_root() / "bot.py"),), log_path=tmp_path / f"bot{n}.log")
+                BotProcess(
+                    env, cwd=folder, argv=(str(repo_root() / "bot.py"),), log_path=tmp_path / f"bot{n}.log"
+                )
             )
         await asyncio.gather(
-            *(p.start(ready=lambda p=p: p.wait_for_output("webhook mode", timeout=90), timeout=90) for p in procs)
+            *(
+                p.start(ready=lambda p=p: p.wait_for_output("webhook mode", timeout=90), timeout=90)
+                for p in procs
+            )
         )
         assert api.webhook_url == f"{lb.url}/tg/hook"
 
         admin = api.user(ADMIN, "Root", username="root")
         alice = api.user(ALICE, "Alice", username="alice")
         bob = api.user(BOB, "Bob", username="bob")
-        for who, line in [(admin, "/start"), (alice, "/start"), (bob, "/start"), (admin, "/deposit 100 USDT x")]:
+        for who, line in [
+            (admin, "/start"),
+            (alice, "/start"),
+            (bob, "/start"),
+            (admin, "/deposit 100 USDT x"),
+        ]:
             await say(who, line)
         assert "Credited" in await say(admin, "/credit @alice 20 USDT x")
         # ---- (c) crash rounds start now and go on through the rest: one series, on one instance at a time.
@@ -159,10 +169,16 @@ async def test_two_instances_one_database_one_redis(fake_api, bot_env, db, redis
         carol = api.user(1003, "Carol", username="carol")
         mark, started = api.mark(), time.time()
         burst = [await carol.send("/help") for _ in range(30)]
-        await api.wait_until(lambda: all(lb.handled_by(u["update_id"]) is not None for u in burst), timeout=30)
+        await api.wait_until(
+            lambda: all(lb.handled_by(u["update_id"]) is not None for u in burst), timeout=30
+        )
         await asyncio.sleep(0.5)
         assert {lb.handled_by(u["update_id"]) for u in burst} == {0, 1}
-        to_carol = [c.params.get("text", "") for c in api.find_calls("sendMessage", chat_id=carol.id) if c.index >= mark]
+        to_carol = [
+            c.params.get("text", "")
+            for c in api.find_calls("sendMessage", chat_id=carol.id)
+            if c.index >= mark
+        ]
         answered = len([t for t in to_carol if "Dustpan commands" in t])
         told = len([t for t in to_carol if "Too many taps" in t])
         if int(started // WINDOW) == int(time.time() // WINDOW):  # one flood window (they start on the hour)
@@ -181,7 +197,9 @@ async def test_two_instances_one_database_one_redis(fake_api, bot_env, db, redis
         await api.wait_for(  # the withdrawal's notice thread: a new message, or its earlier one edited
             ("sendMessage", "editMessageText"),
             chat_id=ALICE,
-            predicate=lambda c: re.match(r"Withdrawal #\d+ of [0-9.]+ USDT: sent\.", c.params.get("text", "")),
+            predicate=lambda c: re.match(
+                r"Withdrawal #\d+ of [0-9.]+ USDT: sent\.", c.params.get("text", "")
+            ),
             timeout=LEASE + 15,
             since=0,
         )
@@ -206,7 +224,9 @@ async def test_two_instances_one_database_one_redis(fake_api, bot_env, db, redis
             assert prev.crashed_at is not None and nxt.created_at >= prev.crashed_at, (prev, nxt)
         assert sum(1 for r in rounds if r.crashed_at is None) <= 1  # at most the one running now
         for _ in range(100):  # the crash runner too: its lease is the survivor's once the victim's lapsed
-            crash_holder = {lease.name: lease.holder for lease in await db.read(leases.all_leases)}.get("crash")
+            crash_holder = {lease.name: lease.holder for lease in await db.read(leases.all_leases)}.get(
+                "crash"
+            )
             if crash_holder == survivor_id:
                 break
             await asyncio.sleep(0.1)

@@ -79,6 +79,8 @@ async def test_a_429_on_any_call_pauses_the_budget():
 def test_what_counts_as_a_message():
     from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetMe, SendChatAction, SendMessage
 
-    assert draws(SendMessage(chat_id=1, text="x")) and draws(EditMessageText(text="x", chat_id=1, message_id=2))
+    assert draws(SendMessage(chat_id=1, text="x")) and draws(
+        EditMessageText(text="x", chat_id=1, message_id=2)
+    )
     assert not draws(SendChatAction(chat_id=1, action="typing"))
     assert not draws(AnswerCallbackQuery(callback_query_id="1")) and not draws(GetMe())
