@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from core.platform import leases
+from core.platform.budget import budget_key
 from tests.conftest import ENGINE, repo_root
 from tests.e2e.conftest import ADMIN, free_port
 from tests.fakes.bitcoin_node import FakeNode
@@ -185,6 +186,15 @@ async def test_two_instances_one_database_one_redis(fake_api, bot_env, db, redis
             assert (answered, told) == (LIMIT, 1), to_carol
         else:  # the burst straddled two windows: each allows LIMIT
             assert answered <= 2 * LIMIT and 1 <= told <= 2, to_carol
+
+        # Both instances' messages drew from one budget in Redis: one sequence counts every grant.
+        granted = int(await redis_db.get(budget_key(api.token) + ":seq") or 0)
+        sent = [
+            c
+            for c in api.calls
+            if c.source == "http" and c.method.startswith(("send", "edit")) and c.method != "sendChatAction"
+        ]
+        assert granted >= len(sent) > len(to_carol), (granted, len(sent))
 
         # ---- (d) SIGKILL the instance in the middle of the payment: the other takes over.
         await api.wait_until(lambda: bool(pay.paid), timeout=20)  # paid; the answer hangs
