@@ -246,9 +246,8 @@ class SendBudget:
         self._memory.hold(self._clock() + seconds)
         if self.shared:
             try:
-                await asyncio.wait_for(
-                    self._hold(keys=[self._key + ":pause"], args=[int(seconds * 1_000_000)]), REDIS_TIMEOUT
-                )
+                async with asyncio.timeout(REDIS_TIMEOUT):  # no task per call, unlike wait_for on 3.11
+                    await self._hold(keys=[self._key + ":pause"], args=[int(seconds * 1_000_000)])
             except Exception as err:
                 self._fall_back(err)
 
@@ -257,8 +256,8 @@ class SendBudget:
     ) -> tuple[float, float]:  # float ok
         climit, cwindow = chat_limit(chat_id) if chat_id is not None else (1, 1.0)
         chat_key = f"{self._key}:chat:{chat_id}" if chat_id is not None else self._key
-        ok, wait_us, now_us = await asyncio.wait_for(
-            self._grant(
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            ok, wait_us, now_us = await self._grant(
                 keys=[self._key, self._key + ":pause", chat_key, self._key + ":seq"],
                 args=[
                     limit,
@@ -268,9 +267,7 @@ class SendBudget:
                     int(wait_chat),
                     int(chat_id is not None),
                 ],
-            ),
-            REDIS_TIMEOUT,
-        )
+            )
         if self._down_logged:
             log.warning("send budget: Redis is back; the budget is shared again")
             self._down_logged = False
