@@ -215,7 +215,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 def _api_key(env: Mapping[str, str], name: str) -> str:
     value = (env.get(name) or "").strip()
     if value and (len(value) > 200 or not value.isascii() or not value.isprintable() or " " in value):
-        raise ConfigError(name, "does not look like an API key (printable ASCII, no spaces, up to 200 characters)")
+        raise ConfigError(
+            name, "does not look like an API key (printable ASCII, no spaces, up to 200 characters)"
+        )
     return value
 
 

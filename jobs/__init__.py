@@ -187,7 +187,9 @@ def build_scheduler(
     from core.exchange.sources import from_settings
     from jobs.prices import PricePoller
 
-    for source in from_settings(settings.price_coingecko_url, settings.price_binance_url, settings.price_coingecko_key):
+    for source in from_settings(
+        settings.price_coingecko_url, settings.price_binance_url, settings.price_coingecko_key
+    ):
         poller = PricePoller(db, params, source, admin_ids=settings.admin_ids)
         scheduler.add_job(  # one lease per source: a slow source never delays the other
             exclusive(db, f"prices:{source.name}")(poller.run_once),

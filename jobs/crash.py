@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aiogram.exceptions import TelegramForbiddenError
+
 import jobs
+from core import ops
 from core.platform import leases
 from core.platform.budget import bulk_lane
 from core.platform.db import Database
@@ -335,7 +338,11 @@ class CrashRunner:
                 await self.bot.edit_message_text(
                     text=text, chat_id=bet.chat_id, message_id=bet.message_id, reply_markup=markup
                 )
-            except Exception:  # "not modified", blocked bot, deleted message: the game goes on
+            except TelegramForbiddenError:  # they blocked the bot: counted apart, left out of broadcasts
+                if bet.chat_id > 0:  # a private chat is the user's own id
+                    with contextlib.suppress(Exception):
+                        await self.db.write(ops.mark_blocked, bet.chat_id)
+            except Exception:  # "not modified", deleted message: the game goes on
                 log.debug("crash view edit failed", exc_info=True)
 
         task = asyncio.create_task(go())
