@@ -95,7 +95,18 @@ TRANSFERS = int(os.environ.get("TRANSFERS", 10_000_000))
 BETS = USERS  # one bet per user over the year
 YEAR = 365 * 86400
 # Transfer codes in the mix (one in ten each): most are faucet claims, the rest what the dashboard sums.
-MIX = ("faucet", "faucet", "faucet", "faucet", "referral", "ad_view", "ad_fee", "withdrawal_fee", "swap_fee", "send")
+MIX = (
+    "faucet",
+    "faucet",
+    "faucet",
+    "faucet",
+    "referral",
+    "ad_view",
+    "ad_fee",
+    "withdrawal_fee",
+    "swap_fee",
+    "send",
+)
 ASSETS3 = ("BTC", "LTC", "DOGE")
 
 
@@ -110,6 +121,7 @@ def _sql(engine: str) -> list[str]:
 
     Times are spread over the last year: ``at(expr)`` is now minus ``expr`` seconds."""
     if engine == "sqlite":
+
         def series(n: int) -> str:
             return f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) "
 
@@ -123,6 +135,7 @@ def _sql(engine: str) -> list[str]:
         owner = "'user:' || (1 + i % :users)"
         false_, true_ = "0", "1"
     else:
+
         def series(n: int) -> str:
             return ""
 
@@ -140,9 +153,11 @@ def _sql(engine: str) -> list[str]:
         series(USERS) + "INSERT INTO users (id, first_name, created_at, seen_at, is_blocked) "
         f"SELECT i, 'u', {at(f'(i * 7919) % {YEAR}')}, {at(f'(i * 104729) % (60 * 86400)')}, "
         f"CASE WHEN i % 50 = 0 THEN {true_} ELSE {false_} END {src(USERS)}",
-        series(USERS) + "INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at) "
+        series(USERS)
+        + "INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at) "
         f"SELECT 'user:' || i, 'BTC', i % 100000, 0, 0, :now {src(USERS)}",
-        series(TRANSFERS) + "INSERT INTO transfers (key, kind, debit, credit, asset, amount, code, meta, created_at) "
+        series(TRANSFERS)
+        + "INSERT INTO transfers (key, kind, debit, credit, asset, amount, code, meta, created_at) "
         f"SELECT {key}, 'posted', {debit}, "
         "CASE WHEN i % 10 IN (6, 7, 8) THEN 'fees' ELSE 'user:' || (1 + (i + 7) % :users) END, "
         f"{_case('i', ASSETS3)}, 1 + i % 1000, {_case('i', MIX)}, '{{}}', {at(f'(i * 31) % {YEAR}')} "
@@ -166,7 +181,13 @@ def _system(conn: Any, now: datetime) -> None:
         [
             dict(owner=o, asset=a, balance=b, created_at=now)
             for a in ASSETS3
-            for o, b in (("world", -10**12), ("treasury", 10**11), ("faucet_pool", 10**9), ("house", 0), ("fees", 5))
+            for o, b in (
+                ("world", -(10**12)),
+                ("treasury", 10**11),
+                ("faucet_pool", 10**9),
+                ("house", 0),
+                ("fees", 5),
+            )
         ],
     )
 
@@ -187,16 +208,22 @@ async def measure_dashboard(url: str, label: str) -> None:
         for sql in _sql(engine):
             await conn.execute(text(sql), {"now": stamp, "users": USERS})
         await conn.run_sync(_system, now)
-        await conn.execute(text(
-            "CREATE INDEX ix_transfers_code_at ON transfers (code, created_at, asset, amount, kind)"
-        ))
-        version = (await conn.execute(text(
-            "SELECT sqlite_version()" if engine == "sqlite" else "SHOW server_version"
-        ))).scalar()
+        await conn.execute(
+            text("CREATE INDEX ix_transfers_code_at ON transfers (code, created_at, asset, amount, kind)")
+        )
+        version = (
+            await conn.execute(
+                text("SELECT sqlite_version()" if engine == "sqlite" else "SHOW server_version")
+            )
+        ).scalar()
     async with db.engine.begin() as conn:
         await conn.execute(text("ANALYZE"))
     load = time.perf_counter() - t0
-    rows = await db.read(lambda c: c.execute(text("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM transfers)")).one())
+    rows = await db.read(
+        lambda c: c.execute(
+            text("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM transfers)")
+        ).one()
+    )
     times = []
     for _ in range(3):
         t = time.perf_counter()
@@ -228,4 +255,6 @@ async def main(n: int, only: str = "") -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000, sys.argv[2] if len(sys.argv) > 2 else ""))
+    asyncio.run(
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000, sys.argv[2] if len(sys.argv) > 2 else "")
+    )

@@ -98,6 +98,11 @@ def _count(conn: Connection, *where: Any) -> int:
     return int(conn.execute(select(func.count()).select_from(users).where(*where)).scalar_one())
 
 
+def liabilities_now(conn: Connection) -> dict[str, int]:
+    """asset -> what users hold (minor units), as minus the sum of every other account."""
+    return {c.asset: c.liabilities for c in _coins(conn)}
+
+
 def _coins(conn: Connection) -> list[Coin]:
     system: dict[str, int] = {}
     treasury: dict[str, int] = {}
@@ -138,7 +143,9 @@ def house_net(conn: Connection, since: datetime, until: datetime | None = None) 
     ):
         cond = [at >= since, *extra] + ([at < until] if until is not None else [])
         for asset, net in conn.execute(
-            select(table.c.asset, func.sum(table.c.amount - table.c.payout)).where(*cond).group_by(table.c.asset)
+            select(table.c.asset, func.sum(table.c.amount - table.c.payout))
+            .where(*cond)
+            .group_by(table.c.asset)
         ):
             got[str(asset)] = got.get(str(asset), 0) + int(net or 0)
     return got

@@ -16,7 +16,11 @@ async def test_dashboard_counts_a_small_world(db):
     assert d.revenue_today == {"fees": {"BTC": 500}, "ad_fees": {}, "house": {"BTC": 1_300}}
     assert d.revenue_week == EXPECTED["revenue_week"]
     faucet = {f.asset: f for f in d.faucet}["BTC"]
-    assert (faucet.pool, faucet.paid_week, faucet.days_left) == (58_000, 7_000, 58)  # 70,000 - 12,000 paid, at 1,000 a day
+    assert (faucet.pool, faucet.paid_week, faucet.days_left) == (
+        58_000,
+        7_000,
+        58,
+    )  # 70,000 - 12,000 paid, at 1,000 a day
     assert d.withdrawals == {"BTC": (1, 20_000)} and d.awaiting_approval == 1
     kinds = {(a.kind, a.asset) for a in d.attention}
     assert kinds == {("dry_house", "BTC"), ("stuck_batch", "BTC"), ("ad_review", "")}

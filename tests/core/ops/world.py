@@ -28,7 +28,9 @@ def _user(conn: Connection, uid: int, created: datetime, seen: datetime, blocked
     )  # fmt: skip
 
 
-def _t(conn: Connection, debit: str, credit: str, amount: int, code: str, key: str, at: datetime, asset="BTC"):
+def _t(
+    conn: Connection, debit: str, credit: str, amount: int, code: str, key: str, at: datetime, asset="BTC"
+):
     return ledger.transfer(
         conn, debit=debit, credit=credit, asset=asset, amount=amount, code=code, key=key, now=at
     )
