@@ -151,7 +151,7 @@ def _sql(engine: str) -> list[str]:
     debit = f"CASE WHEN i % 10 < 5 THEN 'faucet_pool' WHEN i % 10 = 9 THEN {owner} ELSE 'fees_src' END"
     return [
         series(USERS) + "INSERT INTO users (id, first_name, created_at, seen_at, is_blocked) "
-        f"SELECT i, 'u', {at(f'(i * 7919) % {YEAR}')}, {at(f'(i * 104729) % (60 * 86400)')}, "
+        f"SELECT i, 'u', {at(f'(i * 7919) % {YEAR}')}, {at('(i * 104729) % (60 * 86400)')}, "
         f"CASE WHEN i % 50 = 0 THEN {true_} ELSE {false_} END {src(USERS)}",
         series(USERS)
         + "INSERT INTO accounts (owner, asset, balance, debits_pending, credits_pending, created_at) "

@@ -11,6 +11,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.admin import broadcast as admin_broadcast
+    from handlers.admin import console as admin_console
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors, prompts
     from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
@@ -36,6 +37,7 @@ def get_routers() -> list[Router]:
         prompts.router(),
         admin.router(),
         admin_broadcast.router(),
+        admin_console.router(),
         payouts.router(),
         ad_review.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links

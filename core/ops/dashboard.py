@@ -33,9 +33,9 @@ from core.identity import users_table as users
 from core.money import ASSETS, FAUCET_POOL, FEES, HOUSE, TREASURY, Code
 from core.money import accounts_table as accounts
 from core.money import transfers_table as transfers
+from core.platform import utcnow
 from core.play import bets_table as bets
 from core.play import crash_bets_table as crash_bets
-from core.platform import utcnow
 
 # Revenue sources and the transfer codes behind them (credited to ``fees``; minus: given back).
 FEE_CODES = (Code.WITHDRAWAL_FEE.value, Code.SWAP_FEE.value)

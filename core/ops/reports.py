@@ -25,9 +25,9 @@ from core.loyalty import activity_table as activity
 from core.money import Code
 from core.money import transfers_table as transfers
 from core.ops.dashboard import MOVED, liabilities_now, midnight
+from core.platform import utcnow
 from core.play import bets_table as bets
 from core.play import crash_bets_table as crash_bets
-from core.platform import utcnow
 from core.trust import reserves
 
 PERIODS = (7, 30, 365)  # days a report covers, today included

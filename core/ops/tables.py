@@ -7,9 +7,9 @@ from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, SmallInte
 from core.identity import users_table as users
 from core.money import accounts_table as accounts
 from core.money import transfers_table as transfers
+from core.platform import UTCDateTime, id_column, metadata
 from core.play import bets_table as bets
 from core.play import crash_bets_table as crash_bets
-from core.platform import UTCDateTime, id_column, metadata
 
 broadcasts = Table(
     "broadcasts",

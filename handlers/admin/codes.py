@@ -54,6 +54,8 @@ def redacted(command: str, args: str) -> str:
     if at is not None and at < len(words):
         words[at] = "•••"
     return f"/{command} {' '.join(words)}".strip()
+
+
 # Public commands with admin subcommands: guarded only when their first word is one of these.
 MIXED: dict[str, frozenset[str]] = {"reserves": frozenset({"add", "set"}), "rates": frozenset({"set"})}
 
