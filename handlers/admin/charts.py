@@ -45,7 +45,7 @@ def draw(report: Report, title: str, labels: dict[str, str], empty: str) -> byte
     """The report as a PNG. ``labels`` translates series names; ``empty`` is shown when there are no rows."""
     if report.kind in ("earnings", "house"):
         panels = _panels(report)
-        fig = Figure(figsize=(WIDTH, HEIGHT * max(1, len(panels)) * 0.7 + 1), dpi=DPI)
+        fig = Figure(figsize=(WIDTH, max(HEIGHT, 3.5 * len(panels) + 1)), dpi=DPI)
         axes = [fig.add_subplot(max(1, len(panels)), 1, i + 1) for i in range(max(1, len(panels)))]
         for ax, (asset, series) in zip(axes, sorted(panels.items()), strict=False):
             for name, points in sorted(series.items()):
