@@ -25,7 +25,14 @@ ALICE = 111
 SALT = "ab" * 32
 ASKS = "6-digit code"
 
-READ_ONLY = {"admin", "params", "audit", "payouts", "review", "rates"}  # show, never change (/rates set: test_rates)
+READ_ONLY = {
+    "admin",
+    "params",
+    "audit",
+    "payouts",
+    "review",
+    "rates",
+}  # show, never change (/rates set: test_rates)
 # Every other admin command, as an attacker with the admin's session would send it, and the
 # audit line it writes once the code is given.
 GUARDED = {

@@ -33,9 +33,15 @@ async def admin(tg):
 def a_year(conn) -> None:
     """A transfer of each earning source, a bet of each game and some activity on every day of a year."""
     now = utcnow()
-    ledger.transfer(conn, debit="world", credit="treasury", asset="BTC", amount=10**9, code="deposit", key="d")
-    ledger.transfer(conn, debit="treasury", credit="faucet_pool", asset="BTC", amount=10**8, code="fund", key="f")
-    ledger.transfer(conn, debit="treasury", credit="marketing", asset="BTC", amount=10**8, code="fund", key="m")
+    ledger.transfer(
+        conn, debit="world", credit="treasury", asset="BTC", amount=10**9, code="deposit", key="d"
+    )
+    ledger.transfer(
+        conn, debit="treasury", credit="faucet_pool", asset="BTC", amount=10**8, code="fund", key="f"
+    )
+    ledger.transfer(
+        conn, debit="treasury", credit="marketing", asset="BTC", amount=10**8, code="fund", key="m"
+    )
     rows = []
     for d in range(365):
         at = now - timedelta(days=d, minutes=5)
@@ -52,7 +58,9 @@ def a_year(conn) -> None:
             ))  # fmt: skip
     conn.execute(insert(bets), rows)
     today = (now.date() - reports.EPOCH_DAY).days
-    conn.execute(insert(loyalty_activity), [{"day": today - d, "user_id": ADMIN, "actions": 1} for d in range(365)])
+    conn.execute(
+        insert(loyalty_activity), [{"day": today - d, "user_id": ADMIN, "actions": 1} for d in range(365)]
+    )
     reserves.record_hot(conn, "BTC", "manual", 5 * 10**6, now)
 
 
