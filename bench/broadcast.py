@@ -143,7 +143,7 @@ def _sql(engine: str) -> list[str]:
             return f"(CAST(:now AS timestamptz) - ({expr}) * interval '1 second')"
 
         def src(n: int) -> str:
-            return f"FROM generate_series(1, {n}) AS s(i)"
+            return f"FROM generate_series(1, {n}::bigint) AS s(i)"
 
         key = "'t' || lpad(i::text, 10, '0')"
         owner = "'user:' || (1 + i % :users)"
@@ -248,9 +248,11 @@ async def main(n: int, only: str = "") -> None:
         if url := await fresh_pg():
             await measure(url, n, "PostgreSQL")
     if only in ("", "dashboard"):
-        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
-            await measure_dashboard(await fresh_sqlite(tmp), "SQLite")
-        if url := await fresh_pg():
+        engines = os.environ.get("BENCH_ENGINES", "sqlite,postgresql")
+        if "sqlite" in engines:
+            with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+                await measure_dashboard(await fresh_sqlite(tmp), "SQLite")
+        if "postgresql" in engines and (url := await fresh_pg()):
             await measure_dashboard(url, "PostgreSQL")
 
 

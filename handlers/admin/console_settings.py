@@ -97,8 +97,8 @@ def groups_view() -> tuple[str, object]:
     kb.adjust(3)
     kb.row(back_button())
     text = _(
-        "<b>⚙️ Settings</b> by feature. A change is audited and needs your 2FA code like /set; it "
-        "applies here at once and on other instances within {ttl} s."
+        "<b>⚙️ Settings</b> by feature. A change is audited and, with 2FA on, needs your code like "
+        "/set; it applies here at once and on other instances within {ttl} s."
     ).format(ttl=TTL_SECONDS)
     return text, kb.as_markup()
 
