@@ -13,6 +13,7 @@ import csv
 import io
 from collections import defaultdict
 from datetime import date
+from typing import Any
 
 import matplotlib
 
@@ -50,7 +51,7 @@ def draw(report: Report, title: str, labels: dict[str, str], empty: str) -> byte
         for ax, (asset, series) in zip(axes, sorted(panels.items()), strict=False):
             for name, points in sorted(series.items()):
                 days = sorted(points)
-                xs = [date.fromisoformat(d) for d in days]
+                xs: list[Any] = [date.fromisoformat(d) for d in days]
                 ax.plot(
                     xs,
                     [points[d] for d in days],
@@ -67,9 +68,9 @@ def draw(report: Report, title: str, labels: dict[str, str], empty: str) -> byte
         ax = fig.add_subplot(1, 1, 1)
         axes = [ax]
         if report.rows:
-            xs = [date.fromisoformat(r[0]) for r in report.rows]
-            ax.plot(xs, [r[1] for r in report.rows], label=labels.get("new", "new"))
-            ax.plot(xs, [r[2] for r in report.rows], label=labels.get("active", "active"))
+            when: list[Any] = [date.fromisoformat(r[0]) for r in report.rows]
+            ax.plot(when, [r[1] for r in report.rows], label=labels.get("new", "new"))
+            ax.plot(when, [r[2] for r in report.rows], label=labels.get("active", "active"))
             ax.legend(loc="upper left", fontsize="small")
             ax.grid(alpha=0.3)
     else:  # liabilities: one pair of bars per coin, in percent of what is owed (coins differ in size)
@@ -80,10 +81,10 @@ def draw(report: Report, title: str, labels: dict[str, str], empty: str) -> byte
             names = [r[0] for r in report.rows]
             owed = [100.0 if r[1] else 0.0 for r in report.rows]
             held = [(r[4] * 100.0 / r[1]) if r[1] else 100.0 for r in report.rows]
-            xs = range(len(names))
-            ax.bar([x - 0.2 for x in xs], owed, width=0.4, label=labels.get("liabilities", "liabilities"))
-            ax.bar([x + 0.2 for x in xs], held, width=0.4, label=labels.get("reserves", "reserves"))
-            ax.set_xticks(list(xs), names)
+            at = list(range(len(names)))
+            ax.bar([x - 0.2 for x in at], owed, width=0.4, label=labels.get("liabilities", "liabilities"))
+            ax.bar([x + 0.2 for x in at], held, width=0.4, label=labels.get("reserves", "reserves"))
+            ax.set_xticks(at, names)
             ax.set_ylabel("%")
             ax.legend(loc="upper left", fontsize="small")
     if not report.rows:

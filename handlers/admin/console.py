@@ -116,10 +116,10 @@ async def cb_console(
         await state.clear()
         await show(query, await admin_text(db, user), console_keyboard())
     elif to == "dash":
-        kb = InlineKeyboardBuilder()
-        kb.button(text=_("🔄 Refresh"), callback_data=ConsoleCB(to="dash"))
-        kb.row(back_button())
-        await show(query, dashboard_text(await db.read(dash.dashboard)), kb.as_markup())
+        refresh = InlineKeyboardBuilder()
+        refresh.button(text=_("🔄 Refresh"), callback_data=ConsoleCB(to="dash"))
+        refresh.row(back_button())
+        await show(query, dashboard_text(await db.read(dash.dashboard)), refresh.as_markup())
     elif to == "users":
         await show(query, users_text(await db.read(dash.users_overview)), with_back(None))
     elif to == "wd":

@@ -15,7 +15,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.money.amounts import to_decimal
@@ -90,7 +90,7 @@ def key_line(params: Params, key: str) -> str:
     )
 
 
-def groups_view() -> tuple[str, object]:
+def groups_view() -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     for g in groups():
         kb.button(text=g, callback_data=ConsoleCB(to="setg", arg=g))
@@ -103,7 +103,7 @@ def groups_view() -> tuple[str, object]:
     return text, kb.as_markup()
 
 
-def group_view(params: Params, group: str, page: int) -> tuple[str, object]:
+def group_view(params: Params, group: str, page: int) -> tuple[str, InlineKeyboardMarkup]:
     keys = keys_of(group)
     pages = max(1, (len(keys) + PAGE - 1) // PAGE)
     page = min(max(page, 0), pages - 1)
@@ -127,7 +127,7 @@ def group_view(params: Params, group: str, page: int) -> tuple[str, object]:
     return "\n".join(lines), kb.as_markup()
 
 
-def key_view(params: Params, key: str) -> tuple[str, object]:
+def key_view(params: Params, key: str) -> tuple[str, InlineKeyboardMarkup]:
     p = REGISTRY[key]
     kb = InlineKeyboardBuilder()
     for i, value in enumerate(presets(p)):
@@ -153,11 +153,11 @@ async def cb_settings(
         await query.answer(_("No settings match."), show_alert=True)
         return
     if to == "set":
-        await show(query, *groups_view())  # type: ignore[arg-type]
+        await show(query, *groups_view())
     elif to == "setg":
-        await show(query, *group_view(params, arg, callback_data.n))  # type: ignore[arg-type]
+        await show(query, *group_view(params, arg, callback_data.n))
     elif to == "setk":
-        await show(query, *key_view(params, arg))  # type: ignore[arg-type]
+        await show(query, *key_view(params, arg))
     elif to == "setv":
         choices = presets(REGISTRY[arg])
         if not 0 <= callback_data.n < len(choices):
@@ -169,7 +169,7 @@ async def cb_settings(
             dispatcher, bot, event_update, message, query.from_user,
             f"/set {arg} {choices[callback_data.n]}", message.message_id,
         )  # fmt: skip
-        await show(query, *key_view(params, arg))  # type: ignore[arg-type]
+        await show(query, *key_view(params, arg))
         return
     elif to == "sett":
         await state.set_state(Editing.value)

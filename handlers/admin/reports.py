@@ -3,7 +3,7 @@ photo with a CSV button, and the CSV (a document) holds exactly the rows the cha
 
 from __future__ import annotations
 
-from aiogram.types import BufferedInputFile, CallbackQuery
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.ops import reports as rep
@@ -33,7 +33,7 @@ def labels() -> dict[str, str]:
     }  # fmt: skip
 
 
-def menu() -> tuple[str, object]:
+def menu() -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     short = {
         "earnings": _("💰 Earnings"), "liabilities": _("🏦 Liabilities"), "house": _("🎲 House P&L"),
@@ -55,7 +55,7 @@ def menu() -> tuple[str, object]:
 async def cb_reports(query: CallbackQuery, callback_data: ConsoleCB, db: Database) -> None:
     kind, days = callback_data.arg, callback_data.n
     if callback_data.to == "rep":
-        await show(query, *menu())  # type: ignore[arg-type]
+        await show(query, *menu())
         await query.answer()
         return
     if kind not in rep.KINDS or days not in rep.PERIODS:
