@@ -151,9 +151,13 @@ def house_net(conn: Connection, since: datetime, until: datetime | None = None) 
     return got
 
 
-def revenue(conn: Connection, since: datetime) -> dict[str, dict[str, int]]:
-    """source -> asset -> revenue since ``since`` (sources: fees, ad_fees, house)."""
-    moved = _by_code(conn, FEE_CODES + AD_FEE_CODES, since)
+def revenue(
+    conn: Connection, since: datetime, moved: dict[tuple[str, str], int] | None = None
+) -> dict[str, dict[str, int]]:
+    """source -> asset -> revenue since ``since`` (sources: fees, ad_fees, house). ``moved``: the
+    sums of ``_by_code`` since then when the caller already has them (one index range, not two)."""
+    if moved is None:
+        moved = _by_code(conn, FEE_CODES + AD_FEE_CODES, since)
     back = conn.execute(
         select(transfers.c.asset, func.sum(transfers.c.amount))
         .where(
@@ -166,8 +170,9 @@ def revenue(conn: Connection, since: datetime) -> dict[str, dict[str, int]]:
     )
     out: dict[str, dict[str, int]] = {s: {} for s in SOURCES}
     for (code, asset), total in moved.items():
-        source = "ad_fees" if code in AD_FEE_CODES else "fees"
-        out[source][asset] = out[source].get(asset, 0) + total
+        if code in FEE_CODES or code in AD_FEE_CODES:
+            source = "ad_fees" if code in AD_FEE_CODES else "fees"
+            out[source][asset] = out[source].get(asset, 0) + total
     for asset, total in back:
         out["ad_fees"][str(asset)] = out["ad_fees"].get(str(asset), 0) - int(total)
     out["house"] = house_net(conn, since)
@@ -185,9 +190,9 @@ def _available(conn: Connection, owner: str) -> dict[str, int]:
     }
 
 
-def _faucet(conn: Connection, now: datetime) -> list[Faucet]:
+def _faucet(conn: Connection, paid: dict[tuple[str, str], int]) -> list[Faucet]:
+    """The faucet pool per coin and its days left; ``paid``: ``_by_code`` sums of the last 7 days."""
     pool = _available(conn, FAUCET_POOL)
-    paid = _by_code(conn, (Code.FAUCET.value,), now - timedelta(days=PACE_DAYS))
     out = []
     for asset in ASSETS:
         week = paid.get((Code.FAUCET.value, asset), 0)
@@ -214,9 +219,9 @@ def _withdrawals(conn: Connection) -> tuple[dict[str, tuple[int, int]], int]:
     return per, waiting
 
 
-def _attention(conn: Connection, now: datetime, faucet: list[Faucet]) -> list[Attention]:
+def _attention(conn: Connection, now: datetime, faucet: list[Faucet], played: set[str]) -> list[Attention]:
+    """What needs an admin; ``played``: the coins games were played in over the last 7 days."""
     out = [Attention("dry_faucet", f.asset) for f in faucet if f.days_left is not None and f.days_left < 1]
-    played = set(house_net(conn, now - timedelta(days=PACE_DAYS)))
     house = _available(conn, HOUSE)
     out += [Attention("dry_house", a) for a in sorted(played) if house.get(a, 0) <= 0]
     for bid, asset in conn.execute(
@@ -246,7 +251,10 @@ def dashboard(conn: Connection, now: datetime | None = None) -> Dashboard:
     """Everything the console's Dashboard shows, read in one transaction."""
     now = now or utcnow()
     today = midnight(now)
-    faucet = _faucet(conn, now)
+    week = now - timedelta(days=PACE_DAYS)
+    moved_week = _by_code(conn, (*FEE_CODES, *AD_FEE_CODES, Code.FAUCET.value), week)  # one range for both
+    faucet = _faucet(conn, moved_week)
+    revenue_week = revenue(conn, week, moved_week)
     pending, waiting = _withdrawals(conn)
     return Dashboard(
         at=now,
@@ -257,11 +265,11 @@ def dashboard(conn: Connection, now: datetime | None = None) -> Dashboard:
         blocked=_count(conn, users.c.is_blocked.is_(True)),
         coins=_coins(conn),
         revenue_today=revenue(conn, today),
-        revenue_week=revenue(conn, now - timedelta(days=7)),
+        revenue_week=revenue_week,
         faucet=faucet,
         withdrawals=pending,
         awaiting_approval=waiting,
-        attention=_attention(conn, now, faucet),
+        attention=_attention(conn, now, faucet, set(house_net(conn, week))),
     )
 
 

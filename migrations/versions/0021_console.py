@@ -4,7 +4,7 @@ Revision ID: 0021_console
 Revises: 0018_ops
 Create Date: 2026-12-07 02:00:00
 
-- users by seen_at and created_at (active, new);
+- users by seen_at and created_at (active, new), and those who blocked the bot (partial);
 - transfers by (code, created_at), covering asset, amount and kind (revenue, faucet pace, earnings);
 - a partial index of the system accounts (liabilities as minus their sum);
 - bets by created_at, crash bets by settled_at (house net per day and game).
@@ -25,6 +25,13 @@ SYSTEM_ONLY = sa.text("owner NOT LIKE 'user:%'")
 def upgrade() -> None:
     op.create_index("ix_users_seen_at", "users", ["seen_at"])
     op.create_index("ix_users_created_at", "users", ["created_at"])
+    op.create_index(
+        "ix_users_blocked",
+        "users",
+        ["id"],
+        sqlite_where=sa.text("is_blocked IS 1"),
+        postgresql_where=sa.text("is_blocked IS true"),
+    )
     op.create_index("ix_transfers_code_at", "transfers", ["code", "created_at", "asset", "amount", "kind"])
     op.create_index(
         "ix_accounts_system",
@@ -43,6 +50,7 @@ def downgrade() -> None:
         ("ix_bets_created_at", "bets"),
         ("ix_accounts_system", "accounts"),
         ("ix_transfers_code_at", "transfers"),
+        ("ix_users_blocked", "users"),
         ("ix_users_created_at", "users"),
         ("ix_users_seen_at", "users"),
     ):
