@@ -115,3 +115,22 @@ async def test_an_unknown_report_is_refused(tg, db, admin):
     assert [s.method for s in sent] == ["answerCallbackQuery"] and "does not exist" in sent[0].params["text"]
     sent = await admin.tap("con:chart:users:8")
     assert [s.method for s in sent] == ["answerCallbackQuery"]
+
+
+async def test_charts_are_drawn_in_a_worker_thread(tg, db, admin, monkeypatch):
+    import threading
+
+    from handlers.admin import charts
+
+    threads = []
+    real = charts.draw
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "draw", spy)
+    await admin.send("/admin")
+    await admin.tap_button("Reports")
+    assert photo_of(await admin.tap_button("Users · 30 d")).startswith(PNG)
+    assert threads == [False]  # never on the event loop's thread
