@@ -152,10 +152,13 @@ def house_net(conn: Connection, since: datetime, until: datetime | None = None) 
 
 
 def revenue(
-    conn: Connection, since: datetime, moved: dict[tuple[str, str], int] | None = None
+    conn: Connection,
+    since: datetime,
+    moved: dict[tuple[str, str], int] | None = None,
+    house: dict[str, int] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """source -> asset -> revenue since ``since`` (sources: fees, ad_fees, house). ``moved``: the
-    sums of ``_by_code`` since then when the caller already has them (one index range, not two)."""
+    """source -> asset -> revenue since ``since`` (sources: fees, ad_fees, house). ``moved`` and
+    ``house``: the sums of ``_by_code`` and ``house_net`` since then, when the caller has them."""
     if moved is None:
         moved = _by_code(conn, FEE_CODES + AD_FEE_CODES, since)
     back = conn.execute(
@@ -175,7 +178,7 @@ def revenue(
             out[source][asset] = out[source].get(asset, 0) + total
     for asset, total in back:
         out["ad_fees"][str(asset)] = out["ad_fees"].get(str(asset), 0) - int(total)
-    out["house"] = house_net(conn, since)
+    out["house"] = house if house is not None else house_net(conn, since)
     return {s: {a: v for a, v in per.items() if v} for s, per in out.items()}
 
 
@@ -254,7 +257,8 @@ def dashboard(conn: Connection, now: datetime | None = None) -> Dashboard:
     week = now - timedelta(days=PACE_DAYS)
     moved_week = _by_code(conn, (*FEE_CODES, *AD_FEE_CODES, Code.FAUCET.value), week)  # one range for both
     faucet = _faucet(conn, moved_week)
-    revenue_week = revenue(conn, week, moved_week)
+    house_week = house_net(conn, week)
+    revenue_week = revenue(conn, week, moved_week, house_week)
     pending, waiting = _withdrawals(conn)
     return Dashboard(
         at=now,
@@ -269,7 +273,7 @@ def dashboard(conn: Connection, now: datetime | None = None) -> Dashboard:
         faucet=faucet,
         withdrawals=pending,
         awaiting_approval=waiting,
-        attention=_attention(conn, now, faucet, set(house_net(conn, week))),
+        attention=_attention(conn, now, faucet, set(house_week)),
     )
 
 
