@@ -1,4 +1,4 @@
-"""Operations: broadcasts to users (and, later, the dashboard, reports and moderation)."""
+"""Operations: broadcasts to users; the dashboard and reports live in core.ops.dashboard and core.ops.reports."""
 
 from core.ops.broadcasts import (
     Broadcast,
