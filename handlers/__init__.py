@@ -11,6 +11,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.admin import broadcast as admin_broadcast
+    from handlers.admin import console as admin_console
     from handlers.admin import users as admin_users
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors, prompts
@@ -38,6 +39,7 @@ def get_routers() -> list[Router]:
         admin.router(),
         admin_broadcast.router(),
         admin_users.router(),
+        admin_console.router(),
         payouts.router(),
         ad_review.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links

@@ -1,5 +1,5 @@
-"""Operations: broadcasts to users, moderation (bans, frozen withdrawals, appeals, the user card)
-(and, later, the dashboard and reports)."""
+"""Operations: broadcasts to users, moderation (bans, frozen withdrawals, appeals, the user card);
+the dashboard and reports live in core.ops.dashboard and core.ops.reports."""
 
 from core.ops import moderation
 from core.ops.broadcasts import (
