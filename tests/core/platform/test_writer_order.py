@@ -104,3 +104,29 @@ async def test_the_writers_of_one_instance_take_the_same_lock(db):
         assert many.retries["40P01"] == 0
     finally:
         await many.close()
+
+
+async def test_a_database_error_in_the_one_trip_transfer_reaches_the_writer_as_sqlalchemy_raises_it(db):
+    """The one-statement transfer runs on the driver's cursor; its errors must still be
+    SQLAlchemy DBAPIErrors carrying the SQLSTATE, or the writer could not retry a deadlock."""
+    from sqlalchemy.exc import DBAPIError
+
+    from core.platform.db import _sqlstate
+
+    await db.write(
+        ledger.transfer, debit=WORLD, credit=user_account(1), asset="BTC", amount=100, code="seed", key="s1"
+    )
+
+    def impatient(conn):
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
+        return ledger.transfer(
+            conn, debit=user_account(1), credit=user_account(2), asset="BTC", amount=1, code="t", key="t1"
+        )
+
+    async with db.engine.connect() as holder:  # another program holds the account's row
+        await holder.execute(text("SELECT 1 FROM accounts WHERE owner = 'user:1' FOR UPDATE"))
+        with pytest.raises(DBAPIError) as caught:
+            await db.write(impatient)
+        await holder.rollback()
+    assert _sqlstate(caught.value) == "55P03"  # lock_not_available, as asyncpg reported it
+    assert await db.write(impatient)  # and nothing of the failed attempt was kept
