@@ -471,10 +471,12 @@ def _resolve_bulk(
     pending: dict[int, Any] = {}
     resolved: dict[int, str] = {}
     ids = list(want)
+    pg = _is_pg(conn)
     for part in _chunks(ids, 10 * CHUNK):
-        for t in conn.execute(_BY_IDS, {"ids": list(part)}):
+        # PostgreSQL: one array parameter, not ten thousand rendered binds
+        for t in conn.execute(_PG_BY_IDS if pg else _BY_IDS, {"ids": list(part)}):
             pending[t.id] = t
-        for t in conn.execute(_RESOLVED_BY, {"ids": list(part)}):
+        for t in conn.execute(_PG_RESOLVED_BY if pg else _RESOLVED_BY, {"ids": list(part)}):
             resolved[t.pending_id] = t.key
     rows: list[dict[str, Any]] = []
     meta_text = _meta_text(meta)
@@ -526,6 +528,12 @@ def _resolve_bulk(
 _BY_IDS = select(transfers).where(transfers.c.id.in_(bindparam("ids", expanding=True)))
 _RESOLVED_BY = select(transfers.c.pending_id, transfers.c.key).where(
     transfers.c.pending_id.in_(bindparam("ids", expanding=True))
+)
+_PG_BY_IDS = text(
+    "SELECT id, kind, debit, credit, asset, amount, code FROM transfers WHERE id = ANY(:ids)"
+).bindparams(_arr("ids", BigInteger))
+_PG_RESOLVED_BY = text("SELECT pending_id, key FROM transfers WHERE pending_id = ANY(:ids)").bindparams(
+    _arr("ids", BigInteger)
 )
 
 
