@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.earn import referrals
+from core.earn import debts, referrals
 from core.earn.ad_tokens import Token, TokenError
 from core.earn.tables import ad_campaigns, ad_reports, ad_views
 from core.errors import DomainError, InsufficientFunds
@@ -566,6 +566,7 @@ def _pay_visit(conn: Connection, view_id: int, user_id: int, s: Settings, now: d
         return Outcome("void", c.id, c.asset, reason="budget")
     if reward.replayed:  # another visit of this window was paid first
         return Outcome("already", c.id, c.asset, wait_seconds=_next_window(c, now))
+    debts.repay_debts(conn, user_id, c.asset, c.price, source_key=key, now=now)  # what a reversal left owed
     fee_id = None
     if c.fee > 0:
         fee_id = ledger.transfer(

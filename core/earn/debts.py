@@ -4,7 +4,8 @@ A reversal never makes a balance negative (the ledger refuses it): it takes what
 has, and the rest is recorded here, owed to the system account that paid it (``creditor``).
 Every earning path calls ``repay_debts`` in its own transaction right after it credits the
 user: the earning first pays back what is owed in that asset, up to the whole earning.
-Called by: offer credits and releases (core.earn.offers), the faucet (core.earn.faucet).
+Called by: offer credits and releases (core.earn.offers), the faucet (core.earn.faucet), ad views
+(core.earn.ads), faucet-site payments (core.earn.sites) and referral commissions (core.earn.referrals).
 Repayment key: ``debt:{source_key}:{creditor}``, so a replayed earning repays once.
 """
 

@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 
+from core.earn import debts
 from core.earn.tables import referral_days, referrals
 from core.errors import InsufficientFunds
 from core.identity import users_table as users
@@ -304,6 +305,7 @@ def pay_commission_to(
     if t.replayed:  # paid before under this key: nothing moved now, nothing counts now
         conn.execute(_UNGRANT, {**day, "g": granted})
         return 0
+    debts.repay_debts(conn, referrer, asset, granted, source_key=f"ref:{source_key}", now=now)
     slot = int(now.timestamp()) // notice_every
     notices.enqueue(
         conn,

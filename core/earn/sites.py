@@ -37,7 +37,7 @@ from sqlalchemy import (
     update,
 )
 
-from core.earn import payout_links, referrals, site_payees
+from core.earn import debts, payout_links, referrals, site_payees
 from core.earn.tables import payouts, ratings, site_days, sites
 from core.errors import DomainError, InsufficientFunds, InvalidAmount
 from core.money import OWNER_ESCROW, Code, get_asset, ledger, user_account
@@ -494,6 +494,7 @@ def send(
             created_at=now,
         ),
     ).scalar_one()
+    debts.repay_debts(conn, user_id, site.asset, amount, source_key=key, now=now)  # what a reversal left owed
     if not referral:  # a referral payment is itself a commission: none on top of it
         referrals.pay_commission(
             conn,

@@ -407,9 +407,7 @@ class Home:
 
 def home(conn: Connection, user_id: int, now: datetime | None = None) -> Home:
     """What the games menu needs: a pause in force, and the coins the player holds."""
-    now = now or utcnow()
-    until = get_limits(conn, user_id).excluded_until
-    return Home(until if until is not None and until > now else None, coins_held(conn, user_id))
+    return Home(get_limits(conn, user_id, now).excluded_until, coins_held(conn, user_id))
 
 
 def _bet_from(bet_id: int, row: dict[str, Any], stored: dict[str, Any]) -> Bet:

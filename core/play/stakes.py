@@ -207,8 +207,11 @@ class Limits:
     daily: dict[str, tuple[int, datetime]]  # asset -> (limit, changed_at)
 
 
-def get_limits(conn: Connection, user_id: int) -> Limits:
+def get_limits(conn: Connection, user_id: int, now: datetime | None = None) -> Limits:
+    """The player's limits in force at ``now``: a pause that has ended is no longer one."""
     until = conn.execute(_EXCLUDED, {"u": user_id}).scalar()
+    if until is not None and until <= (now or utcnow()):
+        until = None
     rows = conn.execute(select(loss_limits).where(loss_limits.c.user_id == user_id))
     return Limits(until, {r.asset: (r.daily, r.changed_at) for r in rows})
 
@@ -240,7 +243,7 @@ def set_loss_limit(
                 set_={"daily": daily, "changed_at": now},
             )
         )
-    return get_limits(conn, user_id)
+    return get_limits(conn, user_id, now)
 
 
 def self_exclude(conn: Connection, user_id: int, days: int, now: datetime | None = None) -> Limits:
@@ -256,4 +259,4 @@ def self_exclude(conn: Connection, user_id: int, days: int, now: datetime | None
     conn.execute(
         ins.on_conflict_do_update(index_elements=[play_limits.c.user_id], set_={"excluded_until": until})
     )
-    return get_limits(conn, user_id)
+    return get_limits(conn, user_id, now)

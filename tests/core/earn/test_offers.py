@@ -320,3 +320,48 @@ async def test_random_mutations_of_a_delivered_postback_credit_nothing(db, netwo
     assert await available(db, user_account(ALICE), "DOGE") <= 250_000
     assert await available(db, user_account(BOB), "DOGE") == 0
     assert await db.read(lambda c: c.execute(select(func.count()).select_from(offer_credits)).scalar()) == 1
+
+
+async def test_a_debt_is_repaid_from_ad_views_site_payments_and_referral_commission(db):
+    """Every earning path repays what a reversal left owed, in the earning's asset, before the
+    user can spend it: an ad view, a faucet-site payment, and a referral commission."""
+    from tests.core.earn import ads_world
+    from tests.core.earn import test_sites as site_world
+
+    owed = 1_000_000
+    for uid in (ALICE, BOB):
+        await db.write(upsert_user, id=uid, username=f"u{uid}", first_name="U", language_code="en")
+        await db.write(debts.add_debt, uid, "BTC", OFFER_POOL, owed)
+
+    # an ad view pays Bob 100: it all goes to his debt
+    running = await ads_world.campaign(db, 501)
+    await ads_world.visit(db, BOB, running)
+    assert (await ads_world.claim(db, BOB, running)).status == "paid"
+    assert await available(db, user_account(BOB), "BTC") == 0
+    assert [d.amount for d in await db.read(debts.owed, BOB)] == [owed - 100]
+
+    # a faucet site pays Alice 10 (she gave it her address): it all goes to her debt
+    await db.write(site_world.payout_links.link, ALICE, "BTC", site_world.ADDR)
+    site, _key = await site_world.make_site(db)
+    await site_world.pay(db, site, amount=10, now=utcnow())
+    assert await available(db, user_account(ALICE), "BTC") == 0
+    assert [d.amount for d in await db.read(debts.owed, ALICE)] == [owed - 10]
+
+    # a referral commission to Alice repays her debt too, once, even when replayed
+    await fund(db, MARKETING, 10**6, asset="BTC", key="mkt")
+    for _ in range(2):
+        got = await db.write(
+            referrals.pay_commission_to,
+            ALICE,
+            source=referrals.Source.FAUCET,
+            user_id=BOB,
+            asset="BTC",
+            earned=1_000,
+            platform_cut=1_000,
+            source_key="claim-1",
+            share_bp=1_000,
+        )
+    assert got == 0  # the replay moved nothing
+    assert await available(db, user_account(ALICE), "BTC") == 0
+    assert [d.amount for d in await db.read(debts.owed, ALICE)] == [owed - 10 - 100]
+    assert await available(db, OFFER_POOL, "BTC") == 100 + 10 + 100

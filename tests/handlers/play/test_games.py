@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.money.accounts import user_account
+from core.play import stakes
 from tests.handlers.harness import texts
 from tests.play import balance, setup_money
 
@@ -132,6 +133,20 @@ async def test_limits_enforced_and_cannot_be_loosened(tg, db):
     assert "paused until" in texts(await alice.tap_button("7 days"))
     assert "paused games until" in texts(await alice.send("/dice 0.0001 DOGE over 50"))
     assert "cannot be shortened" in answers(await alice.tap_button("1 day"))
+
+
+async def test_limits_no_longer_show_a_pause_that_has_ended(tg, db):
+    """A 1-day pause taken two days ago is over: /limits and the games menu say nothing of it."""
+    from datetime import timedelta
+
+    from core.platform.schema import utcnow
+
+    await setup_money(db, {A: 10**8})
+    await db.write(stakes.self_exclude, A, 1, now=utcnow() - timedelta(days=2))
+    alice = tg.person(A)
+    out = texts(await alice.send("/limits"))
+    assert "paused until" not in out and "No limits set." in out
+    assert "paused games until" not in texts(await alice.send("/dice 0.0001 DOGE over 50"))
 
 
 async def test_verify_shows_the_limbo_formula_stake_verifiers_use(tg, db):
