@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Row,
     and_,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core.cashout.tables import payout_batches, withdrawals
 from core.cashout.withdrawals import State, tell_many
@@ -203,6 +205,17 @@ def start_sending(conn: Connection, batch_id: int, now: datetime | None = None) 
 def _claim(conn: Connection, ids: list[int], frm: tuple[str, ...], **values: Any) -> list[int]:
     """Move the items in ``ids`` still in one of ``frm`` to new values; the ids this call moved."""
     moved: list[int] = []
+    if conn.dialect.name == "postgresql":  # one array parameter, not a thousand rendered binds
+        stmt = (
+            update(withdrawals)
+            .where(withdrawals.c.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
+            .where(withdrawals.c.state.in_(frm))
+            .values(**values)
+            .returning(withdrawals.c.id)
+        )
+        for part in range(0, len(ids), 10_000):
+            moved += conn.execute(stmt, {"ids": ids[part : part + 10_000]}).scalars().all()
+        return sorted(moved)
     for part in range(0, len(ids), 1000):
         stmt = (
             update(withdrawals)
