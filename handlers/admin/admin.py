@@ -37,8 +37,18 @@ async def cmd_admin(message: Message, user: User, db: Database) -> None:
     stats = await db.read(admin.stats)
     twofa_on = await db.read(twofa.is_enabled, user.id)
     lines = stats_lines(stats, twofa_on)
-    blocked = _("Blocked the bot: {count}").format(count=await db.read(ops.blocked_count))
-    lines.insert(lines.index(_("Users: {count}").format(count=stats.users)) + 1, blocked)
+    n = await db.read(ops.moderation.counts)
+    people = [
+        _("Active: {day} in 24 h, {week} in 7 days (not counting who blocked the bot)").format(
+            day=n.active_day, week=n.active_week
+        ),
+        _("Blocked the bot: {count}").format(count=n.blocked),
+        _("Banned: {banned} · withdrawals frozen: {frozen} (/user to see one)").format(
+            banned=n.banned, frozen=n.frozen
+        ),
+    ]
+    at = lines.index(_("Users: {count}").format(count=stats.users)) + 1
+    lines[at:at] = people
     await message.answer("\n".join(lines + await job_lines(db)))
 
 
