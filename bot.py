@@ -134,6 +134,7 @@ async def run(settings: Settings) -> None:
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
+    from core.platform.budget import SendBudget, budget_key
     from core.platform.db import Database
     from core.platform.migrate import upgrade_async
     from core.platform.params import Params
@@ -141,6 +142,7 @@ async def run(settings: Settings) -> None:
     from handlers.common.commands import register_commands
     from handlers.common.data import shared
     from handlers.common.i18n import get_i18n
+    from handlers.common.send_budget import install as install_send_budget
     from handlers.common.taps import install as install_quiet_edits
     from handlers.dispatcher import build_dispatcher
     from handlers.http_server import HttpServer
@@ -173,6 +175,14 @@ async def run(settings: Settings) -> None:
     )
     bot = Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     install_quiet_edits(bot)  # "message is not modified" is success, for jobs' edits too
+    # One send budget for every message of this bot, of every instance (in Redis with REDIS_URL).
+    budget = SendBudget(
+        lambda: params.get("broadcast.rate"),
+        total=lambda: params.get("send.rate"),
+        redis=redis,
+        key=budget_key(settings.bot_token),
+    )
+    install_send_budget(bot, budget)  # inside QuietEdits: an edit that changes nothing costs nothing
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -218,6 +228,7 @@ async def run(settings: Settings) -> None:
         params,
         announce_proofs=lambda roots: announce_roots(bot, params, roots),
         show_broadcast_progress=make_show_progress(db),
+        budget=budget,
     )
     scheduler.start()
     # The crash runner plays rounds only while it holds the lease; /crashsalt pokes it.
@@ -290,6 +301,7 @@ def main(argv: list[str]) -> int:
     import jobs
 
     jobs.INSTANCE = settings.instance_id  # before the job modules import it (jobs.crash does, by name)
+    jobs.LEASE_SECONDS = settings.job_lease_seconds
     log.info("instance %s", settings.instance_id)
     try:
         asyncio.run(run(settings))

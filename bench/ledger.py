@@ -162,7 +162,8 @@ async def main() -> None:
     args = ap.parse_args()
     n = args.n
     print(
-        f"ledger benchmark: {n} transfers per run, {os.cpu_count()} cores; half debit one hot account (house)"
+        f"ledger benchmark: {n} transfers per run, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f};"
+        " half debit one hot account (house)"
     )
 
     tmp = tempfile.mkdtemp()
@@ -172,7 +173,7 @@ async def main() -> None:
     db = Database(url)
     await db.start()
     await seed(db)
-    print("SQLite (WAL, synchronous=FULL: every acknowledged transfer is durable)")
+    print(f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL: every acknowledged transfer is durable)")
     raw1 = await asyncio.to_thread(bare_sqlite3, path, n // 4, 1, "raw1")
     raw100 = await asyncio.to_thread(bare_sqlite3, path, n * 4, 100, "raw100")
     aio = await bare_aiosqlite(path, n // 4, "aio")
@@ -192,7 +193,9 @@ async def main() -> None:
     pgdb = Database(args.pg)
     await pgdb.start()
     await seed(pgdb)
-    print(f"PostgreSQL ({args.pg.split('@')[-1]}), pool of 8 connections")
+    async with pgdb.engine.connect() as conn:
+        version = (await conn.exec_driver_sql("select version()")).scalar_one()
+    print(f"PostgreSQL ({args.pg.split('@')[-1]}), pool of 8 connections: {version}")
     bare = await bare_asyncpg(args.pg, n, 32, "pgraw")
     one = await run_ledger(pgdb, n // 4, 1, "pgone")
     many = await run_ledger(pgdb, n, 32, "pgmany")
@@ -202,6 +205,7 @@ async def main() -> None:
     problems = await pgdb.read(ledger.check_invariants)
     print(f"  invariants after the runs: {'ok' if not problems else problems[:3]}")
     await pgdb.close()
+    print(f"  load after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ class Settings:
     captcha_verify_url: str = ""
     captcha_verify_timeout: float = 10.0  # float ok: seconds to wait for the provider's siteverify
     instance_id: str = ""  # INSTANCE_ID; empty: bot.py takes this deployment slot's (with_instance_id)
+    job_lease_seconds: int = 30  # JOB_LEASE_SECONDS: a dead instance's jobs move to another within this
     # Price sources of the exchange (core.exchange.sources): base URLs, and CoinGecko's optional API key.
     price_coingecko_url: str = "https://api.coingecko.com"
     price_binance_url: str = "https://api.binance.com"
@@ -204,6 +205,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         captcha_secret_key=captcha_secret,
         captcha_verify_url=verify_url,
         instance_id=instance_id,
+        job_lease_seconds=_int(env, "JOB_LEASE_SECONDS", 30, 3, 3600),
         price_coingecko_url=_url(env, "PRICE_COINGECKO_URL") or "https://api.coingecko.com",
         price_binance_url=_url(env, "PRICE_BINANCE_URL") or "https://api.binance.com",
         price_coingecko_key=_api_key(env, "PRICE_COINGECKO_KEY"),
@@ -213,7 +215,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 def _api_key(env: Mapping[str, str], name: str) -> str:
     value = (env.get(name) or "").strip()
     if value and (len(value) > 200 or not value.isascii() or not value.isprintable() or " " in value):
-        raise ConfigError(name, "does not look like an API key (printable ASCII, no spaces, up to 200 characters)")
+        raise ConfigError(
+            name, "does not look like an API key (printable ASCII, no spaces, up to 200 characters)"
+        )
     return value
 
 

@@ -265,6 +265,20 @@ class Reason(StrEnum):
     NOT_A_DRAFT = "not_a_draft"
     EMPTY_SEGMENT = "empty_segment"
     BAD_MOVE = "bad_move"
+    # moderation (core.identity.standing, core.ops.moderation)
+    BANNED = "banned"
+    WITHDRAWALS_FROZEN = "withdrawals_frozen"
+    ALREADY_BANNED = "already_banned"
+    NOT_BANNED = "not_banned"
+    ALREADY_FROZEN = "already_frozen"
+    NOT_FROZEN = "not_frozen"
+    CANNOT_RESTRICT_ADMIN = "cannot_restrict_admin"
+    CANNOT_RESTRICT_SELF = "cannot_restrict_self"
+    REASON_NEEDED = "reason_needed"
+    NOT_RESTRICTED = "not_restricted"
+    APPEAL_EMPTY = "appeal_empty"
+    APPEAL_TOO_LONG = "appeal_too_long"
+    APPEAL_TOO_SOON = "appeal_too_soon"
 
 
 class DomainError(Exception):

@@ -11,13 +11,15 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers.admin import admin
     from handlers.admin import broadcast as admin_broadcast
+    from handlers.admin import console as admin_console
+    from handlers.admin import users as admin_users
     from handlers.cashout import addresses, payouts, withdraw
     from handlers.common import errors, prompts
     from handlers.earn import ad_review, ads, advertise, campaigns, faucet, owner, referral
     from handlers.earn import offers as offerwalls
     from handlers.earn import sites as faucets
     from handlers.exchange import rates, swap, sweep
-    from handlers.home import fallback, help, language, start, wallet
+    from handlers.home import appeal, fallback, help, language, start, wallet
     from handlers.loyalty import rewards as loyalty_rewards
     from handlers.loyalty import staking as loyalty_staking
     from handlers.play import crash, fair, games, limits
@@ -36,6 +38,8 @@ def get_routers() -> list[Router]:
         prompts.router(),
         admin.router(),
         admin_broadcast.router(),
+        admin_users.router(),
+        admin_console.router(),
         payouts.router(),
         ad_review.router(),
         social_checks.router(),  # before start: /start c<code> and t<code> are claim links
@@ -43,6 +47,7 @@ def get_routers() -> list[Router]:
         wallet.router(),
         language.router(),
         help.router(),
+        appeal.router(),
         faucet.router(),
         referral.router(),
         faucets.router(),

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 INSTANCE = (
     os.environ.get("INSTANCE_ID") or ""
 ).strip() or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-LEASE_SECONDS = 30
+LEASE_SECONDS = 30  # JOB_LEASE_SECONDS; bot.py sets it from the settings before any job runs
 
 if TYPE_CHECKING:
     from jobs.crash import CrashViews
@@ -61,7 +61,7 @@ def texts() -> Texts:
     return TEXTS
 
 
-def exclusive(db: Database, name: str, ttl_seconds: int = LEASE_SECONDS):
+def exclusive(db: Database, name: str, ttl_seconds: int | None = None):
     """Run the wrapped job only if this instance holds (or can take) the lease ``name``.
 
     While the job runs the lease is renewed every ``ttl_seconds / 3``, so a job may run
@@ -75,11 +75,12 @@ def exclusive(db: Database, name: str, ttl_seconds: int = LEASE_SECONDS):
     def wrap(job):
         @functools.wraps(job)
         async def run(*args, **kwargs):
-            if not await db.write(leases.acquire, name, INSTANCE, ttl_seconds):
+            ttl = ttl_seconds or LEASE_SECONDS
+            if not await db.write(leases.acquire, name, INSTANCE, ttl):
                 log.debug("job %s runs elsewhere", name)
                 return None
             task = asyncio.ensure_future(job(*args, **kwargs))
-            keeper = asyncio.create_task(_keep_lease(db, name, ttl_seconds, task))
+            keeper = asyncio.create_task(_keep_lease(db, name, ttl, task))
             try:
                 return await task
             except asyncio.CancelledError:
@@ -90,6 +91,7 @@ def exclusive(db: Database, name: str, ttl_seconds: int = LEASE_SECONDS):
                 keeper.cancel()
                 await db.write(leases.release, name, INSTANCE)
 
+        run.lease = name  # what tests/jobs/test_exclusive.py checks every job has
         return run
 
     return wrap
@@ -117,9 +119,10 @@ async def _keep_lease(db: Database, name: str, ttl_seconds: int, task: asyncio.F
 
 
 def build_scheduler(
-    settings, db: Database, bot, params, *, announce_proofs=None, show_broadcast_progress=None
+    settings, db: Database, bot, params, *, announce_proofs=None, show_broadcast_progress=None, budget=None
 ) -> AsyncIOScheduler:
-    """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's)."""
+    """``announce_proofs(roots)`` posts a day's proof of liabilities (bot.py passes the handler's);
+    ``budget`` is the bot's one SendBudget (bot.py's, in Redis with REDIS_URL; else one in memory)."""
     from core.platform.budget import SendBudget
     from jobs import ledger_check
     from jobs import offers as offer_holds
@@ -132,7 +135,8 @@ def build_scheduler(
 
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     # One send budget for the bot: notices and broadcasts together stay within broadcast.rate.
-    budget = SendBudget(lambda: params.get("broadcast.rate"))
+    if budget is None:
+        budget = SendBudget(lambda: params.get("broadcast.rate"), total=lambda: params.get("send.rate"))
     sender = NoticeSender(db, bot, params, budget=budget)
     scheduler.add_job(exclusive(db, "notify")(sender.run_once), "interval", seconds=1)
     broadcasts = BroadcastSender(db, bot, params, budget, show_progress=show_broadcast_progress)
@@ -183,7 +187,9 @@ def build_scheduler(
     from core.exchange.sources import from_settings
     from jobs.prices import PricePoller
 
-    for source in from_settings(settings.price_coingecko_url, settings.price_binance_url, settings.price_coingecko_key):
+    for source in from_settings(
+        settings.price_coingecko_url, settings.price_binance_url, settings.price_coingecko_key
+    ):
         poller = PricePoller(db, params, source, admin_ids=settings.admin_ids)
         scheduler.add_job(  # one lease per source: a slow source never delays the other
             exclusive(db, f"prices:{source.name}")(poller.run_once),

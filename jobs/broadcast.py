@@ -82,7 +82,7 @@ class BroadcastSender:
         async def worker() -> None:
             outcome: tuple[int, int] | None = None
             while (user_id := await self.db.write(bc.claim_next, b.id, outcome)) is not None:
-                await self.budget.acquire()
+                await self.budget.acquire(user_id)
                 outcome = (user_id, await self._send_one(user_id, b))
                 counts[0] += outcome[1] == bc.SENT
 
@@ -106,7 +106,7 @@ class BroadcastSender:
             await send_broadcast(self.bot, user_id, b)
         except TelegramRetryAfter as err:
             log.warning("broadcast %s: Telegram asked to wait %ss", b.id, err.retry_after)
-            self.budget.hold(err.retry_after)
+            await self.budget.hold(err.retry_after)
             return bc.PENDING
         except TelegramForbiddenError:
             return bc.BLOCKED
@@ -128,7 +128,7 @@ class BroadcastSender:
         done_here = (p.total - p.left) - (at_start.total - at_start.left)
         elapsed = self.clock() - started
         eta = p.left * elapsed / done_here if done_here > 0 and p.left else None
-        await self.budget.acquire()  # an edit counts against the same limit
+        await self.budget.acquire(reply=True)  # an edit counts too; the admin's view may use the headroom
         try:
             await self.show_progress(self.bot, await self.db.read(bc.get_broadcast, b.id), p, eta)
         except Exception:

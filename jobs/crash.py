@@ -29,8 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aiogram.exceptions import TelegramForbiddenError
+
 import jobs
+from core import ops
 from core.platform import leases
+from core.platform.budget import bulk_lane
 from core.platform.db import Database
 from core.platform.params import Params
 from core.platform.schema import utcnow
@@ -41,7 +45,11 @@ from jobs import INSTANCE
 
 log = logging.getLogger(__name__)
 LEASE = "crash"
-LEASE_TTL = 30
+
+
+def lease_ttl() -> int:
+    """Seconds of the crash lease: the jobs' (JOB_LEASE_SECONDS, 30 by default)."""
+    return jobs.LEASE_SECONDS
 
 
 class CrashViews(Protocol):
@@ -168,7 +176,7 @@ class CrashRunner:
             await asyncio.gather(*self._edits, return_exceptions=True)
 
     async def _lease(self) -> bool:
-        return await self.db.write(leases.acquire, LEASE, INSTANCE, LEASE_TTL, now=self.clock.now())
+        return await self.db.write(leases.acquire, LEASE, INSTANCE, lease_ttl(), now=self.clock.now())
 
     async def poke(self, timeout: float = 2.0) -> None:  # float ok: seconds
         """Look for a playable chain now (an admin just set the salt) and wait, briefly, for
@@ -201,7 +209,7 @@ class CrashRunner:
         """Renew the lease once a third of its time has passed since ``renewed``: the time of the
         latest renewal, or None when another instance holds it now (we stalled past its end)."""
         now = self.clock.now()
-        if (now - renewed).total_seconds() < LEASE_TTL / 3:
+        if (now - renewed).total_seconds() < lease_ttl() / 3:
             return renewed
         return now if await self._lease() else None
 
@@ -325,11 +333,16 @@ class CrashRunner:
 
     def _edit(self, bet: crash.CrashBet, text: str, markup: Any) -> None:
         async def go():
+            bulk_lane()  # this task's edits wait behind replies in the bot's send budget
             try:
                 await self.bot.edit_message_text(
                     text=text, chat_id=bet.chat_id, message_id=bet.message_id, reply_markup=markup
                 )
-            except Exception:  # "not modified", blocked bot, deleted message: the game goes on
+            except TelegramForbiddenError:  # they blocked the bot: counted apart, left out of broadcasts
+                if bet.chat_id > 0:  # a private chat is the user's own id
+                    with contextlib.suppress(Exception):
+                        await self.db.write(ops.mark_blocked, bet.chat_id)
+            except Exception:  # "not modified", deleted message: the game goes on
                 log.debug("crash view edit failed", exc_info=True)
 
         task = asyncio.create_task(go())

@@ -99,12 +99,12 @@ class NoticeSender:
             text = "\n\n".join(self.render(locale, n.template, n.params) for n in shown)[:MAX_TEXT]
             ids = [n.id for n in items]
             if self.budget is not None:
-                await self.budget.acquire()  # the bot's one budget, shared with broadcasts
+                await self.budget.acquire(chat_id)  # the bot's one budget, shared with broadcasts
             try:
                 message_id = await self._deliver(chat_id, text, thread)
             except TelegramRetryAfter as err:
                 if self.budget is not None:
-                    self.budget.hold(err.retry_after)
+                    await self.budget.hold(err.retry_after)
                 # Telegram asks us to wait: put these (and every delivery after them) back, then wait.
                 rest = [n.id for _c, its, _t in deliveries[position:] for n in its]
                 await self.db.write(notices.retry_later, rest, err.retry_after)

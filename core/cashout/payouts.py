@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Row,
     and_,
@@ -30,11 +31,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core.cashout.tables import payout_batches, withdrawals
 from core.cashout.withdrawals import State, tell_many
 from core.errors import DomainError, InvalidParam
-from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, Code, ledger
+from core.money import ASSET_CODES, FEES, WITHDRAWALS_PENDING, WORLD, Code, bulk, ledger
 from core.platform import Param, define, utcnow
 
 BACKENDS = ("manual", "rpc", "cryptopay")
@@ -203,6 +205,17 @@ def start_sending(conn: Connection, batch_id: int, now: datetime | None = None) 
 def _claim(conn: Connection, ids: list[int], frm: tuple[str, ...], **values: Any) -> list[int]:
     """Move the items in ``ids`` still in one of ``frm`` to new values; the ids this call moved."""
     moved: list[int] = []
+    if conn.dialect.name == "postgresql":  # one array parameter, not a thousand rendered binds
+        stmt = (
+            update(withdrawals)
+            .where(withdrawals.c.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
+            .where(withdrawals.c.state.in_(frm))
+            .values(**values)
+            .returning(withdrawals.c.id)
+        )
+        for part in range(0, len(ids), 10_000):
+            moved += conn.execute(stmt, {"ids": ids[part : part + 10_000]}).scalars().all()
+        return sorted(moved)
     for part in range(0, len(ids), 1000):
         stmt = (
             update(withdrawals)
@@ -214,13 +227,17 @@ def _claim(conn: Connection, ids: list[int], frm: tuple[str, ...], **values: Any
     return sorted(moved)
 
 
+_SET_TXID = update(withdrawals).where(withdrawals.c.id == bindparam("w")).values(txid=bindparam("t"))
+
+
 def settle(
     conn: Connection, batch_id: int, outcomes: list[Outcome], now: datetime | None = None
 ) -> dict[str, int]:
     """Apply each item's outcome once; then set the batch's state from what is left.
 
-    Items that share an outcome are moved by one conditional UPDATE (only those still
-    batched/unknown move), then each moved item's reserve is posted or voided. What a
+    Items that share an outcome (sent, each with its own txid; failed for one reason; unknown)
+    are moved by one conditional UPDATE (only those still batched/unknown move), then their reserves are posted or voided set-based (core.money.bulk:
+    a few statements per thousand items, not several round trips per item). What a
     group of sent items pays out leaves withdrawals_pending in one transfer to world and
     one to fees, keyed ``payout:{batch}:{first withdrawal id}:out|fee`` (a group's ids are
     its own: an item moves once).
@@ -229,12 +246,15 @@ def settle(
     counts: dict[str, int] = {}
     rows = {r.id: r for r in conn.execute(_ITEMS, {"b": batch_id})}
     groups: dict[tuple[Any, ...], list[int]] = {}
+    txid_of: dict[int, str] = {}  # sent items: each may have its own (Crypto Pay pays one by one)
     for o in outcomes:
         row = rows.get(o.withdrawal_id)
         if row is None or o.result == "manual" or (o.result == "unknown" and row.state == State.UNKNOWN):
             continue
-        groups.setdefault((o.result, o.txid, o.reason), []).append(o.withdrawal_id)
-    for (result, txid, reason), ids in groups.items():
+        if o.result == "sent":
+            txid_of[o.withdrawal_id] = (o.txid or "")[:128]
+        groups.setdefault((o.result, None if o.result == "sent" else o.reason), []).append(o.withdrawal_id)
+    for (result, reason), ids in groups.items():
         if result == "unknown":
             moved = _claim(conn, ids, (State.BATCHED,), state=State.UNKNOWN, updated_at=now)
             tell_many(conn, [(rows[w], State.UNKNOWN, {}) for w in moved], now)
@@ -247,21 +267,18 @@ def settle(
                 reason=(reason or "")[:200],
                 updated_at=now,
             )
-            for wid in moved:
-                ledger.void_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:void", now=now)
+            bulk.void_pending_bulk(
+                conn, [(rows[w].reserve_id, f"withdrawal:{w}:void") for w in moved], now=now
+            )
             tell_many(conn, [(rows[w], State.FAILED, {"reason": reason}) for w in moved], now)
         else:
-            moved = _claim(
-                conn,
-                ids,
-                (State.BATCHED, State.UNKNOWN),
-                state=State.SENT,
-                txid=(txid or "")[:128],
-                updated_at=now,
+            moved = _claim(conn, ids, (State.BATCHED, State.UNKNOWN), state=State.SENT, updated_at=now)
+            if moved:  # one statement (asyncpg pipelines an executemany), not one per item
+                conn.execute(_SET_TXID, [{"w": w, "t": txid_of[w]} for w in moved])
+            bulk.post_pending_bulk(
+                conn, [(rows[w].reserve_id, f"withdrawal:{w}:post") for w in moved], now=now
             )
-            for wid in moved:
-                ledger.post_pending(conn, rows[wid].reserve_id, key=f"withdrawal:{wid}:post", now=now)
-            tell_many(conn, [(rows[w], State.SENT, {"txid": txid}) for w in moved], now)
+            tell_many(conn, [(rows[w], State.SENT, {"txid": txid_of[w] or None}) for w in moved], now)
             if moved:
                 _pay_out(conn, batch_id, [rows[w] for w in moved], now)
         if moved:  # what this call moved: another transaction may have settled some first

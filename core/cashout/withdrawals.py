@@ -34,7 +34,7 @@ from sqlalchemy import (
 from core.cashout.addressbook import resolve
 from core.cashout.tables import withdrawals
 from core.errors import DomainError, InsufficientFunds
-from core.identity import twofa
+from core.identity import standing, twofa
 from core.identity import users_table as users
 from core.money import ASSET_CODES, WITHDRAWALS_PENDING, Code, get_asset, ledger, user_account
 from core.platform import Params, audit, define, notices, utcnow
@@ -195,6 +195,7 @@ def request_withdrawal(
     pays out through Crypto Pay) the coins go to the user's @CryptoBot wallet by Telegram id,
     and ``destination`` is not needed.
     """
+    standing.require(conn, user_id, standing.WITHDRAW, lock=True)
     now = now or utcnow()
     code = get_asset(asset).code
     fee = policy.fee
@@ -246,6 +247,7 @@ def confirm_withdrawal(
     ``policy_of(asset)`` gives the settings for the withdrawal's asset (``policy_for`` bound
     to the params in force), so the caller need not read the withdrawal first.
     """
+    standing.require(conn, user_id, standing.WITHDRAW, lock=True)
     now = now or utcnow()
     row = _get(conn, user_id, wid)
     if row.state == State.CANCELLED:
@@ -335,6 +337,31 @@ def reject(
     audit.record(conn, "reject_withdrawal", actor=admin_id, target=str(wid), reason=reason, now=now)
     tell(conn, row, State.FAILED, now, reason=reason[:200])
     return _w(_get(conn, None, wid))
+
+
+def hold_for_review(conn: Connection, user_id: int, now: datetime | None = None) -> list[int]:
+    """A user was banned or frozen: their withdrawals not yet handed to a payout backend wait
+    for an admin again. Approved ones go back to ``requested`` (the approval queue; the payout
+    job batches only approved ones); requested ones stay there. Nothing is released when the
+    user is unbanned: an admin approves or rejects (the reserve voided back) as usual. Batched
+    and later ones are left alone. Returns the ids now waiting, oldest first; money is untouched
+    (the reserve stays held)."""
+    now = now or utcnow()
+    conn.execute(
+        update(withdrawals)
+        .where(
+            withdrawals.c.user_id == user_id,
+            withdrawals.c.state == State.APPROVED,
+            withdrawals.c.batch_id.is_(None),
+        )
+        .values(state=State.REQUESTED, approved_by=None, updated_at=now)
+    )
+    q = (
+        select(withdrawals.c.id)
+        .where(withdrawals.c.user_id == user_id, withdrawals.c.state == State.REQUESTED)
+        .order_by(withdrawals.c.id)
+    )
+    return list(conn.execute(q).scalars())
 
 
 def list_for_user(conn: Connection, user_id: int, limit: int = 10) -> list[Withdrawal]:

@@ -5,5 +5,6 @@ Other capabilities import only what ``__all__`` lists (tests/test_imports.py hol
 """
 
 from core.earn import payout_links, referrals
+from core.earn.tables import ad_campaigns as ad_campaigns_table
 
-__all__ = ["payout_links", "referrals"]
+__all__ = ["ad_campaigns_table", "payout_links", "referrals"]

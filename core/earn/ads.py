@@ -36,7 +36,7 @@ from core.earn import debts, referrals
 from core.earn.ad_tokens import Token, TokenError
 from core.earn.tables import ad_campaigns, ad_reports, ad_views
 from core.errors import DomainError, InsufficientFunds
-from core.identity import captcha
+from core.identity import captcha, standing
 from core.identity import users_table as users
 from core.money import AD_ESCROW, ASSETS, FEES, ledger, user_account
 from core.platform import define, notices, utcnow
@@ -433,6 +433,7 @@ def begin_claim(
     Visit: the viewer's latest open visit must be ``duration`` seconds old (``ad_too_early``
     with the seconds left otherwise). Join: ``member`` is what getChatMember said just now.
     """
+    standing.require(conn, user_id, standing.EARN)
     now = now or utcnow()
     c = get_campaign(conn, campaign_id)
     _check_claim(conn, c, user_id, s, now)
@@ -472,6 +473,7 @@ def answer_claim(
     the puzzle up. A campaign that can no longer pay is an Outcome ``void`` (the visit is
     marked so, with the reason), never half a payment.
     """
+    standing.require(conn, user_id, standing.EARN)
     now = now or utcnow()
     try:
         got = captcha.answer(
@@ -700,6 +702,9 @@ def settle_join(
         return str(v.status) if v is not None else "unknown"
     c = get_campaign(conn, v.campaign_id)
     key = view_key(c.id, v.user_id, v.period)
+    if standing.is_banned(conn, v.user_id):  # banned while the reward was held: back to the campaign
+        release_join(conn, c, v.id, v.reward_id, v.fee_id, key, VOID, "banned", now)
+        return VOID
     if member:
         ledger.post_pending(conn, v.reward_id, key=f"{key}:post", now=now)
         if v.fee_id is not None:

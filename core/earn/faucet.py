@@ -24,7 +24,7 @@ from sqlalchemy import Connection, func, select
 
 from core.earn import debts, referrals
 from core.errors import IdempotencyConflict, InsufficientFunds
-from core.identity import captcha
+from core.identity import captcha, standing
 from core.loyalty import Extras, Rules, reward_paid, rules_from
 from core.money import ASSETS, FAUCET_POOL, Code, get_asset, ledger, user_account
 from core.money import entries_table as entries
@@ -144,6 +144,7 @@ def new_challenge(
     Refuses (FaucetError) an asset without a faucet, a claim before the interval is
     over (with the seconds left) and a new challenge too soon after a wrong answer.
     """
+    standing.require(conn, user_id, standing.EARN)
     now = now or utcnow()
     asset = get_asset(asset).code
     _check_open(conn, user_id, asset, s, now)
@@ -177,6 +178,7 @@ def answer_challenge(
     TTL is refused and changes nothing. A wrong answer uses the challenge up.
     Claim key: ``faucet:{user}:{asset}:{window}``.
     """
+    standing.require(conn, user_id, standing.EARN)
     now = now or utcnow()
     try:
         got = captcha.answer(

@@ -51,7 +51,7 @@ from core.earn.tables import debts as debt_rows
 from core.earn.tables import offer_credits, offer_subs, offer_walls
 from core.earn.tables import referrals as referral_rows
 from core.errors import DomainError, InsufficientFunds
-from core.identity import SecretBox
+from core.identity import SecretBox, standing
 from core.money import MARKETING, MAX_AMOUNT, OFFER_POOL, get_asset, ledger, parse_amount, user_account
 from core.platform import Params, audit, define, notices, utcnow
 
@@ -439,9 +439,7 @@ _LOOKUP = (
         .scalar_subquery()
         .label("owes"),
         select(referral_rows.c.referrer_id)
-        .where(
-            referral_rows.c.user_id == _sub.c.user_id, referral_rows.c.activated_at.is_not(None)
-        )
+        .where(referral_rows.c.user_id == _sub.c.user_id, referral_rows.c.activated_at.is_not(None))
         .scalar_subquery()
         .label("referrer"),
     )
@@ -486,6 +484,10 @@ def record_postback(
     if done.reversal:
         existing = conn.execute(_CREDIT, {"w": wall.id, "t": done.txid}).first()
         return _reverse(conn, wall, existing, user_id, done, amount, s, now)
+    if standing.is_banned(conn, user_id):
+        # A banned user's offers are refused, not held: the network is told so (its protocol's
+        # "refused" answer) and counts the completion as not credited; a reversal still passes.
+        raise OfferRefused("banned", wall=wall.name)
     key = f"postback:{wall.id}:{done.txid}"
     hold = amount > wall.hold_above or Trust(row.released, row.reversed).score < s.trust_min
     # The insert finds out whether the transaction is new: one statement instead of two.

@@ -42,6 +42,7 @@ from sqlalchemy import (
 from core.earn import debts
 from core.earn.tables import referral_days, referrals
 from core.errors import InsufficientFunds
+from core.identity import standing
 from core.identity import users_table as users
 from core.money import ASSETS, MARKETING, MAX_AMOUNT, Code, ledger, user_account
 from core.money import entries_table as entries
@@ -144,6 +145,12 @@ def activate(conn: Connection, user_id: int, now: datetime | None = None) -> int
     Returns the referrer's id (None for a user nobody invited).
     """
     return conn.execute(_ACTIVATE, {"u": user_id, "now": now or utcnow()}).scalar()
+
+
+def invited_by(conn: Connection, user_id: int) -> int | None:
+    """Who invited ``user_id`` (whether or not they earn on them yet); None: nobody."""
+    row = conn.execute(_REFERRER, {"u": user_id}).first()
+    return row.referrer_id if row is not None else None
 
 
 def referrer_of(conn: Connection, user_id: int) -> int | None:
@@ -265,9 +272,10 @@ def pay_commission_to(
     notice_every: int = 3600,
     now: datetime | None = None,
 ) -> int:
-    """pay_commission() for a caller that already knows the (activated) referrer, as from activate()."""
+    """pay_commission() for a caller that already knows the (activated) referrer, as from activate().
+    A banned referrer earns nothing (the commission is not paid, nor owed later)."""
     wanted = commission_for(share_bp, earned, platform_cut)
-    if wanted <= 0:
+    if wanted <= 0 or standing.is_banned(conn, referrer):
         return 0
     now = now or utcnow()
     cap = daily_cap if daily_cap > 0 else MAX_AMOUNT

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from core.earn import debts, payout_links, referrals, site_payees
 from core.earn.tables import payouts, ratings, site_days, sites
 from core.errors import DomainError, InsufficientFunds, InvalidAmount
+from core.identity import standing
 from core.money import OWNER_ESCROW, Code, get_asset, ledger, user_account
 from core.money import accounts_table as accounts
 from core.platform import audit, define, per_engine, utcnow
@@ -447,6 +448,7 @@ def send(
         user_id = payout_links.find_user(conn, site.asset, to)
     if user_id is None:
         raise DomainError("api_no_user")
+    standing.require(conn, user_id, standing.EARN)  # a banned user: FaucetPay-style error 456
     account = escrow(site.id)
     key = f"fpapi:{site.id}:{idempotency_key or uuid.uuid4().hex}"
     try:

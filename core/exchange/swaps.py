@@ -45,6 +45,7 @@ from core.exchange.quotes import (
     price_leg,
 )
 from core.exchange.tables import swap_quotes, swap_volume
+from core.identity import standing
 from core.money import FEES, LIQUIDITY, get_asset, ledger, user_account
 from core.platform import utcnow
 
@@ -250,6 +251,7 @@ def quote_swap(
     and store the quote. Refuses what cannot be executed now: an unknown or unswappable coin, the
     same coin twice, more than held, below the minimum, past the daily limit, a pair without a
     price, an amount worth nothing after the fee, a swap liquidity cannot cover."""
+    standing.require(conn, user_id, standing.SWAP)
     now = now or utcnow()
     frm, to = _pair(frm, to)
     held = ledger.balance(conn, user_account(user_id), frm).available
@@ -276,6 +278,7 @@ def quote_sweep(
     a balance; a coin without a price, below its minimum or worth nothing after the fee is listed
     as skipped. Refuses ("nothing_to_sweep") when no leg is left, and when liquidity cannot pay
     the total."""
+    standing.require(conn, user_id, standing.SWAP)
     now = now or utcnow()
     target = swappable(target)
     book = read_book(conn)
@@ -369,6 +372,7 @@ def confirm_quote(
     conn: Connection, user_id: int, quote_id: int, policy: Policy, *, now: datetime | None = None
 ) -> Confirmation:
     """Execute the user's quote once (see the module's docstring), or give a fresh one."""
+    standing.require(conn, user_id, standing.SWAP)
     now = now or utcnow()
     quote = get_quote(conn, user_id, quote_id)
     if quote.state == DONE:

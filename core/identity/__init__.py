@@ -5,7 +5,7 @@ Other capabilities import only what ``__all__`` lists (tests/test_imports.py hol
 ``twofa``, ``totp`` and ``captcha`` are used by their module name (``twofa.require(...)``).
 """
 
-from core.identity import captcha, totp, twofa
+from core.identity import captcha, standing, totp, twofa
 from core.identity.tables import users as users_table
 from core.identity.totp import SecretBox
 from core.identity.users import LANGUAGES, User, find_user, get_user, id_by_username, record_start
@@ -19,6 +19,7 @@ __all__ = [
     "get_user",
     "id_by_username",
     "record_start",
+    "standing",
     "totp",
     "twofa",
     "users_table",

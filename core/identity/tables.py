@@ -19,6 +19,15 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
     Column("is_blocked", Boolean, nullable=False, server_default=false()),
+    # core.identity.standing: an admin's ban (everything but reading stops) or freeze (withdrawals
+    # and money sent to others stop); the balance is kept either way.
+    Column("banned_at", UTCDateTime, nullable=True),
+    Column("ban_reason", String(200), nullable=True),
+    Column("banned_by", BigInteger, nullable=True),
+    Column("frozen_at", UTCDateTime, nullable=True),
+    Column("freeze_reason", String(200), nullable=True),
+    Column("frozen_by", BigInteger, nullable=True),
+    Column("appealed_at", UTCDateTime, nullable=True, comment="last /appeal: one an hour"),
 )
 # /credit @name and the faucet API's ``to=name`` look users up by lower(username). A username
 # belongs to one user at a time: core.identity.users takes it from whoever was seen with it before.

@@ -6,6 +6,8 @@ transaction, once its own transfer was new (source ``faucet``, ``ad``, ``offer``
 """
 
 from core.loyalty.errors import LoyaltyError
+from core.loyalty.levels import parse_levels
 from core.loyalty.points import Extras, Rules, reward_paid, rules_from
+from core.loyalty.tables import loyalty_activity as activity_table
 
-__all__ = ["Extras", "LoyaltyError", "Rules", "reward_paid", "rules_from"]
+__all__ = ["Extras", "LoyaltyError", "Rules", "activity_table", "parse_levels", "reward_paid", "rules_from"]

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, select, update
 
 from core.errors import InvalidParam
+from core.identity import standing
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.tables import loyalty_users
 from core.money import POINTS, WORLD, ledger, user_account
@@ -99,6 +100,7 @@ def buy(
     Refuses (LoyaltyError): unknown_boost, boost_running (mode new while one runs),
     boost_mismatch (extend with another percentage), not_enough_points.
     """
+    standing.require(conn, user_id, standing.SWAP)
     from core.loyalty.points import ensure_row
 
     choice = next((c for c in choices if c.number == number), None)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.identity import standing
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.points import RP, Rules, count_action, day_of, earn, ensure_row
 from core.loyalty.tables import daily_progress, loyalty_activity, loyalty_users
@@ -79,6 +80,7 @@ def _locked(conn: Connection, user_id: int) -> Streak:
 def check_in(conn: Connection, rules: Rules, user_id: int, now: datetime) -> CheckIn:
     """Check ``user_id`` in for today (UTC). Refuses a second check-in the same day
     (already_checked_in, with the seconds until the next one); moves nothing then."""
+    standing.require(conn, user_id, standing.EARN)
     today = day_of(now)
     s = _locked(conn, user_id)
     if s.covered_day >= today:
@@ -174,7 +176,11 @@ def pay_bonus(
     nobody was left (the day is then marked done)."""
     rows = conn.execute(
         select(loyalty_activity.c.user_id, loyalty_activity.c.actions)
-        .where(loyalty_activity.c.day == day, loyalty_activity.c.user_id > after)
+        .where(
+            loyalty_activity.c.day == day,
+            loyalty_activity.c.user_id > after,
+            loyalty_activity.c.user_id.not_in(standing.BANNED_IDS),  # a banned user earns no bonus
+        )
         .order_by(loyalty_activity.c.user_id)
         .limit(limit)
     ).all()

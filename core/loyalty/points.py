@@ -27,6 +27,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InsufficientFunds
+from core.identity import standing
 from core.loyalty import boosts, levels
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.tables import loyalty_activity, loyalty_users
@@ -356,6 +357,7 @@ def convert(
     ``rp:convert:{key}``), the coin comes from marketing (key ``convert:{key}``). A replayed
     confirmation returns the first conversion and moves nothing.
     """
+    standing.require(conn, user_id, standing.SWAP)
     q = quote(rules, points, asset)
     done = ledger.get_transfer(conn, key=f"convert:{key}")
     if done is not None:

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InsufficientFunds
+from core.identity import standing
 from core.loyalty.errors import LoyaltyError
 from core.loyalty.points import day_of
 from core.loyalty.tables import stake_epochs, stake_log, stake_rewards, unstakes
@@ -69,6 +70,7 @@ def _log(conn: Connection, user_id: int, before: int, after: int, now: datetime)
 def stake(conn: Connection, user_id: int, amount: int, *, key: str, now: datetime) -> int:
     """Move ``amount`` DUST (minor units) from the user into their position (key ``stake:in:{key}``).
     Refuses stake_too_much beyond the available balance, bad_stake for amounts <= 0. Returns the position."""
+    standing.require(conn, user_id, standing.SWAP)
     if type(amount) is not int or amount <= 0:
         raise LoyaltyError("bad_stake")
     if ledger.balance(conn, user_account(user_id), DUST).available < amount:
@@ -102,6 +104,7 @@ def unstake(
     """Take ``amount`` DUST out of the position: at once (cooldown 0) or held until ``now + cooldown``
     (a pending transfer; ``release_due`` posts it). Key ``stake:out:{key}``. Refuses
     unstake_too_much beyond the position, bad_stake for amounts <= 0."""
+    standing.require(conn, user_id, standing.SWAP)
     if type(amount) is not int or amount <= 0:
         raise LoyaltyError("bad_stake")
     before = _staked(conn, user_id)
@@ -243,6 +246,8 @@ def weights(conn: Connection, epoch: int) -> dict[int, int]:
         w += amount * (t1 - t)
         if w > 0:
             out[user_id] = w
+    for user_id in conn.execute(standing.BANNED_IDS).scalars():  # banned: no share; the others share it
+        out.pop(int(user_id), None)
     return out
 
 

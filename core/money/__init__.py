@@ -5,7 +5,7 @@ Other capabilities import only what ``__all__`` lists (tests/test_imports.py hol
 ``ledger`` and ``treasury`` are used by their module name (``ledger.transfer(...)``).
 """
 
-from core.money import bulk, ledger, treasury, voids
+from core.money import bulk, ledger, treasury
 from core.money.accounts import (
     AD_ESCROW,
     CHECK_ESCROW,
@@ -75,5 +75,4 @@ __all__ = [
     "treasury",
     "user_account",
     "validate_address",
-    "voids",
 ]

@@ -38,7 +38,7 @@ from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, Tr
 from core.money.accounts import WORLD, check_owner
 from core.money.amounts import MAX_AMOUNT, MAX_BALANCE
 from core.money.assets import LEDGER_ASSETS
-from core.money.ledger import PENDING, POST, POSTED, Move
+from core.money.ledger import PENDING, POST, POSTED, VOID, Move
 from core.money.tables import accounts, transfers
 from core.platform import UTCDateTime, utcnow
 
@@ -435,11 +435,34 @@ def post_pending_bulk(
     replay, under another key (or after a void) it is refused (TransferRejected
     ``already_resolved``), as is an id that is not a pending transfer (``not_pending``).
     """
+    return _resolve_bulk(conn, POST, posts, meta, now)
+
+
+def void_pending_bulk(
+    conn: Connection,
+    voids: Sequence[tuple[int, str]],
+    *,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> BulkResult:
+    """Cancel many pending transfers, each ``(pending_id, key)``, like ``ledger.void_pending``:
+    each hold is released and nothing moves (no entries). The same rules as
+    ``post_pending_bulk``: at most once, a replay under the same key, refused under another."""
+    return _resolve_bulk(conn, VOID, voids, meta, now)
+
+
+def _resolve_bulk(
+    conn: Connection,
+    kind: str,
+    items: Sequence[tuple[int, str]],
+    meta: dict[str, Any] | None,
+    now: datetime | None,
+) -> BulkResult:
     now = now or utcnow()
     if now.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
     want: dict[int, str] = {}
-    for pid, key in posts:
+    for pid, key in items:
         if want.get(pid, key) != key:
             raise TransferRejected("already_resolved", id=pid)
         if not key or len(key) > 200:
@@ -448,12 +471,12 @@ def post_pending_bulk(
     pending: dict[int, Any] = {}
     resolved: dict[int, str] = {}
     ids = list(want)
-    for part in _chunks(ids):
-        for t in conn.execute(select(transfers).where(transfers.c.id.in_(list(part)))):
+    pg = _is_pg(conn)
+    for part in _chunks(ids, 10 * CHUNK):
+        # PostgreSQL: one array parameter, not ten thousand rendered binds
+        for t in conn.execute(_PG_BY_IDS if pg else _BY_IDS, {"ids": list(part)}):
             pending[t.id] = t
-        for t in conn.execute(
-            select(transfers.c.pending_id, transfers.c.key).where(transfers.c.pending_id.in_(list(part)))
-        ):
+        for t in conn.execute(_PG_RESOLVED_BY if pg else _RESOLVED_BY, {"ids": list(part)}):
             resolved[t.pending_id] = t.key
     rows: list[dict[str, Any]] = []
     meta_text = _meta_text(meta)
@@ -466,7 +489,7 @@ def post_pending_bulk(
         rows.append(
             {
                 "key": key,
-                "kind": POST,
+                "kind": kind,
                 "debit": p.debit,
                 "credit": p.credit,
                 "asset": p.asset,
@@ -481,22 +504,37 @@ def post_pending_bulk(
     new = _insert_transfers(conn, rows, now)
     old_ids = _check_replays(conn, rows, new)
     fresh = [r for r in rows if r["key"] in new]
+    posting = kind == POST
     delta: dict[Account, list[int]] = {}  # account -> [balance change, held released, incoming settled]
     for r in fresh:
         d = delta.setdefault((r["debit"], r["asset"]), [0, 0, 0])
-        d[0] -= r["amount"]
+        d[0] -= r["amount"] if posting else 0
         d[1] += r["amount"]
         c = delta.setdefault((r["credit"], r["asset"]), [0, 0, 0])
-        c[0] += r["amount"]
+        c[0] += r["amount"] if posting else 0
         c[2] += r["amount"]
-    after = _run(conn, "settle", [(o, s, *v) for (o, s), v in delta.items()], now)
-    legs: list[tuple[int, str, str, int]] = []
-    for r in fresh:
-        tid = new[r["key"]]
-        legs.append((tid, r["debit"], r["asset"], -r["amount"]))
-        legs.append((tid, r["credit"], r["asset"], r["amount"]))
-    _entries(conn, legs, after)
+    # In one order on every engine and instance, so two batches lock their accounts alike.
+    after = _run(conn, "settle", [(o, s, *v) for (o, s), v in sorted(delta.items())], now)
+    if posting:
+        legs: list[tuple[int, str, str, int]] = []
+        for r in fresh:
+            tid = new[r["key"]]
+            legs.append((tid, r["debit"], r["asset"], -r["amount"]))
+            legs.append((tid, r["credit"], r["asset"], r["amount"]))
+        _entries(conn, legs, after)
     return BulkResult(posted=len(fresh), replayed=len(rows) - len(fresh), ids={**old_ids, **new})
 
 
-__all__ = ["BulkResult", "Move", "post_pending_bulk", "transfer_bulk"]
+_BY_IDS = select(transfers).where(transfers.c.id.in_(bindparam("ids", expanding=True)))
+_RESOLVED_BY = select(transfers.c.pending_id, transfers.c.key).where(
+    transfers.c.pending_id.in_(bindparam("ids", expanding=True))
+)
+_PG_BY_IDS = text(
+    "SELECT id, kind, debit, credit, asset, amount, code FROM transfers WHERE id = ANY(:ids)"
+).bindparams(_arr("ids", BigInteger))
+_PG_RESOLVED_BY = text("SELECT pending_id, key FROM transfers WHERE pending_id = ANY(:ids)").bindparams(
+    _arr("ids", BigInteger)
+)
+
+
+__all__ = ["BulkResult", "Move", "post_pending_bulk", "transfer_bulk", "void_pending_bulk"]

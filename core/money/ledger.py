@@ -27,6 +27,7 @@ All functions take a SQLAlchemy ``Connection`` inside the caller's transaction
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,7 +50,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.errors import BalanceLimit, IdempotencyConflict, InsufficientFunds, TransferRejected, UnknownAsset
 from core.money.accounts import WORLD, check_owner
@@ -279,6 +280,53 @@ SELECT (SELECT id FROM t) AS id, (SELECT balance FROM d) AS debit_after, (SELECT
 )
 
 
+# The same statement in the driver's own terms ($n parameters, in _PG_ORDER), run on the DBAPI
+# cursor: SQLAlchemy's execution context and result objects cost about as much as the round trip
+# itself here (measured: 25-30 % more transfers/s on one connection). asyncpg still prepares it once
+# per connection and caches it.
+_PG_ORDER = (
+    "key",
+    "kind",
+    "debit",
+    "credit",
+    "asset",
+    "amount",
+    "code",
+    "meta",
+    "pending_id",
+    "reverses_id",
+    "created_at",
+)
+_PG_CASTS = {
+    "amount": "::bigint",
+    "pending_id": "::bigint",
+    "reverses_id": "::bigint",
+    "created_at": "::timestamptz",
+}
+
+
+def _dollar(sql: str) -> str:
+    for k, name in sorted(enumerate(_PG_ORDER, 1), key=lambda kn: -len(kn[1])):
+        sql = re.sub(rf"(?<!:):{name}\b", f"${k}{_PG_CASTS.get(name, '::text')}", sql)
+    return sql
+
+
+_PG_POSTED_SQL = _dollar(_PG_POSTED.text)
+
+
+def _pg_posted(conn: Connection, row: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+    params = tuple(row[name] for name in _PG_ORDER)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_PG_POSTED_SQL, params)
+        got = cursor.fetchone()
+    except Exception as exc:  # as SQLAlchemy would raise it: the writer retries by its SQLSTATE
+        raise DBAPIError.instance(_PG_POSTED_SQL, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+    return got[0], got[1], got[2]
+
+
 def _stmts(conn: Connection) -> dict[str, Any]:
     return _DIALECT_STMTS.of(conn)
 
@@ -483,8 +531,7 @@ def _post(conn: Connection, posting: Posting) -> Transfer:
     if one_trip and conn.dialect.name == "postgresql":
         # One round trip instead of four (see _PG_POSTED); a refused debit raises below and
         # the caller's transaction rolls the transfer row back.
-        result = conn.execute(_PG_POSTED, row).one()
-        new_id, debit_after, credit_after = result.id, result.debit_after, result.credit_after
+        new_id, debit_after, credit_after = _pg_posted(conn, row)
     elif one_trip:
         new_id, debit_after, credit_after = _sqlite_posted(conn, row)
     else:

@@ -1,5 +1,7 @@
-"""Operations: broadcasts to users (and, later, the dashboard, reports and moderation)."""
+"""Operations: broadcasts to users, moderation (bans, frozen withdrawals, appeals, the user card);
+the dashboard and reports live in core.ops.dashboard and core.ops.reports."""
 
+from core.ops import moderation
 from core.ops.broadcasts import (
     Broadcast,
     Progress,
@@ -28,6 +30,7 @@ __all__ = [
     "create_draft",
     "get_broadcast",
     "mark_blocked",
+    "moderation",
     "progress",
     "runnable",
     "set_progress_message",

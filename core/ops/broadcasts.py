@@ -17,15 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Select, String, and_, cast, func, insert, literal, select, update
+from sqlalchemy import Connection, Select, String, and_, cast, false, func, insert, literal, select, update
 
 from core.errors import DomainError
 from core.identity import LANGUAGES
 from core.identity import users_table as users
-from core.money import ASSET_CODES
+from core.loyalty import parse_levels
+from core.money import ASSET_CODES, POINTS, STAKING
 from core.money import accounts_table as accounts
+from core.money import entries_table as entries
 from core.ops.tables import broadcast_recipients, broadcasts
-from core.platform import audit, define, utcnow
+from core.platform import Params, audit, define, utcnow
 
 define("broadcast.rate", "25", "int", minimum=1, maximum=30)  # messages a second, shared with notices
 
@@ -34,6 +36,8 @@ PENDING, SENDING, SENT, BLOCKED, FAILED, IN_DOUBT = 0, 1, 2, 3, 4, 5
 MAX_ATTEMPTS = 3
 DRAFT, RUNNING, PAUSED, CANCELLED, DONE = "draft", "running", "paused", "cancelled", "done"
 MAX_ACTIVE_DAYS = 3650
+MAX_LEVEL = 99
+DUST = "DUST"  # the staked coin (core.loyalty.staking)
 
 
 class BroadcastError(DomainError):
@@ -42,7 +46,9 @@ class BroadcastError(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """Who gets a broadcast: ``everyone``, ``lang:xx``, ``active:N`` (seen within N days) or ``coin:XXX``."""
+    """Who gets a broadcast: ``everyone``, ``lang:xx``, ``active:N`` (seen within N days),
+    ``coin:XXX`` (holders), ``level:N`` (loyalty level N by lifetime reward points, with the
+    ``rp.levels`` thresholds in force) or ``staking:yes`` / ``staking:no`` (stakers of DUST)."""
 
     kind: str
     value: str = ""
@@ -58,13 +64,20 @@ class Segment:
             return cls(kind, str(int(value)))
         if kind == "coin" and value in ASSET_CODES:
             return cls(kind, value)
+        if kind == "level" and value.isdigit() and int(value) <= MAX_LEVEL:
+            return cls(kind, str(int(value)))
+        if kind == "staking" and value in ("yes", "no"):
+            return cls(kind, value)
         raise BroadcastError("bad_segment", segment=raw)
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}" if self.value else self.kind
 
-    def query(self, now: datetime) -> Select[tuple[int]]:
-        """Ids of the segment's users; users who blocked the bot are never included."""
+    def query(self, now: datetime, levels: tuple[int, ...] = ()) -> Select[tuple[int]]:
+        """Ids of the segment's users; users who blocked the bot are never included.
+
+        ``levels``: the lifetime points each level starts at (level 0 at 0), for ``level:N``; a
+        level that does not exist is an empty segment."""
         q = select(users.c.id).where(users.c.is_blocked.is_(False))
         if self.kind == "lang":
             # Stored choice beats Telegram's code (User.locale); regional codes are matched by prefix.
@@ -90,6 +103,34 @@ class Segment:
                 )
                 .exists()
             )
+        elif self.kind == "level":
+            n = int(self.value)
+            if n >= len(levels):
+                return q.where(false())
+            lifetime = (
+                select(func.coalesce(func.sum(entries.c.amount), 0))
+                .where(
+                    entries.c.owner == literal("user:").concat(cast(users.c.id, String)),
+                    entries.c.asset == POINTS.code,
+                    entries.c.amount > 0,
+                )
+                .scalar_subquery()
+            )
+            q = q.where(lifetime >= levels[n])
+            if n + 1 < len(levels):
+                q = q.where(lifetime < levels[n + 1])
+        elif self.kind == "staking":
+            staking = (
+                select(literal(1))
+                .select_from(accounts)
+                .where(
+                    accounts.c.owner == literal(f"{STAKING}:user:").concat(cast(users.c.id, String)),
+                    accounts.c.asset == DUST,
+                    accounts.c.balance - accounts.c.debits_pending > 0,
+                )
+                .exists()
+            )
+            q = q.where(staking if self.value == "yes" else ~staking)
         return q
 
 
@@ -163,8 +204,19 @@ def get_broadcast(conn: Connection, broadcast_id: int) -> Broadcast:
     return Broadcast(**{k: m[k] for k in Broadcast.__slots__})
 
 
+def level_points(conn: Connection) -> tuple[int, ...]:
+    """The lifetime points each loyalty level starts at, with ``rp.levels`` as in force now."""
+    in_force = Params()
+    in_force.load(conn)
+    return tuple(lv.points for lv in parse_levels(str(in_force.get("rp.levels"))))
+
+
+def _query(conn: Connection, segment: Segment, now: datetime) -> Select[tuple[int]]:
+    return segment.query(now, level_points(conn) if segment.kind == "level" else ())
+
+
 def count_segment(conn: Connection, segment: Segment, now: datetime | None = None) -> int:
-    q = segment.query(now or utcnow()).subquery()
+    q = _query(conn, segment, now or utcnow()).subquery()
     return int(conn.execute(select(func.count()).select_from(q)).scalar_one())
 
 
@@ -179,7 +231,7 @@ def start(
     b = get_broadcast(conn, broadcast_id)
     if b.state != DRAFT:
         raise BroadcastError("not_a_draft", id=broadcast_id)
-    ids = segment.query(now).subquery()
+    ids = _query(conn, segment, now).subquery()
     added = conn.execute(
         insert(broadcast_recipients).from_select(
             ["broadcast_id", "user_id"], select(literal(broadcast_id), ids.c.id)

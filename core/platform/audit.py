@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from core.platform.schema import audit_log, utcnow
 
@@ -46,4 +46,15 @@ def recent(conn: Connection, limit: int = 20, actor: int | None = None) -> list[
     q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if actor is not None:
         q = q.where(audit_log.c.actor == actor)
+    return [AuditLine(r.at, r.actor, r.action, r.target, json.loads(r.details)) for r in conn.execute(q)]
+
+
+def about(conn: Connection, user_id: int, limit: int = 10) -> list[AuditLine]:
+    """The latest lines about a user: what was done to them (``target``) and what they did."""
+    q = (
+        select(audit_log)
+        .where(or_(audit_log.c.target == str(user_id), audit_log.c.actor == user_id))
+        .order_by(audit_log.c.id.desc())
+        .limit(limit)
+    )
     return [AuditLine(r.at, r.actor, r.action, r.target, json.loads(r.details)) for r in conn.execute(q)]

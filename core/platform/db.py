@@ -22,6 +22,17 @@ on each other's lock of the hot account. Grouping matters most on a hot account 
 house): its row lock is then taken once per group commit, not once per transfer.
 A use case that hits a deadlock, a serialization failure or a unique race (several
 instances write at once) is simply run again.
+
+Several instances (or several writer tasks) on one PostgreSQL database: a group is a few
+hundred use cases whose row locks are taken in arrival order, so two groups committing at
+once would lock the same accounts in different orders and deadlock (PostgreSQL finds that
+only after ``deadlock_timeout``, a second by default, and kills one of them). So every group
+transaction first takes one transaction-level advisory lock (``WRITER_LOCK``), the first lock
+in one global order: writer transactions of all instances commit one after another and can
+never wait on each other in a cycle. Little is lost: a group's row locks (the hot house
+account's above all) serialised them anyway, and while one instance commits the other's
+queue grows into a bigger group. ``Database.retries`` counts the retried SQLSTATEs
+(``40P01`` is a deadlock) so a bench or a test can show none happened.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import queue
 import random
 import stat
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +65,10 @@ WRITE_TIMEOUT = 10.0  # float ok: seconds a write may wait for a writer that is 
 RETRY_MAX = 5.0  # float ok: the longest pause between two attempts to open the file
 # PostgreSQL SQLSTATEs after which the whole use case can simply run again.
 RETRYABLE = {"40001", "40P01", "23505"}
+# The advisory lock every PostgreSQL group transaction takes first (a bigint, any value no other
+# program on the database uses: b"dustpan1" read as a number).
+WRITER_LOCK = int.from_bytes(b"dustpan1", "big") & (2**63 - 1)
+_TAKE_WRITER_LOCK = f"SELECT pg_advisory_xact_lock({WRITER_LOCK})"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -70,8 +86,12 @@ class Database:
         writers: int = 1,
         echo: bool = False,
         write_timeout: float = WRITE_TIMEOUT,  # float ok: seconds
+        writer_lock: bool = True,
     ) -> None:
+        """``writer_lock=False`` (PostgreSQL) leaves out the advisory lock that orders the group
+        transactions of several writers and instances; only bench/bank.py uses it, to show why it is there."""
         self.url = make_url(url)
+        self.writer_lock = writer_lock
         self.dialect = self.url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database: {self.dialect}")
@@ -115,8 +135,14 @@ class Database:
         if self.is_sqlite:
             self._writer = _SQLiteWriter(self.url.set(drivername="sqlite+pysqlite"), self.write_timeout)
         else:
-            self._writer = _PostgresWriter(self.engine, self.writers)
+            self._writer = _PostgresWriter(self.engine, self.writers, lock=self.writer_lock)
         self._writer.start()
+
+    @property
+    def retries(self) -> Counter[str]:
+        """How often a use case was run again, by SQLSTATE (PostgreSQL; ``40P01``: deadlock)."""
+        writer = self._writer
+        return writer.retries if isinstance(writer, _PostgresWriter) else Counter()
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -246,7 +272,13 @@ def _keep(conn: Connection, error: BaseException) -> None:
         log.exception("could not keep what %s asked to keep", type(error).__name__)
 
 
-def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) -> list[tuple[bool, Any]]:
+def run_group(
+    conn: Connection,
+    group: list[_Job],
+    *,
+    optimistic: bool = False,
+    first: Callable[[Connection], Any] | None = None,
+) -> list[tuple[bool, Any]]:
     """Run a group of use cases in one transaction, each in its own savepoint, and commit once.
 
     Returns (ok, result or exception) per job. If the commit itself fails, every job
@@ -260,11 +292,16 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
     roll everything back and run the group again the careful way. Savepoints cost two
     round trips each on PostgreSQL and two statements on SQLite, and refusals are rare. Use cases are functions of the database alone, so
     running one again after a rollback is the same as running it once.
+
+    ``first(conn)`` runs at the start of every transaction of the group, before any use case
+    (the PostgreSQL writer takes its advisory lock so).
     """
     if optimistic and len(group) > 1:
         results: list[tuple[bool, Any]] = []
         try:
             with conn.begin():
+                if first is not None:
+                    first(conn)
                 for job in group:
                     results.append((True, job.fn(conn, *job.args, **job.kwargs)))
             return results
@@ -273,6 +310,8 @@ def run_group(conn: Connection, group: list[_Job], *, optimistic: bool = False) 
     outcomes: list[tuple[bool, Any]] = []
     try:
         with conn.begin():
+            if first is not None:
+                first(conn)
             if len(group) == 1:
                 job = group[0]
                 outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
@@ -476,12 +515,19 @@ class _SQLiteWriter:
                 log.warning("a write finished after its event loop closed")
 
 
+def _writer_lock(conn: Connection) -> None:
+    conn.exec_driver_sql(_TAKE_WRITER_LOCK)
+
+
 class _PostgresWriter:
     """A few tasks, each with its own connection, committing queued use cases in groups."""
 
-    def __init__(self, engine: AsyncEngine, count: int) -> None:
+    def __init__(self, engine: AsyncEngine, count: int, *, lock: bool = True) -> None:
         self.engine = engine
         self.count = max(1, count)
+        self.first = _writer_lock if lock else None
+        self.retries: Counter[str] = Counter()  # SQLSTATE -> use cases run again for it
+        self.failed_groups: Counter[str] = Counter()  # SQLSTATE -> group transactions it ended
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -509,16 +555,15 @@ class _PostgresWriter:
                 group.append(self.queue.get_nowait())
             try:
                 async with self.engine.connect() as conn:
-                    outcomes = await conn.run_sync(run_group, group, optimistic=True)
+                    outcomes = await conn.run_sync(run_group, group, optimistic=True, first=self.first)
             except Exception as exc:  # could not even connect: every job learns why
                 outcomes = [(False, exc)] * len(group)
+            states = {_sqlstate(value) for ok, value in outcomes if not ok and isinstance(value, DBAPIError)}
+            self.failed_groups.update(states & RETRYABLE)
             for job, (ok, value) in zip(group, outcomes, strict=True):
-                if (
-                    not ok
-                    and isinstance(value, DBAPIError)
-                    and _sqlstate(value) in RETRYABLE
-                    and job.attempts < 8
-                ):
+                state = _sqlstate(value) if not ok and isinstance(value, DBAPIError) else None
+                if state in RETRYABLE and job.attempts < 8:
+                    self.retries[state] += 1
                     job.attempts += 1  # a race with another writer or instance: run it again, a bit later
                     delay = random.uniform(0, 0.001 * 2**job.attempts)  # float ok: seconds
                     asyncio.get_running_loop().call_later(delay, self._requeue, job)

@@ -93,6 +93,7 @@ audit_log = Table(
     Column("details", Text, nullable=False, server_default="{}"),
 )
 Index("ix_audit_log_actor_at", audit_log.c.actor, audit_log.c.at)
+Index("ix_audit_log_target", audit_log.c.target)  # /user: the lines about a user
 
 # A lease lets one instance of several run a job at a time (see core.platform.leases).
 leases = Table(

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
 
+from core.identity import standing
 from core.money import HOUSE, Code, ledger, user_account
 from core.platform import audit, notices, params, utcnow
 from core.play import crash_chain, crash_store
@@ -218,6 +219,7 @@ def join(
     of refusing; ``round_full`` (or ``max_profit``) only when not even 1.01x fits. None only for
     a stake of 0 without an auto cash-out.
     """
+    standing.require(conn, user_id, standing.PLAY)
     prior = conn.execute(_BET_BY_IDEM, {"k": idem}).first()
     if prior is not None:
         return _bet(prior, replayed=True), _round(conn.execute(_ROUND, {"r": prior.round_id}).one())

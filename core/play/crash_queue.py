@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select
 
 from core.errors import DomainError, InsufficientFunds
+from core.identity import standing
 from core.money import ledger, user_account
 from core.platform import utcnow
 from core.play import crash
@@ -98,6 +99,7 @@ def join_or_queue(
 ) -> Joined:
     """Join the round taking bets, or queue the join for the next round (see the module
     docstring). ``not_open`` before any salted chain; ``already_queued`` for a second wait."""
+    standing.require(conn, user_id, standing.PLAY)
     now = now or utcnow()
     prior = conn.execute(_QUEUED_BY_IDEM, {"k": idem}).first()
     if prior is not None:

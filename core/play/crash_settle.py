@@ -9,7 +9,7 @@ number of bets:
   its outcome: an auto cash-out at or below the crash point wins ``amount * x // 100`` at its
   target, the rest lose;
 - ``bulk.post_pending_bulk`` of every stake (key ``crash:{round}:{user}:post``),
-  ``voids.void_pending_bulk`` of every cover (``crash:{round}:{user}:cover:void``) and
+  ``bulk.void_pending_bulk`` of every cover (``crash:{round}:{user}:cover:void``) and
   ``bulk.transfer_bulk`` of every win (``crash:{round}:{user}:win``, meta round and x): the same
   transfers, keys and codes as settling each bet alone (core.play.crash._settle).
 
@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Row, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql
 
-from core.money import HOUSE, Code, bulk, ledger, user_account, voids
+from core.money import HOUSE, Code, bulk, ledger, user_account
 from core.play.tables import crash_bets
 
 OPEN, WON, LOST = "open", "won", "lost"
@@ -98,6 +98,6 @@ def _pay(conn: Connection, round_id: int, claimed: list[Row[Any]], now: datetime
                 )
             )
     bulk.post_pending_bulk(conn, posts, now=now)
-    voids.void_pending_bulk(conn, covers, now=now)
+    bulk.void_pending_bulk(conn, covers, now=now)
     if wins:
         bulk.transfer_bulk(conn, wins, now=now)

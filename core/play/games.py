@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 
-from core.identity import totp
+from core.identity import standing, totp
 from core.loyalty import reward_paid
 from core.money import HOUSE, Code, ledger, user_account
 from core.platform import utcnow
@@ -326,6 +326,7 @@ def place_bet(
     ``amount`` in minor units; ``idem`` identifies the Telegram update (a retry returns the
     first bet with ``replayed=True`` and moves nothing); ``secret_key`` opens the sealed seed.
     """
+    standing.require(conn, user_id, standing.PLAY)
     reads = bet_reads(conn, user_id, asset, idem, rules)  # one round trip for every read below
     if reads.prior_id is not None:
         return _bet(conn.execute(_BY_IDEM, {"k": idem}).one(), replayed=True)

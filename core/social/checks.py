@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Row, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import DomainError
+from core.identity import standing
 from core.identity import users_table as users
 from core.money import CHECK_ESCROW, Code, get_asset, ledger, user_account
 from core.platform import Params, audit, define, notices, utcnow
@@ -183,6 +184,7 @@ def create_check(
     From an inline result, ``inline_message_id`` makes it idempotent: the same message again
     returns the first check (``replayed``).
     """
+    standing.require(conn, creator_id, standing.SEND)
     now = now or utcnow()
     asset = get_asset(asset).code
     if inline_message_id is not None:
@@ -375,6 +377,7 @@ def claim_check(
 ) -> Claimed:
     """Pay one activation of the check ``code`` to ``user_id``: at most once per user, at most
     ``activations`` in all, never after a revoke or the expiry. Key ``check:{id}:{user}``."""
+    standing.require(conn, user_id, standing.SEND)
     now = now or utcnow()
     row = conn.execute(_BY_CODE, {"code": code}).first() if CODE_RE.fullmatch(code or "") else None
     if row is None:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 
 from core.errors import DomainError, InsufficientFunds, UnknownUser
-from core.identity import User, find_user, get_user, twofa
+from core.identity import User, find_user, get_user, standing, twofa
 from core.money import ASSET_CODES, Code, get_asset, ledger, user_account
 from core.platform import Params, define, notices, utcnow
 from core.social.tables import social_sends
@@ -100,6 +100,7 @@ def quote_send(
     """Store a draft of ``value`` minor units of ``asset`` to the user named by ``ref``
     (numeric id or @username). Refuses yourself, bots, unknown users, amounts under the
     minimum or above the sender's available balance."""
+    standing.require(conn, sender_id, standing.SEND)
     now = now or utcnow()
     asset = get_asset(asset).code
     ref = (ref or "").strip()
@@ -166,6 +167,7 @@ def confirm_send(
 
     ``policy_of(asset) -> Policy``. Above ``twofa_over`` with 2FA on, ``code`` is checked first.
     """
+    standing.require(conn, sender_id, standing.SEND)
     now = now or utcnow()
     row = _row(conn, sender_id, send_id)
     recipient = get_user(conn, row.recipient_id)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.identity import twofa
+from core.identity import standing, twofa
 from core.identity import users_table as users
 from core.money import Code, get_asset, ledger, user_account
 from core.platform import notices, utcnow
@@ -85,6 +85,7 @@ def tip(
     an amount under the minimum or above the balance, and (2FA on) one above
     ``send.twofa_over``: no code is asked in a group, /send is for that.
     """
+    standing.require(conn, sender_id, standing.SEND)
     now = now or utcnow()
     asset = get_asset(asset).code
     if recipient_is_bot:

@@ -1,5 +1,7 @@
 """Trust: proof of liabilities, reserves against them, withdrawals followed on chain.
-Above platform, money and cashout (whose tables it reads); no other capability imports it yet.
+Above platform, money and cashout (whose tables it reads); ops reads the reserves (the console's reports).
 """
 
-__all__: list[str] = []
+from core.trust import reserves
+
+__all__ = ["reserves"]

@@ -26,6 +26,7 @@ from core.platform import audit, leases
 from core.platform.db import Database
 from core.platform.params import REGISTRY, Params
 from core.platform.schema import utcnow
+from handlers.admin.nav import console_keyboard
 from handlers.admin.texts import audit_line, setting_line, setting_value
 from handlers.common.args import args_of
 from handlers.common.filters import IsAdmin
@@ -34,12 +35,27 @@ from handlers.common.keys import update_key
 
 
 async def cmd_admin(message: Message, user: User, db: Database) -> None:
+    """The numbers at a glance, with the console's buttons under them (handlers.admin.console)."""
+    await message.answer(await admin_text(db, user), reply_markup=console_keyboard())
+
+
+async def admin_text(db: Database, user: User) -> str:
     stats = await db.read(admin.stats)
     twofa_on = await db.read(twofa.is_enabled, user.id)
     lines = stats_lines(stats, twofa_on)
-    blocked = _("Blocked the bot: {count}").format(count=await db.read(ops.blocked_count))
-    lines.insert(lines.index(_("Users: {count}").format(count=stats.users)) + 1, blocked)
-    await message.answer("\n".join(lines + await job_lines(db)))
+    n = await db.read(ops.moderation.counts)
+    people = [
+        _("Active: {day} in 24 h, {week} in 7 days (not counting who blocked the bot)").format(
+            day=n.active_day, week=n.active_week
+        ),
+        _("Blocked the bot: {count}").format(count=n.blocked),
+        _("Banned: {banned} · withdrawals frozen: {frozen} (/user to see one)").format(
+            banned=n.banned, frozen=n.frozen
+        ),
+    ]
+    at = lines.index(_("Users: {count}").format(count=stats.users)) + 1
+    lines[at:at] = people
+    return "\n".join(lines + await job_lines(db))
 
 
 def stats_lines(stats: admin.Stats, twofa_on: bool) -> list[str]:

@@ -24,9 +24,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.identity.users import LANGUAGES, get_user
+from core.loyalty.levels import parse_levels
 from core.money.assets import ASSET_CODES
 from core.ops import broadcasts as bc
 from core.platform.db import Database
+from core.platform.params import Params
 from handlers.common import errors
 from handlers.common.data import shown
 from handlers.common.filters import IsAdmin, IsAdminQuery
@@ -66,7 +68,9 @@ def parse(text: str) -> tuple[str, tuple[str, str] | None, str | None]:
     return "\n".join(lines).strip(), button, photo
 
 
-async def cmd_broadcast(message: Message, command: CommandObject, db: Database, bot: Bot) -> None:
+async def cmd_broadcast(
+    message: Message, command: CommandObject, db: Database, bot: Bot, params: Params
+) -> None:
     text, button, photo = parse(command.args or "")
     if message.photo:
         photo = message.photo[-1].file_id
@@ -91,11 +95,16 @@ async def cmd_broadcast(message: Message, command: CommandObject, db: Database, 
     bid = await db.write(bc.create_draft, message.chat.id, text, photo=photo, button=button)
     await message.answer(
         _("Above is the preview of broadcast #{id}. Who should get it?").format(id=bid),
-        reply_markup=segments_keyboard(bid),
+        reply_markup=segments_keyboard(bid, level_count(params)),
     )
 
 
-def segments_keyboard(bid: int) -> InlineKeyboardMarkup:
+def level_count(params: Params) -> int:
+    """How many loyalty levels there are (level 0 included), with ``rp.levels`` as in force."""
+    return len(parse_levels(str(params.get("rp.levels"))))
+
+
+def segments_keyboard(bid: int, levels: int = 1) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("Everyone"), callback_data=BcCB(action="seg", id=bid, seg="everyone"))
     for lang in LANGUAGES:
@@ -113,7 +122,12 @@ def segments_keyboard(bid: int) -> InlineKeyboardMarkup:
             text=_("Holders of {coin}").format(coin=code),
             callback_data=BcCB(action="seg", id=bid, seg=f"coin-{code}"),
         )
-    kb.adjust(1, len(LANGUAGES), len(ACTIVE_DAYS), 3)
+    for n in range(levels):
+        kb.button(text=_("Level {n}").format(n=n), callback_data=BcCB(action="seg", id=bid, seg=f"level-{n}"))
+    kb.button(text=_("Staking DUST"), callback_data=BcCB(action="seg", id=bid, seg="staking-yes"))
+    kb.button(text=_("Not staking"), callback_data=BcCB(action="seg", id=bid, seg="staking-no"))
+    coin_rows = [3] * ((len(ASSET_CODES) + 2) // 3)
+    kb.adjust(1, len(LANGUAGES), len(ACTIVE_DAYS), *coin_rows, *([5] * ((levels + 4) // 5)), 2)
     return kb.as_markup()
 
 
@@ -139,8 +153,10 @@ async def cb_segment(query: CallbackQuery, callback_data: BcCB, db: Database) ->
     await query.answer()
 
 
-async def cb_back(query: CallbackQuery, callback_data: BcCB) -> None:
-    await shown(query).edit_reply_markup(reply_markup=segments_keyboard(callback_data.id))
+async def cb_back(query: CallbackQuery, callback_data: BcCB, params: Params) -> None:
+    await shown(query).edit_reply_markup(
+        reply_markup=segments_keyboard(callback_data.id, level_count(params))
+    )
     await query.answer()
 
 
@@ -219,11 +235,11 @@ def make_show_progress(
     return show
 
 
-async def cb_broadcast(query: CallbackQuery, callback_data: BcCB, db: Database) -> None:
+async def cb_broadcast(query: CallbackQuery, callback_data: BcCB, db: Database, params: Params) -> None:
     if callback_data.action == "seg":
         await cb_segment(query, callback_data, db)
     elif callback_data.action == "back":
-        await cb_back(query, callback_data)
+        await cb_back(query, callback_data, params)
     elif callback_data.action == "go":
         await cb_go(query, callback_data, db)
     else:

@@ -37,7 +37,7 @@ from handlers.common.i18n import _
 from handlers.middlewares import Next
 from handlers.security.twofa import ask_code, delete_quietly, guarded, keep_waiting, on_code
 
-READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review", "rates"})
+READ_ONLY = frozenset({"admin", "params", "audit", "payouts", "review", "rates", "user"})
 PURPOSE = "admin_command"
 _RESUMED = "admin_code_resumed"  # workflow data of a command re-run with the code that arrived
 
@@ -54,6 +54,8 @@ def redacted(command: str, args: str) -> str:
     if at is not None and at < len(words):
         words[at] = "•••"
     return f"/{command} {' '.join(words)}".strip()
+
+
 # Public commands with admin subcommands: guarded only when their first word is one of these.
 MIXED: dict[str, frozenset[str]] = {"reserves": frozenset({"add", "set"}), "rates": frozenset({"set"})}
 

@@ -57,6 +57,7 @@ PUBLIC: list[tuple[str, object]] = [
     ("stake", __("Stake DUST for a share of platform revenue")),
     ("unstake", __("Take staked DUST out: /unstake AMOUNT")),
     ("crashround", __("Check a crashed round: its hash and crash point")),
+    ("appeal", __("Ask the admins to look again at a ban or a freeze: /appeal TEXT")),
 ]
 ADMIN: list[tuple[str, object]] = [
     ("admin", __("Stats, liabilities and system accounts")),
@@ -78,6 +79,11 @@ ADMIN: list[tuple[str, object]] = [
     ("invalidview", __("Mark an ad view invalid (fraud)")),
     ("offerwall", __("Offerwalls: add, list, on/off, IPs, hold, remove, trust")),
     ("broadcast", __("Message all users or a segment, within Telegram's limits")),
+    ("user", __("One user: balances, earnings, flags, audit; ban or freeze")),
+    ("ban", __("Ban a user: /ban USER REASON")),
+    ("unban", __("Lift a user's ban: /unban USER")),
+    ("freeze", __("Freeze a user's withdrawals: /freeze USER [REASON]")),
+    ("unfreeze", __("Unfreeze a user's withdrawals: /unfreeze USER")),
 ]
 
 

@@ -60,6 +60,7 @@ _ERRORS = {
     "api_bad_key": (403, "Invalid API key."),
     "api_ip_refused": (401, "Your IP address is not allowed to use this API key."),
     "site_retired": (403, "Invalid API key."),
+    "banned": (456, "This user cannot receive payments."),  # banned by the platform's admins
     "api_stranger_limit": (
         451,
         "This user never used your faucet: today's payments to such users are used up.",

@@ -34,9 +34,10 @@ def _seed(conn, ids):
 def recording(budget: SendBudget, granted: list[float]) -> SendBudget:
     acquire = budget.acquire
 
-    async def timed() -> None:
-        await acquire()
+    async def timed(*args, **kwargs) -> float:
+        at = await acquire(*args, **kwargs)
         granted.append(time.time())
+        return at
 
     budget.acquire = timed  # type: ignore[method-assign]
     return budget

@@ -98,3 +98,21 @@ async def test_jobs_hold_short_leases_renewed_while_they_run(db):
     assert lease.holder == jobs.INSTANCE and (lease.expires_at - lease.since).total_seconds() <= 60
     (after,) = await db.read(leases.all_leases)
     assert after.holder == jobs.INSTANCE and not after.held(lease.since)  # released, last holder kept
+
+
+async def test_every_scheduled_job_runs_under_a_lease_of_its_own(settings, db):
+    """With several instances each job runs on one at a time: build_scheduler wraps every job,
+    the daily RP bonus and the staking rewards included, in ``exclusive`` (the crash runner takes
+    its own ``crash`` lease)."""
+    from aiogram import Bot
+
+    from core.platform.params import Params
+    from jobs import build_scheduler
+    from tests.handlers.harness import BOT_TOKEN, RecordingSession
+
+    bot = Bot(BOT_TOKEN, session=RecordingSession())
+    scheduler = build_scheduler(settings, db, bot, Params(env={}))
+    names = [getattr(job.func, "lease", None) for job in scheduler.get_jobs()]
+    assert None not in names, [job.name for job in scheduler.get_jobs()]
+    assert len(names) == len(set(names))  # no two jobs share one: a slow job never delays another
+    assert {"notify", "broadcast", "payouts", "daily", "daily_remind", "staking", "unstakes"} <= set(names)

@@ -141,3 +141,37 @@ async def test_posting_many_pending_transfers(db):
     await db.write(ledger.void_pending, single.id, key="void:x")
     with pytest.raises(TransferRejected):  # voided: never posted after
         await db.write(bulk.post_pending_bulk, [(single.id, "post:x")])
+
+
+async def test_voiding_many_pending_transfers_releases_the_holds_as_one_by_one_does(db):
+    await fund(db, MARKETING, 1_000)
+    pend = []
+    for i in range(20):
+        t = await db.write(
+            ledger.reserve,
+            debit=MARKETING,
+            credit=user_account(i + 1),
+            asset="BTC",
+            amount=10,
+            code="bonus",
+            key=f"p:{i}",
+        )
+        pend.append(t.id)
+    voids = [(pid, f"void:{pid}") for pid in pend[:15]]
+    got = await db.write(bulk.void_pending_bulk, voids)
+    assert got.posted == 15
+    assert await available(db, MARKETING) == 950  # 5 still held
+    assert (await db.read(ledger.balance, MARKETING, "BTC")).balance == 1_000  # nothing moved
+    assert await available(db, user_account(1)) == 0
+    assert (await db.write(bulk.void_pending_bulk, voids)).replayed == 15  # a replay moves nothing
+    assert await available(db, MARKETING) == 950
+    with pytest.raises(TransferRejected):  # voided: never posted after, nor voided under another key
+        await db.write(bulk.post_pending_bulk, [(pend[0], "post:x")])
+    with pytest.raises(TransferRejected):
+        await db.write(bulk.void_pending_bulk, [(pend[0], "void:other")])
+    posted = await db.write(ledger.post_pending, pend[15], key="post:one")
+    with pytest.raises(TransferRejected):  # posted one by one: never voided after
+        await db.write(bulk.void_pending_bulk, [(pend[15], "void:late")])
+    with pytest.raises(TransferRejected):  # not a pending transfer
+        await db.write(bulk.void_pending_bulk, [(posted.id, "void:post")])
+    assert await available(db, MARKETING) == 950  # 4 still held, one posted out

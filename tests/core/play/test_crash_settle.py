@@ -1,5 +1,5 @@
 """The set-based crash settlement (core.play.crash_settle) and the bulk void it uses
-(core.money.voids): the same transfers, keys and balances as settling each bet alone."""
+(core.money.bulk.void_pending_bulk): the same transfers, keys and balances as settling each bet alone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.errors import TransferRejected
-from core.money import HOUSE, Code, ledger, user_account, voids
+from core.money import HOUSE, Code, bulk, ledger, user_account
 from core.platform.schema import utcnow
 from core.play import crash, crash_chain
 from tests.core.play.test_crash import KEY, find_round, join
@@ -101,15 +101,16 @@ async def test_bulk_voids_follow_the_rules_of_one_void(db):
         ]
 
     h1, h2 = await db.write(holds)
-    got = await db.write(voids.void_pending_bulk, [(h1, "v:1"), (h2, "v:2")])
-    assert set(got) == {"v:1", "v:2"}
+    got = await db.write(bulk.void_pending_bulk, [(h1, "v:1"), (h2, "v:2")])
+    assert set(got.ids) == {"v:1", "v:2"} and got.posted == 2
     assert await balance(db, user_account(1)) == START and await balance(db, user_account(2)) == START
     house = await db.read(ledger.balance, HOUSE, "DOGE")
     assert house.held == 0
-    assert await db.write(voids.void_pending_bulk, [(h1, "v:1")]) == {"v:1": got["v:1"]}  # a replay
+    again = await db.write(bulk.void_pending_bulk, [(h1, "v:1")])  # a replay
+    assert again.ids == {"v:1": got.ids["v:1"]} and again.replayed == 1
     assert await db.read(ledger.balance, HOUSE, "DOGE") == house
     with pytest.raises(TransferRejected) as e:
-        await db.write(voids.void_pending_bulk, [(h1, "v:other")])
+        await db.write(bulk.void_pending_bulk, [(h1, "v:other")])
     assert e.value.reason == "already_resolved"
 
     def posted(conn):
@@ -121,11 +122,11 @@ async def test_bulk_voids_follow_the_rules_of_one_void(db):
 
     h3 = await db.write(posted)
     with pytest.raises(TransferRejected) as e:
-        await db.write(voids.void_pending_bulk, [(h3, "v:3")])
+        await db.write(bulk.void_pending_bulk, [(h3, "v:3")])
     assert e.value.reason == "already_resolved"
     plain = (await db.read(ledger.get_transfer, key="p:3")).id
     with pytest.raises(TransferRejected) as e:
-        await db.write(voids.void_pending_bulk, [(plain, "v:4")])
+        await db.write(bulk.void_pending_bulk, [(plain, "v:4")])
     assert e.value.reason == "not_pending"
     assert await balance(db, user_account(1)) == START - 7
 
@@ -143,7 +144,7 @@ async def test_a_refused_bulk_void_leaves_nothing_behind_even_when_caught(db):
             conn, debit=user_account(1), credit=HOUSE, asset="DOGE", amount=5, code="bet", key="t:b"
         )
         try:
-            voids.void_pending_bulk(conn, [(good.id, "v:g"), (bad.id, "v:b")])
+            bulk.void_pending_bulk(conn, [(good.id, "v:g"), (bad.id, "v:b")])
         except TransferRejected as e:
             reason = e.reason
         return reason, ledger.get_transfer(conn, key="v:g"), ledger.balance(conn, user_account(1), "DOGE")

@@ -25,7 +25,15 @@ ALICE = 111
 SALT = "ab" * 32
 ASKS = "6-digit code"
 
-READ_ONLY = {"admin", "params", "audit", "payouts", "review", "rates"}  # show, never change (/rates set: test_rates)
+READ_ONLY = {
+    "admin",
+    "params",
+    "audit",
+    "payouts",
+    "review",
+    "rates",
+    "user",
+}  # show, never change (/rates set: test_rates)
 # Every other admin command, as an attacker with the admin's session would send it, and the
 # audit line it writes once the code is given.
 GUARDED = {
@@ -42,6 +50,10 @@ GUARDED = {
     "invalidview": ("/invalidview 1", "ad_view_invalid"),  # view 1 was paid (ad_world)
     "offerwall": ("/offerwall hold w 1", "offerwall_hold"),
     "broadcast": ("/broadcast News for all", "broadcast_draft"),
+    "ban": ("/ban 111 multi-accounting", "user_banned"),
+    "unban": ("/unban 111", "user_unbanned"),  # banned before 2FA is on (below)
+    "freeze": ("/freeze @alice checking", "user_frozen"),
+    "unfreeze": ("/unfreeze 111", "user_unfrozen"),  # frozen before 2FA is on (below)
 }
 
 
@@ -53,7 +65,7 @@ def test_every_admin_command_is_either_read_only_or_tested_here():
 async def world(tg, db):
     """A treasury, a user with money, a manual payout batch and a crash chain with no salt yet."""
     admin = tg.person(ADMIN, first_name="Root", username="root")
-    alice = tg.person(ALICE)
+    alice = tg.person(ALICE, username="alice")
     await admin.send("/start")
     await alice.send("/start")
     await admin.send("/deposit 10 BTC float")  # no 2FA yet: works at once
@@ -100,6 +112,8 @@ async def test_a_stolen_session_without_the_code_changes_nothing(tg, db, name):
         await db.write(committed_block_can_exist)
     if name == "offerwall":
         await admin.send("/offerwall add cpx w 123 s3cret DOGE 0.00001")
+    if name in ("unban", "unfreeze"):
+        await admin.send(f"/{name[2:]} 111 abuse")
     t = await enable_2fa(db, ADMIN)
     before = await snapshot(db, tg)
 

@@ -130,3 +130,37 @@ async def test_progress_view_shows_time_left(db, admin):
         text, markup = progress_view(b, bc.Progress(bc.RUNNING, 100, 40, 2, 3, 55), 125.0)
     assert "Sent: 40" in text and "left: 55 of 100" in text and "2 min 5 s" in text
     assert [btn.text for row in markup.inline_keyboard for btn in row] == ["Pause", "Cancel"]
+
+
+async def test_level_and_staking_segments_count_the_right_users(tg, db, admin):
+    from core.money import ledger
+
+    def points_and_stakes(conn):
+        # Alice earned 1,500 RP (level 1 with the default rp.levels 1000:1%,...); Bob stakes DUST.
+        ledger.transfer(
+            conn, debit="world", credit="marketing", asset="RP", amount=2_000, code="deposit", key="rp"
+        )
+        ledger.transfer(conn, debit="marketing", credit=user_account(ALICE), asset="RP", amount=1_500,
+                        code="rp_faucet", key="rp-alice")  # fmt: skip
+        ledger.transfer(
+            conn, debit="world", credit="treasury", asset="DUST", amount=10**9, code="deposit", key="d"
+        )
+        ledger.transfer(conn, debit="treasury", credit=f"staking:user:{BOB}", asset="DUST", amount=10**8,
+                        code="stake", key="stake-bob")  # fmt: skip
+
+    await db.write(points_and_stakes)
+    sent = await admin.send("/broadcast for the loyal")
+    labels = [label for s in sent for label, _data in s.buttons()]
+    assert [f"Level {n}" for n in range(5)] == [x for x in labels if x.startswith("Level")]
+    assert "2 recipients" in texts(await admin.tap_button("Level 0"))  # the admin and Bob
+    await admin.tap_button("Choose another segment")
+    assert "1 recipients" in texts(await admin.tap_button("Level 1"))
+    await admin.tap_button("Choose another segment")
+    assert "Nobody is in that segment" in texts(await admin.tap_button("Level 4"))
+    assert "Nobody is in that segment" in texts(await admin.tap("bc:seg:1:level-9"))  # no such level
+    assert "1 recipients" in texts(await admin.tap_button("Staking DUST"))
+    await admin.tap_button("Choose another segment")
+    assert "2 recipients" in texts(await admin.tap_button("Not staking"))
+    await admin.tap_button("Confirm")
+    assert set(await db.read(bc.recipients, 1)) == {ADMIN, ALICE}
+    assert (await db.read(bc.get_broadcast, 1)).segment == "staking:no"

@@ -296,3 +296,15 @@ async def test_send_to_a_username_pays_its_current_holder(api, db):
     body = await call(api, "send", api_key=key, currency="BTC", amount="25", to="@alice")
     assert body["status"] == 200
     assert await available(db, user_account(BOB)) == 25 and await available(db, user_account(ALICE)) == 0
+
+
+async def test_a_banned_user_cannot_be_paid(api, db):
+    from core.ops import moderation
+
+    site, key = await make_site(db)
+    await make_user(db)
+    await db.write(moderation.ban, 9001, "111", "multi-accounting", admin_ids={9001})
+    body = await call(api, "send", api_key=key, currency="BTC", amount="25", to=ADDR)
+    assert (body["status"], body["message"]) == (456, "This user cannot receive payments.")
+    assert await available(db, user_account(ALICE)) == 0
+    assert (await call(api, "getbalance", api_key=key, currency="BTC"))["balance"] == "10000"
