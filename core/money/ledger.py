@@ -324,6 +324,7 @@ def _pg_posted(conn: Connection, row: dict[str, Any]) -> tuple[int | None, int |
         raise DBAPIError.instance(_PG_POSTED_SQL, params, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
+    assert got is not None  # the statement returns one row, whatever happened
     return got[0], got[1], got[2]
 
 

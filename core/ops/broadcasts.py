@@ -388,15 +388,12 @@ def blocked_count(conn: Connection) -> int:
 
 def progress(conn: Connection, broadcast_id: int) -> Progress:
     b = get_broadcast(conn, broadcast_id)
-    counts: dict[int, int] = dict(
-        conn.execute(
-            select(broadcast_recipients.c.state, func.count())
-            .where(broadcast_recipients.c.broadcast_id == broadcast_id)
-            .group_by(broadcast_recipients.c.state)
-        )
-        .tuples()
-        .all()
+    rows = conn.execute(
+        select(broadcast_recipients.c.state, func.count())
+        .where(broadcast_recipients.c.broadcast_id == broadcast_id)
+        .group_by(broadcast_recipients.c.state)
     )
+    counts: dict[int, int] = {int(state): int(n) for state, n in rows}
     return Progress(
         state=b.state,
         total=b.total,

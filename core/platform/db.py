@@ -559,7 +559,7 @@ class _PostgresWriter:
             except Exception as exc:  # could not even connect: every job learns why
                 outcomes = [(False, exc)] * len(group)
             states = {_sqlstate(value) for ok, value in outcomes if not ok and isinstance(value, DBAPIError)}
-            self.failed_groups.update(states & RETRYABLE)
+            self.failed_groups.update(s for s in states if s is not None and s in RETRYABLE)
             for job, (ok, value) in zip(group, outcomes, strict=True):
                 state = _sqlstate(value) if not ok and isinstance(value, DBAPIError) else None
                 if state in RETRYABLE and job.attempts < 8:
