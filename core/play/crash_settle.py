@@ -65,11 +65,15 @@ def settle_open(conn: Connection, round_id: int, crash_point: int, now: datetime
     bet of the round (rows of crash_bets, by id). In the caller's transaction; a second call finds
     no open bet and moves nothing."""
     pg = conn.dialect.name == "postgresql"
-    before = [] if pg else conn.execute(_SETTLED_BEFORE, {"r": round_id}).all()  # one writer: no race
-    claimed = conn.execute(_CLAIM_ALL, {"r": round_id, "cp": crash_point, "now": now}).all()
-    claimed.sort(key=lambda b: b.id)  # the order of the keys, as the bets joined
+    before: list[Row[Any]] = []
+    if not pg:  # one writer: nothing can settle a bet between this read and the claim
+        before = list(conn.execute(_SETTLED_BEFORE, {"r": round_id}))
+    # Sorted by id: the order of the keys, as the bets joined.
+    claimed = sorted(
+        conn.execute(_CLAIM_ALL, {"r": round_id, "cp": crash_point, "now": now}), key=lambda b: b.id
+    )
     if pg:
-        before = conn.execute(_PG_OTHERS, {"r": round_id, "ids": [b.id for b in claimed]}).all()
+        before = list(conn.execute(_PG_OTHERS, {"r": round_id, "ids": [b.id for b in claimed]}))
     if claimed:
         _pay(conn, round_id, claimed, now)
     return sorted([*before, *claimed], key=lambda b: b.id)
