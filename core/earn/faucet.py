@@ -62,6 +62,12 @@ class Settings:
 
 
 def settings_for(params: Params, asset: str) -> Settings:
+    """The faucet's settings for ``asset``, built once per settings load (a claim reads them twice,
+    and parsing the loyalty rules costs more than the claim's own statements on SQLite)."""
+    return params.derived(("faucet", asset), lambda: _settings(params, asset))
+
+
+def _settings(params: Params, asset: str) -> Settings:
     return Settings(
         reward=params.get(f"faucet.reward.{asset}"),
         interval=params.get(f"faucet.interval.{asset}"),

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from core.errors import InvalidParam
 from core.identity import standing
@@ -71,12 +71,13 @@ def _check(p: Param, value: object) -> None:
 define("rp.boosts", "25%/24h/500,50%/24h/1000,100%/6h/800", "text", check=_check)
 
 
+_BOOST = select(loyalty_users.c.boost_bp, loyalty_users.c.boost_until).where(
+    loyalty_users.c.user_id == bindparam("u")
+)  # built once: it runs with every reward
+
+
 def active(conn: Connection, user_id: int, now: datetime) -> Boost | None:
-    row = conn.execute(
-        select(loyalty_users.c.boost_bp, loyalty_users.c.boost_until).where(
-            loyalty_users.c.user_id == user_id
-        )
-    ).first()
+    row = conn.execute(_BOOST, {"u": user_id}).first()
     if row is None or row.boost_until is None or row.boost_until <= now or row.boost_bp <= 0:
         return None
     return Boost(int(row.boost_bp), row.boost_until)

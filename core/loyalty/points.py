@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InsufficientFunds
@@ -34,7 +34,7 @@ from core.loyalty.tables import loyalty_activity, loyalty_users
 from core.money import ASSETS, MARKETING, POINTS, WORLD, get_asset, ledger, user_account
 from core.money import entries_table as entries
 from core.money import transfers_table as transfers
-from core.platform import Param, define
+from core.platform import Param, define, per_engine
 
 RP = POINTS.code
 SOURCES = ("faucet", "ad", "offer")  # points per event
@@ -158,15 +158,20 @@ def ensure_row(conn: Connection, user_id: int) -> None:
     conn.execute(ins.on_conflict_do_nothing(index_elements=[loyalty_users.c.user_id]))
 
 
+def _count(insert: Any) -> Any:
+    ins = insert(loyalty_activity).values(day=bindparam("d"), user_id=bindparam("u"), actions=1)
+    return ins.on_conflict_do_update(
+        index_elements=[loyalty_activity.c.day, loyalty_activity.c.user_id],
+        set_={"actions": loyalty_activity.c.actions + 1},
+    )
+
+
+_COUNT = per_engine(_count)  # built once: it runs with every reward
+
+
 def count_action(conn: Connection, user_id: int, now: datetime) -> None:
     """One rewarded action of ``user_id`` today (for the daily bonus)."""
-    ins = _dialect(conn).insert(loyalty_activity).values(day=day_of(now), user_id=user_id, actions=1)
-    conn.execute(
-        ins.on_conflict_do_update(
-            index_elements=[loyalty_activity.c.day, loyalty_activity.c.user_id],
-            set_={"actions": loyalty_activity.c.actions + 1},
-        )
-    )
+    conn.execute(_COUNT.of(conn), {"d": day_of(now), "u": user_id})
 
 
 def earn(
@@ -293,13 +298,14 @@ def reward_paid(
     return Extras(points, boost_t, level_t)
 
 
+_LIFETIME = select(func.coalesce(func.sum(entries.c.amount), 0)).where(
+    entries.c.owner == bindparam("o"), entries.c.asset == RP, entries.c.amount > 0
+)  # built once: it runs with every faucet claim
+
+
 def lifetime_points(conn: Connection, user_id: int) -> int:
     """Every reward point ``user_id`` ever earned (spending does not lower it)."""
-    got = conn.execute(
-        select(func.coalesce(func.sum(entries.c.amount), 0)).where(
-            entries.c.owner == user_account(user_id), entries.c.asset == RP, entries.c.amount > 0
-        )
-    ).scalar()
+    got = conn.execute(_LIFETIME, {"o": user_account(user_id)}).scalar()
     return int(got or 0)
 
 

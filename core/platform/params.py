@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -25,6 +25,8 @@ from core.platform.db import Database
 from core.platform.engines import insert_for
 from core.platform.schema import params as params_table
 from core.platform.schema import utcnow
+
+T = TypeVar("T")
 
 KINDS = ("int", "amount", "duration", "share", "bool", "text")
 
@@ -167,6 +169,7 @@ class Params:
         self.ttl = ttl
         self._stored: dict[str, str] = {}
         self._parsed: dict[str, object] = {}
+        self._derived: dict[object, object] = {}
         self._loaded_at = -1e9  # float ok: monotonic clock
 
     def get(self, key: str) -> Any:
@@ -175,6 +178,15 @@ class Params:
             return self._parsed[key]
         except KeyError:
             value = self._parsed[key] = self._resolve(key)
+            return value
+
+    def derived(self, key: object, build: Callable[[], T]) -> T:
+        """A value built from settings (``build()``, e.g. a feature's Settings), memoised until the
+        next load or store: hot paths read it instead of parsing the same settings per update."""
+        try:
+            return self._derived[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._derived[key] = build()
             return value
 
     def _resolve(self, key: str) -> int | bool | str:
@@ -206,6 +218,7 @@ class Params:
             r.key: r.value for r in conn.execute(select(params_table.c.key, params_table.c.value))
         }
         self._parsed = {}
+        self._derived = {}
         self._loaded_at = time.monotonic()
 
     async def refresh(self, db: Database, *, force: bool = False) -> None:
@@ -244,4 +257,5 @@ class Params:
         value = await db.write(self.set, key, raw, admin_id=admin_id)
         self._stored[key] = raw.strip()
         self._parsed.pop(key, None)
+        self._derived = {}
         return value

@@ -9,8 +9,9 @@ most the bet can win beyond it house -> user, key ``crash:{round}:{user}:cover``
 ``start_round`` (the server clock starts the curve) -> ``cash_out`` (the server's clock at the
 moment the transaction runs decides the multiplier; posts the stake, voids the cover and pays the
 win in one transaction; a conditional status update makes it happen at most once) ->
-``crash_round`` (settles every open bet in one transaction: auto cash-outs at or below the crash
-point win at their target, the rest lose; the game hash is revealed).
+``crash_round`` (settles every open bet in one transaction, set-based (core.play.crash_settle):
+auto cash-outs at or below the crash point win at their target, the rest lose; the game hash is
+revealed).
 
 Exposure: every staked bet has an auto cash-out (the player's, or lower), so its largest win is
 known at join and reserved from the house then (two-phase). The covers the house holds stay within
@@ -35,6 +36,7 @@ from core.identity import standing
 from core.money import HOUSE, Code, ledger, user_account
 from core.platform import audit, notices, params, utcnow
 from core.play import crash_chain, crash_store
+from core.play.crash_settle import LOST, OPEN, WON, settle_open
 from core.play.stakes import GameRefused, Rules, check_stake
 from core.play.tables import crash_bets, crash_chains, crash_rounds
 
@@ -62,7 +64,6 @@ params.define("crash.salt_blocks", "6", "int", minimum=1, maximum=1000)
 
 BETTING, RUNNING, CRASHED = "betting", "running", "crashed"
 STUCK = "stuck"  # busted, but its settlement failed: its open bets wait for settle_stuck
-OPEN, WON, LOST = "open", "won", "lost"
 AUTO_MIN, AUTO_MAX = 101, 100_000_000  # hundredths
 
 
@@ -369,18 +370,13 @@ def crash_round(
     Idempotent."""
     now = now or utcnow()
     rnd = _round(conn.execute(_ROUND, {"r": round_id}).one())
-    for bet in conn.execute(
-        select(crash_bets).where(crash_bets.c.round_id == round_id, crash_bets.c.status == OPEN)
-    ).all():
-        auto = bet.auto_cashout
-        won = auto is not None and auto <= rnd.crash_point
-        _settle(conn, bet, WON if won else LOST, auto if won else None, now)
+    bets = settle_open(conn, round_id, rnd.crash_point, now)  # set-based: core.play.crash_settle
     conn.execute(
         update(crash_rounds)
         .where(crash_rounds.c.id == round_id)
         .values(status=CRASHED, hash=game_hash_hex, crashed_at=now)
     )
-    return round_bets(conn, round_id)
+    return [_bet(b) for b in bets]
 
 
 def mark_stuck(

@@ -33,7 +33,16 @@ from core.loyalty import reward_paid
 from core.money import HOUSE, Code, ledger, user_account
 from core.platform import utcnow
 from core.play import fair
-from core.play.stakes import GameRefused, Rules, StakeRange, check_stake, coins_held, get_limits, stake_range
+from core.play.stakes import (
+    GameRefused,
+    Rules,
+    StakeRange,
+    bet_reads,
+    check_stake,
+    coins_held,
+    get_limits,
+    stake_range,
+)
 from core.play.tables import bets, fair_seeds, game_seeds
 
 
@@ -318,9 +327,9 @@ def place_bet(
     first bet with ``replayed=True`` and moves nothing); ``secret_key`` opens the sealed seed.
     """
     standing.require(conn, user_id, standing.PLAY)
-    prior = conn.execute(_BY_IDEM, {"k": idem}).first()
-    if prior is not None:
-        return _bet(prior, replayed=True)
+    reads = bet_reads(conn, user_id, asset, idem, rules)  # one round trip for every read below
+    if reads.prior_id is not None:
+        return _bet(conn.execute(_BY_IDEM, {"k": idem}).one(), replayed=True)
     now = now or utcnow()
     stored, max_mult = bet_params(game, params, rules)
     # The nonce first: its row lock queues this user's other bets (other instances, on
@@ -330,7 +339,10 @@ def place_bet(
     if taken is None:  # first bet ever: make the seeds, then take nonce 0
         _ensure(conn, user_id, now, secret_key)
         taken = conn.execute(_TAKE_NONCE, {"u": user_id}).one()
-    check_stake(conn, user_id, asset, amount, fair.payout_x10k(amount, max_mult), rules, now, game=game)
+    max_payout = fair.payout_x10k(amount, max_mult)
+    check_stake(
+        conn, user_id, asset, amount, max_payout, rules, now, cap=reads.cap, game=game, limits=reads.limits
+    )
     seed_id, sealed, client_seed, next_nonce = taken
     server_seed = _open(secret_key, user_id, sealed)
     nonce = next_nonce - 1

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from core.errors import DomainError, InsufficientFunds
 from core.loyalty import Rules as LoyaltyRules
 from core.loyalty import rules_from
-from core.money import ASSETS, HOUSE, ledger, user_account
+from core.money import ASSETS, HOUSE, accounts_table, ledger, user_account
 from core.platform import insert_for, params, utcnow
 from core.play.tables import bets, crash_bets, loss_limits, play_limits
 
@@ -59,6 +59,11 @@ class Rules:
 
 
 def rules_for(p: params.Params, asset: str) -> Rules:
+    """The games' rules for ``asset``, built once per settings load (every bet reads them)."""
+    return p.derived(("games", asset), lambda: _rules(p, asset))
+
+
+def _rules(p: params.Params, asset: str) -> Rules:
     return Rules(
         edge_bp=p.get("games.edge"),
         min_bet=p.get(f"games.min_bet.{asset}"),
@@ -95,6 +100,33 @@ def day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# What a seeded bet reads before it writes, in one round trip: a bet already placed for this
+# update, both limits, and what the house has free (for max_profit).
+_BET_READS = select(
+    select(bets.c.id).where(bets.c.idem == bindparam("k")).scalar_subquery(),
+    _EXCLUDED.scalar_subquery(),
+    select(loss_limits.c.daily)
+    .where(loss_limits.c.user_id == bindparam("u"), loss_limits.c.asset == bindparam("s"))
+    .scalar_subquery(),
+    select(accounts_table.c.balance - accounts_table.c.debits_pending)
+    .where(accounts_table.c.owner == HOUSE, accounts_table.c.asset == bindparam("s"))
+    .scalar_subquery(),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BetReads:
+    prior_id: int | None  # the bet already placed under this idempotency key
+    limits: tuple[datetime | None, int | None]  # (excluded until, daily loss limit), as check_stake reads
+    cap: int  # max_profit: the most one bet may win now
+
+
+def bet_reads(conn: Connection, user_id: int, asset: str, idem: str, rules: Rules) -> BetReads:
+    """Everything ``games.place_bet`` reads before it writes, in one statement."""
+    prior, until, daily, house = conn.execute(_BET_READS, {"k": idem, "u": user_id, "s": asset}).one()
+    return BetReads(prior, (until, daily), (house or 0) * rules.max_profit_bp // 10_000)
+
+
 def loss_today(conn: Connection, user_id: int, asset: str, now: datetime) -> int:
     """Net loss (stakes minus payouts, open crash stakes counted as lost) since 00:00 UTC."""
     args = {"u": user_id, "s": asset, "t": day_start(now)}
@@ -113,18 +145,22 @@ def check_stake(
     *,
     cap: int | None = None,
     game: str = "",
+    limits: tuple[datetime | None, int | None] | None = None,
 ) -> None:
     """Refuse a stake that breaks a bet-size rule, a player's limit, or the house's exposure.
 
     ``max_payout`` is the most this bet can pay back (stake included), in minor units; ``cap``
     is ``max_profit`` when the caller has read it already in this transaction; ``game`` names
-    the game in a ``max_profit`` refusal (what the player can lower depends on it).
+    the game in a ``max_profit`` refusal (what the player can lower depends on it); ``limits``
+    is (excluded until, daily loss limit) when the caller has read them already (``bet_reads``).
     """
     if amount < rules.min_bet:
         raise GameRefused("below_min", min=rules.min_bet, asset=asset)
     if amount > rules.max_bet:
         raise GameRefused("above_max", max=rules.max_bet, asset=asset)
-    until, daily = conn.execute(_PLAYER_LIMITS, {"u": user_id, "s": asset}).one()
+    until, daily = (
+        limits if limits is not None else conn.execute(_PLAYER_LIMITS, {"u": user_id, "s": asset}).one()
+    )
     if until is not None and until > now:
         raise GameRefused("self_excluded", until=until)
     if daily is not None:

@@ -184,3 +184,20 @@ async def test_no_self_referral_and_no_cycles(db):
     assert await db.write(referrals.bind_referrer, 1, referrals.invite_code(3)) is None  # 3 -> 2 -> 1 -> 3
     assert await db.write(referrals.bind_referrer, 2, referrals.invite_code(3)) is None  # bound already
     assert referrals.parse_code(referrals.invite_code(123456789)) == 123456789
+
+
+async def test_settings_are_built_once_per_load_and_follow_a_stored_change(db):
+    """settings_for is memoised (a claim reads it twice), but never past a change: an admin's
+    store is in force at once, another instance's at the next load."""
+    from core.platform.params import Params
+
+    params = Params(env={})
+    first = faucet.settings_for(params, "BTC")
+    assert faucet.settings_for(params, "BTC") is first
+    await params.store(db, "faucet.reward.BTC", "0.00000200", admin_id=1)
+    stored = faucet.settings_for(params, "BTC")
+    assert stored.reward == 200 and stored is not first
+    other = Params(env={})
+    assert faucet.settings_for(other, "BTC").reward == 100  # not loaded yet: the default
+    await other.refresh(db, force=True)
+    assert faucet.settings_for(other, "BTC").reward == 200
