@@ -36,7 +36,10 @@ from core.identity import standing
 from core.money import HOUSE, Code, ledger, user_account
 from core.platform import audit, notices, params, utcnow
 from core.play import crash_chain, crash_store
-from core.play.crash_settle import LOST, OPEN, WON, settle_open
+from core.play.crash_settle import LOST as LOST
+from core.play.crash_settle import OPEN as OPEN
+from core.play.crash_settle import WON as WON
+from core.play.crash_settle import settle_open
 from core.play.stakes import GameRefused, Rules, check_stake
 from core.play.tables import crash_bets, crash_chains, crash_rounds
 
