@@ -380,12 +380,6 @@ def mark_blocked(conn: Connection, user_id: int) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(is_blocked=True))
 
 
-def blocked_count(conn: Connection) -> int:
-    return int(
-        conn.execute(select(func.count()).select_from(users).where(users.c.is_blocked.is_(True))).scalar_one()
-    )
-
-
 def progress(conn: Connection, broadcast_id: int) -> Progress:
     b = get_broadcast(conn, broadcast_id)
     rows = conn.execute(

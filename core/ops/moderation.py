@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, update
 
@@ -33,6 +34,7 @@ from core.identity import users_table as users
 from core.money import entries_table as entries
 from core.money import ledger, user_account
 from core.money import transfers_table as transfers
+from core.ops import dashboard
 from core.platform import audit, notices, utcnow
 
 REASON_LONGEST = 200
@@ -108,14 +110,26 @@ def ban(
     reason = _clean(reason, REASON_LONGEST)
     if not reason:
         raise ModerationError("reason_needed")
-    done = conn.execute(
-        update(users)
-        .where(users.c.id == user.id, users.c.banned_at.is_(None))
-        .values(banned_at=now, ban_reason=reason, banned_by=admin_id)
+    _flip(
+        conn,
+        user.id,
+        users.c.banned_at,
+        "already_banned",
+        banned_at=now,
+        ban_reason=reason,
+        banned_by=admin_id,
     )
-    if done.rowcount != 1:
-        raise ModerationError("already_banned", user=user.id)
     return _act(conn, admin_id, user.id, Action.BAN, reason, now)
+
+
+def _flip(conn: Connection, user_id: int, since: Any, refusal: str, **values: Any) -> None:
+    """Set or lift a ban or freeze: the row changes only from the other state (``since`` is its
+    timestamp column: NULL when off), so two admins acting at once change it once and the second
+    hears ``refusal``."""
+    turning_on = values[since.name] is not None
+    state = since.is_(None) if turning_on else since.is_not(None)
+    if conn.execute(update(users).where(users.c.id == user_id, state).values(**values)).rowcount != 1:
+        raise ModerationError(refusal, user=user_id)
 
 
 def unban(
@@ -124,13 +138,7 @@ def unban(
     """Lift a ban. Withdrawals held by it stay in the approval queue (never released by this)."""
     now = now or utcnow()
     user = find_user(conn, ref)
-    done = conn.execute(
-        update(users)
-        .where(users.c.id == user.id, users.c.banned_at.is_not(None))
-        .values(banned_at=None, ban_reason=None, banned_by=None)
-    )
-    if done.rowcount != 1:
-        raise ModerationError("not_banned", user=user.id)
+    _flip(conn, user.id, users.c.banned_at, "not_banned", banned_at=None, ban_reason=None, banned_by=None)
     return _act(conn, admin_id, user.id, Action.UNBAN, "", now)
 
 
@@ -147,13 +155,15 @@ def freeze(
     now = now or utcnow()
     user = _target(conn, admin_id, ref, admin_ids)
     reason = _clean(reason, REASON_LONGEST)
-    done = conn.execute(
-        update(users)
-        .where(users.c.id == user.id, users.c.frozen_at.is_(None))
-        .values(frozen_at=now, freeze_reason=reason or None, frozen_by=admin_id)
+    _flip(
+        conn,
+        user.id,
+        users.c.frozen_at,
+        "already_frozen",
+        frozen_at=now,
+        freeze_reason=reason or None,
+        frozen_by=admin_id,
     )
-    if done.rowcount != 1:
-        raise ModerationError("already_frozen", user=user.id)
     return _act(conn, admin_id, user.id, Action.FREEZE, reason, now)
 
 
@@ -163,13 +173,7 @@ def unfreeze(
     """Lift a freeze; held withdrawals stay with the admins."""
     now = now or utcnow()
     user = find_user(conn, ref)
-    done = conn.execute(
-        update(users)
-        .where(users.c.id == user.id, users.c.frozen_at.is_not(None))
-        .values(frozen_at=None, freeze_reason=None, frozen_by=None)
-    )
-    if done.rowcount != 1:
-        raise ModerationError("not_frozen", user=user.id)
+    _flip(conn, user.id, users.c.frozen_at, "not_frozen", frozen_at=None, freeze_reason=None, frozen_by=None)
     return _act(conn, admin_id, user.id, Action.UNFREEZE, "", now)
 
 
@@ -306,15 +310,14 @@ class Counts:
 
 def counts(conn: Connection, now: datetime | None = None) -> Counts:
     now = now or utcnow()
-    reachable = users.c.is_blocked.is_(False)
 
     def n(*where: ColumnElement[bool]) -> int:
         return int(conn.execute(select(func.count()).select_from(users).where(*where)).scalar_one())
 
     return Counts(
-        active_day=n(reachable, users.c.seen_at >= now - timedelta(days=1)),
-        active_week=n(reachable, users.c.seen_at >= now - timedelta(days=7)),
-        blocked=n(users.c.is_blocked.is_(True)),
+        active_day=dashboard.active_since(conn, now - timedelta(days=1)),
+        active_week=dashboard.active_since(conn, now - timedelta(days=7)),
+        blocked=dashboard.blocked(conn),
         banned=n(users.c.banned_at.is_not(None)),
         frozen=n(users.c.frozen_at.is_not(None)),
     )

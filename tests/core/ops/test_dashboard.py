@@ -37,3 +37,21 @@ async def test_users_overview(db):
     o = await db.read(dash.users_overview, NOW)
     assert (o.total, o.new_today, o.active_week, o.blocked) == (3, 1, 2, 1)
     assert [u[0] for u in o.newest] == [2, 3, 1]
+
+
+async def test_a_user_who_blocked_the_bot_is_not_active_anywhere(db):
+    """Seen an hour ago but blocked since (Telegram answered 403): counted apart as blocked, never
+    as active, alike on the dashboard, the Users screen and /admin's counts."""
+    from datetime import timedelta
+
+    from core.ops import moderation
+    from tests.core.ops.world import _user
+
+    await db.write(seed)
+    await db.write(_user, 4, NOW - 30 * timedelta(days=1), NOW - timedelta(hours=1), blocked=True)
+    d = await db.read(dash.dashboard, NOW)
+    o = await db.read(dash.users_overview, NOW)
+    n = await db.read(moderation.counts, NOW)
+    assert (d.users, d.active_day, d.active_week, d.blocked) == (4, 1, 2, 2)
+    assert (o.active_week, o.blocked) == (2, 2)
+    assert (n.active_day, n.active_week, n.blocked) == (1, 2, 2)
